@@ -1,0 +1,113 @@
+"""The WSGI application: routes NetServer paths (with or without a tenant prefix) and the admin API.
+
+    from emulator.app import create_app
+    from emulator.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite:///crm.db"))
+    # app is a WSGI callable; app.runtime holds the settings, database and clock.
+
+Nothing is built at import time: every call to :func:`create_app` makes an independent emulator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from emulator import __version__
+from emulator.clock import Clock, utcnow
+from emulator.runtime import Runtime
+from emulator.settings import Settings
+from emulator.soap.endpoint import soap_call
+from emulator.soap.operations import SERVICES
+from emulator.soap.replies import Reply
+from emulator.storage.database import Database
+from emulator.storage.fixtures import load_fixtures
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+_URLS = Map(
+    [
+        Rule("/", endpoint="index"),
+        Rule("/Remote/Services86/<service>", endpoint="soap"),
+        Rule("/<tenant>/Remote/Services86/<service>", endpoint="soap"),
+    ],
+    strict_slashes=False,
+)
+
+
+class EmulatorApp:
+    """The WSGI callable of one emulator instance."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._urls = _URLS
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        request.max_content_length = self.runtime.settings.max_body_bytes
+        try:
+            response = self.dispatch(request)
+        except HTTPException as exc:
+            response = _text(exc.code or 500, exc.description or exc.name)
+        return response(environ, start_response)
+
+    def dispatch(self, request: Request) -> Response:
+        adapter = self._urls.bind_to_environ(request.environ)
+        endpoint, args = adapter.match()
+        if endpoint == "index":
+            return _text(200, f"superoffice-emulator {__version__}: NetServer Services86 at "
+                              f"/Remote/Services86/{{{','.join(s + '.svc' for s in SERVICES)}}}\n")
+        tenant = args.get("tenant", self.runtime.settings.default_tenant)
+        if not TENANT_NAME.fullmatch(tenant):
+            raise NotFound(f"{tenant!r} is not a valid tenant name (letters, digits, _ and -).")
+        service = args["service"].removesuffix(".svc")
+        if service not in SERVICES or not args["service"].endswith(".svc"):
+            raise NotFound(
+                f"No such service {args['service']!r}. The emulator serves: "
+                + ", ".join(f"/Remote/Services86/{s}.svc" for s in SERVICES)
+            )
+        if request.method == "GET":
+            return self.wsdl(request, service)
+        if request.method != "POST":
+            return _text(405, "Use POST for SOAP calls, GET ?wsdl for the WSDL.")
+        if (request.content_length or 0) > self.runtime.settings.max_body_bytes:
+            raise RequestEntityTooLarge(
+                f"The request body is larger than {self.runtime.settings.max_body_bytes} bytes."
+            )
+        return _reply(soap_call(self.runtime, tenant, service, request))
+
+    def wsdl(self, request: Request, service: str) -> Response:
+        from emulator.soap.wsdl import build_wsdl
+
+        if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:
+            return _text(200, f"This is the emulated {service}.svc. The WSDL is at "
+                              f"{request.base_url}?wsdl\n")
+        document = build_wsdl(service, request.base_url)  # type: ignore[arg-type]
+        return Response(document, 200, content_type="text/xml; charset=utf-8")
+
+
+def _text(status: int, text: str) -> Response:
+    return Response(text if text.endswith("\n") else text + "\n", status,
+                    content_type="text/plain; charset=utf-8")
+
+
+def _reply(reply: Reply) -> Response:
+    return Response(reply.body, reply.status, content_type=reply.content_type)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> EmulatorApp:
+    """Build an emulator for ``settings``: load fixtures, open the database, create the schema."""
+    settings = settings or Settings()
+    fixtures = load_fixtures(settings.fixtures)
+    database = Database(settings.database_url, fixtures, journal_size=settings.journal_size)
+    database.create_schema()
+    return EmulatorApp(Runtime(settings, database, clock))

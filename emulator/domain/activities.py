@@ -1,0 +1,165 @@
+"""Activity identifiers, the completed status, and the all-or-nothing ``SetActivityStatus`` rule."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from emulator.domain.errors import SoException, SoSentryException
+from emulator.domain.sentry import User, may_update
+
+
+class ActivityKind(enum.Enum):
+    """The four kinds of activity; the value is the table name."""
+
+    APPOINTMENT = "appointment"
+    SALE = "sale"
+    DOCUMENT = "document"
+    TODO = "todo"
+
+    @property
+    def key(self) -> str:
+        """The identifier key and primary-key column, e.g. ``appointment_id``."""
+        return f"{self.value}_id"
+
+
+KIND_BY_KEY = {kind.key: kind for kind in ActivityKind}
+
+
+class ActivityStatus(enum.IntEnum):
+    """The completed status shared by appointments, documents and sales (stored as 0..3)."""
+
+    Unknown = 0
+    NotStarted = 1
+    Started = 2
+    Completed = 3
+
+
+class ActivityId(NamedTuple):
+    kind: ActivityKind
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.kind.key}={self.id}"
+
+
+_IDENTIFIER = re.compile(r"\s*([a-z_]+)\s*=\s*([+-]?\d+)\s*", re.ASCII)
+
+
+def parse_identifier(text: str | None) -> ActivityId | None:
+    """``appointment_id=666`` → ``ActivityId``; anything not of that grammar → ``None``."""
+    if text is None:
+        return None
+    match = _IDENTIFIER.fullmatch(text)
+    if match is None:
+        return None
+    kind = KIND_BY_KEY.get(match.group(1))
+    if kind is None:
+        return None
+    number = int(match.group(2))
+    if not -(2**31) <= number < 2**31:
+        return None
+    return ActivityId(kind, number)
+
+
+class ActivityRecord(NamedTuple):
+    """What Sentry needs to know of a record: its owner and the owner's group."""
+
+    id: int
+    associate_id: int
+    group_id: int
+
+
+class ActivityStore(Protocol):
+    """The storage a ``SetActivityStatus`` call needs; one transaction spans all calls."""
+
+    def fetch_activities(
+        self, kind: ActivityKind, ids: Collection[int]
+    ) -> dict[int, ActivityRecord]: ...
+
+    def fetch_denied(self, ids: Collection[ActivityId], associate_id: int) -> set[ActivityId]: ...
+
+    def update_status(
+        self,
+        kind: ActivityKind,
+        ids: Collection[int],
+        status: ActivityStatus,
+        associate_id: int,
+        now: datetime,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a call did: how many records it changed, or which identifier stopped it."""
+
+    changed: int
+    skipped_because: str | None = None
+
+
+class ActivityNotFound(SoException):
+    """Strict mode only: an identifier that NetServer would silently ignore."""
+
+
+def set_activity_status(
+    store: ActivityStore,
+    user: User,
+    identifiers: Sequence[str | None],
+    status: ActivityStatus,
+    now: datetime,
+    *,
+    strict: bool = False,
+) -> Outcome:
+    """Set ``status`` on every activity named, or on none of them.
+
+    The identifiers are checked in order before anything is written and the first problem
+    decides: an invalid or nonexistent id makes the call change nothing and succeed (as
+    NetServer documents; a failure in strict mode); a record the user may not update makes
+    it change nothing and raise ``SoSentryException``.
+    """
+    parsed = [parse_identifier(text) for text in identifiers]
+    wanted: dict[ActivityKind, set[int]] = {}
+    for activity in parsed:
+        if activity is not None:
+            wanted.setdefault(activity.kind, set()).add(activity.id)
+    records = {kind: store.fetch_activities(kind, ids) for kind, ids in wanted.items()}
+    existing = [a for a in parsed if a is not None and a.id in records[a.kind]]
+    denied = store.fetch_denied(set(existing), user.associate_id) if existing else set()
+
+    for text, activity in zip(identifiers, parsed, strict=True):
+        if activity is None:
+            return _nothing(f"invalid identifier {text!r}", strict)
+        record = records[activity.kind].get(activity.id)
+        if record is None:
+            return _nothing(f"{activity} does not exist", strict)
+        if activity in denied or not may_update(user, activity.kind.value, record):
+            raise _sentry_denial(activity, user)
+
+    for kind, ids in wanted.items():
+        store.update_status(kind, ids, status, user.associate_id, now)
+    return Outcome(changed=len(existing))
+
+
+def _nothing(reason: str, strict: bool) -> Outcome:
+    if strict:
+        raise ActivityNotFound(
+            f"No changes were made: {reason} (strict mode).",
+            friendly_text=f"Nothing was changed, because {reason}.",
+        )
+    return Outcome(changed=0, skipped_because=reason)
+
+
+def _sentry_denial(activity: ActivityId, user: User) -> SoSentryException:
+    return SoSentryException(
+        f"Sentry denies update of {activity} for associate {user.name} "
+        f"(associate_id={user.associate_id}); no changes were made.",
+        friendly_text=(
+            f"You do not have access to change this {activity.kind.value} ({activity}). "
+            "No activities were changed."
+        ),
+        parameters={"ActivityIdentifier": str(activity), "Associate": user.name},
+    )

@@ -1,0 +1,111 @@
+"""Tickets, logins and application tokens: who is calling, and may they call at all."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from emulator.domain.errors import SoSessionException
+from emulator.domain.sentry import User
+
+TICKET_PREFIX = "7T:"
+_hasher = PasswordHasher()
+
+
+def new_ticket() -> str:
+    """``7T:`` followed by base64 of 192 random bits: unguessable, like NetServer's."""
+    return TICKET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id hash of ``password`` (the only form a password is stored in)."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class TicketRow(NamedTuple):
+    user: User
+    last_used: datetime
+    fixed: bool
+
+
+class SessionStore(Protocol):
+    def find_ticket(self, ticket: str) -> TicketRow | None: ...
+
+    def touch_ticket(self, ticket: str, now: datetime) -> None: ...
+
+    def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None: ...
+
+    def find_login(self, name: str) -> tuple[User, str] | None: ...
+
+    def has_application_token(self, token: str) -> bool: ...
+
+
+def check_application_token(store: SessionStore, token: str | None, *, required: bool) -> None:
+    """In ``online`` mode the token must be sent and registered; ``onsite`` does not check it."""
+    if not required:
+        return
+    if not token or not token.strip():
+        raise SoSessionException(
+            "No ApplicationToken was sent. Online installations require the ApplicationToken "
+            "header; register the token in the fixtures or run the emulator in onsite mode.",
+            friendly_text="The application is not allowed to connect: no application token.",
+        )
+    if not store.has_application_token(token.strip()):
+        raise SoSessionException(
+            f"ApplicationToken {token.strip()!r} is not registered. Add it to "
+            "application_tokens in the fixtures, or run the emulator in onsite mode.",
+            friendly_text="The application is not allowed to connect: unknown application token.",
+        )
+
+
+def validate_ticket(
+    store: SessionStore, ticket: str | None, now: datetime, lifetime: timedelta
+) -> User:
+    """The user behind ``ticket``; every successful use restarts its sliding expiry window."""
+    if ticket is None or not ticket.strip():
+        raise SoSessionException(
+            "No ticket was sent in the Credentials header. Authenticate with "
+            "SoPrincipal.svc AuthenticateUsernamePassword and send the ticket it returns.",
+            friendly_text="You are not logged in.",
+        )
+    ticket = ticket.strip()
+    row = store.find_ticket(ticket)
+    if row is None:
+        raise SoSessionException(
+            "The ticket is unknown (never issued by this emulator, or the tenant was reset). "
+            "Authenticate again to get a new ticket.",
+            friendly_text="Your session is not valid. Please log in again.",
+        )
+    if not row.fixed and now - row.last_used > lifetime:
+        raise SoSessionException(
+            f"The ticket has expired: it was last used {row.last_used:%Y-%m-%d %H:%M:%S} UTC and "
+            f"tickets expire after {lifetime} without use. Authenticate again.",
+            friendly_text="Your session has expired. Please log in again.",
+        )
+    store.touch_ticket(ticket, now)
+    return row.user
+
+
+def login(store: SessionStore, name: str | None, password: str | None, now: datetime) -> tuple[
+    User, str
+] | None:
+    """A fresh ticket for a correct user name and password, or ``None``."""
+    found = store.find_login((name or "").strip())
+    if found is None or not verify_password(found[1], password or ""):
+        return None
+    user, _ = found
+    ticket = new_ticket()
+    store.add_ticket(ticket, user.associate_id, now)
+    return user, ticket

@@ -1,0 +1,148 @@
+"""One SOAP endpoint call, from HTTP request to HTTP answer; failures are translated here only."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Request
+
+from emulator import ns
+from emulator.domain.errors import ClientFault, SoDbAccessException, SoException
+from emulator.runtime import Runtime
+from emulator.soap import replies
+from emulator.soap.envelope import SoapRequest, SoapVersion, parse_request, version_of
+from emulator.soap.operations import SERVICES, Call, Operation
+from emulator.soap.replies import Reply
+from emulator.storage.database import JournalEntry
+
+log = logging.getLogger("emulator.calls")
+
+_SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
+
+
+def soap_call(runtime: Runtime, tenant: str, service: str, http: Request) -> Reply:
+    """Answer a POST to ``service``.svc: parse, dispatch, translate failures, journal, log."""
+    started = time.perf_counter()
+    body = http.get_data(cache=False)
+    version = version_of(body)
+    call: Call | None = None
+    reply: Reply
+    error: BaseException | None = None
+    operation_name = "(unreadable)"
+    try:
+        _check_content_type(http)
+        request = parse_request(body)
+        version, operation_name = request.version, request.operation
+        operation = _operation(service, request, http)
+        call = Call(runtime, tenant, service, request, runtime.clock())
+        try:
+            reply = replies.success(version, operation.handler(call))
+        except SoException as exc:
+            error = exc
+            reply = replies.failure(
+                version, exc, replies.empty_element(operation.response_name),
+                wrap=runtime.settings.wrap_exceptions,
+            )
+        except SQLAlchemyError as exc:
+            log.exception("database error in %s.%s", service, operation_name)
+            error = SoDbAccessException(
+                f"The emulator's database failed: {type(exc).__name__}. See the emulator's log.",
+                friendly_text="The database could not be reached. Try again later.",
+            )
+            reply = replies.failure(
+                version, error, replies.empty_element(operation.response_name),
+                wrap=runtime.settings.wrap_exceptions,
+            )
+    except ClientFault as exc:
+        error = exc
+        reply = replies.client_fault(version, exc)
+    except Exception as exc:  # never a stack trace to the client; the log has it
+        log.exception("unexpected error in %s.%s", service, operation_name)
+        error = exc
+        reply = replies.fault(
+            version, f"Internal error in the emulator ({type(exc).__name__}); see its log.",
+            client=False,
+        )
+    duration_ms = (time.perf_counter() - started) * 1000
+    _journal(runtime, tenant, service, operation_name, call, error, duration_ms)
+    return reply
+
+
+def _check_content_type(http: Request) -> None:
+    if http.mimetype not in _SOAP_CONTENT_TYPES:
+        raise ClientFault(
+            f"Content-Type {http.content_type or '(none)'!r} is not SOAP. Send "
+            f"'{ns.SOAP11_CONTENT_TYPE}' (SOAP 1.1) or '{ns.SOAP12_CONTENT_TYPE}' (SOAP 1.2).",
+            http_status=415,
+        )
+
+
+def _operation(service: str, request: SoapRequest, http: Request) -> Operation:
+    operations = SERVICES[service]
+    operation = operations.get(request.operation)
+    if operation is None:
+        raise ClientFault(
+            f"The operation {request.operation!r} of {service}.svc is not emulated. "
+            f"This emulator implements: {', '.join(sorted(operations))}."
+        )
+    action = _action(http, request.version)
+    expected = ns.soap_action(service, request.operation)
+    if action and action != expected:
+        raise ClientFault(
+            f"The SOAPAction {action!r} does not match the body's operation "
+            f"{request.operation!r}; expected {expected!r}."
+        )
+    return operation
+
+
+def _action(http: Request, version: SoapVersion) -> str:
+    if version == "1.2" and "action" in http.mimetype_params:
+        return http.mimetype_params["action"].strip().strip('"')
+    return http.headers.get("SOAPAction", "").strip().strip('"')
+
+
+def _journal(
+    runtime: Runtime,
+    tenant: str,
+    service: str,
+    operation: str,
+    call: Call | None,
+    error: BaseException | None,
+    duration_ms: float,
+) -> None:
+    if error is None:
+        outcome = call.outcome if call else "ok"
+        exception_type = message = None
+    elif isinstance(error, SoException):
+        outcome, exception_type, message = "failed", error.exception_type, error.message
+    elif isinstance(error, ClientFault):
+        outcome, exception_type, message = "fault", "ClientFault", error.message
+    else:
+        outcome, exception_type, message = "error", type(error).__name__, str(error)
+    entry = JournalEntry(
+        at=call.now if call else runtime.clock(),
+        service=service,
+        operation=operation,
+        user=call.user if call else None,
+        identifiers=call.identifiers if call else [],
+        status=call.status if call else None,
+        outcome=outcome,
+        exception_type=exception_type,
+        message=message,
+        duration_ms=duration_ms,
+    )
+    log.info(
+        "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
+        tenant, service, operation, entry.user or "-", len(entry.identifiers),
+        entry.status or "-", outcome, f" ({exception_type})" if exception_type else "",
+        duration_ms,
+        extra={"journal": entry, "tenant": tenant},
+    )
+    try:
+        runtime.database.ensure_tenant(tenant)
+        with runtime.database.engine.begin() as connection:
+            runtime.database.record(connection, tenant, entry)
+    except SQLAlchemyError:
+        log.exception("could not write the journal entry")

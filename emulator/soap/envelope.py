@@ -1,0 +1,113 @@
+"""Reading a SOAP request: either SOAP version, in-headers wherever the seed or a real client puts them.
+
+Contract B.1: SOAP 1.1 as the WSDL says, SOAP 1.2 too; the in-headers (``ApplicationToken``,
+``Credentials``, ``TimeZone``) inside ``Header`` or directly under ``Envelope`` (the seed's
+form); ``xsi:type`` attributes and WS-Addressing headers ignored. The parser never resolves
+entities, never reads a DTD or the network, and libxml2 refuses nesting deeper than 256.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from lxml import etree
+
+from emulator import ns
+from emulator.domain.errors import ClientFault
+
+SoapVersion = Literal["1.1", "1.2"]
+
+_ENVELOPES: dict[str, SoapVersion] = {ns.SOAP11_ENV: "1.1", ns.SOAP12_ENV: "1.2"}
+_S86 = "{" + ns.SERVICES86 + "}"
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+@dataclass(frozen=True)
+class SoapRequest:
+    """A parsed request: its version, its Services86 in-headers, and the body's operation element."""
+
+    version: SoapVersion
+    operation: str
+    body: etree._Element
+    headers: dict[str, etree._Element]
+
+    def header_text(self, name: str, child: str | None = None) -> str | None:
+        """Text of in-header ``name`` (or of its child ``child``); ``None`` when absent or nil."""
+        element = self.headers.get(name)
+        if element is not None and child is not None:
+            element = element.find(_S86 + child)
+        if element is None:
+            return None
+        return element.text or ""
+
+
+def _thread_parser() -> etree.XMLParser:
+    """lxml parsers must not be shared between threads; each thread keeps its own."""
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = _parser()
+    return parser
+
+
+def version_of(body: bytes) -> SoapVersion:
+    """Best guess of the SOAP version of a request that may not parse, for answering a fault."""
+    return "1.2" if ns.SOAP12_ENV.encode() in body[:2048] else "1.1"
+
+
+def parse_request(body: bytes) -> SoapRequest:
+    """Parse ``body`` into a :class:`SoapRequest`, or raise :class:`ClientFault` saying what is wrong."""
+    if not body.strip():
+        raise ClientFault("The request body is empty; send a SOAP envelope.", http_status=400)
+    try:
+        root = etree.fromstring(body, _thread_parser())
+    except etree.XMLSyntaxError as exc:
+        raise ClientFault(f"The request is not well-formed XML: {exc.msg}", http_status=400) from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise ClientFault("DTDs are not allowed in SOAP messages.", http_status=400)
+    version = _ENVELOPES.get(etree.QName(root).namespace or "")
+    if etree.QName(root).localname != "Envelope" or version is None:
+        raise ClientFault(
+            f"The root element is {root.tag!r}; expected a SOAP 1.1 or 1.2 Envelope "
+            f"({ns.SOAP11_ENV} or {ns.SOAP12_ENV}).",
+            http_status=400,
+        )
+    env = "{" + (etree.QName(root).namespace or "") + "}"
+    body_element = root.find(env + "Body")
+    if body_element is None:
+        raise ClientFault("The envelope has no Body.", http_status=400)
+    operation = next((c for c in body_element if isinstance(c.tag, str)), None)
+    if operation is None:
+        raise ClientFault("The SOAP Body is empty; it must hold the operation's element.")
+    qname = etree.QName(operation)
+    if qname.namespace != ns.SERVICES86:
+        raise ClientFault(
+            f"The body element {{{qname.namespace}}}{qname.localname} is not in the Services86 "
+            f"namespace {ns.SERVICES86}."
+        )
+    headers: dict[str, etree._Element] = {}
+    header_element = root.find(env + "Header")
+    places = [root] if header_element is None else [header_element, root]
+    for place in places:
+        for child in place:
+            if isinstance(child.tag, str) and child.tag.startswith(_S86):
+                headers.setdefault(child.tag[len(_S86) :], child)
+    return SoapRequest(version, qname.localname, operation, headers)
+
+
+def is_nil(element: etree._Element) -> bool:
+    return element.get("{" + ns.XSI + "}nil") in ("true", "1")

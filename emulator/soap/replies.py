@@ -1,0 +1,141 @@
+"""Writing SOAP answers, and the one place where failures become wire form.
+
+Every answer carries the ``Succeeded`` out-header. A NetServer failure (``SoException`` and
+subclasses) is wrapped as NetServer does with ``WrapExceptions`` on: HTTP 200, the operation's
+empty response body, ``Succeeded`` false and ``ExceptionInfo`` filled. With wrapping off, and
+for requests that cannot be read at all, the answer is a SOAP Fault in the request's version,
+whose ``detail`` carries the same ``ExceptionInfo``.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from lxml import etree
+
+from emulator import ns
+from emulator.domain.errors import ClientFault, SoException
+from emulator.soap.envelope import SoapVersion
+
+_S86 = "{" + ns.SERVICES86 + "}"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_ENV_NS: dict[SoapVersion, str] = {"1.1": ns.SOAP11_ENV, "1.2": ns.SOAP12_ENV}
+_CONTENT_TYPES: dict[SoapVersion, str] = {
+    "1.1": ns.SOAP11_CONTENT_TYPE,
+    "1.2": ns.SOAP12_CONTENT_TYPE,
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer: status, content type and body bytes."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element, etree._Element]:
+    env = _ENV_NS[version]
+    root = etree.Element(f"{{{env}}}Envelope", nsmap={"s": env})
+    header = etree.SubElement(root, f"{{{env}}}Header")
+    body = etree.SubElement(root, f"{{{env}}}Body")
+    return root, header, body
+
+
+def _succeeded(header: etree._Element, value: bool) -> None:
+    element = etree.SubElement(header, _S86 + "Succeeded", nsmap={None: ns.SERVICES86})
+    element.text = "true" if value else "false"
+
+
+def _serialize(version: SoapVersion, root: etree._Element, status: int = 200) -> Reply:
+    body = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return Reply(status, _CONTENT_TYPES[version], body)
+
+
+def success(version: SoapVersion, response: etree._Element) -> Reply:
+    """``response`` (the operation's response element) with ``Succeeded`` true."""
+    root, header, body = _envelope(version)
+    _succeeded(header, True)
+    body.append(response)
+    return _serialize(version, root)
+
+
+@functools.lru_cache(maxsize=32)
+def empty_success(version: SoapVersion, response_name: str) -> Reply:
+    """The constant answer of an operation whose response is an empty element (built once)."""
+    return success(version, empty_element(response_name))
+
+
+def empty_element(name: str) -> etree._Element:
+    return etree.Element(_S86 + name, nsmap={None: ns.SERVICES86})
+
+
+def exception_info(error: SoException, name: str = "ExceptionInfo") -> etree._Element:
+    """``SoExceptionInfo`` for ``error``; no stack trace ever leaves the emulator."""
+    info = etree.Element(_S86 + name, nsmap={None: ns.SERVICES86})
+    for child, text in (
+        ("Message", error.message),
+        ("FriendlyText", error.friendly_text),
+        ("ExceptionType", error.exception_type),
+        ("Source", error.source),
+    ):
+        etree.SubElement(info, _S86 + child).text = text
+    if error.parameters:
+        parameters = etree.SubElement(info, _S86 + "Parameters")
+        for key, value in error.parameters.items():
+            pair = etree.SubElement(parameters, _S86 + "SoExceptionInfoParametersKeyValuePair")
+            etree.SubElement(pair, _S86 + "Key").text = key
+            etree.SubElement(pair, _S86 + "Value").text = value
+    return info
+
+
+def failure(
+    version: SoapVersion, error: SoException, empty_response: etree._Element, *, wrap: bool
+) -> Reply:
+    """A NetServer failure: wrapped in ``ExceptionInfo`` (the default) or as a SOAP Fault."""
+    if not wrap:
+        return fault(version, error.message, client=False, detail=exception_info(error))
+    root, header, body = _envelope(version)
+    header.append(exception_info(error))
+    _succeeded(header, False)
+    body.append(empty_response)
+    return _serialize(version, root)
+
+
+def client_fault(version: SoapVersion, error: ClientFault) -> Reply:
+    """A request that could not be understood: always a SOAP Fault with the sender's code."""
+    return fault(version, error.message, client=True, status=error.http_status)
+
+
+def fault(
+    version: SoapVersion,
+    message: str,
+    *,
+    client: bool,
+    detail: etree._Element | None = None,
+    status: int = 500,
+) -> Reply:
+    """A SOAP Fault in ``version``; ``client`` picks Client/Sender over Server/Receiver."""
+    env = _ENV_NS[version]
+    root, header, body = _envelope(version)
+    root.remove(header)
+    fault_element = etree.SubElement(body, f"{{{env}}}Fault")
+    if version == "1.1":
+        etree.SubElement(fault_element, "faultcode").text = "s:Client" if client else "s:Server"
+        reason = etree.SubElement(fault_element, "faultstring")
+        reason.set(_XML_LANG, "en-US")
+        reason.text = message
+        if detail is not None:
+            etree.SubElement(fault_element, "detail").append(detail)
+    else:
+        code = etree.SubElement(fault_element, f"{{{env}}}Code")
+        value = etree.SubElement(code, f"{{{env}}}Value")
+        value.text = "s:Sender" if client else "s:Receiver"
+        reason = etree.SubElement(etree.SubElement(fault_element, f"{{{env}}}Reason"), f"{{{env}}}Text")
+        reason.set(_XML_LANG, "en-US")
+        reason.text = message
+        if detail is not None:
+            etree.SubElement(fault_element, f"{{{env}}}Detail").append(detail)
+    return _serialize(version, root, status)

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy schema, the database life cycle, fixtures, and the per-tenant store."""

@@ -1,0 +1,198 @@
+"""The database life cycle: engine, schema, tenants created from fixtures, reset, journal.
+
+SQLite (the default) runs in WAL mode with a busy timeout, and every write transaction starts
+with ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is
+locked", and a batch's reads and writes see one consistent state.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
+from sqlalchemy.engine import make_url
+
+from emulator.clock import utcnow
+from emulator.storage import schema
+from emulator.storage.fixtures import Fixtures
+from emulator.storage.store import TenantStore, encode_rights
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    in_memory = parsed.database in (None, "", ":memory:")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One SOAP call as the request journal keeps it."""
+
+    at: datetime
+    service: str
+    operation: str
+    user: str | None
+    identifiers: Sequence[str | None]
+    status: str | None
+    outcome: str
+    exception_type: str | None
+    message: str | None
+    duration_ms: float
+
+
+class Database:
+    """Owns the engine; hands out per-tenant stores in transactions; creates and resets tenants."""
+
+    def __init__(self, url: str, fixtures: Fixtures, journal_size: int = 1000) -> None:
+        self.engine = make_engine(url)
+        self.fixtures = fixtures
+        self.journal_size = journal_size
+        self._known_tenants: set[str] = set()
+        self._lock = threading.Lock()
+        self._journal_writes = 0
+
+    def create_schema(self) -> None:
+        schema.metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self, tenant: str) -> Iterator[TenantStore]:
+        """A store for ``tenant`` (created from the fixtures on first use) in one transaction."""
+        self.ensure_tenant(tenant)
+        with self.engine.begin() as connection:
+            yield TenantStore(connection, tenant)
+
+    # -- tenants ----------------------------------------------------------------------------
+    def ensure_tenant(self, tenant: str) -> bool:
+        """Create ``tenant`` from the fixtures unless it exists; True when it was created now."""
+        if tenant in self._known_tenants:
+            return False
+        with self._lock, self.engine.begin() as connection:
+            t = schema.tenant
+            exists = connection.execute(select(t.c.tenant).where(t.c.tenant == tenant)).first()
+            if exists is None:
+                connection.execute(insert(t).values(tenant=tenant, created=utcnow()))
+                self._insert_fixtures(connection, tenant, self.fixtures)
+            self._known_tenants.add(tenant)
+            return exists is None
+
+    def reset(self, tenant: str, fixtures: Fixtures | None = None) -> None:
+        """Put ``tenant`` back to the fixtures (or to ``fixtures``): data, tickets and journal."""
+        with self._lock, self.engine.begin() as connection:
+            self._delete_tenant_rows(connection, tenant)
+            connection.execute(insert(schema.tenant).values(tenant=tenant, created=utcnow()))
+            self._insert_fixtures(connection, tenant, fixtures or self.fixtures)
+            self._known_tenants.add(tenant)
+
+    def drop_tenant(self, tenant: str) -> None:
+        with self._lock, self.engine.begin() as connection:
+            self._delete_tenant_rows(connection, tenant)
+            self._known_tenants.discard(tenant)
+
+    def tenants(self) -> list[str]:
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(schema.tenant.c.tenant).order_by("tenant")).scalars())
+
+    @staticmethod
+    def _delete_tenant_rows(connection: Connection, tenant: str) -> None:
+        for table in schema.TENANT_TABLES:
+            connection.execute(delete(table).where(table.c.tenant == tenant))
+
+    @staticmethod
+    def _insert_fixtures(connection: Connection, tenant: str, fixtures: Fixtures) -> None:
+        rows: dict[Any, list[dict[str, Any]]] = {}
+        for role in fixtures.roles:
+            rows.setdefault(schema.role, []).append(
+                {"tenant": tenant, "role_id": role.role_id, "name": role.name,
+                 "rights": encode_rights(role.rights)}
+            )
+        for user in fixtures.users:
+            rows.setdefault(schema.associate, []).append(
+                {"tenant": tenant, "associate_id": user.associate_id, "name": user.name,
+                 "password_hash": user.password_hash, "full_name": user.full_name,
+                 "email": user.email, "person_id": user.person_id, "contact_id": user.contact_id,
+                 "group_id": user.group_id, "role_id": user.role_id, "user_type": user.user_type}
+            )
+            for ticket in user.tickets:
+                rows.setdefault(schema.ticket, []).append(
+                    {"tenant": tenant, "ticket": ticket, "associate_id": user.associate_id,
+                     "last_used": datetime(2000, 1, 1), "fixed": True}
+                )
+        for token in fixtures.application_tokens:
+            rows.setdefault(schema.application_token, []).append({"tenant": tenant, "token": token})
+        for activity in fixtures.activities:
+            rows.setdefault(schema.activity_tables[activity.kind], []).append(
+                {"tenant": tenant, activity.kind.key: activity.id, "title": activity.title,
+                 "status": int(activity.status), "done": activity.done,
+                 "associate_id": activity.associate_id, "group_idx": activity.group_id,
+                 "registered": activity.registered, "updated": None,
+                 "updated_associate_id": 0, "updatedCount": 0}
+            )
+        for denial in fixtures.denials:
+            rows.setdefault(schema.sentry_denial, []).append(
+                {"tenant": tenant, "kind": denial.kind.value, "record_id": denial.record_id,
+                 "associate_id": denial.associate_id}
+            )
+        for table in schema.metadata.sorted_tables:  # parents first
+            if rows.get(table):
+                connection.execute(insert(table), rows[table])
+
+    # -- journal ----------------------------------------------------------------------------
+    def record(self, connection: Connection, tenant: str, entry: JournalEntry) -> None:
+        """Append ``entry`` to the tenant's journal, trimming it to ``journal_size`` now and then."""
+        j = schema.journal
+        connection.execute(
+            insert(j).values(
+                tenant=tenant, at=entry.at, service=entry.service, operation=entry.operation,
+                user=entry.user, identifiers=json.dumps(list(entry.identifiers)),
+                status=entry.status, outcome=entry.outcome, exception_type=entry.exception_type,
+                message=entry.message, duration_ms=entry.duration_ms,
+            )
+        )
+        self._journal_writes += 1
+        if self._journal_writes % 50 == 0:
+            self.trim_journal(connection, tenant)
+
+    def trim_journal(self, connection: Connection, tenant: str) -> None:
+        j = schema.journal
+        cutoff = connection.execute(
+            select(j.c.id).where(j.c.tenant == tenant).order_by(j.c.id.desc())
+            .offset(self.journal_size).limit(1)
+        ).scalar()
+        if cutoff is not None:
+            connection.execute(delete(j).where(j.c.tenant == tenant, j.c.id <= cutoff))
+
+    def journal_count(self, tenant: str) -> int:
+        j = schema.journal
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).where(j.c.tenant == tenant)).scalar_one()

@@ -1,0 +1,94 @@
+"""Write fixtures/default.yaml: the default demo data, deterministic, several hundred activities.
+
+Run ``python scripts/make_fixtures.py`` after changing it; the YAML file is what ships.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import yaml
+
+HEADER = """\
+# The default demo data of superoffice-emulator. Every tenant starts from it and `reset` returns to it.
+# Written by scripts/make_fixtures.py; the format is described in fixtures/README.md.
+"""
+
+USERS = [
+    # name, full name, group, role, fixed tickets
+    ("demo", "Demo Administrator", 1, 1, ["7T:1234abcxyzExample=="]),
+    ("sam", "Sam Salesrep", 2, 2, ["7T:U2FtU2FsZXNyZXBUaWNrZXQ="]),
+    ("rita", "Rita Readonly", 1, 3, ["7T:Uml0YVJlYWRvbmx5VGlja2V0"]),
+    ("olav", "Olav Colleague", 2, 2, []),
+    ("ingrid", "Ingrid Othergroup", 3, 2, []),
+]
+ROLES = [
+    {"role_id": 1, "name": "Administrator", "rights": {"all": "update"}},
+    {"role_id": 2, "name": "Sales rep",
+     "rights": {"all": {"own": "update", "group": "update", "other": "read"}}},
+    {"role_id": 3, "name": "Read-only", "rights": {"all": "read"}},
+]
+TITLES = {
+    "appointment": ["Meeting with", "Phone call with", "Lunch with", "Demo for", "Follow-up with"],
+    "sale": ["Licence deal with", "Renewal for", "Upsell to", "Consulting for"],
+    "document": ["Offer to", "Contract for", "Minutes from meeting with", "Letter to"],
+    "todo": ["Send brochure to", "Call back", "Prepare quote for", "Update details of"],
+}
+COMPANIES = ["Nordic Fjord AS", "Acme Corp", "Tulip Trading BV", "Bergen Bryggeri", "Oslo Data",
+             "Helsinki Hub Oy", "Stockholm Steel AB", "Aarhus Design ApS", "Utrecht Tiles"]
+COUNTS = {"appointment": 200, "sale": 100, "document": 80, "todo": 60}
+STATUSES = ["NotStarted", "Started", "Completed", "NotStarted", "Unknown"]
+
+
+def build() -> dict[str, object]:
+    users = [
+        {"associate_id": i, "name": name, "password": name, "full_name": full,
+         "email": f"{name}@example.com", "group_id": group, "role_id": role, "tickets": tickets}
+        for i, (name, full, group, role, tickets) in enumerate(USERS, start=1)
+    ]
+    for user in users:
+        if not user["tickets"]:
+            del user["tickets"]
+    owners = itertools.cycle(range(1, len(USERS) + 1))
+    statuses = itertools.cycle(STATUSES)
+    activities: dict[str, list[dict[str, object]]] = {}
+    for kind, count in COUNTS.items():
+        rows = activities[kind] = []
+        for n in range(1, count + 1):
+            status = next(statuses)
+            row: dict[str, object] = {
+                "id": n,
+                "title": f"{TITLES[kind][n % len(TITLES[kind])]} {COMPANIES[n % len(COMPANIES)]}",
+                "status": status,
+                "associate_id": next(owners),
+                "registered": f"2025-{(n % 12) + 1:02d}-{(n % 28) + 1:02d}T09:00:00",
+            }
+            if status == "Completed":
+                row["done"] = f"2025-{(n % 12) + 1:02d}-{(n % 28) + 1:02d}T15:30:00"
+            rows.append(row)
+    activities["appointment"].append(
+        {"id": 666, "title": "Lunch with the SuperOffice documentation team",
+         "status": "NotStarted", "associate_id": 1, "registered": "2025-06-06T11:00:00"}
+    )
+    return {
+        "roles": ROLES,
+        "users": users,
+        "application_tokens": ["1234567-1234-9876"],
+        "activities": activities,
+        "denials": [
+            {"activity": "sale_id=13", "note": "locked deal: nobody may change it"},
+            {"activity": "appointment_id=99", "user": "sam"},
+        ],
+    }
+
+
+def main() -> None:
+    target = Path(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
+    text = yaml.safe_dump(build(), sort_keys=False, width=110, default_flow_style=None)
+    target.write_text(HEADER + text, encoding="utf-8")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
