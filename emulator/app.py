@@ -11,8 +11,10 @@ Nothing is built at import time: every call to :func:`create_app` makes an indep
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Iterable
+import socket
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
@@ -58,14 +60,19 @@ class EmulatorApp:
             response = self.dispatch(request)
         except HTTPException as exc:
             response = _text(exc.code or 500, exc.description or exc.name)
+        except DropConnection:
+            return _drop(environ, start_response)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         adapter = self._urls.bind_to_environ(request.environ)
         endpoint, args = adapter.match()
         if endpoint == "index":
-            return _text(200, f"superoffice-emulator {__version__}: NetServer Services86 at "
-                              f"/Remote/Services86/{{{','.join(s + '.svc' for s in SERVICES)}}}\n")
+            return _text(
+                200,
+                f"superoffice-emulator {__version__}: NetServer Services86 at "
+                f"/Remote/Services86/{{{','.join(s + '.svc' for s in SERVICES)}}}\n",
+            )
         tenant = args.get("tenant", self.runtime.settings.default_tenant)
         if not TENANT_NAME.fullmatch(tenant):
             raise NotFound(f"{tenant!r} is not a valid tenant name (letters, digits, _ and -).")
@@ -89,18 +96,40 @@ class EmulatorApp:
         from emulator.soap.wsdl import build_wsdl
 
         if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:
-            return _text(200, f"This is the emulated {service}.svc. The WSDL is at "
-                              f"{request.base_url}?wsdl\n")
+            return _text(200, f"This is the emulated {service}.svc. The WSDL is at {request.base_url}?wsdl\n")
         document = build_wsdl(service, request.base_url)  # type: ignore[arg-type]
         return Response(document, 200, content_type="text/xml; charset=utf-8")
 
 
 def _text(status: int, text: str) -> Response:
-    return Response(text if text.endswith("\n") else text + "\n", status,
-                    content_type="text/plain; charset=utf-8")
+    return Response(
+        text if text.endswith("\n") else text + "\n", status, content_type="text/plain; charset=utf-8"
+    )
+
+
+class DropConnection(Exception):
+    """Raised to close the client's connection without an answer."""
+
+
+def _drop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Close the connection: at the socket when the server exposes it, else by a broken body."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        return []
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", "1000")])
+
+    def broken() -> Iterator[bytes]:
+        raise ConnectionAbortedError("injected dropped connection")
+        yield b""  # pragma: no cover
+
+    return broken()
 
 
 def _reply(reply: Reply) -> Response:
+    if reply.drop_connection:
+        raise DropConnection()
     return Response(reply.body, reply.status, content_type=reply.content_type)
 
 

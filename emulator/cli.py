@@ -29,25 +29,56 @@ class DefaultGroup(click.Group):
 
 def _settings_options(function: Any) -> Any:
     options = [
-        click.option("--database-url", envvar="EMULATOR_DATABASE_URL", show_envvar=True,
-                     default=Settings.database_url, show_default=True,
-                     help="SQLAlchemy database URL (SQLite file by default; postgresql+psycopg://...)."),
-        click.option("--fixtures", envvar="EMULATOR_FIXTURES", show_envvar=True,
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     default=None, help="Fixture file (YAML or JSON) tenants are created from "
-                     "[default: the shipped demo data]."),
-        click.option("--mode", envvar="EMULATOR_MODE", show_envvar=True,
-                     type=click.Choice(["onsite", "online"]), default="onsite", show_default=True,
-                     help="online: application tokens are required and checked."),
-        click.option("--wrap-exceptions/--no-wrap-exceptions", envvar="EMULATOR_WRAP_EXCEPTIONS",
-                     show_envvar=True, default=True, show_default=True,
-                     help="Failures in the ExceptionInfo header (NetServer's default) or as SOAP Faults."),
-        click.option("--strict/--no-strict", envvar="EMULATOR_STRICT", show_envvar=True,
-                     default=False, show_default=True,
-                     help="Fail, instead of silently changing nothing, on a nonexistent id."),
-        click.option("--ticket-lifetime", envvar="EMULATOR_TICKET_LIFETIME", show_envvar=True,
-                     type=click.IntRange(min=1), default=Settings.ticket_lifetime_seconds,
-                     show_default=True, help="Sliding ticket expiry, in seconds."),
+        click.option(
+            "--database-url",
+            envvar="EMULATOR_DATABASE_URL",
+            show_envvar=True,
+            default=Settings.database_url,
+            show_default=True,
+            help="SQLAlchemy database URL (SQLite file by default; postgresql+psycopg://...).",
+        ),
+        click.option(
+            "--fixtures",
+            envvar="EMULATOR_FIXTURES",
+            show_envvar=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="Fixture file (YAML or JSON) tenants are created from [default: the shipped demo data].",
+        ),
+        click.option(
+            "--mode",
+            envvar="EMULATOR_MODE",
+            show_envvar=True,
+            type=click.Choice(["onsite", "online"]),
+            default="onsite",
+            show_default=True,
+            help="online: application tokens are required and checked.",
+        ),
+        click.option(
+            "--wrap-exceptions/--no-wrap-exceptions",
+            envvar="EMULATOR_WRAP_EXCEPTIONS",
+            show_envvar=True,
+            default=True,
+            show_default=True,
+            help="Failures in the ExceptionInfo header (NetServer's default) or as SOAP Faults.",
+        ),
+        click.option(
+            "--strict/--no-strict",
+            envvar="EMULATOR_STRICT",
+            show_envvar=True,
+            default=False,
+            show_default=True,
+            help="Fail, instead of silently changing nothing, on a nonexistent id.",
+        ),
+        click.option(
+            "--ticket-lifetime",
+            envvar="EMULATOR_TICKET_LIFETIME",
+            show_envvar=True,
+            type=click.IntRange(min=1),
+            default=Settings.ticket_lifetime_seconds,
+            show_default=True,
+            help="Sliding ticket expiry, in seconds.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -73,12 +104,31 @@ def main() -> None:
 
 @main.command()
 @_settings_options
-@click.option("--host", envvar="EMULATOR_HOST", show_envvar=True, default="127.0.0.1",
-              show_default=True, help="Address to bind (loopback by default).")
-@click.option("--port", envvar="EMULATOR_PORT", show_envvar=True, type=click.IntRange(0, 65535),
-              default=8080, show_default=True, help="TCP port.")
-@click.option("--log-level", envvar="EMULATOR_LOG_LEVEL", show_envvar=True, default="info",
-              type=click.Choice(["debug", "info", "warning", "error"]), show_default=True)
+@click.option(
+    "--host",
+    envvar="EMULATOR_HOST",
+    show_envvar=True,
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (loopback by default).",
+)
+@click.option(
+    "--port",
+    envvar="EMULATOR_PORT",
+    show_envvar=True,
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="TCP port.",
+)
+@click.option(
+    "--log-level",
+    envvar="EMULATOR_LOG_LEVEL",
+    show_envvar=True,
+    default="info",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    show_default=True,
+)
 def serve(host: str, port: int, log_level: str, **options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
     from werkzeug.serving import run_simple
@@ -90,6 +140,8 @@ def serve(host: str, port: int, log_level: str, **options: Any) -> None:
         app = create_app(_settings(**options))
     except FixtureError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"superoffice-emulator {__version__} on http://{host}:{port}/Remote/Services86/"
-               "Appointment.svc?wsdl", err=True)
+    click.echo(
+        f"superoffice-emulator {__version__} on http://{host}:{port}/Remote/Services86/Appointment.svc?wsdl",
+        err=True,
+    )
     run_simple(host, port, app, threaded=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from emulator.clock import Clock, utcnow
+from emulator.faults import FaultPlan
 from emulator.settings import Settings
 from emulator.storage.database import Database
 
@@ -15,6 +16,11 @@ class Runtime:
     settings: Settings
     database: Database
     clock: Clock = field(default=utcnow)
+    faults: dict[str, FaultPlan] = field(default_factory=dict)
+    """Fault rules per tenant (in memory, per process)."""
+
+    def fault_plan(self, tenant: str) -> FaultPlan:
+        return self.faults.setdefault(tenant, FaultPlan())
 
     @property
     def ticket_lifetime(self) -> timedelta:

@@ -11,7 +11,6 @@ from typing import Literal
 Mode = Literal["onsite", "online"]
 
 
-
 def default_fixtures() -> Path:
     """The fixture file shipped with the package (``fixtures/default.yaml`` in the source tree)."""
     return Path(str(resources.files("emulator.fixtures").joinpath("default.yaml")))

@@ -25,8 +25,11 @@ USERS = [
 ]
 ROLES = [
     {"role_id": 1, "name": "Administrator", "rights": {"all": "update"}},
-    {"role_id": 2, "name": "Sales rep",
-     "rights": {"all": {"own": "update", "group": "update", "other": "read"}}},
+    {
+        "role_id": 2,
+        "name": "Sales rep",
+        "rights": {"all": {"own": "update", "group": "update", "other": "read"}},
+    },
     {"role_id": 3, "name": "Read-only", "rights": {"all": "read"}},
 ]
 TITLES = {
@@ -35,16 +38,33 @@ TITLES = {
     "document": ["Offer to", "Contract for", "Minutes from meeting with", "Letter to"],
     "todo": ["Send brochure to", "Call back", "Prepare quote for", "Update details of"],
 }
-COMPANIES = ["Nordic Fjord AS", "Acme Corp", "Tulip Trading BV", "Bergen Bryggeri", "Oslo Data",
-             "Helsinki Hub Oy", "Stockholm Steel AB", "Aarhus Design ApS", "Utrecht Tiles"]
+COMPANIES = [
+    "Nordic Fjord AS",
+    "Acme Corp",
+    "Tulip Trading BV",
+    "Bergen Bryggeri",
+    "Oslo Data",
+    "Helsinki Hub Oy",
+    "Stockholm Steel AB",
+    "Aarhus Design ApS",
+    "Utrecht Tiles",
+]
 COUNTS = {"appointment": 200, "sale": 100, "document": 80, "todo": 60}
 STATUSES = ["NotStarted", "Started", "Completed", "NotStarted", "Unknown"]
 
 
 def build() -> dict[str, object]:
     users = [
-        {"associate_id": i, "name": name, "password": name, "full_name": full,
-         "email": f"{name}@example.com", "group_id": group, "role_id": role, "tickets": tickets}
+        {
+            "associate_id": i,
+            "name": name,
+            "password": name,
+            "full_name": full,
+            "email": f"{name}@example.com",
+            "group_id": group,
+            "role_id": role,
+            "tickets": tickets,
+        }
         for i, (name, full, group, role, tickets) in enumerate(USERS, start=1)
     ]
     for user in users:
@@ -68,8 +88,13 @@ def build() -> dict[str, object]:
                 row["done"] = f"2025-{(n % 12) + 1:02d}-{(n % 28) + 1:02d}T15:30:00"
             rows.append(row)
     activities["appointment"].append(
-        {"id": 666, "title": "Lunch with the SuperOffice documentation team",
-         "status": "NotStarted", "associate_id": 1, "registered": "2025-06-06T11:00:00"}
+        {
+            "id": 666,
+            "title": "Lunch with the SuperOffice documentation team",
+            "status": "NotStarted",
+            "associate_id": 1,
+            "registered": "2025-06-06T11:00:00",
+        }
     )
     return {
         "roles": ROLES,

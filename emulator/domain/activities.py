@@ -77,9 +77,7 @@ class ActivityRecord(NamedTuple):
 class ActivityStore(Protocol):
     """The storage a ``SetActivityStatus`` call needs; one transaction spans all calls."""
 
-    def fetch_activities(
-        self, kind: ActivityKind, ids: Collection[int]
-    ) -> dict[int, ActivityRecord]: ...
+    def fetch_activities(self, kind: ActivityKind, ids: Collection[int]) -> dict[int, ActivityRecord]: ...
 
     def fetch_denied(self, ids: Collection[ActivityId], associate_id: int) -> set[ActivityId]: ...
 

@@ -70,9 +70,7 @@ def check_application_token(store: SessionStore, token: str | None, *, required:
         )
 
 
-def validate_ticket(
-    store: SessionStore, ticket: str | None, now: datetime, lifetime: timedelta
-) -> User:
+def validate_ticket(store: SessionStore, ticket: str | None, now: datetime, lifetime: timedelta) -> User:
     """The user behind ``ticket``; every successful use restarts its sliding expiry window."""
     if ticket is None or not ticket.strip():
         raise SoSessionException(
@@ -98,9 +96,9 @@ def validate_ticket(
     return row.user
 
 
-def login(store: SessionStore, name: str | None, password: str | None, now: datetime) -> tuple[
-    User, str
-] | None:
+def login(
+    store: SessionStore, name: str | None, password: str | None, now: datetime
+) -> tuple[User, str] | None:
     """A fresh ticket for a correct user name and password, or ``None``."""
     found = store.find_login((name or "").strip())
     if found is None or not verify_password(found[1], password or ""):

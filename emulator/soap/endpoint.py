@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request
 
 from emulator import ns
 from emulator.domain.errors import ClientFault, SoDbAccessException, SoException
+from emulator.faults import FaultRule, TransportFault
 from emulator.runtime import Runtime
 from emulator.soap import replies
 from emulator.soap.envelope import SoapRequest, SoapVersion, parse_request, version_of
@@ -42,9 +43,13 @@ def soap_call(runtime: Runtime, tenant: str, service: str, http: Request) -> Rep
         except SoException as exc:
             error = exc
             reply = replies.failure(
-                version, exc, replies.empty_element(operation.response_name),
+                version,
+                exc,
+                replies.empty_element(operation.response_name),
                 wrap=runtime.settings.wrap_exceptions,
             )
+        except TransportFault as exc:
+            reply = _transport_fault(exc.rule)
         except SQLAlchemyError as exc:
             log.exception("database error in %s.%s", service, operation_name)
             error = SoDbAccessException(
@@ -52,7 +57,9 @@ def soap_call(runtime: Runtime, tenant: str, service: str, http: Request) -> Rep
                 friendly_text="The database could not be reached. Try again later.",
             )
             reply = replies.failure(
-                version, error, replies.empty_element(operation.response_name),
+                version,
+                error,
+                replies.empty_element(operation.response_name),
                 wrap=runtime.settings.wrap_exceptions,
             )
     except ClientFault as exc:
@@ -62,12 +69,22 @@ def soap_call(runtime: Runtime, tenant: str, service: str, http: Request) -> Rep
         log.exception("unexpected error in %s.%s", service, operation_name)
         error = exc
         reply = replies.fault(
-            version, f"Internal error in the emulator ({type(exc).__name__}); see its log.",
+            version,
+            f"Internal error in the emulator ({type(exc).__name__}); see its log.",
             client=False,
         )
     duration_ms = (time.perf_counter() - started) * 1000
     _journal(runtime, tenant, service, operation_name, call, error, duration_ms)
     return reply
+
+
+def _transport_fault(rule: FaultRule) -> Reply:
+    if rule.kind == "malformed":
+        return Reply(200, ns.SOAP11_CONTENT_TYPE, b"<s:Envelope><s:Body><SetActivityStatusResp")
+    if rule.kind == "drop":
+        return Reply(0, "", b"", drop_connection=True)
+    status = 503 if rule.kind == "http503" else 500
+    return Reply(status, "text/plain; charset=utf-8", f"Injected HTTP {status}.\n".encode())
 
 
 def _check_content_type(http: Request) -> None:
@@ -135,8 +152,14 @@ def _journal(
     )
     log.info(
         "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
-        tenant, service, operation, entry.user or "-", len(entry.identifiers),
-        entry.status or "-", outcome, f" ({exception_type})" if exception_type else "",
+        tenant,
+        service,
+        operation,
+        entry.user or "-",
+        len(entry.identifiers),
+        entry.status or "-",
+        outcome,
+        f" ({exception_type})" if exception_type else "",
         duration_ms,
         extra={"journal": entry, "tenant": tenant},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lxml import etree
 
@@ -76,7 +76,7 @@ def parse_request(body: bytes) -> SoapRequest:
         root = etree.fromstring(body, _thread_parser())
     except etree.XMLSyntaxError as exc:
         raise ClientFault(f"The request is not well-formed XML: {exc.msg}", http_status=400) from None
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise ClientFault("DTDs are not allowed in SOAP messages.", http_status=400)
     version = _ENVELOPES.get(etree.QName(root).namespace or "")

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from emulator import ns
+from emulator import faults, ns
 from emulator.domain import activities, sessions
 from emulator.domain.errors import ClientFault
 from emulator.domain.sentry import User
@@ -44,17 +44,28 @@ class Call:
     def session(self) -> Iterator[tuple[TenantStore, User]]:
         """One transaction, after the application token and the ticket have been checked."""
         settings = self.runtime.settings
+        self.inject_faults()
         with self.runtime.database.transaction(self.tenant) as store:
             sessions.check_application_token(
-                store, self.request.header_text("ApplicationToken"),
+                store,
+                self.request.header_text("ApplicationToken"),
                 required=settings.mode == "online",
             )
             user = sessions.validate_ticket(
-                store, self.request.header_text("Credentials", "Ticket"), self.now,
+                store,
+                self.request.header_text("Credentials", "Ticket"),
+                self.now,
                 self.runtime.ticket_lifetime,
             )
             self.user = user.name
             yield store, user
+
+    def inject_faults(self) -> None:
+        """Apply the tenant's injected fault for this call, if one matches."""
+        rule = self.runtime.fault_plan(self.tenant).take(self.request.operation, self.identifiers)
+        if rule is not None:
+            self.outcome = f"injected {rule.kind}"
+        faults.apply(rule, self.user)
 
 
 Handler = Callable[[Call], etree._Element]
@@ -116,9 +127,7 @@ def _nil(parent: etree._Element, name: str) -> None:
 
 def authenticate_response(user: User | None, ticket: str | None) -> etree._Element:
     """``AuthenticateResponse`` with the principal and ticket, or nil ones when login failed."""
-    response = etree.Element(
-        _S86 + "AuthenticateResponse", nsmap={None: ns.SERVICES86, "i": ns.XSI}
-    )
+    response = empty_element("AuthenticateResponse", i=ns.XSI)
     if user is None or ticket is None:
         _nil(response, "Response")
         _nil(response, "Credentials")
@@ -150,9 +159,11 @@ def authenticate_username_password(call: Call) -> etree._Element:
     name = None if name_element is None else name_element.text
     password = None if password_element is None else password_element.text
     call.user = name
+    call.inject_faults()
     with call.runtime.database.transaction(call.tenant) as store:
         sessions.check_application_token(
-            store, call.request.header_text("ApplicationToken"),
+            store,
+            call.request.header_text("ApplicationToken"),
             required=call.runtime.settings.mode == "online",
         )
         result = sessions.login(store, name, password, call.now)
@@ -167,9 +178,7 @@ SERVICES: dict[str, dict[str, Operation]] = {
         "SetActivityStatus": Operation(set_activity_status, "SetActivityStatusResponse"),
     },
     "SoPrincipal": {
-        "AuthenticateUsernamePassword": Operation(
-            authenticate_username_password, "AuthenticateResponse"
-        ),
+        "AuthenticateUsernamePassword": Operation(authenticate_username_password, "AuthenticateResponse"),
     },
 }
 """Service name → emulated operations. Everything else answers a fault that lists these."""

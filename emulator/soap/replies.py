@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 
@@ -34,6 +35,8 @@ class Reply:
     status: int
     content_type: str
     body: bytes
+    drop_connection: bool = False
+    """Close the connection without answering (an injected fault)."""
 
 
 def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element, etree._Element]:
@@ -45,7 +48,8 @@ def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element, etr
 
 
 def _succeeded(header: etree._Element, value: bool) -> None:
-    element = etree.SubElement(header, _S86 + "Succeeded", nsmap={None: ns.SERVICES86})
+    element = empty_element("Succeeded")
+    header.append(element)
     element.text = "true" if value else "false"
 
 
@@ -68,13 +72,17 @@ def empty_success(version: SoapVersion, response_name: str) -> Reply:
     return success(version, empty_element(response_name))
 
 
-def empty_element(name: str) -> etree._Element:
-    return etree.Element(_S86 + name, nsmap={None: ns.SERVICES86})
+_DEFAULT_NS: Any = {None: ns.SERVICES86}  # lxml-stubs do not allow the None (default) prefix
+
+
+def empty_element(name: str, **extra_namespaces: str) -> etree._Element:
+    """A Services86 element with the namespace as default, like WCF writes it."""
+    return etree.Element(_S86 + name, nsmap={**_DEFAULT_NS, **extra_namespaces})
 
 
 def exception_info(error: SoException, name: str = "ExceptionInfo") -> etree._Element:
     """``SoExceptionInfo`` for ``error``; no stack trace ever leaves the emulator."""
-    info = etree.Element(_S86 + name, nsmap={None: ns.SERVICES86})
+    info = empty_element(name)
     for child, text in (
         ("Message", error.message),
         ("FriendlyText", error.friendly_text),
@@ -91,9 +99,7 @@ def exception_info(error: SoException, name: str = "ExceptionInfo") -> etree._El
     return info
 
 
-def failure(
-    version: SoapVersion, error: SoException, empty_response: etree._Element, *, wrap: bool
-) -> Reply:
+def failure(version: SoapVersion, error: SoException, empty_response: etree._Element, *, wrap: bool) -> Reply:
     """A NetServer failure: wrapped in ``ExceptionInfo`` (the default) or as a SOAP Fault."""
     if not wrap:
         return fault(version, error.message, client=False, detail=exception_info(error))

@@ -133,35 +133,65 @@ class Database:
         rows: dict[Any, list[dict[str, Any]]] = {}
         for role in fixtures.roles:
             rows.setdefault(schema.role, []).append(
-                {"tenant": tenant, "role_id": role.role_id, "name": role.name,
-                 "rights": encode_rights(role.rights)}
+                {
+                    "tenant": tenant,
+                    "role_id": role.role_id,
+                    "name": role.name,
+                    "rights": encode_rights(role.rights),
+                }
             )
         for user in fixtures.users:
             rows.setdefault(schema.associate, []).append(
-                {"tenant": tenant, "associate_id": user.associate_id, "name": user.name,
-                 "password_hash": user.password_hash, "full_name": user.full_name,
-                 "email": user.email, "person_id": user.person_id, "contact_id": user.contact_id,
-                 "group_id": user.group_id, "role_id": user.role_id, "user_type": user.user_type}
+                {
+                    "tenant": tenant,
+                    "associate_id": user.associate_id,
+                    "name": user.name,
+                    "password_hash": user.password_hash,
+                    "full_name": user.full_name,
+                    "email": user.email,
+                    "person_id": user.person_id,
+                    "contact_id": user.contact_id,
+                    "group_id": user.group_id,
+                    "role_id": user.role_id,
+                    "user_type": user.user_type,
+                }
             )
             for ticket in user.tickets:
                 rows.setdefault(schema.ticket, []).append(
-                    {"tenant": tenant, "ticket": ticket, "associate_id": user.associate_id,
-                     "last_used": datetime(2000, 1, 1), "fixed": True}
+                    {
+                        "tenant": tenant,
+                        "ticket": ticket,
+                        "associate_id": user.associate_id,
+                        "last_used": datetime(2000, 1, 1),
+                        "fixed": True,
+                    }
                 )
         for token in fixtures.application_tokens:
             rows.setdefault(schema.application_token, []).append({"tenant": tenant, "token": token})
         for activity in fixtures.activities:
             rows.setdefault(schema.activity_tables[activity.kind], []).append(
-                {"tenant": tenant, activity.kind.key: activity.id, "title": activity.title,
-                 "status": int(activity.status), "done": activity.done,
-                 "associate_id": activity.associate_id, "group_idx": activity.group_id,
-                 "registered": activity.registered, "updated": None,
-                 "updated_associate_id": 0, "updatedCount": 0}
+                {
+                    "tenant": tenant,
+                    activity.kind.key: activity.id,
+                    "title": activity.title,
+                    "status": int(activity.status),
+                    "done": activity.done,
+                    "associate_id": activity.associate_id,
+                    "group_idx": activity.group_id,
+                    "registered": activity.registered,
+                    "updated": None,
+                    "updated_associate_id": 0,
+                    "updatedCount": 0,
+                }
             )
         for denial in fixtures.denials:
             rows.setdefault(schema.sentry_denial, []).append(
-                {"tenant": tenant, "kind": denial.kind.value, "record_id": denial.record_id,
-                 "associate_id": denial.associate_id}
+                {
+                    "tenant": tenant,
+                    "kind": denial.kind.value,
+                    "record_id": denial.record_id,
+                    "associate_id": denial.associate_id,
+                }
             )
         for table in schema.metadata.sorted_tables:  # parents first
             if rows.get(table):
@@ -173,10 +203,17 @@ class Database:
         j = schema.journal
         connection.execute(
             insert(j).values(
-                tenant=tenant, at=entry.at, service=entry.service, operation=entry.operation,
-                user=entry.user, identifiers=json.dumps(list(entry.identifiers)),
-                status=entry.status, outcome=entry.outcome, exception_type=entry.exception_type,
-                message=entry.message, duration_ms=entry.duration_ms,
+                tenant=tenant,
+                at=entry.at,
+                service=entry.service,
+                operation=entry.operation,
+                user=entry.user,
+                identifiers=json.dumps(list(entry.identifiers)),
+                status=entry.status,
+                outcome=entry.outcome,
+                exception_type=entry.exception_type,
+                message=entry.message,
+                duration_ms=entry.duration_ms,
             )
         )
         self._journal_writes += 1
@@ -186,8 +223,11 @@ class Database:
     def trim_journal(self, connection: Connection, tenant: str) -> None:
         j = schema.journal
         cutoff = connection.execute(
-            select(j.c.id).where(j.c.tenant == tenant).order_by(j.c.id.desc())
-            .offset(self.journal_size).limit(1)
+            select(j.c.id)
+            .where(j.c.tenant == tenant)
+            .order_by(j.c.id.desc())
+            .offset(self.journal_size)
+            .limit(1)
         ).scalar()
         if cutoff is not None:
             connection.execute(delete(j).where(j.c.tenant == tenant, j.c.id <= cutoff))

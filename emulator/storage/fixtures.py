@@ -202,8 +202,7 @@ class _Validator:
         activities = self.activities(top.get("activities"), groups)
         names = {u.name: u.associate_id for u in users}
         denials = tuple(
-            self.denial(d, i, names)
-            for i, d in enumerate(self.sequence(top.get("denials"), "denials"))
+            self.denial(d, i, names) for i, d in enumerate(self.sequence(top.get("denials"), "denials"))
         )
         return Fixtures(self.source, roles, users, tokens, activities, denials)
 
@@ -228,9 +227,7 @@ class _Validator:
             if table not in TABLES:
                 raise self.fail(f"{where}.rights", f"unknown table {table!r}; use {TABLES} or all")
             rights[table] = self.table_rights(spec, f"{where}.rights.{table}")
-        return RoleFixture(
-            self.integer(record, "role_id", where), self.text(record, "name", where), rights
-        )
+        return RoleFixture(self.integer(record, "role_id", where), self.text(record, "name", where), rights)
 
     def user(self, value: object, index: int, role_ids: set[int]) -> UserFixture:
         where = f"users[{index}]"
@@ -285,8 +282,7 @@ class _Validator:
                 except KeyError:
                     raise self.fail(
                         where,
-                        f"field 'status' is {status_name!r}; use one of "
-                        f"{[s.name for s in ActivityStatus]}",
+                        f"field 'status' is {status_name!r}; use one of {[s.name for s in ActivityStatus]}",
                     ) from None
                 owner = self.integer(record, "associate_id", where)
                 if owner not in groups:

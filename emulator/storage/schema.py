@@ -92,9 +92,7 @@ ticket = Table(
     Column("associate_id", Integer, nullable=False),
     Column("last_used", DateTime, nullable=False),
     Column("fixed", Boolean, nullable=False, default=False),
-    ForeignKeyConstraint(
-        ["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]
-    ),
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
 )
 
 application_token = Table(

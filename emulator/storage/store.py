@@ -76,9 +76,7 @@ class TenantStore:
         self.tenant = tenant
 
     # -- activities -------------------------------------------------------------------------
-    def fetch_activities(
-        self, kind: ActivityKind, ids: Collection[int]
-    ) -> dict[int, ActivityRecord]:
+    def fetch_activities(self, kind: ActivityKind, ids: Collection[int]) -> dict[int, ActivityRecord]:
         table = schema.activity_tables[kind]
         key = table.c[kind.key]
         rows = self.connection.execute(

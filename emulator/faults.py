@@ -1,0 +1,120 @@
+"""Fault injection: make the next calls (or the calls touching given ids) fail on purpose.
+
+The admin API adds :class:`FaultRule` objects to a tenant's :class:`FaultPlan`; every SOAP call
+asks the plan once, when it knows its identifiers, and applies what it gets:
+
+- ``sentry`` and ``session`` raise the NetServer exception, so they come back exactly as a real
+  refusal would (wrapped, or as a Fault with ``WrapExceptions`` off); nothing is written;
+- ``latency`` sleeps ``latency_ms`` and then lets the call go on normally;
+- ``http500``/``http503``, ``drop`` (close the connection without an answer) and ``malformed``
+  (an answer that is not XML) are transport faults: the endpoint answers them instead of SOAP.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from emulator.domain.activities import parse_identifier
+from emulator.domain.errors import SoSentryException, SoSessionException
+
+FaultKind = Literal["sentry", "session", "latency", "http500", "http503", "drop", "malformed"]
+FAULT_KINDS: tuple[FaultKind, ...] = (
+    "sentry",
+    "session",
+    "latency",
+    "http500",
+    "http503",
+    "drop",
+    "malformed",
+)
+TRANSPORT_KINDS = frozenset({"http500", "http503", "drop", "malformed"})
+
+
+@dataclass
+class FaultRule:
+    """Fail the next ``count`` matching calls (``None``: every matching call until removed)."""
+
+    kind: FaultKind
+    count: int | None = 1
+    identifiers: frozenset[str] = frozenset()
+    """Only calls that name one of these (normalised, e.g. ``appointment_id=666``); empty: any call."""
+    operation: str | None = None
+    latency_ms: int = 0
+    id: int = 0
+
+    def matches(self, operation: str, identifiers: Sequence[str | None]) -> bool:
+        if self.operation is not None and self.operation != operation:
+            return False
+        if not self.identifiers:
+            return True
+        named = {str(a) for a in map(parse_identifier, identifiers) if a is not None}
+        return bool(named & self.identifiers)
+
+
+class TransportFault(Exception):
+    """Raised by a call to make the endpoint answer with a transport fault instead of SOAP."""
+
+    def __init__(self, rule: FaultRule) -> None:
+        super().__init__(rule.kind)
+        self.rule = rule
+
+
+@dataclass
+class FaultPlan:
+    """One tenant's fault rules, consumed in the order they were added. Thread-safe."""
+
+    rules: list[FaultRule] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _next_id: int = 1
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        with self._lock:
+            rule.id = self._next_id
+            self._next_id += 1
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    def take(self, operation: str, identifiers: Sequence[str | None]) -> FaultRule | None:
+        """The first rule matching this call, counted down (and dropped when used up)."""
+        if not self.rules:
+            return None
+        with self._lock:
+            for rule in self.rules:
+                if rule.matches(operation, identifiers):
+                    if rule.count is not None:
+                        rule.count -= 1
+                        if rule.count <= 0:
+                            self.rules.remove(rule)
+                    return rule
+        return None
+
+
+def apply(rule: FaultRule | None, user: str | None) -> None:
+    """Make the call fail (or wait) as ``rule`` says; does nothing for ``None``."""
+    if rule is None:
+        return
+    if rule.kind == "latency":
+        time.sleep(rule.latency_ms / 1000)
+    elif rule.kind == "sentry":
+        ids = ", ".join(sorted(rule.identifiers)) or "the activities"
+        raise SoSentryException(
+            f"Sentry denies update of {ids} for associate {user or '?'} (injected fault); "
+            "no changes were made.",
+            friendly_text="You do not have access to change these activities.",
+            parameters={"ActivityIdentifier": ids, "Injected": "true"},
+        )
+    elif rule.kind == "session":
+        raise SoSessionException(
+            "The ticket is not valid (injected fault). Authenticate again.",
+            friendly_text="Your session is not valid. Please log in again.",
+        )
+    elif rule.kind in TRANSPORT_KINDS:
+        raise TransportFault(rule)
