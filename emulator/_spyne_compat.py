@@ -3,7 +3,8 @@
 spyne vendors an old copy of ``six`` as ``spyne.util.six``. Its meta path importer,
 which serves ``spyne.util.six.moves``, only implements the ``find_module``/``load_module``
 protocol that Python 3.12 stopped calling, so ``import spyne`` fails with
-``No module named 'spyne.util.six.moves'``. On Python 3.13 the ``cgi`` module spyne
+``No module named 'spyne.util.six.moves'`` (and on 3.11 every import that passes the importer
+raises an ``ImportWarning``, an error under ``-W error``). On Python 3.13 the ``cgi`` module spyne
 uses is gone from the standard library; the ``legacy-cgi`` distribution (a
 dependency on 3.13 only) puts it back under the same name.
 
@@ -84,8 +85,6 @@ class _VendoredSixFinder(importlib.abc.MetaPathFinder):
 
 def apply() -> None:
     """Prepare the interpreter for ``import spyne``; safe to call more than once."""
-    if sys.version_info < (3, 12):
-        return
     loaded = sys.modules.get(_SIX)
     if loaded is not None:
         importer_class = getattr(loaded, "_SixMetaPathImporter", None)

@@ -93,10 +93,10 @@ class EmulatorApp:
         return _reply(soap_call(self.runtime, tenant, service, request))
 
     def wsdl(self, request: Request, service: str) -> Response:
-        from emulator.soap.wsdl import build_wsdl
-
         if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:
             return _text(200, f"This is the emulated {service}.svc. The WSDL is at {request.base_url}?wsdl\n")
+        from emulator.soap.wsdl import build_wsdl  # spyne loads on the first WSDL request only
+
         document = build_wsdl(service, request.base_url)  # type: ignore[arg-type]
         return Response(document, 200, content_type="text/xml; charset=utf-8")
 

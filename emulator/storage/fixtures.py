@@ -20,6 +20,7 @@ A mistake is reported as ``FixtureError`` naming the file, the record and the fi
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,7 +96,20 @@ class Fixtures:
 
 
 def load_fixtures(path: Path) -> Fixtures:
-    """Read and validate the fixture file at ``path`` (``.yaml``, ``.yml`` or ``.json``)."""
+    """Read and validate the fixture file at ``path`` (``.yaml``, ``.yml`` or ``.json``).
+
+    The result is cached per file version: passwords are hashed with Argon2 on load, which is
+    deliberately slow, so a process that builds many apps from one file pays for it once.
+    """
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise FixtureError(f"{path}: cannot read the fixture file ({exc.strerror})") from exc
+    return _load_cached(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: Path, _mtime_ns: int, _size: int) -> Fixtures:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
