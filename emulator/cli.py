@@ -311,13 +311,12 @@ def run_server(app: EmulatorApp, host: str, port: int) -> None:
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        log.info("stopping")
+        server.serve_forever()  # returns on KeyboardInterrupt
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.server_close()
         app.runtime.database.dispose()
+    log.info("stopped")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -28,6 +28,8 @@ LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+CHATTY_LOGGERS = ("werkzeug", "spyne")
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -77,8 +79,8 @@ def configure_logging(
 ) -> logging.Handler:
     """Log to ``stream`` (stderr) at ``level`` in ``log_format``; returns the installed handler.
 
-    werkzeug's own access line per request is kept to warnings unless ``level`` is ``debug``, so that
-    a SOAP call makes one line, the emulator's.
+    werkzeug's access line per request and spyne's start-up chatter are kept to warnings unless
+    ``level`` is ``debug``, so that a SOAP call makes one line, the emulator's.
     """
     if level.lower() not in LOG_LEVELS:
         raise ValueError(f"Unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}.")
@@ -92,6 +94,7 @@ def configure_logging(
     handler.setFormatter(make_formatter(log_format))
     root.addHandler(handler)
     root.setLevel(numeric)
-    werkzeug_level = logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
-    logging.getLogger("werkzeug").setLevel(werkzeug_level)
+    chatty_level = logging.NOTSET if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty_level)
     return handler

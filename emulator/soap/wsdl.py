@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any, Literal
 from xml.sax.saxutils import quoteattr
 
@@ -52,12 +53,15 @@ from spyne import (  # noqa: E402  (spyne needs _spyne_compat.apply() first on 3
     SelfReference,
     Service,
     Unicode,
-    rpc,
 )
+from spyne import rpc as spyne_rpc  # noqa: E402
 from spyne.interface.wsdl import Wsdl11  # noqa: E402
 from spyne.protocol.soap import Soap11  # noqa: E402
 
 __all__ = ["ServiceName", "build_wsdl"]
+
+rpc: Callable[..., Callable[[Callable[..., None]], Any]] = spyne_rpc
+"""spyne's ``@rpc``, typed for mypy."""
 
 ServiceName = Literal["Appointment", "SoPrincipal"]
 
@@ -105,24 +109,24 @@ class ArrayOfstring(ComplexModel):  # type: ignore[misc]
     """``string[]``, serialized as ``<string>`` items in the Arrays namespace."""
 
     __namespace__ = ns.ARRAYS
-    _type_info = [("string", Unicode(min_occurs=0, max_occurs="unbounded", nillable=True))]
+    _type_info = (("string", Unicode(min_occurs=0, max_occurs="unbounded", nillable=True)),)
 
 
 class ArrayOfint(ComplexModel):  # type: ignore[misc]
     """``int[]``, serialized as ``<int>`` items in the Arrays namespace."""
 
     __namespace__ = ns.ARRAYS
-    _type_info = [("int", Integer32(min_occurs=0, max_occurs="unbounded", nillable=False))]
+    _type_info = (("int", Integer32(min_occurs=0, max_occurs="unbounded", nillable=False)),)
 
 
 class SoCredentials(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("Ticket", _String)]
+    _type_info = (("Ticket", _String),)
 
 
 class SoTimeZone(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("SoTimeZoneId", _Int), ("SoTimeZoneLocationCode", _String)]
+    _type_info = (("SoTimeZoneId", _Int), ("SoTimeZoneLocationCode", _String))
 
 
 ActivityStatus = Enum("Unknown", "NotStarted", "Started", "Completed", type_name="ActivityStatus")
@@ -131,19 +135,19 @@ ActivityStatus = Enum("Unknown", "NotStarted", "Started", "Completed", type_name
 
 class SoExceptionInfoParametersKeyValuePair(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("Key", _Key), ("Value", _Key)]
+    _type_info = (("Key", _Key), ("Value", _Key))
 
 
 class SoExceptionInfoParameters(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         (
             "SoExceptionInfoParametersKeyValuePair",
             SoExceptionInfoParametersKeyValuePair.customize(
                 min_occurs=0, max_occurs="unbounded", nillable=False
             ),
         )
-    ]
+    )
 
     class Annotations(ComplexModel.Annotations):  # type: ignore[misc]
         appinfo = _IS_DICTIONARY
@@ -151,7 +155,7 @@ class SoExceptionInfoParameters(ComplexModel):  # type: ignore[misc]
 
 class SoExceptionInfo(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         ("Message", _String),
         ("StackTrace", _String),
         ("FriendlyText", _String),
@@ -159,22 +163,22 @@ class SoExceptionInfo(ComplexModel):  # type: ignore[misc]
         ("Source", _String),
         ("InnerException", SelfReference.customize(min_occurs=0, nillable=True)),
         ("Parameters", _member(SoExceptionInfoParameters)),
-    ]
+    )
 
 
 class ExtraInfoNameValuePair(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("Key", _Key), ("Value", _Key)]
+    _type_info = (("Key", _Key), ("Value", _Key))
 
 
 class SoExtraInfo(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         (
             "ExtraInfoNameValuePair",
             ExtraInfoNameValuePair.customize(min_occurs=0, max_occurs="unbounded", nillable=False),
         )
-    ]
+    )
 
     class Annotations(ComplexModel.Annotations):  # type: ignore[misc]
         appinfo = _IS_DICTIONARY
@@ -193,22 +197,22 @@ EjUserStatus = Enum(
 
 class ProvidedCredential(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         ("Type", _String),
         ("SearchName", _String),
         ("DisplayName", _String),
         ("CredentialId", _Int),
-    ]
+    )
 
 
 class ArrayOfProvidedCredential(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         (
             "ProvidedCredential",
             ProvidedCredential.customize(min_occurs=0, max_occurs="unbounded", nillable=True),
         )
-    ]
+    )
 
 
 _Rights = Unicode(min_occurs=0, nillable=False)
@@ -222,38 +226,38 @@ LicenseType = Enum(
 
 class TableRight(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("Mask", _Rights), ("Reason", _String)]
+    _type_info = (("Mask", _Rights), ("Reason", _String))
 
 
 class FieldRight(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("Mask", _Rights), ("Reason", _String)]
+    _type_info = (("Mask", _Rights), ("Reason", _String))
 
 
 class FieldProperty(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         ("FieldRight", _member(FieldRight)),
         ("FieldType", _String),
         ("FieldLength", _Int),
-    ]
+    )
 
 
 class FieldPropertyDictionaryKeyValuePair(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [("Key", _Key), ("Value", FieldProperty.customize(min_occurs=1, nillable=True))]
+    _type_info = (("Key", _Key), ("Value", FieldProperty.customize(min_occurs=1, nillable=True)))
 
 
 class FieldPropertyDictionary(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         (
             "FieldPropertyDictionaryKeyValuePair",
             FieldPropertyDictionaryKeyValuePair.customize(
                 min_occurs=0, max_occurs="unbounded", nillable=False
             ),
         )
-    ]
+    )
 
     class Annotations(ComplexModel.Annotations):  # type: ignore[misc]
         appinfo = _IS_DICTIONARY
@@ -261,14 +265,14 @@ class FieldPropertyDictionary(ComplexModel):  # type: ignore[misc]
 
 class Carrier(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info: tuple[tuple[str, Any], ...] = (
         ("TableRight", _member(TableRight)),
         ("FieldProperties", _member(FieldPropertyDictionary)),
-    ]
+    )
 
 
 class GrantedModuleLicense(Carrier):
-    _type_info = [
+    _type_info = (
         ("OwnerId", _Int),
         ("OwnerName", _String),
         ("OwnerDescription", _String),
@@ -283,24 +287,24 @@ class GrantedModuleLicense(Carrier):
         ("IsHidden", _Bool),
         ("IsUnrestricted", _Bool),
         ("ExpiryDate", DateTime(min_occurs=0, nillable=False)),
-    ]
+    )
 
 
 class ArrayOfGrantedModuleLicense(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         (
             "GrantedModuleLicense",
             GrantedModuleLicense.customize(min_occurs=0, max_occurs="unbounded", nillable=True),
         )
-    ]
+    )
 
 
 class SoPrincipalCarrier(ComplexModel):  # type: ignore[misc]
     """The logged-in user, with every member of the real type (the emulator fills a few)."""
 
     __namespace__ = _S86
-    _type_info = [
+    _type_info = (
         ("UserType", _enum_member(UserType)),
         ("Associate", _String),
         ("AssociateId", _Int),
@@ -327,7 +331,7 @@ class SoPrincipalCarrier(ComplexModel):  # type: ignore[misc]
         ("ProvidedCredentials", _member(ArrayOfProvidedCredential)),
         ("SecondaryGroups", _member(ArrayOfint)),
         ("DatabaseContextIdentifier", _String),
-    ]
+    )
 
 
 # --- The contract: headers -----------------------------------------------------------------
@@ -355,7 +359,7 @@ class AppointmentService(Service):  # type: ignore[misc]
     __service_name__ = "WcfAppointmentService"
     __port_types__ = ("Appointment",)
 
-    @rpc(  # type: ignore[misc]
+    @rpc(
         _member(ArrayOfstring),
         _enum_member(ActivityStatus),
         _operation_name="SetActivityStatus",
@@ -381,7 +385,7 @@ class SoPrincipalService(Service):  # type: ignore[misc]
     __service_name__ = "WcfSoPrincipalService"
     __port_types__ = ("SoPrincipal",)
 
-    @rpc(  # type: ignore[misc]
+    @rpc(
         _String,
         _String,
         _operation_name="AuthenticateUsernamePassword",
@@ -492,7 +496,7 @@ def _inline_wrapper(root: etree._Element, name: str) -> None:
 
 def _post_process(root: etree._Element, service: str) -> etree._Element:
     """Give spyne's document the names of the real service where spyne cannot be told them."""
-    messages = {m.get("name"): m for m in root.iterfind(_q(_WSDL, "message"))}
+    messages = {m.get("name", ""): m for m in root.iterfind(_q(_WSDL, "message"))}
     used: set[str] = set()
 
     def copy_message(old: str, new: str) -> None:
@@ -506,7 +510,8 @@ def _post_process(root: etree._Element, service: str) -> etree._Element:
 
     for port_type in root.iterfind(_q(_WSDL, "portType")):
         for operation in port_type.iterfind(_q(_WSDL, "operation")):
-            operation.attrib.pop("parameterOrder", None)
+            if "parameterOrder" in operation.attrib:
+                del operation.attrib["parameterOrder"]
             action = ns.soap_action(service, operation.get("name", ""))
             for direction, suffix in (("input", ""), ("output", "Response")):
                 element = operation.find(_q(_WSDL, direction))
@@ -552,12 +557,16 @@ def _post_process(root: etree._Element, service: str) -> etree._Element:
                     _inline_wrapper(root, _local(part.get("element", "")))
     # lxml cannot add a declaration to an existing element: move the children to a new root
     # that also declares wsaw (cleanup_namespaces would drop tns, used only in QName values).
-    result = etree.Element(root.tag, dict(root.attrib), nsmap={**root.nsmap, "wsaw": _WSAW})
+    nsmap = {prefix: uri for prefix, uri in root.nsmap.items() if prefix is not None}
+    nsmap["wsaw"] = _WSAW
+    result = etree.Element(root.tag, nsmap=nsmap)
+    for key, value in root.attrib.items():
+        result.set(key, value)
     result.extend(list(root))
     return result
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_document(service: str) -> tuple[bytes, bytes]:
     """The finished document for ``service``, split around the ``soap:address`` location."""
     with _build_lock:  # spyne resolves namespaces on the shared model classes as it builds
