@@ -12,6 +12,7 @@ Nothing is built at import time: every call to :func:`create_app` makes an indep
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import socket
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulator import __version__
+from emulator import __version__, admin
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
 from emulator.settings import Settings
@@ -34,6 +35,8 @@ from emulator.storage.fixtures import load_fixtures
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+log = logging.getLogger("emulator")
+
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 _URLS = Map(
@@ -41,6 +44,10 @@ _URLS = Map(
         Rule("/", endpoint="index"),
         Rule("/Remote/Services86/<service>", endpoint="soap"),
         Rule("/<tenant>/Remote/Services86/<service>", endpoint="soap"),
+        Rule("/_emulator", endpoint="admin"),
+        Rule("/_emulator/<path:rest>", endpoint="admin"),
+        Rule("/<tenant>/_emulator", endpoint="admin"),
+        Rule("/<tenant>/_emulator/<path:rest>", endpoint="admin"),
     ],
     strict_slashes=False,
 )
@@ -62,6 +69,9 @@ class EmulatorApp:
             response = _text(exc.code or 500, exc.description or exc.name)
         except DropConnection:
             return _drop(environ, start_response)
+        except Exception:  # never a stack trace to a client; the log has it
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            response = _text(500, "Internal error in the emulator; see its log.")
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -73,6 +83,8 @@ class EmulatorApp:
                 f"superoffice-emulator {__version__}: NetServer Services86 at "
                 f"/Remote/Services86/{{{','.join(s + '.svc' for s in SERVICES)}}}\n",
             )
+        if endpoint == "admin":
+            return admin.handle(self.runtime, request, args.get("tenant"), args.get("rest", ""))
         tenant = args.get("tenant", self.runtime.settings.default_tenant)
         if not TENANT_NAME.fullmatch(tenant):
             raise NotFound(f"{tenant!r} is not a valid tenant name (letters, digits, _ and -).")

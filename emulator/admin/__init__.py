@@ -1,0 +1,13 @@
+"""The admin API: JSON under ``/_emulator/`` (and ``/{tenant}/_emulator/``) to reset, seed, inspect and break.
+
+    curl -X POST http://127.0.0.1:8080/_emulator/reset
+    curl 'http://127.0.0.1:8080/Cust1/_emulator/activities?status=Completed'
+    curl -X POST http://127.0.0.1:8080/_emulator/faults -d '{"kind": "http503", "count": 2}'
+
+:func:`handle` answers one request; :mod:`emulator.admin.openapi` describes every endpoint.
+It knows nothing of SOAP: it works on the :class:`~emulator.runtime.Runtime` (database, fault plans).
+"""
+
+from emulator.admin.api import handle
+
+__all__ = ["handle"]
