@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,8 @@ from emulator.storage.fixtures import FixtureError, parse_fixtures
 
 log = logging.getLogger("emulator.admin")
 
+_PLACEHOLDER = re.compile(r"<(?:\w+:)?(\w+)>")  # werkzeug's <path:name> → OpenAPI's {name}
+_OPENAPI_STYLE = r"{\1}"
 _KINDS = {kind.value: kind for kind in ActivityKind}
 _STATUSES = {status.name: status for status in ActivityStatus}
 
@@ -106,9 +109,7 @@ def _authorize(runtime: Runtime, request: Request) -> None:
 
 
 def _json(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    response = Response(
-        json.dumps(data, ensure_ascii=False) + "\n", status, content_type="application/json"
-    )
+    response = Response(json.dumps(data, ensure_ascii=False) + "\n", status, content_type="application/json")
     response.headers["Cache-Control"] = "no-store"
     for key, value in (headers or {}).items():
         response.headers[key] = value
@@ -126,7 +127,7 @@ def _iso(value: datetime | None) -> str | None:
 # -- service ----------------------------------------------------------------------------------
 def index(ctx: Context) -> Response:
     endpoints = sorted(
-        f"{method} {ctx.prefix}{rule.rule}"
+        f"{method} {ctx.prefix}{_PLACEHOLDER.sub(_OPENAPI_STYLE, rule.rule)}"
         for rule in _ROUTES.iter_rules()
         for method in sorted(rule.methods or ())
         if method not in ("HEAD", "OPTIONS")
@@ -143,8 +144,12 @@ def health(ctx: Context) -> Response:
     except SQLAlchemyError as exc:
         log.exception("health check: the database cannot be reached")
         return _json(
-            {"status": "unavailable", "version": __version__, "tenant": ctx.tenant,
-             "error": f"The database cannot be reached ({type(exc).__name__}); see the emulator's log."},
+            {
+                "status": "unavailable",
+                "version": __version__,
+                "tenant": ctx.tenant,
+                "error": f"The database cannot be reached ({type(exc).__name__}); see the emulator's log.",
+            },
             503,
         )
     return _json({"status": "ok", "version": __version__, "tenant": ctx.tenant})

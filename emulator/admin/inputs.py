@@ -76,7 +76,11 @@ class Query:
 
     def integer(self, name: str, *, minimum: int = INT32[0], maximum: int = INT32[1]) -> int | None:
         value = self.text(name)
-        return None if value is None else integer(value, f"Query parameter {name}", minimum=minimum, maximum=maximum)
+        return (
+            None
+            if value is None
+            else integer(value, f"Query parameter {name}", minimum=minimum, maximum=maximum)
+        )
 
     def limit(self, name: str, *, default: int, most: int) -> int:
         """A page size: at least 1; values above ``most`` are taken as ``most``."""
@@ -90,9 +94,7 @@ class Query:
             return None
         by_lower = {key.lower(): option for key, option in options.items()}
         if value.lower() not in by_lower:
-            raise AdminError(
-                400, f"Query parameter {name} is {value!r}; use one of: {', '.join(options)}."
-            )
+            raise AdminError(400, f"Query parameter {name} is {value!r}; use one of: {', '.join(options)}.")
         return by_lower[value.lower()]
 
 
@@ -177,6 +179,6 @@ def _latency(kind: str, value: object) -> int:
         raise AdminError(
             400,
             f"A latency fault needs latency_ms, the delay in milliseconds (1 to {MAX_LATENCY_MS}), "
-            f"got {value!r}. Example: {{\"kind\": \"latency\", \"latency_ms\": 300}}",
+            f'got {value!r}. Example: {{"kind": "latency", "latency_ms": 300}}',
         )
     return value

@@ -115,7 +115,10 @@ _SCHEMAS: dict[str, Any] = {
             "user": _NULLABLE_STRING,
             "identifiers": {"type": "array", "items": _NULLABLE_STRING},
             "status": _NULLABLE_STRING,
-            "outcome": {"type": "string", "examples": ["ok", "no change", "failed", "fault", "injected http503"]},
+            "outcome": {
+                "type": "string",
+                "examples": ["ok", "no change", "failed", "fault", "injected http503"],
+            },
             "exception_type": _NULLABLE_STRING,
             "message": _NULLABLE_STRING,
             "duration_ms": {"type": "number"},
@@ -171,7 +174,10 @@ _PATHS: dict[str, Any] = {
     "/": {
         "get": {
             "summary": "List the admin endpoints.",
-            "responses": {"200": _json({"type": "object"}, "The endpoints and this document's address."), **_AUTH},
+            "responses": {
+                "200": _json({"type": "object"}, "The endpoints and this document's address."),
+                **_AUTH,
+            },
         }
     },
     "/health": {
@@ -185,22 +191,28 @@ _PATHS: dict[str, Any] = {
         }
     },
     "/openapi.json": {
-        "get": {"summary": "This document.", "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1."), **_AUTH}}
+        "get": {
+            "summary": "This document.",
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1."), **_AUTH},
+        }
     },
     "/reset": {
         "post": {
-            "summary": "Put the tenant back to the emulator's fixture file: data, tickets, journal and faults.",
+            "summary": "Put the tenant back to the fixture file: data, tickets, journal and faults.",
             "responses": {"200": _json(_ref("Done"), "Reset."), **_AUTH},
         }
     },
     "/fixtures": {
         "post": {
-            "summary": "Replace the tenant's data with the fixtures in the body (the format of the fixture files).",
-            "description": "YAML, or JSON with Content-Type application/json. Validated whole before anything "
-            "changes; the journal and faults are cleared too. A later reset returns to the fixture file.",
+            "summary": "Replace the tenant's data with the fixtures in the body (as in the fixture files).",
+            "description": "YAML, or JSON with Content-Type application/json. Validated whole before "
+            "anything changes; journal and faults are cleared too. A later reset goes back to the file.",
             "requestBody": {
                 "required": True,
-                "content": {"application/yaml": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}},
+                "content": {
+                    "application/yaml": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
             },
             "responses": {"200": _json(_ref("Done"), "Loaded; counts per section."), **_BAD, **_AUTH},
         }
@@ -220,7 +232,9 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": {
                     **_json({"type": "array", "items": _ref("Activity")}, "One page."),
-                    "headers": {"X-Total-Count": {"schema": {"type": "integer"}, "description": "All matches."}},
+                    "headers": {
+                        "X-Total-Count": {"schema": {"type": "integer"}, "description": "All matches."}
+                    },
                 },
                 **_BAD,
                 **_AUTH,
@@ -250,13 +264,15 @@ _PATHS: dict[str, Any] = {
     },
     "/journal": {
         "get": {
-            "summary": "The request journal: newest first, or with since_id the entries after it, oldest first.",
-            "description": "At most the newest journal_size entries (the emulator's setting) are kept and returned.",
+            "summary": "The request journal, newest first; with since_id, the entries after it, oldest first",
+            "description": "Only the newest journal_size entries (a setting) are kept and returned.",
             "parameters": [
                 _query("operation", {"type": "string"}, "Only this operation."),
                 _query("outcome", {"type": "string"}, "Only this outcome, e.g. ok, failed, fault."),
                 _query("user", {"type": "string"}, "Only calls by this user name."),
-                _query("since_id", {"type": "integer", "minimum": 0}, "Only entries with a larger id (polling)."),
+                _query(
+                    "since_id", {"type": "integer", "minimum": 0}, "Only entries with a larger id (polling)."
+                ),
                 _query("limit", {**_LIMIT, "default": 100}, "At most this many; at most journal_size."),
             ],
             "responses": {
@@ -277,7 +293,10 @@ _PATHS: dict[str, Any] = {
         },
         "post": {
             "summary": "Make the next matching SOAP calls fail on purpose.",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("FaultRequest")}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("FaultRequest")}},
+            },
             "responses": {
                 "201": {
                     **_json(_ref("FaultRule"), "Added."),

@@ -103,7 +103,9 @@ def list_activities(
     return [_activity(row) for row in rows], total
 
 
-def get_activity(database: Database, tenant: str, kind: ActivityKind, activity_id: int) -> ActivityView | None:
+def get_activity(
+    database: Database, tenant: str, kind: ActivityKind, activity_id: int
+) -> ActivityView | None:
     """The tenant's activity ``kind`` ``activity_id``, or ``None``."""
     page, _ = list_activities(database, tenant, ActivityFilter(kind=kind, id=activity_id), limit=1)
     return page[0] if page else None

@@ -1,0 +1,252 @@
+"""pytest fixtures for testing a SuperOffice SOAP client against the emulator (loaded automatically).
+
+Installing ``superoffice-emulator`` registers this plugin (entry point ``pytest11``), so a test only
+names the fixtures::
+
+    def test_complete_an_appointment(superoffice_client, superoffice_tenant):
+        appointment = superoffice_client("Appointment")  # a zeep client, ticket header already set
+        appointment.service.SetActivityStatus(
+            ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed"
+        )
+
+- ``superoffice_emulator``: one live emulator per test session, on a free port, with its SQLite file
+  in a temporary directory (a :class:`~emulator.testing.LiveServer`).
+- ``superoffice_tenant``: a fresh tenant per test (``t-<8 hex digits>``), created from the fixtures and
+  dropped afterwards, so tests never see each other's changes, also when run in parallel.
+- ``superoffice_client``: ``superoffice_client("Appointment")`` is a zeep client built from the WSDL that
+  the tenant's endpoint serves, pointing at that endpoint, with the ``ApplicationToken`` and
+  ``Credentials`` headers set. Needs ``zeep`` (``pip install zeep``).
+
+Configuration, on the command line or in the ``[pytest]`` ini section (the command line wins):
+``--superoffice-fixtures`` / ``superoffice_fixtures`` (a fixture file, YAML or JSON),
+``--superoffice-mode`` / ``superoffice_mode`` (``onsite`` or ``online``), and the ini values
+``superoffice_ticket`` and ``superoffice_application_token``. For anything else, override the
+``superoffice_settings`` fixture in a ``conftest.py``. One test can start from its own data with
+``@pytest.mark.superoffice_fixtures("data/empty.yaml")`` (relative to the test file).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from emulator.settings import Settings, default_fixtures
+
+if TYPE_CHECKING:
+    from emulator.testing import LiveServer
+
+DEFAULT_TICKET = "7T:1234abcxyzExample=="
+"""The demo user's fixed ticket in the shipped fixtures (user ``demo``, an administrator)."""
+DEFAULT_APPLICATION_TOKEN = "1234567-1234-9876"
+"""The application token registered in the shipped fixtures."""
+MODES = ("onsite", "online")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("superoffice-emulator", "SuperOffice NetServer emulator")
+    group.addoption(
+        "--superoffice-fixtures",
+        metavar="FILE",
+        help="Fixture file (YAML or JSON) every superoffice_tenant starts from [default: the demo data].",
+    )
+    group.addoption(
+        "--superoffice-mode",
+        choices=MODES,
+        help="onsite (application tokens not checked) or online (required) [default: onsite].",
+    )
+    parser.addini("superoffice_fixtures", "Fixture file for superoffice_tenant (relative to the ini file).")
+    parser.addini("superoffice_mode", "onsite or online.", default="onsite")
+    parser.addini("superoffice_ticket", "Ticket superoffice_client sends.", default=DEFAULT_TICKET)
+    parser.addini(
+        "superoffice_application_token",
+        "ApplicationToken superoffice_client sends.",
+        default=DEFAULT_APPLICATION_TOKEN,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "superoffice_fixtures(path): start this test's superoffice_tenant from the fixture file at path "
+        "(relative to the test file).",
+    )
+
+
+# -- the server ---------------------------------------------------------------------------------
+def _fixtures_file(config: pytest.Config) -> Path:
+    option = config.getoption("superoffice_fixtures")
+    if option:
+        return Path(option).resolve()
+    ini = str(config.getini("superoffice_fixtures") or "")
+    if ini:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return (base / ini).resolve()
+    return default_fixtures()
+
+
+def _mode(config: pytest.Config) -> str:
+    mode = str(config.getoption("superoffice_mode") or config.getini("superoffice_mode"))
+    if mode not in MODES:
+        raise pytest.UsageError(f"superoffice_mode = {mode!r}: use one of {', '.join(MODES)}.")
+    return mode
+
+
+@pytest.fixture(scope="session")
+def superoffice_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """The emulator's settings; override this fixture in a ``conftest.py`` to change anything."""
+    database = tmp_path_factory.mktemp("superoffice-emulator") / "emulator.db"
+    return Settings(
+        database_url=f"sqlite:///{database}",
+        fixtures=_fixtures_file(request.config),
+        mode=_mode(request.config),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session")
+def superoffice_emulator(superoffice_settings: Settings) -> Iterator[LiveServer]:
+    """A live emulator on 127.0.0.1 and a free port, for the whole test session."""
+    from emulator.storage.fixtures import FixtureError
+    from emulator.testing import LiveServer
+
+    try:
+        server = LiveServer(superoffice_settings)
+    except FixtureError as exc:
+        raise pytest.UsageError(f"superoffice_fixtures: {exc}") from None
+    with server:
+        yield server
+
+
+# -- one tenant per test ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SuperOfficeTenant:
+    """A tenant of the live emulator: its own data, journal and injected faults."""
+
+    name: str
+    server: LiveServer
+
+    @property
+    def url(self) -> str:
+        """The tenant's base URL, ``http://127.0.0.1:PORT/<name>``."""
+        return self.server.url(f"/{self.name}")
+
+    def service_url(self, service: str) -> str:
+        """The endpoint of ``service``, e.g. ``.../<name>/Remote/Services86/Appointment.svc``."""
+        return f"{self.url}/Remote/Services86/{service}.svc"
+
+    def wsdl_url(self, service: str) -> str:
+        return self.service_url(service) + "?wsdl"
+
+    def admin_url(self, path: str = "") -> str:
+        """A URL of the tenant's admin API, e.g. ``admin_url("journal")``."""
+        return f"{self.url}/_emulator/{path.lstrip('/')}"
+
+    def reset(self, fixtures: Path | None = None) -> None:
+        """Put the tenant back to the session's fixtures, or to the fixture file ``fixtures``."""
+        from emulator.storage.fixtures import load_fixtures
+
+        database = self.server.app.runtime.database
+        database.reset(self.name, load_fixtures(fixtures) if fixtures else None)
+        self.server.app.runtime.faults.pop(self.name, None)
+
+
+@pytest.fixture
+def superoffice_tenant(
+    superoffice_emulator: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeTenant]:
+    """A fresh tenant for this test, created from the fixtures and dropped after it."""
+    tenant = SuperOfficeTenant(f"t-{uuid.uuid4().hex[:8]}", superoffice_emulator)
+    marker = request.node.get_closest_marker("superoffice_fixtures")
+    if marker is not None:
+        tenant.reset(request.path.parent / str(marker.args[0]))
+    else:
+        superoffice_emulator.app.runtime.database.ensure_tenant(tenant.name)
+    yield tenant
+    superoffice_emulator.app.runtime.database.drop_tenant(tenant.name)
+    superoffice_emulator.app.runtime.faults.pop(tenant.name, None)
+
+
+# -- zeep clients -------------------------------------------------------------------------------
+class SuperOfficeClients:
+    """The ``superoffice_client`` factory: zeep clients for one tenant, closed after the test."""
+
+    def __init__(self, tenant: SuperOfficeTenant, ticket: str, application_token: str) -> None:
+        self.tenant = tenant
+        self.ticket = ticket
+        self.application_token = application_token
+        self._sessions: list[Any] = []
+
+    def __call__(
+        self,
+        service: str = "Appointment",
+        *,
+        ticket: str | None | EllipsisType = ...,
+        application_token: str | None | EllipsisType = ...,
+    ) -> Any:
+        """A zeep ``Client`` for ``service`` of the tenant; ``None`` leaves a header out."""
+        zeep, requests = _import_zeep()
+        session = requests.Session()
+        self._sessions.append(session)
+        client = zeep.Client(
+            self.tenant.wsdl_url(service), transport=zeep.Transport(session=session, operation_timeout=60)
+        )
+        headers: dict[str, Any] = {
+            "ApplicationToken": self.application_token if application_token is ... else application_token,
+            "Credentials": {"Ticket": self.ticket if ticket is ... else ticket},
+        }
+        if headers["Credentials"]["Ticket"] is None:
+            headers["Credentials"] = None
+        declared = _declared_headers(client)
+        client.set_default_soapheaders(
+            {name: value for name, value in headers.items() if name in declared and value is not None}
+        )
+        return client
+
+    def close(self) -> None:
+        for session in self._sessions:
+            session.close()
+        self._sessions.clear()
+
+
+def _import_zeep() -> tuple[Any, Any]:
+    try:
+        import requests
+        import zeep
+    except ImportError as exc:
+        pytest.fail(
+            f"superoffice_client needs zeep, which is not installed ({exc}). "
+            "Install it: pip install 'zeep>=4.2'",
+            pytrace=False,
+        )
+    return zeep, requests
+
+
+def _declared_headers(client: Any) -> set[str]:
+    """The in-header parts every operation of the client's service declares in the WSDL."""
+    declared: set[str] | None = None
+    for operation in client.service._binding._operations.values():
+        header = operation.input.header
+        names = {name for name, _ in header.type.elements} if header is not None else set()
+        declared = names if declared is None else declared & names
+    return declared or set()
+
+
+@pytest.fixture
+def superoffice_client(
+    superoffice_tenant: SuperOfficeTenant, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeClients]:
+    """A factory: ``superoffice_client("Appointment")`` is a zeep client for this test's tenant."""
+    clients = SuperOfficeClients(
+        superoffice_tenant,
+        ticket=str(request.config.getini("superoffice_ticket")),
+        application_token=str(request.config.getini("superoffice_application_token")),
+    )
+    yield clients
+    clients.close()
