@@ -346,7 +346,13 @@ def init_db(database_url: str, fixtures: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @database_options
 @tenant_option
-@click.option("--check", is_flag=True, help="Only validate FILE; change nothing.")
+@click.option(
+    "--check",
+    is_flag=True,
+    envvar="EMULATOR_LOAD_FIXTURES_CHECK",
+    show_envvar=True,
+    help="Only validate FILE; change nothing.",
+)
 def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant: str, check: bool) -> None:
     """Validate FILE (YAML or JSON), then reset the tenant to its data.
 
@@ -371,7 +377,14 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
 @main.command()
 @database_options
 @tenant_option
-@click.option("--all", "all_tenants", is_flag=True, help="Reset every tenant in the database.")
+@click.option(
+    "--all",
+    "all_tenants",
+    is_flag=True,
+    envvar="EMULATOR_RESET_ALL",
+    show_envvar=True,
+    help="Reset every tenant in the database.",
+)
 def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> None:
     """Put a tenant (or every tenant) back to the fixtures: data, tickets and journal."""
     database = open_database(database_url, fixtures)

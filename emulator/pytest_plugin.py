@@ -27,16 +27,20 @@ Configuration, on the command line or in the ``[pytest]`` ini section (the comma
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 import uuid
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import EllipsisType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from emulator.settings import Settings, default_fixtures
+from emulator.settings import Mode, Settings, default_fixtures
 
 if TYPE_CHECKING:
     from emulator.testing import LiveServer
@@ -90,11 +94,11 @@ def _fixtures_file(config: pytest.Config) -> Path:
     return default_fixtures()
 
 
-def _mode(config: pytest.Config) -> str:
+def _mode(config: pytest.Config) -> Mode:
     mode = str(config.getoption("superoffice_mode") or config.getini("superoffice_mode"))
     if mode not in MODES:
         raise pytest.UsageError(f"superoffice_mode = {mode!r}: use one of {', '.join(MODES)}.")
-    return mode
+    return cast(Mode, mode)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +110,7 @@ def superoffice_settings(
     return Settings(
         database_url=f"sqlite:///{database}",
         fixtures=_fixtures_file(request.config),
-        mode=_mode(request.config),  # type: ignore[arg-type]
+        mode=_mode(request.config),
     )
 
 
@@ -116,6 +120,7 @@ def superoffice_emulator(superoffice_settings: Settings) -> Iterator[LiveServer]
     from emulator.storage.fixtures import FixtureError
     from emulator.testing import LiveServer
 
+    _preload_wsdl_support()
     try:
         server = LiveServer(superoffice_settings)
     except FixtureError as exc:
@@ -124,7 +129,24 @@ def superoffice_emulator(superoffice_settings: Settings) -> Iterator[LiveServer]
         yield server
 
 
+def _preload_wsdl_support() -> None:
+    """Import spyne now, quietly: its import-time DeprecationWarnings (``import cgi``) would otherwise
+    fail the first WSDL request in the server thread of a test suite that turns warnings into errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import emulator.soap.wsdl  # noqa: F401
+
+
 # -- one tenant per test ------------------------------------------------------------------------
+class AdminAPIError(Exception):
+    """The admin API answered an HTTP error; ``status`` and the answer's ``body`` say which."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body.strip()}")
+        self.status = status
+        self.body = body
+
+
 @dataclass(frozen=True)
 class SuperOfficeTenant:
     """A tenant of the live emulator: its own data, journal and injected faults."""
@@ -147,6 +169,25 @@ class SuperOfficeTenant:
     def admin_url(self, path: str = "") -> str:
         """A URL of the tenant's admin API, e.g. ``admin_url("journal")``."""
         return f"{self.url}/_emulator/{path.lstrip('/')}"
+
+    def admin(self, path: str, *, method: str = "GET", json_body: object = None) -> Any:
+        """Call the tenant's admin API and return its JSON answer, e.g. ``admin("activities/appointment/1")``.
+
+        Sends the emulator's admin token when it has one; an HTTP error raises :class:`AdminAPIError`.
+        """
+        data = None if json_body is None else json.dumps(json_body).encode()
+        request = urllib.request.Request(self.admin_url(path), data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        token = self.server.app.runtime.settings.admin_token
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise AdminAPIError(exc.code, exc.read().decode("utf-8", "replace")) from None
 
     def reset(self, fixtures: Path | None = None) -> None:
         """Put the tenant back to the session's fixtures, or to the fixture file ``fixtures``."""
@@ -187,8 +228,8 @@ class SuperOfficeClients:
         self,
         service: str = "Appointment",
         *,
-        ticket: str | None | EllipsisType = ...,
-        application_token: str | None | EllipsisType = ...,
+        ticket: str | EllipsisType | None = ...,
+        application_token: str | EllipsisType | None = ...,
     ) -> Any:
         """A zeep ``Client`` for ``service`` of the tenant; ``None`` leaves a header out."""
         zeep, requests = _import_zeep()
@@ -203,7 +244,9 @@ class SuperOfficeClients:
         }
         if headers["Credentials"]["Ticket"] is None:
             headers["Credentials"] = None
-        declared = _declared_headers(client)
+        port = _port(client)
+        port.binding_options["address"] = self.tenant.service_url(service)
+        declared = _declared_headers(port)
         client.set_default_soapheaders(
             {name: value for name, value in headers.items() if name in declared and value is not None}
         )
@@ -228,10 +271,16 @@ def _import_zeep() -> tuple[Any, Any]:
     return zeep, requests
 
 
-def _declared_headers(client: Any) -> set[str]:
-    """The in-header parts every operation of the client's service declares in the WSDL."""
+def _port(client: Any) -> Any:
+    """The port ``client.service`` binds to: the WSDL's first service's first port."""
+    service = next(iter(client.wsdl.services.values()))
+    return next(iter(service.ports.values()))
+
+
+def _declared_headers(port: Any) -> set[str]:
+    """The in-header parts every operation of ``port`` declares in the WSDL."""
     declared: set[str] | None = None
-    for operation in client.service._binding._operations.values():
+    for operation in port.binding.all().values():
         header = operation.input.header
         names = {name for name, _ in header.type.elements} if header is not None else set()
         declared = names if declared is None else declared & names

@@ -176,10 +176,11 @@ def load_fixtures(ctx: Context) -> Response:
             "fixture files (sections roles, users, application_tokens, activities, denials).",
         )
     mimetype = ctx.request.mimetype
+    json_format = mimetype == "application/json" or mimetype.endswith("+json")
+    if not json_format:
+        inputs.check_yaml_depth(body)
     try:
-        fixtures = parse_fixtures(
-            body, "request body", json_format=mimetype == "application/json" or mimetype.endswith("+json")
-        )
+        fixtures = parse_fixtures(body, "request body", json_format=json_format)
     except FixtureError as exc:
         raise AdminError(400, str(exc)) from None
     except RecursionError:

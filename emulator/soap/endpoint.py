@@ -39,7 +39,11 @@ def soap_call(runtime: Runtime, tenant: str, service: str, http: Request) -> Rep
         operation = _operation(service, request, http)
         call = Call(runtime, tenant, service, request, runtime.clock())
         try:
-            reply = replies.success(version, operation.handler(call))
+            response = operation.handler(call)
+            if response is None:
+                reply = replies.empty_success(version, operation.response_name)
+            else:
+                reply = replies.success(version, response)
         except SoException as exc:
             error = exc
             reply = replies.failure(

@@ -68,7 +68,8 @@ class Call:
         faults.apply(rule, self.user)
 
 
-Handler = Callable[[Call], etree._Element]
+Handler = Callable[[Call], etree._Element | None]
+"""Returns the response element, or ``None`` for the operation's empty response."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def _read_identifiers(body: etree._Element) -> list[str | None]:
     return [None if is_nil(item) else (item.text or "") for item in array.iterchildren(_ITEM)]
 
 
-def set_activity_status(call: Call) -> etree._Element:
+def set_activity_status(call: Call) -> None:
     body = call.request.body
     identifiers = _read_identifiers(body)
     status = _read_status(body)
@@ -112,7 +113,7 @@ def set_activity_status(call: Call) -> etree._Element:
             store, user, identifiers, status, call.now, strict=call.runtime.settings.strict
         )
     call.outcome = "no change" if outcome.skipped_because else "ok"
-    return empty_element("SetActivityStatusResponse")
+    return None
 
 
 def _add(parent: etree._Element, name: str, text: object) -> etree._Element:

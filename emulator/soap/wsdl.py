@@ -9,20 +9,21 @@ serves. The method bodies never run: requests are read and answered by our own l
 (:mod:`emulator.soap.envelope`, :mod:`emulator.soap.operations`, :mod:`emulator.soap.replies`),
 which is much faster than spyne's object mapping.
 
-spyne cannot be told every name the real WCF service uses, so its document gets two kinds of
-help, and only where needed:
+spyne cannot be told every name and shape the real WCF service uses, so its document gets two
+kinds of help, and only there:
 
 * :class:`_Services86Wsdl`, a subclass of spyne's ``Wsdl11`` using its own extension points,
-  names bindings and ports ``BasicHttpBinding_<portType>`` and declares the global elements of
-  the headers (spyne declares an element only for a complex type registered under that very
-  name, never for a simple type such as ``ApplicationToken`` or ``Succeeded``).
+  names bindings and ports ``BasicHttpBinding_<portType>`` and declares the global element of
+  every header (spyne declares one only for the first use of a complex type, under that use's
+  name, and never for a simple type such as ``ApplicationToken`` or ``Succeeded``).
 * :func:`_post_process` edits the generated tree with lxml: WCF's message names
-  (``…Request``, ``…_Headers``), the ``soap:header`` references (spyne points them at the
-  header's type name with the type's namespace prefix, e.g. ``xs:…InHeaderMsg``/``string``,
-  which no message defines), the soapAction (spyne uses the bare operation name), the
-  ``wsaw:Action`` attributes of the portType (so that zeep sends WS-Addressing headers as it
-  does against the real service) and the ``parameterOrder`` spyne writes, which would name a
-  part that does not exist.
+  (``…Request``, ``…_Headers``); the ``soap:header`` references (spyne points them at the
+  header's type name with the type's namespace prefix, e.g. ``xs:…InHeaderMsg`` part
+  ``string``, which no message defines); the soapAction (spyne writes the bare operation
+  name); the ``wsaw:Action`` attributes of the portType (so that zeep sends WS-Addressing
+  headers as it does against the real service); the body wrappers' complex types, which WCF
+  writes inline and spyne always names (zeep's view of the operation differs otherwise);
+  and the ``parameterOrder`` spyne writes, which would name a part that does not exist.
 
 The generated document is cached per service with the ``soap:address`` location replaced by a
 placeholder; :func:`build_wsdl` substitutes the caller's URL, which varies by host and tenant.
@@ -100,6 +101,11 @@ def _member(model: Any) -> Any:
     return model.customize(min_occurs=0, nillable=True)
 
 
+def _repeated(model: Any, *, nillable: bool) -> Any:
+    """The item of a collection: zero or more elements."""
+    return model.customize(min_occurs=0, max_occurs="unbounded", nillable=nillable)
+
+
 def _enum_member(model: Any) -> Any:
     """A member of an enum (a .NET value type): optional, not nillable."""
     return model.customize(min_occurs=0, nillable=False)
@@ -143,10 +149,8 @@ class SoExceptionInfoParameters(ComplexModel):  # type: ignore[misc]
     _type_info = (
         (
             "SoExceptionInfoParametersKeyValuePair",
-            SoExceptionInfoParametersKeyValuePair.customize(
-                min_occurs=0, max_occurs="unbounded", nillable=False
-            ),
-        )
+            _repeated(SoExceptionInfoParametersKeyValuePair, nillable=False),
+        ),
     )
 
     class Annotations(ComplexModel.Annotations):  # type: ignore[misc]
@@ -176,8 +180,8 @@ class SoExtraInfo(ComplexModel):  # type: ignore[misc]
     _type_info = (
         (
             "ExtraInfoNameValuePair",
-            ExtraInfoNameValuePair.customize(min_occurs=0, max_occurs="unbounded", nillable=False),
-        )
+            _repeated(ExtraInfoNameValuePair, nillable=False),
+        ),
     )
 
     class Annotations(ComplexModel.Annotations):  # type: ignore[misc]
@@ -207,12 +211,7 @@ class ProvidedCredential(ComplexModel):  # type: ignore[misc]
 
 class ArrayOfProvidedCredential(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = (
-        (
-            "ProvidedCredential",
-            ProvidedCredential.customize(min_occurs=0, max_occurs="unbounded", nillable=True),
-        )
-    )
+    _type_info = (("ProvidedCredential", _repeated(ProvidedCredential, nillable=True)),)
 
 
 _Rights = Unicode(min_occurs=0, nillable=False)
@@ -253,10 +252,8 @@ class FieldPropertyDictionary(ComplexModel):  # type: ignore[misc]
     _type_info = (
         (
             "FieldPropertyDictionaryKeyValuePair",
-            FieldPropertyDictionaryKeyValuePair.customize(
-                min_occurs=0, max_occurs="unbounded", nillable=False
-            ),
-        )
+            _repeated(FieldPropertyDictionaryKeyValuePair, nillable=False),
+        ),
     )
 
     class Annotations(ComplexModel.Annotations):  # type: ignore[misc]
@@ -292,12 +289,7 @@ class GrantedModuleLicense(Carrier):
 
 class ArrayOfGrantedModuleLicense(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = (
-        (
-            "GrantedModuleLicense",
-            GrantedModuleLicense.customize(min_occurs=0, max_occurs="unbounded", nillable=True),
-        )
-    )
+    _type_info = (("GrantedModuleLicense", _repeated(GrantedModuleLicense, nillable=True)),)
 
 
 class SoPrincipalCarrier(ComplexModel):  # type: ignore[misc]
