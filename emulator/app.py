@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulator import __version__, admin
+from emulator import __version__, admin, ui
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
 from emulator.settings import Settings
@@ -48,6 +48,10 @@ _URLS = Map(
         Rule("/_emulator/<path:rest>", endpoint="admin"),
         Rule("/<tenant>/_emulator", endpoint="admin"),
         Rule("/<tenant>/_emulator/<path:rest>", endpoint="admin"),
+        Rule("/_emulator/ui", endpoint="ui"),
+        Rule("/_emulator/ui/<path:asset>", endpoint="ui"),
+        Rule("/<tenant>/_emulator/ui", endpoint="ui"),
+        Rule("/<tenant>/_emulator/ui/<path:asset>", endpoint="ui"),
     ],
     strict_slashes=False,
 )
@@ -83,6 +87,8 @@ class EmulatorApp:
                 f"superoffice-emulator {__version__}: NetServer Services86 at "
                 f"/Remote/Services86/{{{','.join(s + '.svc' for s in SERVICES)}}}\n",
             )
+        if endpoint == "ui":
+            return ui.serve(request, args.get("tenant"), args.get("asset", ""))
         if endpoint == "admin":
             return admin.handle(self.runtime, request, args.get("tenant"), args.get("rest", ""))
         tenant = args.get("tenant", self.runtime.settings.default_tenant)

@@ -126,6 +126,9 @@ def make_app(settings: Settings | None = None, *, configure_logs: bool = True) -
     return create_app(settings if settings is not None else settings_from_env())
 
 
+app: EmulatorApp
+"""This process's emulator, made from the environment on first access (see :func:`__getattr__`)."""
+
 _app: EmulatorApp | None = None
 _app_lock = threading.Lock()
 

@@ -1,18 +1,31 @@
-"""Shared fixtures: a fresh SQLite file per test, the app in-process, a live server, a movable clock."""
+"""Shared fixtures: a fresh database per test, the app in-process, a live server, a movable clock.
+
+The database is a SQLite file (``db_path``) unless ``EMULATOR_TEST_POSTGRES_URL`` names a
+PostgreSQL server (``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``, a user allowed to
+create databases): then every test gets a database of its own there, created empty and dropped
+after it, and ``read_row(db_path, ...)`` and ``snapshot(db_path)`` read that database. Tests
+that are about the SQLite file itself carry ``@pytest.mark.sqlite_only("why")`` and are skipped.
+"""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from werkzeug.test import Client
 
 from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings
+from emulator.storage.database import postgres_url
 from emulator.testing import LiveServer
 
 DATA = Path(__file__).parent / "data"
@@ -37,14 +50,108 @@ class FakeClock:
         self.now += timedelta(**delta)
 
 
+# -- the database: a SQLite file, or a PostgreSQL database per test --------------------------------
+POSTGRES_URL: str | None = os.environ.get("EMULATOR_TEST_POSTGRES_URL") or None
+"""The PostgreSQL server the suite runs against (an administrative database on it), or None."""
+
+_postgres_databases: dict[Path, str] = {}
+"""A test's ``db_path`` → the URL of the PostgreSQL database standing in for that file."""
+_session_databases: list[Path] = []
+"""Databases made by :func:`database_url`, dropped when the session ends."""
+_admin_engine: Engine | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): the test is about the SQLite file itself (it opens it with sqlite3, "
+        "checks its PRAGMAs or WAL); skipped when EMULATOR_TEST_POSTGRES_URL is set.",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if POSTGRES_URL is None:
+        return "database: a SQLite file per test (set EMULATOR_TEST_POSTGRES_URL for PostgreSQL)"
+    shown = make_url(POSTGRES_URL).render_as_string(hide_password=True)
+    return f"database: a fresh PostgreSQL database per test on {shown}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if POSTGRES_URL is None:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else marker.kwargs.get("reason", "about the SQLite file")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only ({why}); the suite runs on PostgreSQL"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _admin_engine
+    while _session_databases:
+        _drop_postgres_database(_session_databases.pop())
+    if _admin_engine is not None:
+        _admin_engine.dispose()
+        _admin_engine = None
+
+
+def _admin() -> Engine:
+    """An AUTOCOMMIT engine on ``EMULATOR_TEST_POSTGRES_URL`` (CREATE/DROP DATABASE need it)."""
+    global _admin_engine
+    if _admin_engine is None:
+        assert POSTGRES_URL is not None
+        _admin_engine = create_engine(postgres_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    return _admin_engine
+
+
+def _create_postgres_database(path: Path) -> str:
+    """Create an empty database on the PostgreSQL server for ``path``; its URL."""
+    name = f"emulator_test_{uuid.uuid4().hex[:16]}"
+    with _admin().connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = postgres_url(POSTGRES_URL or "").set(database=name).render_as_string(hide_password=False)
+    _postgres_databases[path] = url
+    return url
+
+
+def _drop_postgres_database(path: Path) -> None:
+    url = _postgres_databases.pop(path, None)
+    if url is None:
+        return
+    name = make_url(url).database
+    with _admin().connect() as connection:  # FORCE: whatever a test left connected goes too
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url(path: Path) -> str:
+    """The URL of a new database for a test's own file ``path`` (for fixtures wider than one test).
+
+    ``sqlite:///<path>``; or, with ``EMULATOR_TEST_POSTGRES_URL``, a fresh PostgreSQL database
+    that ``read_row(path, ...)``, ``snapshot(path)`` and ``query(path, ...)`` read, dropped when the
+    session ends.
+    """
+    if POSTGRES_URL is None:
+        return f"sqlite:///{path}"
+    url = _create_postgres_database(path)
+    _session_databases.append(path)
+    return url
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "crm.db"
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{db_path}")
+def settings(db_path: Path) -> Iterator[Settings]:
+    if POSTGRES_URL is None:
+        yield Settings(database_url=f"sqlite:///{db_path}")
+        return
+    url = _create_postgres_database(db_path)
+    try:
+        yield Settings(database_url=url)
+    finally:
+        _drop_postgres_database(db_path)
 
 
 @pytest.fixture
@@ -70,24 +177,59 @@ def live(settings: Settings, clock: FakeClock) -> Iterator[LiveServer]:
         yield server
 
 
+def _as_sqlite(value: Any) -> Any:
+    """A value as Python's sqlite3 reads it from the emulator's SQLite file (SQLAlchemy's storage
+    format), so a test asserts the same thing on both backends."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _read(db_path: Path, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of ``sql`` on the test's database, through a connection of its own."""
+    url = _postgres_databases.get(Path(db_path))
+    if url is None:
+        with sqlite3.connect(db_path) as lite:
+            cursor = lite.execute(sql, params)
+            rows = cursor.fetchall()
+            names = [d[0] for d in cursor.description or ()]
+        lite.close()
+        return names, rows
+    reader = create_engine(url, poolclass=NullPool)  # not the app's engine, nor its pool
+    try:
+        with reader.connect() as connection:
+            result = connection.execute(text(sql), params)
+            return list(result.keys()), [tuple(_as_sqlite(v) for v in row) for row in result]
+    finally:
+        reader.dispose()
+
+
+def query(db_path: Path, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (``:name`` parameters), read straight from the test's database (not
+    through the emulator): the SQLite file, or the PostgreSQL database standing in for it."""
+    return _read(db_path, sql, params)[1]
+
+
 def read_row(db_path: Path, kind: str, activity_id: int, tenant: str = "default") -> dict[str, Any]:
-    """One activity row, read straight from the SQLite file (not through the emulator)."""
-    with sqlite3.connect(db_path) as connection:
-        connection.row_factory = sqlite3.Row
-        row = connection.execute(
-            f"SELECT * FROM {kind} WHERE tenant = ? AND {kind}_id = ?", (tenant, activity_id)
-        ).fetchone()
-    assert row is not None, f"{kind}_id={activity_id} is not in {db_path}"
-    return dict(row)
+    """One activity row, read straight from the test's database (not through the emulator)."""
+    names, rows = _read(
+        db_path,
+        f"SELECT * FROM {kind} WHERE tenant = :tenant AND {kind}_id = :id",
+        {"tenant": tenant, "id": activity_id},
+    )
+    where = _postgres_databases.get(Path(db_path), str(db_path))
+    assert rows, f"{kind}_id={activity_id} is not in {where}"
+    return dict(zip(names, rows[0], strict=True))
 
 
 def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every activity row of the file, to prove that nothing changed."""
-    with sqlite3.connect(db_path) as connection:
-        return {
-            kind: connection.execute(f"SELECT * FROM {kind} ORDER BY tenant, {kind}_id").fetchall()
-            for kind in ("appointment", "sale", "document", "todo")
-        }
+    """Every activity row of the test's database, to prove that nothing changed."""
+    return {
+        kind: query(db_path, f"SELECT * FROM {kind} ORDER BY tenant, {kind}_id")
+        for kind in ("appointment", "sale", "document", "todo")
+    }
 
 
 def envelope(
@@ -161,12 +303,12 @@ class Answer:
             self.info = {etree.QName(c).localname: c.text for c in info if c.tag != f"{S86}Parameters"}
             for pair in info.iterfind(f"{S86}Parameters/{S86}SoExceptionInfoParametersKeyValuePair"):
                 self.parameters[pair.findtext(f"{S86}Key") or ""] = pair.findtext(f"{S86}Value")
-        body = self.root.find(f"{env}Body")
-        assert body is not None
-        self.body = body[0] if len(body) else None
+        body_element = self.root.find(f"{env}Body")
+        assert body_element is not None
+        self.body = body_element[0] if len(body_element) else None
         self.fault = self.root.find(f"{env}Body/{env}Fault")
 
     @property
     def fault_text(self) -> str:
         assert self.fault is not None, "expected a SOAP Fault"
-        return " ".join(t.strip() for t in self.fault.itertext() if t.strip())
+        return " ".join(str(t).strip() for t in self.fault.itertext() if str(t).strip())

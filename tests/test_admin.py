@@ -133,7 +133,9 @@ def test_openapi_under_a_tenant_names_that_tenant_as_server(http: Client, tenant
         ("POST", "health", "GET"),
     ],
 )
-def test_wrong_method_is_405_with_allow_and_a_hint(http: Client, method: str, path: str, allowed: str) -> None:
+def test_wrong_method_is_405_with_allow_and_a_hint(
+    http: Client, method: str, path: str, allowed: str
+) -> None:
     status, body, response = call(http, method, f"/_emulator/{path}")
     assert status == 405 and response.headers["Allow"] == allowed
     assert f"{method} is not allowed" in body["error"] and "POST or DELETE" in body["error"]
@@ -153,7 +155,10 @@ def test_reset_restores_fixtures_and_clears_journal_and_faults(
     assert call(http, "GET", f"/{tenant}/_emulator/activities/appointment/17")[1]["status"] == "Completed"
     assert call(http, "POST", f"/{tenant}/_emulator/faults", '{"kind": "http503", "count": null}')[0] == 201
 
-    assert call(http, "POST", f"/{tenant}/_emulator/reset")[:2] == (200, {"tenant": tenant, "status": "reset"})
+    assert call(http, "POST", f"/{tenant}/_emulator/reset")[:2] == (
+        200,
+        {"tenant": tenant, "status": "reset"},
+    )
 
     after = call(http, "GET", f"/{tenant}/_emulator/activities/appointment/17")[1]
     assert after["status"] == original.status.name and after["updatedCount"] == 0 and after["updated"] is None
@@ -204,7 +209,11 @@ def test_fixtures_in_json_with_json_content_type(http: Client, tenant: str) -> N
         "activities": {"todo": [{"id": 3, "title": "Call back", "associate_id": 1}]},
     }
     status, body, _ = call(
-        http, "POST", f"/{tenant}/_emulator/fixtures", json.dumps(data), **{"Content-Type": "application/json"}
+        http,
+        "POST",
+        f"/{tenant}/_emulator/fixtures",
+        json.dumps(data),
+        **{"Content-Type": "application/json"},
     )
     assert status == 200 and body["loaded"]["activities"] == 1
     assert [a["identifier"] for a in call(http, "GET", f"/{tenant}/_emulator/activities")[1]] == ["todo_id=3"]
@@ -243,7 +252,9 @@ def test_bad_fixtures_are_400_with_the_validator_message_and_change_nothing(
 
 
 # -- activities ---------------------------------------------------------------------------------
-def test_activities_lists_all_fixture_activities_in_pages(http: Client, tenant: str, fixtures: Fixtures) -> None:
+def test_activities_lists_all_fixture_activities_in_pages(
+    http: Client, tenant: str, fixtures: Fixtures
+) -> None:
     everything = expected_order(list(fixtures.activities))
     status, page, response = call(http, "GET", f"/{tenant}/_emulator/activities?limit=7&offset=5")
     assert status == 200 and int(response.headers["X-Total-Count"]) == len(everything)
@@ -265,11 +276,15 @@ def test_activities_filters_combine(http: Client, tenant: str, fixtures: Fixture
     wanted = [
         a
         for a in fixtures.activities
-        if a.kind is ActivityKind.APPOINTMENT and a.status is ActivityStatus.NotStarted and a.associate_id == owner
+        if a.kind is ActivityKind.APPOINTMENT
+        and a.status is ActivityStatus.NotStarted
+        and a.associate_id == owner
     ]
     assert wanted, "the default fixtures should have such activities"
     got = call(
-        http, "GET", f"/{tenant}/_emulator/activities?kind=appointment&status=notstarted&owner={owner}&limit=1000"
+        http,
+        "GET",
+        f"/{tenant}/_emulator/activities?kind=appointment&status=notstarted&owner={owner}&limit=1000",
     )[1]
     assert [(a["kind"], a["id"]) for a in got] == expected_order(wanted)
 
@@ -284,7 +299,9 @@ def test_activities_text_search_is_case_insensitive_and_literal(
     assert call(http, "GET", f"/{tenant}/_emulator/activities?q=%25")[1] == []  # % is not a wildcard
 
 
-def test_activities_by_id_shows_a_change_made_over_soap(http: Client, tenant: str, fixtures: Fixtures) -> None:
+def test_activities_by_id_shows_a_change_made_over_soap(
+    http: Client, tenant: str, fixtures: Fixtures
+) -> None:
     demo = next(u for u in fixtures.users if DEMO_TICKET in u.tickets)
     assert soap(http, tenant, ["sale_id=3", "appointment_id=3"], "Completed").succeeded is True
     got = call(http, "GET", f"/{tenant}/_emulator/activities?id=3")[1]
@@ -301,7 +318,10 @@ def test_activities_by_id_shows_a_change_made_over_soap(http: Client, tenant: st
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("status=Done", "Query parameter status is 'Done'; use one of: Unknown, NotStarted, Started, Completed"),
+        (
+            "status=Done",
+            "Query parameter status is 'Done'; use one of: Unknown, NotStarted, Started, Completed",
+        ),
         ("kind=meeting", "use one of: appointment, sale, document, todo"),
         ("owner=abc", "Query parameter owner must be an integer"),
         ("id=99999999999", "Query parameter id must be an integer"),
@@ -334,7 +354,9 @@ def test_users_show_role_and_rights_but_no_secrets(http: Client, tenant: str, fi
     status, users, response = call(http, "GET", f"/{tenant}/_emulator/users")
     assert status == 200
     roles = {r.role_id: r for r in fixtures.roles}
-    assert [u["name"] for u in users] == [u.name for u in sorted(fixtures.users, key=lambda u: u.associate_id)]
+    assert [u["name"] for u in users] == [
+        u.name for u in sorted(fixtures.users, key=lambda u: u.associate_id)
+    ]
     for shown, source in zip(users, sorted(fixtures.users, key=lambda u: u.associate_id), strict=True):
         role = roles[source.role_id]
         assert (shown["associate_id"], shown["group_id"], shown["role"]) == (
@@ -362,14 +384,24 @@ def test_journal_records_calls_newest_first_and_filters(http: Client, tenant: st
     assert status == 200 and len(entries) == 3
     assert [e["id"] for e in entries] == sorted((e["id"] for e in entries), reverse=True)
     newest, middle, oldest = entries
-    assert (oldest["service"], oldest["operation"], oldest["user"]) == ("Appointment", "SetActivityStatus", "demo")
-    assert (oldest["identifiers"], oldest["status"], oldest["outcome"]) == (["appointment_id=17"], "Completed", "ok")
+    assert (oldest["service"], oldest["operation"], oldest["user"]) == (
+        "Appointment",
+        "SetActivityStatus",
+        "demo",
+    )
+    assert (oldest["identifiers"], oldest["status"], oldest["outcome"]) == (
+        ["appointment_id=17"],
+        "Completed",
+        "ok",
+    )
     assert middle["identifiers"] == ["appointment_id=18", "sale_id=2"] and middle["status"] == "Started"
     assert (newest["user"], newest["outcome"]) == ("rita", "failed")
     assert newest["exception_type"] == "SuperOffice.Exceptions.SoSentryException" and newest["message"]
     assert all(e["tenant"] == tenant and e["duration_ms"] >= 0 and e["at"] for e in entries)
 
-    assert [e["id"] for e in call(http, "GET", f"/{tenant}/_emulator/journal?outcome=failed")[1]] == [newest["id"]]
+    assert [e["id"] for e in call(http, "GET", f"/{tenant}/_emulator/journal?outcome=failed")[1]] == [
+        newest["id"]
+    ]
     assert [e["id"] for e in call(http, "GET", f"/{tenant}/_emulator/journal?user=demo")[1]] == [
         middle["id"],
         oldest["id"],
@@ -385,7 +417,11 @@ def test_journal_polling_with_since_id_returns_only_newer_oldest_first(http: Cli
     for activity_id in (2, 3, 4):
         soap(http, tenant, [f"appointment_id={activity_id}"], "Completed")
     polled = call(http, "GET", f"/{tenant}/_emulator/journal?since_id={last_seen}")[1]
-    assert [e["identifiers"] for e in polled] == [["appointment_id=2"], ["appointment_id=3"], ["appointment_id=4"]]
+    assert [e["identifiers"] for e in polled] == [
+        ["appointment_id=2"],
+        ["appointment_id=3"],
+        ["appointment_id=4"],
+    ]
     assert all(e["id"] > last_seen for e in polled)
 
 
@@ -396,13 +432,17 @@ def test_journal_is_per_tenant_and_clearable(http: Client, tenant: str) -> None:
     soap(http, other, ["appointment_id=3"], "Completed")
     assert call(http, "DELETE", f"/{tenant}/_emulator/journal")[:2] == (200, {"tenant": tenant, "deleted": 2})
     assert call(http, "GET", f"/{tenant}/_emulator/journal")[1] == []
-    assert [e["identifiers"] for e in call(http, "GET", f"/{other}/_emulator/journal")[1]] == [["appointment_id=3"]]
+    assert [e["identifiers"] for e in call(http, "GET", f"/{other}/_emulator/journal")[1]] == [
+        ["appointment_id=3"]
+    ]
 
 
 def _journal_rows(db: Path, tenant: str) -> int:
     with sqlite3.connect(db) as connection:
         return int(
-            connection.execute("SELECT count(*) FROM emulator_journal WHERE tenant = ?", (tenant,)).fetchone()[0]
+            connection.execute(
+                "SELECT count(*) FROM emulator_journal WHERE tenant = ?", (tenant,)
+            ).fetchone()[0]
         )
 
 
@@ -446,7 +486,11 @@ def test_journal_of_every_tenant_stays_bounded_when_tenants_take_turns(capped: t
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("since_id=x", "since_id must be an integer"), ("outcome=", ""), ("users=demo", "Unknown query parameter")],
+    [
+        ("since_id=x", "since_id must be an integer"),
+        ("outcome=", ""),
+        ("users=demo", "Unknown query parameter"),
+    ],
 )
 def test_journal_bad_query(http: Client, query: str, message: str) -> None:
     status, body, _ = call(http, "GET", f"/_emulator/journal?{query}")
@@ -505,7 +549,9 @@ def test_fault_rules_are_added_listed_and_removed(http: Client, tenant: str) -> 
         ('{"kind": "sentry", "ids": []}', "Unknown field(s) ids; a fault takes: kind, count"),
     ],
 )
-def test_bad_fault_requests_are_400_and_add_nothing(http: Client, tenant: str, body: str, message: str) -> None:
+def test_bad_fault_requests_are_400_and_add_nothing(
+    http: Client, tenant: str, body: str, message: str
+) -> None:
     status, answer, _ = call(http, "POST", f"/{tenant}/_emulator/faults", body)
     assert status == 400 and message in answer["error"], answer
     assert call(http, "GET", f"/{tenant}/_emulator/faults")[1] == []
@@ -551,7 +597,8 @@ def test_deleting_a_tenant_drops_its_faults_and_it_comes_back_fresh(http: Client
 
 
 @pytest.mark.parametrize(
-    "name", ["..", "a..b", ".hidden", "-lead", "_lead", "x" * 65, "a%2Fb", "a/b", "a%20b", "caf%C3%A9", "a%00b"]
+    "name",
+    ["..", "a..b", ".hidden", "-lead", "_lead", "x" * 65, "a%2Fb", "a/b", "a%20b", "caf%C3%A9", "a%00b"],
 )
 def test_invalid_tenant_names_are_400_everywhere(http: Client, name: str) -> None:
     for method, path in (("POST", f"/_emulator/tenants/{name}"), ("DELETE", f"/_emulator/tenants/{name}")):
@@ -580,11 +627,16 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
 
 
 @pytest.mark.parametrize(
-    "authorization", [None, "Bearer wrong", "Bearer s3cret-token-and-more", "Basic czNjcmV0LXRva2Vu", "s3cret-token"]
+    "authorization",
+    [None, "Bearer wrong", "Bearer s3cret-token-and-more", "Basic czNjcmV0LXRva2Vu", "s3cret-token"],
 )
 def test_admin_token_is_required_when_set(guarded: Client, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    for method, path in (("GET", "/_emulator/activities"), ("POST", "/_emulator/reset"), ("GET", "/T1/_emulator/")):
+    for method, path in (
+        ("GET", "/_emulator/activities"),
+        ("POST", "/_emulator/reset"),
+        ("GET", "/T1/_emulator/"),
+    ):
         status, body, response = call(guarded, method, path, **headers)
         assert status == 401 and "Authorization: Bearer <token>" in body["error"]
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -595,12 +647,16 @@ def test_admin_token_lets_the_holder_in_and_health_stays_open(guarded: Client) -
     soap(guarded, "default", ["appointment_id=17"], "Completed")
     assert call(guarded, "POST", "/_emulator/reset")[0] == 401
     token = {"Authorization": "Bearer s3cret-token"}
-    assert call(guarded, "GET", "/_emulator/activities/appointment/17", **token)[1]["updatedCount"] == 1  # not reset
+    assert (
+        call(guarded, "GET", "/_emulator/activities/appointment/17", **token)[1]["updatedCount"] == 1
+    )  # not reset
     assert call(guarded, "POST", "/_emulator/reset", **token)[0] == 200
     assert call(guarded, "GET", "/_emulator/activities/appointment/17", **token)[1]["updatedCount"] == 0
 
 
 def test_an_oversized_body_is_a_json_413(guarded: Client) -> None:
     body = "roles: []\n" + "#" * 5000
-    status, answer, _ = call(guarded, "POST", "/_emulator/fixtures", body, Authorization="Bearer s3cret-token")
+    status, answer, _ = call(
+        guarded, "POST", "/_emulator/fixtures", body, Authorization="Bearer s3cret-token"
+    )
     assert status == 413 and answer["error"]

@@ -60,13 +60,28 @@ def status_of(server: LiveServer, tenant: str, identifier: str) -> dict[str, Any
 
 
 SetStatus = Callable[..., Any]
+RawPost = Callable[[list[str | None]], http.client.HTTPResponse]
 
 
 @pytest.fixture
-def set_status(server: LiveServer, tenant: str) -> SetStatus:
+def zeep_client(server: LiveServer, tenant: str) -> Iterator[Callable[[str], zeep.Client]]:
+    """``zeep_client(service)``: a client built from the WSDL the tenant's endpoint serves."""
+    sessions: list[requests.Session] = []
+
+    def build(service: str) -> zeep.Client:
+        transport = Transport(timeout=30, operation_timeout=30)
+        sessions.append(transport.session)
+        return zeep.Client(server.url(f"/{tenant}/Remote/Services86/{service}.svc?wsdl"), transport=transport)
+
+    yield build
+    for session in sessions:  # close keep-alive connections, so the server can stop at once
+        session.close()
+
+
+@pytest.fixture
+def set_status(zeep_client: Callable[[str], zeep.Client]) -> SetStatus:
     """``set_status(ids, status)``: SetActivityStatus through zeep, as the tenant's client would."""
-    url = server.url(f"/{tenant}/Remote/Services86/Appointment.svc")
-    client = zeep.Client(url + "?wsdl", transport=Transport(timeout=30, operation_timeout=30))
+    client = zeep_client("Appointment")
 
     def call(ids: list[str], status: str = "Completed") -> Any:
         return client.service.SetActivityStatus(
@@ -76,17 +91,30 @@ def set_status(server: LiveServer, tenant: str) -> SetStatus:
     return call
 
 
-def raw_post(server: LiveServer, tenant: str, ids: list[str | None]) -> http.client.HTTPResponse:
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    connection.request(
-        "POST", f"/{tenant}/Remote/Services86/Appointment.svc", body=envelope(ids), headers=SOAP11_HEADERS
-    )
-    return connection.getresponse()
+@pytest.fixture
+def raw_post(server: LiveServer, tenant: str) -> Iterator[RawPost]:
+    """``raw_post(ids)``: a hand-written SOAP request over a plain HTTP connection."""
+    connections: list[http.client.HTTPConnection] = []
+
+    def post(ids: list[str | None]) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        connections.append(connection)
+        connection.request(
+            "POST", f"/{tenant}/Remote/Services86/Appointment.svc", body=envelope(ids), headers=SOAP11_HEADERS
+        )
+        return connection.getresponse()
+
+    yield post
+    for connection in connections:
+        connection.close()
 
 
 @pytest.mark.parametrize(
     ("kind", "exception_type"),
-    [("sentry", "SuperOffice.Exceptions.SoSentryException"), ("session", "SuperOffice.Exceptions.SoSessionException")],
+    [
+        ("sentry", "SuperOffice.Exceptions.SoSentryException"),
+        ("session", "SuperOffice.Exceptions.SoSessionException"),
+    ],
 )
 def test_sentry_and_session_faults_come_back_as_netserver_failures(
     server: LiveServer, tenant: str, set_status: SetStatus, kind: str, exception_type: str
@@ -124,9 +152,9 @@ def test_http_status_faults_reach_zeep_as_transport_errors(
     assert admin(server, tenant, "GET", "journal")[0]["outcome"] == f"injected {kind}"
 
 
-def test_a_503_seen_over_plain_http(server: LiveServer, tenant: str) -> None:
+def test_a_503_seen_over_plain_http(server: LiveServer, tenant: str, raw_post: RawPost) -> None:
     add_fault(server, tenant, kind="http503")
-    response = raw_post(server, tenant, ["appointment_id=17"])
+    response = raw_post(["appointment_id=17"])
     assert response.status == 503
 
 
@@ -140,18 +168,22 @@ def test_a_dropped_connection_is_a_connection_error_for_zeep(
     assert set_status(["appointment_id=17"]).header.Succeeded is True  # the server is still there
 
 
-def test_a_dropped_connection_is_remote_disconnected_over_plain_http(server: LiveServer, tenant: str) -> None:
+def test_a_dropped_connection_is_remote_disconnected_over_plain_http(
+    server: LiveServer, tenant: str, raw_post: RawPost
+) -> None:
     add_fault(server, tenant, kind="drop")
     with pytest.raises(http.client.RemoteDisconnected):
-        raw_post(server, tenant, ["appointment_id=17"])
+        raw_post(["appointment_id=17"])
 
 
-def test_a_malformed_answer_cannot_be_parsed(server: LiveServer, tenant: str, set_status: SetStatus) -> None:
+def test_a_malformed_answer_cannot_be_parsed(
+    server: LiveServer, tenant: str, set_status: SetStatus, raw_post: RawPost
+) -> None:
     add_fault(server, tenant, kind="malformed", count=2)
     with pytest.raises(zeep.exceptions.TransportError) as raised:
         set_status(["appointment_id=17"])
     assert raised.value.status_code == 200 and "invalid XML" in str(raised.value)
-    response = raw_post(server, tenant, ["appointment_id=17"])
+    response = raw_post(["appointment_id=17"])
     assert response.status == 200
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(response.read())
@@ -188,14 +220,11 @@ def test_count_n_fails_n_calls_counting_down(server: LiveServer, tenant: str, se
 
 
 def test_a_fault_for_another_operation_leaves_set_activity_status_alone(
-    server: LiveServer, tenant: str, set_status: SetStatus
+    server: LiveServer, tenant: str, set_status: SetStatus, zeep_client: Callable[[str], zeep.Client]
 ) -> None:
     add_fault(server, tenant, kind="http500", operation="AuthenticateUsernamePassword")
     assert set_status(["appointment_id=17"]).header.Succeeded is True
-    principal = zeep.Client(
-        server.url(f"/{tenant}/Remote/Services86/SoPrincipal.svc") + "?wsdl",
-        transport=Transport(timeout=30, operation_timeout=30),
-    )
+    principal = zeep_client("SoPrincipal")
     with pytest.raises(zeep.exceptions.TransportError) as raised:
         principal.service.AuthenticateUsernamePassword(
             UserName="demo", Password="demo", _soapheaders={"ApplicationToken": TOKEN}
@@ -212,6 +241,6 @@ def test_a_reset_clears_pending_faults(server: LiveServer, tenant: str, set_stat
 def test_a_refused_admin_request_over_http_is_json(server: LiveServer, tenant: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as raised:
         add_fault(server, tenant, kind="timeout")
-    assert raised.value.code == 400
-    assert raised.value.headers["Content-Type"] == "application/json"
-    assert "use one of" in json.load(raised.value)["error"]
+    with raised.value as error:
+        assert error.code == 400 and error.headers["Content-Type"] == "application/json"
+        assert "use one of" in json.load(error)["error"]

@@ -66,7 +66,9 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[EmulatorApp, 
 
 
 def invoke(runner: CliRunner, args: Sequence[str], env: Mapping[str, str] | None = None) -> Result:
-    return runner.invoke(cli.main, list(args), env=dict(env or {}), catch_exceptions=False)
+    return runner.invoke(
+        cli.main, list(args), env=dict(env or {}), catch_exceptions=False, prog_name="superoffice-emulator"
+    )
 
 
 def activity_ids(db_url: str, tenant: str) -> list[int]:

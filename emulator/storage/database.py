@@ -3,20 +3,37 @@
 SQLite (the default) runs in WAL mode with a busy timeout, and every write transaction starts
 with ``BEGIN IMMEDIATE``, so concurrent writers queue instead of failing with "database is
 locked", and a batch's reads and writes see one consistent state.
+
+PostgreSQL (``postgresql+psycopg://user:password@host/dbname``, psycopg 3) runs in READ COMMITTED,
+and every transaction that writes a tenant's rows first takes a transaction-scoped advisory
+lock on that tenant; see :meth:`Database.transaction` for why that is both enough and needed.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.engine import URL, make_url
 
 from emulator.clock import utcnow
 from emulator.storage import schema
@@ -25,11 +42,46 @@ from emulator.storage.store import TenantStore, encode_rights
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
+# PostgreSQL advisory lock keys (one bigint each): a fixed prefix in the high 32 bits, so they do
+# not collide with the advisory locks of other software sharing the database server.
+_LOCK_PREFIX = 0x534F_4E53  # "SONS"
+_SCHEMA_LOCK_KEY = _LOCK_PREFIX << 32
+_LOCK_SQL = text("SELECT pg_advisory_xact_lock(CAST(:key AS bigint))")
+
+
+def _tenant_lock_key(tenant: str) -> int:
+    """The advisory lock key of ``tenant``: a CRC-32 of its name under the emulator's prefix.
+
+    Two tenants whose names collide only wait for each other now and then; nothing else happens.
+    """
+    return (_LOCK_PREFIX << 32) | zlib.crc32(tenant.encode("utf-8"))
+
+
+def postgres_url(url: str | URL) -> URL:
+    """``url`` with the psycopg 3 driver when it names none (a bare ``postgresql://`` means psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
+
+    PostgreSQL gets psycopg 3 (also for a bare ``postgresql://``), READ COMMITTED, and a connection
+    check before each use, so a shared server that restarted costs one failed ping, not a call.
+    """
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        parsed = postgres_url(parsed)
+        connect_args: dict[str, Any] = {}
+        if parsed.drivername == "postgresql+psycopg" and "application_name" not in parsed.query:
+            connect_args["application_name"] = "superoffice-emulator"
+        return create_engine(
+            parsed, pool_pre_ping=True, isolation_level="READ COMMITTED", connect_args=connect_args
+        )
+    if backend != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})
     in_memory = parsed.database in (None, "", ":memory:")
@@ -78,19 +130,58 @@ class Database:
         self._known_tenants: set[str] = set()
         self._lock = threading.Lock()
         self._journal_writes = 0
+        self._postgres = self.engine.dialect.name == "postgresql"
 
     def create_schema(self) -> None:
-        schema.metadata.create_all(self.engine)
+        """Create the missing tables; on PostgreSQL one process at a time (N workers start at once)."""
+        with self.engine.begin() as connection:
+            if self._postgres:
+                # PostgreSQL's DDL is transactional: the second worker waits here, then sees
+                # the first one's tables and creates nothing (instead of a duplicate-table error).
+                connection.execute(_LOCK_SQL, {"key": _SCHEMA_LOCK_KEY})
+            schema.metadata.create_all(connection)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     @contextmanager
     def transaction(self, tenant: str) -> Iterator[TenantStore]:
-        """A store for ``tenant`` (created from the fixtures on first use) in one transaction."""
+        """A store for ``tenant`` (created from the fixtures on first use) in one transaction.
+
+        The transaction is all or nothing, and concurrent ones end as if run one after the other.
+        SQLite gets this from ``BEGIN IMMEDIATE`` (one writer at a time for the whole file).
+
+        On PostgreSQL, READ COMMITTED would be enough for the batch itself: the rows a batch
+        reads to decide (owners and groups, Sentry denials, users and roles) never change and are
+        never deleted except by a reset; its writes are absolute values plus
+        ``updatedCount = updatedCount + 1``, which PostgreSQL applies to the newest committed
+        version of the row under the row lock; and it reads nothing that another batch writes. So
+        the row locks order every two conflicting batches the same way on every row they share,
+        and the result equals a serial replay. REPEATABLE READ or SERIALIZABLE would add nothing but
+        "could not serialize access" failures, which a batch cannot retry from here.
+
+        Two things READ COMMITTED alone gets wrong, and the advisory lock below (one per tenant,
+        held until commit or rollback, taken by every transaction that writes a tenant's rows:
+        batches, logins, ticket touches, tenant creation, reset, drop) rules out:
+
+        - Deadlocks. A batch updates the kinds in the order the client named them, so two batches
+          naming the same sale and appointment in opposite orders would lock the rows in opposite
+          orders; PostgreSQL would abort one of them as a deadlock victim, a spurious failure.
+        - A reset in the middle. A reset deletes and reinserts the tenant's rows; a batch running
+          alongside it could pass its ticket check on the old rows and then write into the new ones.
+
+        With the lock, a tenant's writers run one at a time, as with SQLite, and different tenants
+        in parallel. Readers (the admin API's queries) take no lock and see committed data.
+        """
         self.ensure_tenant(tenant)
         with self.engine.begin() as connection:
+            self._lock_tenant(connection, tenant)
             yield TenantStore(connection, tenant)
+
+    def _lock_tenant(self, connection: Connection, tenant: str) -> None:
+        """On PostgreSQL, wait for ``tenant``'s advisory lock (released when the transaction ends)."""
+        if self._postgres:
+            connection.execute(_LOCK_SQL, {"key": _tenant_lock_key(tenant)})
 
     # -- tenants ----------------------------------------------------------------------------
     def ensure_tenant(self, tenant: str) -> bool:
@@ -98,6 +189,7 @@ class Database:
         if tenant in self._known_tenants:
             return False
         with self._lock, self.engine.begin() as connection:
+            self._lock_tenant(connection, tenant)  # another process may be creating it right now
             t = schema.tenant
             exists = connection.execute(select(t.c.tenant).where(t.c.tenant == tenant)).first()
             if exists is None:
@@ -109,6 +201,7 @@ class Database:
     def reset(self, tenant: str, fixtures: Fixtures | None = None) -> None:
         """Put ``tenant`` back to the fixtures (or to ``fixtures``): data, tickets and journal."""
         with self._lock, self.engine.begin() as connection:
+            self._lock_tenant(connection, tenant)
             self._delete_tenant_rows(connection, tenant)
             connection.execute(insert(schema.tenant).values(tenant=tenant, created=utcnow()))
             self._insert_fixtures(connection, tenant, fixtures or self.fixtures)
@@ -116,6 +209,7 @@ class Database:
 
     def drop_tenant(self, tenant: str) -> None:
         with self._lock, self.engine.begin() as connection:
+            self._lock_tenant(connection, tenant)
             self._delete_tenant_rows(connection, tenant)
             self._known_tenants.discard(tenant)
 
@@ -203,17 +297,20 @@ class Database:
         j = schema.journal
         connection.execute(
             insert(j).values(
-                tenant=tenant,
-                at=entry.at,
-                service=entry.service,
-                operation=entry.operation,
-                user=entry.user,
-                identifiers=json.dumps(list(entry.identifiers)),
-                status=entry.status,
-                outcome=entry.outcome,
-                exception_type=entry.exception_type,
-                message=entry.message,
-                duration_ms=entry.duration_ms,
+                _fit(
+                    j,
+                    tenant=tenant,
+                    at=entry.at,
+                    service=entry.service,
+                    operation=entry.operation,
+                    user=entry.user,
+                    identifiers=json.dumps(list(entry.identifiers)),
+                    status=entry.status,
+                    outcome=entry.outcome,
+                    exception_type=entry.exception_type,
+                    message=entry.message,
+                    duration_ms=entry.duration_ms,
+                )
             )
         )
         self._journal_writes += 1
@@ -236,3 +333,18 @@ class Database:
         j = schema.journal
         with self.engine.connect() as connection:
             return connection.execute(select(func.count()).where(j.c.tenant == tenant)).scalar_one()
+
+
+def _fit(table: Table, **values: Any) -> dict[str, Any]:
+    """``values`` made storable in ``table`` on every backend: strings cut to their column's length
+    and without NUL characters. SQLite ignores ``VARCHAR(n)``, PostgreSQL refuses a longer value
+    (and any NUL), and a journal entry quotes what a client sent (a user name, an operation)."""
+    fitted: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, str):
+            value = value.replace("\x00", "")
+            column_type = table.c[name].type
+            if isinstance(column_type, String) and column_type.length is not None:
+                value = value[: column_type.length]
+        fitted[name] = value
+    return fitted

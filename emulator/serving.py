@@ -1,0 +1,161 @@
+"""Serving the emulator over HTTP: granian with N worker processes, or werkzeug in this process.
+
+    from emulator.serving import serve
+    from emulator.settings import Settings
+
+    serve(Settings(database_url="sqlite:///crm.db"), "127.0.0.1", 8080, workers=2)  # until SIGINT/SIGTERM
+
+``workers >= 1`` runs granian (a Rust HTTP server; WSGI calls on a few Python threads per worker),
+``workers == 0`` werkzeug's threaded development server in this process, with no extra dependency.
+
+Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
+so no database connection ever crosses a ``fork``. The parent only creates the schema first, then
+closes its engine: on a new SQLite file that also switches it to WAL once, instead of every worker
+racing to do it.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import signal
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from emulator import __version__
+from emulator.logs import LOG_LEVELS, LogFormat, configure_logging
+from emulator.settings import Settings
+
+if TYPE_CHECKING:
+    from emulator.app import EmulatorApp
+
+log = logging.getLogger("emulator")
+
+BLOCKING_THREADS = 2
+"""Python threads per granian worker that run WSGI calls. The GIL lets one run at a time and SQLite
+takes one writer at a time, so more threads only add switching and lock waits; two let one thread
+parse while the other waits on the database. Processes, not threads, are what scale."""
+
+
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    log_level: str = "info",
+    log_format: LogFormat = "text",
+) -> None:
+    """Serve ``settings``' emulator on ``host``:``port`` until SIGINT or SIGTERM.
+
+    ``workers`` granian worker processes (at least 1), or werkzeug in this process for ``0``.
+    ``port`` 0 picks a free port (werkzeug only; the log line names it). Raises ``ValueError`` for a
+    negative ``workers`` or an unknown ``log_level``, and SQLAlchemy's error if the database cannot
+    be opened.
+    """
+    if workers < 0:
+        raise ValueError(f"workers must be 0 (werkzeug, in this process) or more, not {workers}.")
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"Unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}.")
+    configure_logging(level, log_format)
+    if workers == 0:
+        _serve_werkzeug(settings, host, port)
+    else:
+        _serve_granian(settings, host, port, workers, level, log_format)
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create the schema (and switch a SQLite file to WAL) once, then close every connection."""
+    from emulator.storage.database import Database
+    from emulator.storage.fixtures import load_fixtures
+
+    database = Database(settings.database_url, load_fixtures(settings.fixtures))
+    try:
+        database.create_schema()
+    finally:
+        database.dispose()
+
+
+def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> EmulatorApp:
+    """The emulator of one worker process: called in the worker, after granian has started it."""
+    from emulator.wsgi import make_app
+
+    configure_logging(log_level, log_format)  # after granian's own logging set-up in the worker
+    return make_app(settings, configure_logs=False)
+
+
+def _serve_granian(
+    settings: Settings, host: str, port: int, workers: int, log_level: str, log_format: LogFormat
+) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+
+    prepare_database(settings)
+    server = Granian(
+        "emulator.wsgi:app",  # the name granian shows; the app comes from worker_app below
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=workers,
+        blocking_threads=BLOCKING_THREADS,
+        log_level=LogLevels(log_level),
+        log_access=log_level == "debug",
+        respawn_failed_workers=True,
+        websockets=False,
+    )
+    _log_listening(settings, host, port, f"granian, {workers} worker{'s' if workers > 1 else ''}")
+    server.serve(
+        target_loader=functools.partial(worker_app, settings, log_level, log_format), wrap_loader=False
+    )
+    log.info("stopped")
+
+
+def _serve_werkzeug(settings: Settings, host: str, port: int) -> None:
+    from werkzeug.serving import make_server
+
+    from emulator.app import create_app
+
+    app = create_app(settings)
+    server = make_server(host, port, app, threaded=True)
+    _log_listening(settings, host, server.port, "werkzeug, in this process")
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()  # returns on KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        app.runtime.database.dispose()
+    log.info("stopped")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _log_listening(settings: Settings, host: str, port: int, how: str) -> None:
+    log.info(
+        "superoffice-emulator %s listening on http://%s:%d/ (%s; WSDL: http://%s:%d/Remote/Services86/"
+        "Appointment.svc?wsdl, admin API: /_emulator/, database: %s)",
+        __version__,
+        host,
+        port,
+        how,
+        host,
+        port,
+        settings.database_url,
+    )
+    if settings.admin_token is None and not _is_loopback(host):
+        log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

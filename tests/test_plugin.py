@@ -1,0 +1,291 @@
+"""The pytest plugin (entry point ``pytest11``), tested the way a user meets it: through ``pytester``."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+README_EXAMPLE = '''\
+# test_appointments.py -- pip install superoffice-emulator zeep; nothing else to set up.
+RITA = "7T:Uml0YVJlYWRvbmx5VGlja2V0"  # the demo data's read-only user
+
+
+def test_completing_an_appointment(superoffice_client, superoffice_tenant):
+    appointment = superoffice_client("Appointment")  # a zeep client, ticket already in the header
+
+    result = appointment.service.SetActivityStatus(
+        ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed"
+    )
+
+    assert result.header.Succeeded is True
+    assert superoffice_tenant.admin("activities/appointment/1")["status"] == "Completed"
+
+
+def test_a_read_only_user_is_refused(superoffice_client, superoffice_tenant):
+    appointment = superoffice_client("Appointment", ticket=RITA)
+
+    result = appointment.service.SetActivityStatus(
+        ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed"
+    )
+
+    assert result.header.Succeeded is False
+    assert result.header.ExceptionInfo.ExceptionType == "SuperOffice.Exceptions.SoSentryException"
+    assert superoffice_tenant.admin("activities/appointment/1")["status"] == "NotStarted"
+'''
+
+STRICT_INI = """\
+[pytest]
+filterwarnings =
+    error
+"""
+
+SMALL_FIXTURES = """\
+roles:
+  - {role_id: 1, name: Administrator, rights: {all: update}}
+users:
+  - {associate_id: 1, name: demo, password: demo, role_id: 1, group_id: 1, tickets: ["7T:1234abcxyzExample=="]}
+application_tokens: ["1234567-1234-9876"]
+activities:
+  appointment:
+    - {id: 41, title: Only one, status: NotStarted, associate_id: 1}
+"""
+
+
+def test_the_readme_example_passes_as_a_user_runs_it(pytester: pytest.Pytester) -> None:
+    """A separate process, warnings as errors, only the installed package: what a user has."""
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(test_appointments=README_EXAMPLE)
+
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=2)
+
+
+def test_each_test_gets_a_fresh_tenant_that_is_dropped_afterwards(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(
+        """
+        import re
+        import urllib.request
+
+        NAMES = []
+        IDS = {"ActivityIdentifier": {"string": ["appointment_id=1"]}, "ActivityStatus": "Completed"}
+
+        def test_first(superoffice_tenant, superoffice_client):
+            NAMES.append(superoffice_tenant.name)
+            assert re.fullmatch(r"t-[0-9a-f]{8}", superoffice_tenant.name)
+            superoffice_client("Appointment").service.SetActivityStatus(**IDS)
+            assert superoffice_tenant.admin("activities/appointment/1")["status"] == "Completed"
+
+        def test_second_sees_the_fixtures_again(superoffice_tenant, superoffice_emulator):
+            NAMES.append(superoffice_tenant.name)
+            assert superoffice_tenant.admin("activities/appointment/1")["status"] == "NotStarted"
+            assert NAMES[0] not in superoffice_emulator.app.runtime.database.tenants()
+            assert superoffice_tenant.name in superoffice_emulator.app.runtime.database.tenants()
+
+        def test_urls(superoffice_tenant, superoffice_emulator):
+            base = f"http://127.0.0.1:{superoffice_emulator.port}/{superoffice_tenant.name}"
+            assert superoffice_tenant.url == base
+            assert superoffice_tenant.service_url("Appointment") == base + "/Remote/Services86/Appointment.svc"
+            assert superoffice_tenant.admin_url("journal") == base + "/_emulator/journal"
+            with urllib.request.urlopen(superoffice_tenant.wsdl_url("Appointment")) as answer:
+                assert base.encode() + b"/Remote/Services86/Appointment.svc" in answer.read()
+
+        def test_the_client_talks_to_the_tenant_only(superoffice_tenant, superoffice_client):
+            superoffice_client("Appointment").service.SetActivityStatus(**IDS)
+            journal = superoffice_tenant.admin("journal")
+            assert [(e["tenant"], e["operation"], e["user"]) for e in journal] == [
+                (superoffice_tenant.name, "SetActivityStatus", "demo")
+            ]
+            default = superoffice_tenant.server.url("/_emulator/activities/appointment/1")
+            with urllib.request.urlopen(default) as answer:
+                assert b'"NotStarted"' in answer.read()
+
+        def test_reset_and_faults_are_per_tenant(superoffice_tenant, superoffice_client):
+            superoffice_client("Appointment").service.SetActivityStatus(**IDS)
+            superoffice_tenant.reset()
+            assert superoffice_tenant.admin("activities/appointment/1")["status"] == "NotStarted"
+            assert superoffice_tenant.admin("journal") == []
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=5)
+
+
+def test_the_client_factory_sets_the_headers_the_wsdl_declares(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI + "superoffice_mode = online\n")
+    pytester.makepyfile(
+        """
+        IDS = {"ActivityIdentifier": {"string": ["appointment_id=1"]}, "ActivityStatus": "Completed"}
+
+        def test_login_takes_only_the_application_token(superoffice_client):
+            principal = superoffice_client("SoPrincipal")
+            answer = principal.service.AuthenticateUsernamePassword(UserName="demo", Password="demo")
+            assert answer.header.Succeeded is True
+            assert answer.body.AuthenticationSucceeded is True
+            assert answer.body.Credentials.Ticket.startswith("7T:")
+
+        def test_a_ticket_from_login_works(superoffice_client, superoffice_tenant):
+            login = superoffice_client("SoPrincipal").service.AuthenticateUsernamePassword
+            ticket = login(UserName="sam", Password="sam").body.Credentials.Ticket
+            answer = superoffice_client("Appointment", ticket=ticket).service.SetActivityStatus(**IDS)
+            assert answer.header.Succeeded is False  # sam may only read appointment 1 of demo's group
+            assert superoffice_tenant.admin("journal")[0]["user"] == "sam"
+
+        def test_without_the_application_token_online_mode_refuses(superoffice_client):
+            answer = superoffice_client("Appointment", application_token=None).service.SetActivityStatus(**IDS)
+            assert answer.header.Succeeded is False
+            assert answer.header.ExceptionInfo.ExceptionType.endswith("SoSessionException")
+
+        def test_without_a_ticket_the_call_is_refused(superoffice_client):
+            answer = superoffice_client("Appointment", ticket=None).service.SetActivityStatus(**IDS)
+            assert answer.header.Succeeded is False
+            assert answer.header.ExceptionInfo.ExceptionType.endswith("SoSessionException")
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=4)
+
+
+def test_options_pick_the_fixtures_file_and_the_mode(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.path.joinpath("small.yaml").write_text(SMALL_FIXTURES)
+    pytester.makepyfile(
+        """
+        def test_settings(superoffice_emulator, superoffice_tenant):
+            assert superoffice_emulator.app.runtime.settings.mode == "online"
+            assert [a["id"] for a in superoffice_tenant.admin("activities")] == [41]
+        """
+    )
+
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--superoffice-fixtures", "small.yaml", "--superoffice-mode", "online"
+    )
+
+    result.assert_outcomes(passed=1)
+
+
+def test_ini_values_pick_the_fixtures_the_ticket_and_the_token(pytester: pytest.Pytester) -> None:
+    pytester.makeini(
+        STRICT_INI
+        + "superoffice_fixtures = data/small.yaml\n"
+        + "superoffice_ticket = 7T:wrong\n"
+        + "superoffice_application_token = not-registered\n"
+    )
+    pytester.mkdir("data").joinpath("small.yaml").write_text(SMALL_FIXTURES)
+    pytester.mkdir("tests").joinpath("test_ini.py").write_text(
+        "def test_ini(superoffice_client, superoffice_tenant):\n"
+        "    client = superoffice_client('Appointment')\n"
+        "    answer = client.service.SetActivityStatus(ActivityStatus='Completed')\n"
+        "    assert answer.header.Succeeded is False\n"
+        "    assert superoffice_tenant.admin('journal')[0]['exception_type'].endswith('SoSessionException')\n"
+        "    assert [a['id'] for a in superoffice_tenant.admin('activities')] == [41]\n"
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider", "tests")
+
+    result.assert_outcomes(passed=1)
+
+
+def test_a_marker_starts_one_test_from_its_own_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.mkdir("data").joinpath("small.yaml").write_text(SMALL_FIXTURES)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.superoffice_fixtures("data/small.yaml")
+        def test_small(superoffice_tenant):
+            assert [a["id"] for a in superoffice_tenant.admin("activities")] == [41]
+
+        def test_default(superoffice_tenant):
+            assert len(superoffice_tenant.admin("activities")) > 1
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+
+    result.assert_outcomes(passed=2)
+
+
+def test_the_admin_helper_sends_the_admin_token_and_reports_errors(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def superoffice_settings(superoffice_settings):
+            return superoffice_settings.replace(admin_token="s3cret")
+        """
+    )
+    pytester.makepyfile(
+        """
+        import urllib.error
+        import urllib.request
+
+        import pytest
+
+        from emulator.pytest_plugin import AdminAPIError
+
+        def test_token(superoffice_tenant):
+            assert superoffice_tenant.admin("activities/appointment/1")["id"] == 1
+            with pytest.raises(urllib.error.HTTPError) as raised:
+                urllib.request.urlopen(superoffice_tenant.admin_url("activities"))
+            raised.value.close()
+            assert raised.value.code == 401
+
+        def test_errors(superoffice_tenant):
+            with pytest.raises(AdminAPIError) as raised:
+                superoffice_tenant.admin("activities/appointment/999999")
+            assert raised.value.status == 404
+            assert "does not exist" in str(raised.value)
+
+        def test_post(superoffice_tenant):
+            assert superoffice_tenant.admin("journal", method="DELETE")["deleted"] == 0
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=3)
+
+
+def test_without_zeep_the_factory_says_how_to_install_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_client(superoffice_client, monkeypatch):
+            monkeypatch.setitem(sys.modules, "zeep", None)
+            superoffice_client("Appointment")
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*superoffice_client needs zeep*pip install 'zeep>=4.2'*"])
+
+
+@pytest.mark.parametrize(
+    ("ini", "message"),
+    [
+        ("superoffice_mode = cloud\n", "*superoffice_mode = 'cloud': use one of onsite, online*"),
+        ("superoffice_fixtures = bad.yaml\n", "*superoffice_fixtures: *bad.yaml: roles: expected a list*"),
+    ],
+)
+def test_bad_configuration_is_reported_plainly(pytester: pytest.Pytester, ini: str, message: str) -> None:
+    pytester.makeini(STRICT_INI + ini)
+    pytester.path.joinpath("bad.yaml").write_text("roles: 3\n")
+    pytester.makepyfile("def test_x(superoffice_tenant):\n    pass\n")
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([message])

@@ -1,0 +1,234 @@
+"""Serving past one process: granian with two workers on one SQLite file, and the WSGI entry point.
+
+The server runs for real, as a subprocess (``emulator.serving.serve``), and threads send it
+overlapping SOAP calls: every call must succeed (SQLite's writers queue, none sees "database is
+locked") and the file must hold every change exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from emulator.settings import Settings
+from emulator.wsgi import make_app, settings_from_env, settings_to_env
+from tests.conftest import APPOINTMENT, SOAP11_HEADERS, Answer, envelope
+
+START_TIMEOUT = 60.0  # seconds; generous, for a loaded CI machine
+SHARED_ID = 200  # every call also completes this appointment: its updatedCount counts the calls
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """``serve(settings, '127.0.0.1', port, workers)`` in a subprocess of its own process group."""
+
+    def __init__(self, db_path: Path, workers: int, log_path: Path) -> None:
+        self.port = _free_port()
+        self.log_path = log_path
+        code = (
+            "import sys\n"
+            "from emulator.serving import serve\n"
+            "from emulator.settings import Settings\n"
+            "serve(Settings(database_url=sys.argv[1]), '127.0.0.1', int(sys.argv[2]), int(sys.argv[3]))\n"
+        )
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, f"sqlite:///{db_path}", str(self.port), str(workers)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.url("/"), timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail(f"the server did not answer within {START_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self) -> int:
+        """SIGTERM, as ``docker stop`` sends it; the exit status (the whole group is killed if stuck)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running(db_path: Path, workers: int, log_path: Path) -> Iterator[Server]:
+    server = Server(db_path, workers, log_path)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=SOAP11_HEADERS, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) -> None:
+    db_path, log_path = tmp_path / "crm.db", tmp_path / "server.log"
+    tenants = ["default", "team-a"]  # team-a is created by whichever worker sees it first
+    threads, calls_per_thread = 8, 10
+    jobs = [
+        (tenants[t % 2], t * calls_per_thread + i + 1)
+        for t in range(threads)
+        for i in range(calls_per_thread)
+    ]
+
+    with running(db_path, 2, log_path) as server:
+
+        def call(job: tuple[str, int]) -> tuple[int, bytes]:
+            tenant, own = job
+            prefix = "" if tenant == "default" else f"/{tenant}"
+            body = envelope([f"appointment_id={own}", f"appointment_id={SHARED_ID}"], "Completed")
+            return post(server.url(prefix + APPOINTMENT), body)
+
+        with ThreadPoolExecutor(threads) as pool:
+            answers = list(pool.map(call, jobs))
+        log = server.log()
+        assert server.stop() == 0, log
+
+    for (tenant, own), (status, body) in zip(jobs, answers, strict=True):
+        assert status == 200, f"{tenant} appointment_id={own}: HTTP {status}: {body[:500]!r}"
+        answer = Answer(status, body)
+        assert answer.succeeded is True, f"{tenant} appointment_id={own}: {answer.info}"
+        assert b"locked" not in body
+    assert "Spawning worker-2" in log
+    assert "database is locked" not in log
+    assert "Traceback" not in log
+
+    with sqlite3.connect(db_path) as connection:
+        for tenant in tenants:
+            own_ids = sorted(own for t, own in jobs if t == tenant)
+            rows = connection.execute(
+                "SELECT appointment_id, status, updatedCount FROM appointment"
+                " WHERE tenant = ? AND appointment_id IN (%s) ORDER BY appointment_id"
+                % ",".join("?" * len(own_ids)),
+                (tenant, *own_ids),
+            ).fetchall()
+            assert rows == [(own, 3, 1) for own in own_ids], tenant
+            shared = connection.execute(
+                "SELECT status, updatedCount FROM appointment WHERE tenant = ? AND appointment_id = ?",
+                (tenant, SHARED_ID),
+            ).fetchone()
+            assert shared == (3, len(own_ids)), tenant
+            journal = connection.execute(
+                "SELECT count(*) FROM emulator_journal WHERE tenant = ? AND outcome = 'ok'", (tenant,)
+            ).fetchone()
+            assert journal == (len(own_ids),), tenant
+        tenant_rows = connection.execute("SELECT tenant FROM emulator_tenant ORDER BY tenant").fetchall()
+        assert tenant_rows == [(t,) for t in sorted(tenants)]
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_workers_zero_serves_with_werkzeug_in_one_process(tmp_path: Path) -> None:
+    db_path = tmp_path / "crm.db"
+    with running(db_path, 0, tmp_path / "server.log") as server:
+        status, body = post(server.url(APPOINTMENT), envelope(["appointment_id=1"], "Started"))
+        log = server.log()
+        assert server.stop() == 0, log
+    assert status == 200 and Answer(status, body).succeeded is True
+    assert "werkzeug, in this process" in log
+    with sqlite3.connect(db_path) as connection:
+        row = connection.execute(
+            "SELECT status FROM appointment WHERE tenant = 'default' AND appointment_id = 1"
+        ).fetchone()
+    assert row == (2,)
+
+
+def test_serve_refuses_a_negative_worker_count(settings: Settings) -> None:
+    from emulator.serving import serve
+
+    with pytest.raises(ValueError, match="workers"):
+        serve(settings, workers=-1)
+
+
+# -- emulator.wsgi --------------------------------------------------------------------------------
+def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'x.db'}",
+        mode="online",
+        wrap_exceptions=False,
+        strict=True,
+        ticket_lifetime_seconds=60,
+        journal_size=7,
+        admin_token="secret",
+        max_body_bytes=4096,
+        default_tenant="Cust12345",
+    )
+    assert settings_from_env(settings_to_env(settings)) == settings
+
+
+def test_unset_variables_keep_the_defaults() -> None:
+    assert settings_from_env({}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EMULATOR_MODE", "cloud"),
+        ("EMULATOR_STRICT", "maybe"),
+        ("EMULATOR_JOURNAL_SIZE", "0"),
+        ("EMULATOR_MAX_BODY_BYTES", "lots"),
+    ],
+)
+def test_a_bad_variable_is_named(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        settings_from_env({name: value})
+
+
+def test_make_app_builds_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMULATOR_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    monkeypatch.setenv("EMULATOR_STRICT", "true")
+    app = make_app(configure_logs=False)
+    try:
+        assert app.runtime.settings.strict is True
+        assert app.runtime.settings.database_url.endswith("env.db")
+    finally:
+        app.runtime.database.dispose()
