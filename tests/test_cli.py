@@ -27,7 +27,8 @@ SMALL_FIXTURES = """\
 roles:
   - {role_id: 1, name: Administrator, rights: {all: update}}
 users:
-  - {associate_id: 1, name: demo, password: demo, role_id: 1, group_id: 1, tickets: ["7T:1234abcxyzExample=="]}
+  - {associate_id: 1, name: demo, password: demo, role_id: 1, group_id: 1,
+     tickets: ["7T:1234abcxyzExample=="]}
 application_tokens: ["1234567-1234-9876"]
 activities:
   appointment:
@@ -221,26 +222,42 @@ def test_an_empty_admin_token_leaves_the_admin_api_open(
 BAD_FIXTURES = "roles: 3\n"
 
 
+BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
+    (
+        ["--prot", "9000"],
+        {},
+        ["No such option '--prot'", "--port", "Try 'superoffice-emulator serve --help'"],
+    ),
+    (["sreve"], {}, ["No such command 'sreve'", "serve", "Try 'superoffice-emulator --help'"]),
+    (["--port", "70000"], {}, ["Invalid value for '--port'", "0<=x<=65535"]),
+    (
+        [],
+        {"EMULATOR_PORT": "http"},
+        ["'--port' (env var: 'EMULATOR_PORT')", "'http' is not a valid integer"],
+    ),
+    (["--mode", "cloud"], {}, ["Invalid value for '--mode'", "'onsite'", "'online'"]),
+    (["--log-format", "xml"], {}, ["Invalid value for '--log-format'", "'text'", "'json'"]),
+    (["--journal-size", "0"], {}, ["Invalid value for '--journal-size'", "x>=1"]),
+    (["--fixtures", "missing.yaml"], {}, ["Invalid value for '--fixtures'", "does not exist"]),
+    (["--fixtures", "bad.yaml"], {}, ["bad.yaml: roles: expected a list", "Fix the file"]),
+    (["--database-url", "nosuchdb://x"], {}, ["'--database-url'", "sqlite:///emulator.db"]),
+    (["--database-url", "not a url"], {}, ["'--database-url'", "is not a usable SQLAlchemy URL"]),
+    (["--default-tenant", "../etc"], {}, ["'--default-tenant'", "letters, digits", "Cust12345"]),
+    (["reset", "--tenant", "a/b"], {}, ["Invalid value for '--tenant'", "is not a tenant name"]),
+    (["load-fixtures"], {}, ["Missing argument 'FILE'"]),
+    (
+        ["load-fixtures", "bad.yaml"],
+        {},
+        ["Invalid value for FILE", "roles: expected a list", "Fix the file"],
+    ),
+    (["tenants", "--tenant", "x"], {}, ["No such option '--tenant'"]),
+]
+
+
 @pytest.mark.parametrize(
     ("args", "env", "expected"),
-    [
-        (["--prot", "9000"], {}, ["No such option '--prot'", "--port", "Try 'superoffice-emulator serve --help'"]),
-        (["sreve"], {}, ["No such command 'sreve'", "serve", "Try 'superoffice-emulator --help'"]),
-        (["--port", "70000"], {}, ["Invalid value for '--port'", "0<=x<=65535"]),
-        ([], {"EMULATOR_PORT": "http"}, ["'--port' (env var: 'EMULATOR_PORT')", "'http' is not a valid integer"]),
-        (["--mode", "cloud"], {}, ["Invalid value for '--mode'", "'onsite'", "'online'"]),
-        (["--log-format", "xml"], {}, ["Invalid value for '--log-format'", "'text'", "'json'"]),
-        (["--journal-size", "0"], {}, ["Invalid value for '--journal-size'", "x>=1"]),
-        (["--fixtures", "missing.yaml"], {}, ["Invalid value for '--fixtures'", "does not exist"]),
-        (["--fixtures", "bad.yaml"], {}, ["bad.yaml: roles: expected a list", "Fix the file"]),
-        (["--database-url", "nosuchdb://x"], {}, ["'--database-url'", "sqlite:///emulator.db"]),
-        (["--database-url", "not a url"], {}, ["'--database-url'", "is not a usable SQLAlchemy URL"]),
-        (["--default-tenant", "../etc"], {}, ["'--default-tenant'", "letters, digits", "Cust12345"]),
-        (["reset", "--tenant", "a/b"], {}, ["Invalid value for '--tenant'", "is not a tenant name"]),
-        (["load-fixtures"], {}, ["Missing argument 'FILE'"]),
-        (["load-fixtures", "bad.yaml"], {}, ["Invalid value for FILE", "roles: expected a list", "Fix the file"]),
-        (["tenants", "--tenant", "x"], {}, ["No such option '--tenant'"]),
-    ],
+    BAD_INPUTS,
+    ids=[" ".join(args) or ",".join(f"{k}={v}" for k, v in env.items()) for args, env, _ in BAD_INPUTS],
 )
 def test_a_bad_option_exits_2_and_says_what_to_do(
     runner: CliRunner,
@@ -297,7 +314,9 @@ def test_tenants_lists_what_reset_created(runner: CliRunner, db_url: str) -> Non
     assert result.output.splitlines() == ["Cust1", "Cust2", "default"]
 
 
-def test_load_fixtures_validates_then_resets_the_tenant(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+def test_load_fixtures_validates_then_resets_the_tenant(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
     small = tmp_path / "small.yaml"
     small.write_text(SMALL_FIXTURES)
     invoke(runner, ["reset", "--database-url", db_url, "--tenant", "Cust1"])

@@ -134,8 +134,9 @@ def test_one_text_line_per_call_by_default(stream: io.StringIO, client: Client) 
     assert len(calls) == 2, lines(stream)
     assert "INFO    emulator.calls: default Appointment.SetActivityStatus user=demo ids=2" in calls[0]
     assert "status=Completed outcome=ok" in calls[0]
-    assert "user=rita ids=1 status=Completed outcome=failed (SuperOffice.Exceptions.SoSentryException)" in (
-        calls[1]
+    assert (
+        "user=rita ids=1 status=Completed outcome=failed (SuperOffice.Exceptions.SoSentryException)"
+        in (calls[1])
     )
     assert not [line for line in lines(stream) if "werkzeug" in line or "spyne" in line]
 
@@ -206,6 +207,8 @@ def test_configuring_again_replaces_the_handler(restore_logging: None) -> None:
     ("options", "message"),
     [({"level": "loud"}, "Unknown log level 'loud'"), ({"log_format": "xml"}, "Unknown log format 'xml'")],
 )
-def test_bad_settings_say_what_is_allowed(restore_logging: None, options: dict[str, str], message: str) -> None:
+def test_bad_settings_say_what_is_allowed(
+    restore_logging: None, options: dict[str, str], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         configure_logging(**options)  # type: ignore[arg-type]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
+
+# pytester's inline runs forget the modules they imported, and the next run imports them again: a second
+# copy of requests' classes breaks its isinstance checks. Imported here once, every run shares them.
+import requests  # noqa: F401
+import zeep  # noqa: F401
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # spyne's `import cgi`
+    import emulator.soap.wsdl
+    import emulator.testing  # noqa: F401
+from tests.test_cli import SMALL_FIXTURES
 
 pytest_plugins = ["pytester"]
 
-README_EXAMPLE = '''\
+README_EXAMPLE = """\
 # test_appointments.py -- pip install superoffice-emulator zeep; nothing else to set up.
 RITA = "7T:Uml0YVJlYWRvbmx5VGlja2V0"  # the demo data's read-only user
 
@@ -32,23 +45,12 @@ def test_a_read_only_user_is_refused(superoffice_client, superoffice_tenant):
     assert result.header.Succeeded is False
     assert result.header.ExceptionInfo.ExceptionType == "SuperOffice.Exceptions.SoSentryException"
     assert superoffice_tenant.admin("activities/appointment/1")["status"] == "NotStarted"
-'''
+"""
 
 STRICT_INI = """\
 [pytest]
 filterwarnings =
     error
-"""
-
-SMALL_FIXTURES = """\
-roles:
-  - {role_id: 1, name: Administrator, rights: {all: update}}
-users:
-  - {associate_id: 1, name: demo, password: demo, role_id: 1, group_id: 1, tickets: ["7T:1234abcxyzExample=="]}
-application_tokens: ["1234567-1234-9876"]
-activities:
-  appointment:
-    - {id: 41, title: Only one, status: NotStarted, associate_id: 1}
 """
 
 
@@ -87,7 +89,8 @@ def test_each_test_gets_a_fresh_tenant_that_is_dropped_afterwards(pytester: pyte
         def test_urls(superoffice_tenant, superoffice_emulator):
             base = f"http://127.0.0.1:{superoffice_emulator.port}/{superoffice_tenant.name}"
             assert superoffice_tenant.url == base
-            assert superoffice_tenant.service_url("Appointment") == base + "/Remote/Services86/Appointment.svc"
+            service = superoffice_tenant.service_url("Appointment")
+            assert service == base + "/Remote/Services86/Appointment.svc"
             assert superoffice_tenant.admin_url("journal") == base + "/_emulator/journal"
             with urllib.request.urlopen(superoffice_tenant.wsdl_url("Appointment")) as answer:
                 assert base.encode() + b"/Remote/Services86/Appointment.svc" in answer.read()
@@ -136,7 +139,8 @@ def test_the_client_factory_sets_the_headers_the_wsdl_declares(pytester: pytest.
             assert superoffice_tenant.admin("journal")[0]["user"] == "sam"
 
         def test_without_the_application_token_online_mode_refuses(superoffice_client):
-            answer = superoffice_client("Appointment", application_token=None).service.SetActivityStatus(**IDS)
+            client = superoffice_client("Appointment", application_token=None)
+            answer = client.service.SetActivityStatus(**IDS)
             assert answer.header.Succeeded is False
             assert answer.header.ExceptionInfo.ExceptionType.endswith("SoSessionException")
 

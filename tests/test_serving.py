@@ -145,10 +145,10 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
     with sqlite3.connect(db_path) as connection:
         for tenant in tenants:
             own_ids = sorted(own for t, own in jobs if t == tenant)
+            marks = ",".join("?" * len(own_ids))
             rows = connection.execute(
                 "SELECT appointment_id, status, updatedCount FROM appointment"
-                " WHERE tenant = ? AND appointment_id IN (%s) ORDER BY appointment_id"
-                % ",".join("?" * len(own_ids)),
+                f" WHERE tenant = ? AND appointment_id IN ({marks}) ORDER BY appointment_id",
                 (tenant, *own_ids),
             ).fetchall()
             assert rows == [(own, 3, 1) for own in own_ids], tenant

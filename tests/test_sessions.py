@@ -95,6 +95,7 @@ def test_ticket_from_login_works_and_records_the_user(client: Client, db_path: P
     assert row["status"] == 3 and row["updated_associate_id"] == 2
 
 
+@pytest.mark.sqlite_only("reads the file with sqlite3")
 def test_passwords_are_stored_hashed(client: Client, db_path: Path) -> None:
     import sqlite3
 

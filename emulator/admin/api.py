@@ -168,7 +168,7 @@ def reset(ctx: Context) -> Response:
 
 
 def load_fixtures(ctx: Context) -> Response:
-    body = ctx.request.get_data()
+    body = inputs.read_body(ctx.request)
     if not body.strip():
         raise AdminError(
             400,
@@ -330,7 +330,7 @@ def faults(ctx: Context) -> Response:
 
 
 def add_fault(ctx: Context) -> Response:
-    rule = inputs.fault_rule(inputs.json_object(ctx.request.get_data(), inputs.FAULT_EXAMPLE))
+    rule = inputs.fault_rule(inputs.json_object(inputs.read_body(ctx.request), inputs.FAULT_EXAMPLE))
     ctx.runtime.fault_plan(ctx.tenant).add(rule)
     log.info("admin: tenant %s fault %s added: %s", ctx.tenant, rule.id, rule.kind)
     return _json(_rule_json(rule), 201, {"Location": f"{ctx.prefix}/faults/{rule.id}"})

@@ -175,12 +175,21 @@
   function setConnection(stateName, text) {
     const node = $("connection");
     node.dataset.state = stateName;
+    node.title = "";
     $("connection-text").textContent = text;
   }
 
+  /** An error of something the user did: a toast. */
   function report(error) {
     if (error instanceof ApiError && (error.status === 0 || error.status === 401)) return; // shown in the header
     toast(error.message, "error");
+  }
+
+  /** An error of a background refresh: the header says so until the next one succeeds. */
+  function reportQuietly(error) {
+    if (error instanceof ApiError && (error.status === 0 || error.status === 401)) return; // already shown
+    setConnection("offline", "refresh failed");
+    $("connection").title = error.message;
   }
 
   // -- header -------------------------------------------------------------------------------------
@@ -239,12 +248,11 @@
       const { response } = await api("activities?" + query);
       return Number(response.headers.get("X-Total-Count") || 0);
     };
-    const kinds = ["", ...KINDS.map((k) => k.value)];
-    const numbers = await Promise.all(kinds.flatMap((kind) => [count(kind, ""), count(kind, "Completed")]));
+    // One after the other: a handful of tiny local requests, without a burst of parallel connections.
     const counts = {};
-    kinds.forEach((kind, index) => {
-      counts[kind || "all"] = { total: numbers[2 * index], completed: numbers[2 * index + 1] };
-    });
+    for (const kind of ["", ...KINDS.map((k) => k.value)]) {
+      counts[kind || "all"] = { total: await count(kind, ""), completed: await count(kind, "Completed") };
+    }
     return counts;
   }
 
@@ -278,6 +286,12 @@
     renderActivities(data);
   }
 
+  function lastUpdate(activity) {
+    if (!activity.updated) return "Not updated since the fixtures were loaded";
+    const times = activity.updatedCount === 1 ? "once" : `${activity.updatedCount} times`;
+    return `Updated ${times}, last by ${userName(activity.updated_associate_id)} at ${activity.updated} UTC`;
+  }
+
   function renderActivities(rows) {
     const body = $("activities");
     body.replaceChildren(
@@ -294,9 +308,8 @@
           el("td", { class: "identifier" }, el("span", { class: `kind-dot kind-${activity.kind}` }), activity.identifier),
           el("td", { class: "title", text: activity.title, title: activity.title }),
           el("td", { class: "owner", text: userName(activity.associate_id) }),
-          el("td", { class: "status" }, statusBadge(activity.status)),
+          el("td", { class: "status", title: lastUpdate(activity) }, statusBadge(activity.status)),
           el("td", { class: "done", text: day(activity.done), title: activity.done || "" }),
-          el("td", { class: "num", text: String(activity.updatedCount) }),
         );
       }),
     );
@@ -374,7 +387,7 @@
   // -- faults -------------------------------------------------------------------------------------
   async function loadFaults() {
     const { data } = await api("faults");
-    const counter = $("fault-count");
+    const counter = $("faults-active");
     counter.textContent = String(data.length);
     counter.hidden = data.length === 0;
     $("faults-empty").hidden = data.length > 0;
@@ -467,7 +480,7 @@
       el(
         "div",
         { class: "entry-meta" },
-        el("span", { text: entry.user || "anonymous" }),
+        el("span", entry.user ? { text: entry.user } : { text: "—", title: "Answered before a ticket was read" }),
         shown && el("span", { class: "mono", text: shown, title: identifiers.join(", ") }),
         entry.status && el("span", { text: "→ " + entry.status }),
         el("span", { class: "duration", text: `${entry.duration_ms.toFixed(1)} ms` }),
@@ -520,15 +533,17 @@
       setConnection("ok", "connected");
       if (arrived) refreshSoon(false);
     } catch (error) {
-      report(error);
+      reportQuietly(error);
     }
     setTimeout(journalLoop, JOURNAL_EVERY_MS);
   }
 
   // -- refreshing ---------------------------------------------------------------------------------
   async function refresh() {
-    const [counts] = await Promise.all([loadCounts(), loadActivities(), loadFaults(), journalStillThere()]);
-    renderKinds(counts);
+    await loadActivities();
+    renderKinds(await loadCounts());
+    await loadFaults();
+    await journalStillThere();
   }
 
   /** Refresh now (or right after the refresh in flight), and again every REFRESH_EVERY_MS. */
@@ -541,7 +556,7 @@
     }
     state.refreshing = refresh()
       .then(() => setConnection("ok", "connected"))
-      .catch(report)
+      .catch(reportQuietly)
       .finally(() => {
         state.refreshing = null;
         if (state.refreshAgain) {
@@ -666,7 +681,7 @@
       await loadHealth();
       await Promise.all([loadUsers(), loadJournal()]);
     } catch (error) {
-      report(error);
+      reportQuietly(error);
       setTimeout(start, 3000); // the emulator may be starting, or waiting for the token
       return;
     }

@@ -262,12 +262,6 @@ def clear_journal(database: Database, tenant: str) -> int:
         return connection.execute(delete(j).where(j.c.tenant == tenant)).rowcount
 
 
-def trim_journal(database: Database, tenant: str) -> None:
-    """Drop all but the newest ``journal_size`` entries of the tenant now."""
-    with database.engine.begin() as connection:
-        database.trim_journal(connection, tenant)
-
-
 # -- tenants ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TenantView:

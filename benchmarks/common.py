@@ -1,0 +1,440 @@
+"""What the sections share: the request, timing, the table, servers in subprocesses, load generators."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import math
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import IO
+
+QUICK = os.environ.get("BENCH_QUICK", "").strip().lower() not in ("", "0", "false", "no")
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+APPOINTMENT = "/Remote/Services86/Appointment.svc"
+WSDL = APPOINTMENT + "?wsdl"
+TICKET = "7T:1234abcxyzExample=="
+TOKEN = "1234567-1234-9876"
+SOAP_ACTION = '"http://www.superoffice.net/ws/crm/NetServer/Services86/Appointment/SetActivityStatus"'
+HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": SOAP_ACTION}
+SUCCEEDED = b">true</Succeeded>"
+
+
+def q(full: int, quick: int) -> int:
+    """``full``, or ``quick`` under BENCH_QUICK=1."""
+    return quick if QUICK else full
+
+
+def soap_request(identifiers: Sequence[str], status: str = "Completed") -> bytes:
+    """The peers' request (``../shared/bench/req11.xml``) with ``identifiers`` in its array."""
+    items = "".join(f"<a:string>{i}</a:string>" for i in identifiers)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:a="http://schemas.microsoft.com/2003/10/Serialization/Arrays" '
+        'xmlns:t="http://www.superoffice.net/ws/crm/NetServer/Services86">\n'
+        f" <s:Header>\n  <t:ApplicationToken>{TOKEN}</t:ApplicationToken>\n"
+        f"  <t:Credentials><t:Ticket>{TICKET}</t:Ticket></t:Credentials>\n </s:Header>\n"
+        f" <s:Body>\n  <t:SetActivityStatus>\n   <t:ActivityIdentifier>{items}</t:ActivityIdentifier>\n"
+        f"   <t:ActivityStatus>{status}</t:ActivityStatus>\n  </t:SetActivityStatus>\n </s:Body>\n"
+        "</s:Envelope>\n"
+    ).encode()
+
+
+ONE_ID = soap_request(["appointment_id=17"])
+
+
+# -- results --------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    section: str
+    case: str
+    figure: str
+    detail: str = ""
+    load: str = field(default_factory=lambda: f"{os.getloadavg()[0]:.2f}")
+
+
+class Table:
+    """The rows measured so far; each is echoed to stderr as it comes, the whole table printed last."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    def add(self, section: str, case: str, figure: str, detail: str = "") -> None:
+        row = Row(section, case, figure, detail)
+        self.rows.append(row)
+        progress(f"  {row.section:<11} {row.case:<44} {row.figure:>16}  {row.detail}")
+
+    def render(self) -> str:
+        header = Row("section", "case", "figure", "detail", "load")
+        rows = [header, *self.rows]
+        widths = [max(len(getattr(r, name)) for r in rows) for name in ("section", "case", "figure", "load")]
+        lines = []
+        for index, r in enumerate(rows):
+            lines.append(
+                f"| {r.section:<{widths[0]}} | {r.case:<{widths[1]}} | {r.figure:>{widths[2]}} "
+                f"| {r.load:>{widths[3]}} | {r.detail}"
+            )
+            if index == 0:
+                lines.append(
+                    f"|{'-' * (widths[0] + 2)}|{'-' * (widths[1] + 2)}|{'-' * (widths[2] + 1)}:"
+                    f"|{'-' * (widths[3] + 1)}:|---"
+                )
+        return "\n".join(lines)
+
+
+def progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def machine() -> list[str]:
+    """Lines naming the machine, the software and the moment."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    from emulator import __version__
+
+    versions = [f"superoffice-emulator {__version__}", f"SQLite {sqlite3.sqlite_version}"]
+    for name in ("granian", "lxml", "SQLAlchemy", "Werkzeug"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions.append(f"{name} {metadata.version(name)}")
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    return [
+        f"date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()})",
+        f"software: {', '.join(versions)}",
+        f"load average at start (1, 5, 15 min): {load}; the load column is the 1-minute load after each row",
+        f"mode: {'quick (BENCH_QUICK=1)' if QUICK else 'full'}",
+    ]
+
+
+# -- figures ---------------------------------------------------------------------------------------
+def percentile(values: Sequence[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = max(0, math.ceil(pct / 100 * len(ordered)) - 1)
+    return ordered[index]
+
+
+def ms(seconds: float) -> str:
+    value = seconds * 1000
+    return f"{value:.3f} ms" if value < 1 else f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
+
+
+def mib(kib: int) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def timed(function: Callable[[], object], repeat: int) -> list[float]:
+    """Seconds of each of ``repeat`` calls of ``function``."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def summary(times: Sequence[float]) -> str:
+    return f"median of {len(times)}; min {ms(min(times))}, p99 {ms(percentile(times, 99))}"
+
+
+# -- in-process emulator ------------------------------------------------------------------------
+class InProcess:
+    """An emulator in this process, called through werkzeug's test client (no sockets)."""
+
+    def __init__(self, database_url: str, **settings: object) -> None:
+        from werkzeug.test import Client
+
+        from emulator.app import create_app
+        from emulator.logs import configure_logging
+        from emulator.settings import Settings
+
+        configure_logging("warning")  # the per-call log line is not what is measured
+        self.app = create_app(Settings(database_url=database_url, mode="online").replace(**settings))
+        self.client = Client(self.app)
+
+    def call(self, body: bytes = ONE_ID) -> bytes:
+        answer = self.client.post(APPOINTMENT, data=body, headers=HEADERS)
+        data = answer.get_data()
+        if answer.status_code != 200 or SUCCEEDED not in data:
+            raise RuntimeError(f"the call failed: HTTP {answer.status_code}: {data[:600]!r}")
+        return data
+
+    def close(self) -> None:
+        self.app.runtime.database.dispose()
+
+
+# -- servers in subprocesses ----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli_command() -> list[str]:
+    """The ``superoffice-emulator`` command of this interpreter's environment."""
+    script = Path(sys.executable).parent / "superoffice-emulator"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("superoffice-emulator")
+    return [found] if found else [sys.executable, "-m", "emulator"]
+
+
+_SERVE = (
+    "import sys\n"
+    "from emulator.serving import serve\n"
+    "from emulator.settings import Settings\n"
+    "serve(Settings(database_url=sys.argv[1], mode='online'), '127.0.0.1', int(sys.argv[2]),"
+    " int(sys.argv[3]), log_level='warning')\n"
+)
+
+
+def server_argv(kind: str, port: str, database_url: str) -> list[str]:
+    """``cli`` (``superoffice-emulator serve``, werkzeug, one process) or ``granian:N`` (N workers)."""
+    if kind == "cli":
+        return [
+            *cli_command(),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--database-url",
+            database_url,
+            "--mode",
+            "online",
+            "--log-level",
+            "warning",
+        ]
+    if kind.startswith("granian:"):
+        return [sys.executable, "-c", _SERVE, database_url, port, kind.split(":", 1)[1]]
+    raise ValueError(f"unknown server kind {kind!r}; use cli or granian:N")
+
+
+def shell_command(argv: Sequence[str]) -> str:
+    """``argv`` for ``bash -c``, with a literal ``$PORT`` left for the shell to expand."""
+    return " ".join(a if a == "$PORT" else shlex.quote(a) for a in argv)
+
+
+def describe(kind: str) -> str:
+    if kind == "cli":
+        return "CLI serve (werkzeug, 1 process)"
+    workers = int(kind.split(":", 1)[1])
+    return f"granian, {workers} worker{'s' if workers > 1 else ''}"
+
+
+class Server:
+    """A server subprocess on a free port, in its own process group, with its output in a file."""
+
+    def __init__(self, kind: str, database_url: str, work: Path) -> None:
+        self.port = free_port()
+        self.kind = kind
+        self._log: IO[bytes] = (work / f"server-{kind.replace(':', '-')}-{self.port}.log").open("wb")
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            server_argv(kind, str(self.port), database_url),
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait(self, path: str = "/", timeout: float = 60.0, interval: float = 0.005) -> float:
+        """Poll ``path`` until it answers 200; the seconds since the process was started."""
+        deadline = self.started + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}; see {self._log.name}")
+            try:
+                with urllib.request.urlopen(self.url(path), timeout=10) as answer:
+                    if answer.status == 200:
+                        answer.read()
+                        return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(interval)
+        raise RuntimeError(f"{self.kind} did not answer {path} within {timeout} s; see {self._log.name}")
+
+    def pids(self) -> list[int]:
+        """The server's process and its children (granian's workers)."""
+        pids = [self.process.pid]
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
+            pids += [int(p) for p in children.split()]
+        except OSError:
+            pass
+        return pids
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
+    """A ``/proc/<pid>/status`` field in KiB (VmRSS now, VmHWM the peak); 0 if unreadable."""
+    try:
+        match = re.search(rf"^{field_name}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M)
+    except OSError:
+        return 0
+    return int(match.group(1)) if match else 0
+
+
+# -- load generators ---------------------------------------------------------------------------
+@dataclass
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    tool: str
+
+    def figure(self) -> str:
+        return f"{self.requests_per_second:,.0f} req/s"
+
+    def detail(self) -> str:
+        failed = f", {self.errors} FAILED" if self.errors else ""
+        latency = f"p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms"
+        return f"{latency}, {self.requests:,} calls{failed} ({self.tool})"
+
+
+def has_wrk() -> bool:
+    return shutil.which("wrk") is not None and not os.environ.get("BENCH_NO_WRK")
+
+
+def _wrk_ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _request_file(body: bytes) -> Path:
+    descriptor, name = tempfile.mkstemp(prefix="bench-req-", suffix=".xml")
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(body)
+    return Path(name)
+
+
+def wrk(url: str, body: bytes, connections: int, seconds: float, limit: int | None = None) -> Load:
+    """wrk with one thread and ``connections`` keep-alive connections, for ``seconds`` or ``limit`` calls."""
+    request = _request_file(body)
+    env = {**os.environ, "REQ": str(request)}
+    if limit is not None:
+        env["LIMIT"] = str(limit)
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    try:
+        out = subprocess.run(
+            [*argv, "-s", str(HERE / "post.lua"), url], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        request.unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    p50 = _wrk_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _wrk_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors and limit is None:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return Load(rps, p50, p99, total, errors, f"wrk -c{connections}")
+
+
+def python_load(
+    host: str, port: int, body: bytes, connections: int, seconds: float, limit: int | None = None
+) -> Load:
+    """A threaded keep-alive client, for machines without wrk (it shares the CPUs and the GIL)."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+    stop_at = time.perf_counter() + seconds
+    per_thread = None if limit is None else max(1, limit // connections)
+
+    def run(index: int) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=60)
+        mine = latencies[index]
+        while time.perf_counter() < stop_at and (per_thread is None or len(mine) < per_thread):
+            started = time.perf_counter()
+            try:
+                connection.request("POST", APPOINTMENT, body=body, headers=HEADERS)
+                answer = connection.getresponse()
+                data = answer.read()
+                if answer.status != 200 or SUCCEEDED not in data:
+                    errors[index] += 1
+            except OSError:
+                errors[index] += 1
+                connection.close()
+                connection = http.client.HTTPConnection(host, port, timeout=60)
+            mine.append(time.perf_counter() - started)
+        connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    every = [value for mine in latencies for value in mine]
+    return Load(
+        len(every) / elapsed,
+        statistics.median(every) * 1000,
+        percentile(every, 99) * 1000,
+        len(every),
+        sum(errors),
+        f"python client, {connections} threads",
+    )
+
+
+def load(server: Server, body: bytes, connections: int, seconds: float, limit: int | None = None) -> Load:
+    if has_wrk():
+        return wrk(server.url(APPOINTMENT), body, connections, seconds, limit)
+    return python_load("127.0.0.1", server.port, body, connections, seconds, limit)
+
+
+def work_dir() -> Path:
+    """A fresh folder for this run's databases and logs (BENCH_WORK sets its parent)."""
+    parent = Path(os.environ.get("BENCH_WORK", tempfile.gettempdir()))
+    parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="superoffice-emulator-bench-", dir=parent))

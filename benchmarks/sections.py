@@ -1,0 +1,295 @@
+"""The sections of ``python -m benchmarks``: each measures one thing and adds rows to the table."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import common
+from benchmarks.bigdb import generated_ids, make_database
+from benchmarks.common import ONE_ID, WSDL, InProcess, Server, Table, mib, ms, q, summary, timed
+
+Section = Callable[[Table, Path], None]
+
+CONNECTIONS = 4  # as ../shared/bench/compare.sh
+
+
+def _sqlite(work: Path, name: str) -> str:
+    return f"sqlite:///{work / name}"
+
+
+def _first_call(server: Server) -> None:
+    request = urllib.request.Request(
+        server.url(common.APPOINTMENT), data=ONE_ID, headers=common.HEADERS, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        data = answer.read()
+    if common.SUCCEEDED not in data:
+        raise RuntimeError(f"{server.kind}: the first call did not succeed: {data[:600]!r}")
+
+
+def worker_kinds() -> list[str]:
+    workers = max(2, os.cpu_count() or 1)
+    return ["cli", "granian:1", f"granian:{workers}"]
+
+
+# -- sections ------------------------------------------------------------------------------------
+def throughput(table: Table, work: Path) -> None:
+    """One-id calls over HTTP: one process (the CLI's werkzeug, granian with 1 worker) and N workers."""
+    rounds, seconds = q(3, 1), q(5, 2)
+    results: dict[str, list[common.Load]] = {kind: [] for kind in worker_kinds()}
+    for round_number in range(rounds):  # servers take turns, so a burst of load elsewhere hits all alike
+        for kind in results:
+            with Server(kind, _sqlite(work, f"throughput-{kind.replace(':', '-')}.db"), work) as server:
+                server.wait("/")
+                _first_call(server)
+                common.load(server, ONE_ID, CONNECTIONS, 1)  # warm-up
+                results[kind].append(common.load(server, ONE_ID, CONNECTIONS, seconds))
+                common.progress(f"    round {round_number + 1}: {kind}: {results[kind][-1].figure()}")
+    for kind, loads in results.items():
+        middle = sorted(loads, key=lambda load: load.requests_per_second)[len(loads) // 2]
+        detail = middle.detail() + (f"; median of {rounds} runs of {seconds} s" if rounds > 1 else "")
+        table.add("throughput", common.describe(kind), middle.figure(), detail)
+
+
+def batch(table: Table, work: Path) -> None:
+    """Batches of 1 to 10,000 ids in one call (in-process): the time per id must not grow."""
+    sizes = {1: q(300, 50), 100: q(100, 20), 1000: q(20, 5), 10000: q(5, 2)}
+    emulator = InProcess(make_database(work / "batch.db", 10_000))
+    try:
+        for size, repeat in sizes.items():
+            body = common.soap_request(generated_ids(size))
+            emulator.call(body)
+            times = timed(lambda body=body: emulator.call(body), repeat)  # type: ignore[misc]
+            median = statistics.median(times)
+            table.add(
+                "batch",
+                f"{size:,} id{'s' if size > 1 else ''} per call",
+                ms(median),
+                f"{median / size * 1e6:,.1f} us per id; {summary(times)}; "
+                f"{len(body) / 1024:,.0f} KiB request",
+            )
+    finally:
+        emulator.close()
+
+
+def rows(table: Table, work: Path) -> None:
+    """The one-id call on a tenant of 1,000 and of 1,000,000 rows per activity table (in-process)."""
+    big = q(1_000_000, 100_000)
+    repeat = q(1000, 200)
+    medians: dict[int, float] = {}
+    for count in (1000, big):
+        started = time.perf_counter()
+        url = make_database(work / f"rows-{count}.db", count)
+        built = time.perf_counter() - started
+        emulator = InProcess(url)
+        try:
+            for _ in range(20):
+                emulator.call()
+            times = timed(emulator.call, repeat)
+        finally:
+            emulator.close()
+        medians[count] = statistics.median(times)
+        table.add(
+            "rows",
+            f"one id, {count:,} rows per table",
+            ms(medians[count]),
+            f"{summary(times)}; database built in {built:.1f} s",
+        )
+        (work / f"rows-{count}.db").unlink()
+    table.add(
+        "rows",
+        f"{big:,} / 1,000 rows",
+        f"{medians[big] / medians[1000]:.2f}x",
+        "ratio of the medians (target: at most 1.2x)",
+    )
+
+
+def coldstart(table: Table, work: Path) -> None:
+    """From starting the server to the first answered WSDL GET, on a new and on an existing database."""
+    repeat = q(3, 1)
+    cases = [
+        ("cli", "new database"),
+        ("cli", "existing database"),
+        ("granian:1", "existing database"),
+    ]
+    for kind, state in cases:
+        times = []
+        for _ in range(repeat):
+            name = f"cold-{kind.replace(':', '-')}.db"
+            if state == "new database":
+                for suffix in ("", "-wal", "-shm"):
+                    Path(work / (name + suffix)).unlink(missing_ok=True)
+            elif not (work / name).exists():
+                with Server(kind, _sqlite(work, name), work) as warm:
+                    warm.wait("/")
+            with Server(kind, _sqlite(work, name), work) as server:
+                times.append(server.wait(WSDL, interval=0.002))
+        table.add(
+            "cold start",
+            f"{common.describe(kind)}, {state}",
+            ms(statistics.median(times)),
+            f"to the first WSDL answer; {summary(times)}",
+        )
+
+
+def reset(table: Table, work: Path) -> None:
+    """``Database.reset`` of the default tenant to the default fixtures."""
+    emulator = InProcess(_sqlite(work, "reset.db"))
+    try:
+        emulator.call()
+        database = emulator.app.runtime.database
+        times = timed(lambda: database.reset("default"), q(30, 5))
+        emulator.call()  # the tenant works after the reset
+    finally:
+        emulator.close()
+    table.add("reset", "default fixtures, default tenant", ms(statistics.median(times)), summary(times))
+
+
+def tenant(table: Table, work: Path) -> None:
+    """``Database.ensure_tenant`` of a new name: the tenant made from the fixtures."""
+    emulator = InProcess(_sqlite(work, "tenant.db"))
+    names = iter(range(1_000_000))
+    try:
+        database = emulator.app.runtime.database
+        database.ensure_tenant("warm-up")
+        times = timed(lambda: database.ensure_tenant(f"bench-{next(names)}"), q(30, 5))
+    finally:
+        emulator.close()
+    table.add("tenant", "ensure_tenant of a new name", ms(statistics.median(times)), summary(times))
+
+
+def memory(table: Table, work: Path) -> None:
+    """RSS of the CLI server at rest, after the first WSDL and after 100,000 calls."""
+    calls = q(100_000, 10_000)
+    with Server("cli", _sqlite(work, "memory.db"), work) as server:
+        server.wait("/")
+        time.sleep(0.5)
+        at_rest = common.rss_kib(server.process.pid)
+        server.wait(WSDL)
+        after_wsdl = common.rss_kib(server.process.pid)
+        _first_call(server)
+        started = time.perf_counter()
+        load = common.load(server, ONE_ID, CONNECTIONS, 3600, limit=calls)
+        elapsed = time.perf_counter() - started
+        after = common.rss_kib(server.process.pid)
+        peak = common.rss_kib(server.process.pid, "VmHWM")
+    table.add("memory", "CLI server at rest", mib(at_rest), "VmRSS after start-up, before any call")
+    table.add("memory", "after the first WSDL", mib(after_wsdl), "spyne is loaded for the WSDL only")
+    table.add(
+        "memory",
+        f"after {load.requests:,} calls",
+        mib(after),
+        f"peak (VmHWM) {mib(peak)}; the calls took {elapsed:.0f} s"
+        + (f", {load.errors} FAILED" if load.errors else ""),
+    )
+
+
+def compare_script() -> Path:
+    return Path(os.environ.get("BENCH_COMPARE_SH", common.ROOT.parent / "shared" / "bench" / "compare.sh"))
+
+
+def compare(table: Table, work: Path) -> None:
+    """``../shared/bench/compare.sh`` with our server beside the raw, spyne and node peers, one process each.
+
+    BENCH_COMPARE_SERVER picks ours: ``granian:1`` (the default, served like the Python peers) or
+    ``cli`` (``superoffice-emulator serve``, werkzeug); ROUNDS, DUR and CONNS pass through.
+    """
+    script = compare_script()
+    if not script.exists():
+        table.add("compare", "skipped", "-", f"{script} not found (set BENCH_COMPARE_SH)")
+        return
+    kind = os.environ.get("BENCH_COMPARE_SERVER", "granian:1")
+    database = work / "compare.db"
+    command = "exec " + common.shell_command(common.server_argv(kind, "$PORT", f"sqlite:///{database}"))
+    env = {**os.environ, "EMULATOR_CMD": f"cd {common.ROOT} && {command}"}
+    if common.QUICK:
+        env.setdefault("ROUNDS", "1")
+        env.setdefault("DUR", "2")
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"compare.sh exited with {result.returncode}: {result.stderr[-1500:]}")
+    figures: dict[str, tuple[float, str]] = {}
+    for line in result.stdout.splitlines():
+        match = re.fullmatch(r"(\S+)\s+([\d.]+)\s+(\S+)\s+([\d.]+)", line.strip())
+        if match:
+            figures[match.group(1)] = (float(match.group(2)), match.group(3))
+    warnings = " ".join(result.stderr.split())[:300]
+    rounds, seconds = env.get("ROUNDS", "3"), env.get("DUR", "4")
+    for name, (rps, p99) in figures.items():
+        case = f"emulator ({common.describe(kind)})" if name == "emulator" else name
+        table.add("compare", case, f"{rps:,.0f} req/s", f"p99 {p99}; median of {rounds} x {seconds} s")
+    ours = figures.get("emulator", (0.0, ""))[0]
+    for peer, target in (("spyne", 2.0), ("node", 1.0), ("raw", None)):
+        if peer in figures and ours:
+            goal = f" (target: at least {target:g}x)" if target else " (the floor of Python)"
+            table.add("compare", f"emulator / {peer}", f"{ours / figures[peer][0]:.2f}x", "same run" + goal)
+    if warnings:
+        table.add("compare", "compare.sh said", "-", warnings)
+
+
+def profile(table: Table, work: Path) -> None:
+    """Where a one-id call spends its time (in-process, cProfile; pyinstrument when installed)."""
+    emulator = InProcess(_sqlite(work, "profile.db"))
+    calls = q(3000, 500)
+    try:
+        for _ in range(50):
+            emulator.call()
+        plain = timed(emulator.call, calls)
+        text, tool = _profiled(emulator, calls)
+    finally:
+        emulator.close()
+    path = work / "profile.txt"
+    path.write_text(text)
+    common.progress(text)
+    table.add(
+        "profile",
+        "one id, in-process, no profiler",
+        ms(statistics.median(plain)),
+        f"{summary(plain)}; {tool} output in {path}",
+    )
+
+
+def _profiled(emulator: InProcess, calls: int) -> tuple[str, str]:
+    """The profile of ``calls`` calls as text, and the profiler's name."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import io
+        import pstats
+
+        cprofile = cProfile.Profile()
+        cprofile.enable()
+        for _ in range(calls):
+            emulator.call()
+        cprofile.disable()
+        stream = io.StringIO()
+        pstats.Stats(cprofile, stream=stream).sort_stats("tottime").print_stats(25)
+        return stream.getvalue(), "cProfile"
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for _ in range(calls):
+        emulator.call()
+    profiler.stop()
+    return profiler.output_text(unicode=False, color=False), "pyinstrument"
+
+
+SECTIONS: dict[str, Section] = {
+    "throughput": throughput,
+    "batch": batch,
+    "rows": rows,
+    "coldstart": coldstart,
+    "reset": reset,
+    "tenant": tenant,
+    "memory": memory,
+    "compare": compare,
+    "profile": profile,
+}
+DEFAULT = [name for name in SECTIONS if name != "profile"]

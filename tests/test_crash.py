@@ -1,0 +1,183 @@
+"""Crash safety: SIGKILL the real server process in the middle of load, restart it on the same file.
+
+After every restart: SQLite's integrity check passes, every batch the server acknowledged is in
+the data whole, no batch is there in part (each batch names three records of its own, in three
+tables: all three changed or none), and the data is a serial replay of the batches that made it
+(the check of :mod:`tests.test_concurrency`). Killing the server while it creates a tenant from
+the fixtures, or while it resets one, leaves the old state or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import http.client
+import random
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import APPOINTMENT
+from tests.test_concurrency import (
+    HEADERS,
+    Batch,
+    assert_answers,
+    create_tenant,
+    drive,
+    free_port,
+    plan_batches,
+    server_process,
+    verify_serial_replay,
+)
+from tests.test_fuzz import KINDS, Key, Model, Row, read_rows
+
+ROOT = Path(__file__).parents[1]
+EXTRA = 600
+"""Records added to each table of the default fixtures, so that every batch can own three."""
+ROUNDS = 3
+CLIENTS, CALLS, MARKERS = 8, 30, 3
+
+
+def write_fixtures(path: Path, extra: int = EXTRA) -> Path:
+    """The default fixtures plus ``extra`` records per table, owned by the five users in turn."""
+    data: dict[str, Any] = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
+    for kind in KINDS:
+        data["activities"][kind].extend(
+            {"id": 1000 + n, "title": f"crash {kind} {n}", "status": "NotStarted", "associate_id": n % 5 + 1}
+            for n in range(extra)
+        )
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def integrity(database: Path) -> str:
+    with sqlite3.connect(database) as connection:
+        return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def answered(batches: list[Batch]) -> int:
+    return sum(1 for b in batches if b.answer is not None)
+
+
+def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(tmp_path: Path) -> None:
+    fixtures = write_fixtures(tmp_path / "fixtures.yaml")
+    database, log, port = tmp_path / "crm.db", tmp_path / "server.log", free_port()
+    rng = random.Random(20260105)
+    batches: list[Batch] = []
+    initial: dict[Key, Row] = {}
+    model: Model | None = None
+    killed_mid_load = 0
+    for round_number in range(ROUNDS + 1):
+        with server_process(database, port, "--fixtures", str(fixtures), log=log) as process:
+            if model is None:
+                create_tenant("127.0.0.1", port)
+                initial, model = read_rows(database), Model(database)
+            else:  # a restart after a kill: check everything before the next round of load
+                assert integrity(database) == "ok"
+                verify_serial_replay(initial, read_rows(database), batches)
+                create_tenant("127.0.0.1", port)  # and it serves
+            if round_number == ROUNDS:
+                break
+            plan = plan_batches(
+                model,
+                initial,
+                clients=CLIENTS,
+                calls=CALLS,
+                seed=rng.randrange(2**32),
+                markers_per_batch=MARKERS,
+                start=len(batches),
+                round_number=round_number,
+                exclude={m for b in batches for m in b.markers},
+            )
+            this_round = [b for client in plan for b in client]
+            batches.extend(this_round)
+            load = threading.Thread(
+                target=drive, args=("127.0.0.1", port, plan), kwargs={"deadline": time.monotonic() + 30}
+            )
+            load.start()
+            target = int(len(this_round) * rng.uniform(0.2, 0.6))
+            deadline = time.monotonic() + 30
+            while answered(this_round) < target and load.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.02))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            load.join(timeout=90)
+            assert not load.is_alive()
+            unanswered = [b for b in this_round if b.answer is None and b.reached_server]
+            killed_mid_load += bool(unanswered) or answered(this_round) < len(this_round)
+            assert answered(this_round) >= target
+    assert killed_mid_load == ROUNDS, "a round finished before the kill: the test did not test a crash"
+    assert_answers(batches)
+    replay = verify_serial_replay(initial, read_rows(database), batches)
+    acknowledged = [b for b in batches if b.answer == "ok" and b.expected.kind == "apply"]
+    assert acknowledged and all(b.number in replay.stamps for b in acknowledged)
+    assert integrity(database) == "ok"
+
+
+def activity_count(database: Path, tenant: str = "default") -> int:
+    with sqlite3.connect(database) as connection:
+        return sum(
+            connection.execute(f"SELECT count(*) FROM {kind} WHERE tenant = ?", (tenant,)).fetchone()[0]
+            for kind in KINDS
+        )
+
+
+def tenant_exists(database: Path, tenant: str = "default") -> bool:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT 1 FROM emulator_tenant WHERE tenant = ?", (tenant,)).fetchone() is not None
+
+
+def post_in_background(port: int, path: str, body: bytes, headers: dict[str, str]) -> threading.Thread:
+    def send() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            connection.getresponse().read()
+        except (OSError, http.client.HTTPException):
+            pass  # the server was killed: that is the point
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=send, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.4])
+def test_sigkill_while_creating_or_resetting_a_tenant_leaves_old_or_new(tmp_path: Path, delay: float) -> None:
+    from tests.conftest import envelope
+
+    fixtures = write_fixtures(tmp_path / "fixtures.yaml", extra=4000)
+    complete = sum(len(v) for v in yaml.safe_load(fixtures.read_text())["activities"].values())
+    database, log, port = tmp_path / "crm.db", tmp_path / "server.log", free_port()
+    tenant_call = envelope(["todo_id=1"], "Completed")
+    with server_process(database, port, "--fixtures", str(fixtures), log=log) as process:
+        sender = post_in_background(port, APPOINTMENT, tenant_call, HEADERS)  # creates the tenant first
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        sender.join(timeout=60)
+    with server_process(database, port, "--fixtures", str(fixtures), log=log) as process:
+        assert integrity(database) == "ok"
+        count = activity_count(database)
+        assert (tenant_exists(database), count) in ((False, 0), (True, complete)), count
+        create_tenant("127.0.0.1", port)
+        assert activity_count(database) == complete
+        changed = read_rows(database)
+        reset = post_in_background(port, "/_emulator/reset", b"", {})
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        reset.join(timeout=60)
+    with server_process(database, port, "--fixtures", str(fixtures), log=log):
+        assert integrity(database) == "ok"
+        rows = read_rows(database)
+        pristine = {key: row for key, row in rows.items()}
+        assert len(rows) == complete
+        if rows != changed:  # the reset made it: then it is the fixtures, whole
+            assert all(row["updatedCount"] == 0 for row in pristine.values())

