@@ -347,7 +347,6 @@
         {},
         el("th", { text: "User" }),
         el("th", { text: "Role" }),
-        el("th", { class: "num", text: "Group" }),
         ...tables.map((table) => el("th", { class: "rights-head", text: table })),
       ),
     );
@@ -359,11 +358,10 @@
           el(
             "td",
             {},
-            el("div", { class: "user-name", text: user.full_name || user.name }),
-            el("div", { class: "muted small", text: `${user.name} · #${user.associate_id}${user.email ? " · " + user.email : ""}` }),
+            el("div", { class: "user-name", text: user.full_name || user.name, title: user.email || "" }),
+            el("div", { class: "muted small", text: `${user.name} · #${user.associate_id} · group ${user.group_id}` }),
           ),
           el("td", { text: user.role }),
-          el("td", { class: "num", text: String(user.group_id) }),
           ...tables.map((table) => {
             const rights = user.rights[table];
             if (!rights) return el("td", { class: "muted", text: "no right" });
