@@ -1,7 +1,7 @@
 """The WSGI application: routes NetServer paths (with or without a tenant prefix) and the admin API.
 
     from emulator.app import create_app
-    from emulator.settings import Settings
+    from emulator.settings import TENANT_NAME, Settings
 
     app = create_app(Settings(database_url="sqlite:///crm.db"))
     # app is a WSGI callable; app.runtime holds the settings, database and clock.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -25,7 +24,7 @@ from werkzeug.wrappers import Request, Response
 from emulator import __version__, admin, ui
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
-from emulator.settings import Settings
+from emulator.settings import TENANT_NAME, Settings
 from emulator.soap.endpoint import soap_call
 from emulator.soap.operations import SERVICES
 from emulator.soap.replies import Reply
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("emulator")
 
-TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 _URLS = Map(
     [

@@ -62,7 +62,7 @@ def _fixtures_path(ctx: click.Context, param: click.Parameter, value: Path | Non
 
 
 def _tenant_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from emulator.app import TENANT_NAME
+    from emulator.settings import TENANT_NAME
 
     if value is not None and not TENANT_NAME.fullmatch(value):
         raise click.BadParameter(

@@ -78,6 +78,14 @@ class FaultPlan:
             self.rules.append(rule)
         return rule
 
+    def remove(self, rule_id: int) -> bool:
+        """Drop the rule with ``rule_id``; False when there is none (or it was used up)."""
+        with self._lock:
+            found = [rule for rule in self.rules if rule.id == rule_id]
+            for rule in found:
+                self.rules.remove(rule)
+        return bool(found)
+
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 Mode = Literal["onsite", "online"]
+
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""A tenant name, in paths and the admin API: letters, digits, ``_`` and ``-``; no dots or slashes."""
 
 
 def default_fixtures() -> Path:

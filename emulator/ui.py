@@ -69,9 +69,7 @@ def listing() -> dict[str, Traversable]:
     return {
         entry.name: entry
         for entry in folder.iterdir()
-        if entry.is_file()
-        and _ASSET_NAME.fullmatch(entry.name)
-        and _suffix(entry.name) in CONTENT_TYPES
+        if entry.is_file() and _ASSET_NAME.fullmatch(entry.name) and _suffix(entry.name) in CONTENT_TYPES
     }
 
 

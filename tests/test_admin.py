@@ -476,11 +476,6 @@ def test_journal_stays_bounded_by_its_cap(capped: tuple[Client, Path]) -> None:
     assert len(call(http, "GET", "/_emulator/journal?since_id=0&limit=1000")[1]) == 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Database.record trims every 50 writes counted over all tenants, and only the tenant that "
-    "makes the 50th write: with two tenants taking turns, one is never trimmed (count per tenant).",
-)
 def test_journal_of_every_tenant_stays_bounded_when_tenants_take_turns(capped: tuple[Client, Path]) -> None:
     http, db = capped
     for _ in range(100):

@@ -1,4 +1,4 @@
-"""The dashboard's files at /_emulator/ui/: served with the right types and caching, nothing else reachable."""
+"""The dashboard files at /_emulator/ui/: the right types and caching, and nothing else reachable."""
 
 from __future__ import annotations
 
@@ -49,7 +49,9 @@ def test_the_address_without_a_slash_redirects_so_relative_urls_work(
 
 
 @pytest.mark.parametrize(("name", "content_type"), sorted(ASSETS.items()))
-def test_each_asset_has_its_content_type_and_revalidates(client: Client, name: str, content_type: str) -> None:
+def test_each_asset_has_its_content_type_and_revalidates(
+    client: Client, name: str, content_type: str
+) -> None:
     response = client.get(f"/_emulator/ui/{name}")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == content_type
@@ -140,7 +142,11 @@ def test_a_bad_tenant_name_is_not_found(client: Client, tenant: str) -> None:
 
 
 def test_the_admin_api_is_still_reached_around_the_page(client: Client) -> None:
-    assert client.get("/_emulator/health").json == {"status": "ok", "version": __version__, "tenant": "default"}
+    assert client.get("/_emulator/health").json == {
+        "status": "ok",
+        "version": __version__,
+        "tenant": "default",
+    }
     assert client.get("/Cust1/_emulator/health").json["tenant"] == "Cust1"
     other = client.get("/_emulator/uix")
     assert other.status_code == 404

@@ -346,11 +346,7 @@ def clear_faults(ctx: Context) -> Response:
 def remove_fault(ctx: Context) -> Response:
     rule_id = inputs.integer(ctx.args["id"], "The fault id", minimum=1)
     plan = ctx.runtime.fault_plan(ctx.tenant)
-    with plan._lock:  # FaultPlan has no remove(); take() holds the same lock
-        found = [rule for rule in plan.rules if rule.id == rule_id]
-        for rule in found:
-            plan.rules.remove(rule)
-    if not found:
+    if not plan.remove(rule_id):
         raise AdminError(
             404,
             f"There is no active fault {rule_id} in tenant {ctx.tenant!r} (a rule is gone once its "

@@ -17,11 +17,10 @@ from werkzeug.wrappers import Request
 
 from emulator.domain.activities import parse_identifier
 from emulator.faults import FAULT_KINDS, FaultRule
+from emulator.settings import TENANT_NAME
 
 T = TypeVar("T")
 
-TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-"""The same rule as the SOAP paths: letters, digits, ``_`` and ``-``, at most 64, no dots or slashes."""
 
 INT32 = (-(2**31), 2**31 - 1)
 

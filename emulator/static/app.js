@@ -345,8 +345,7 @@
       el(
         "tr",
         {},
-        el("th", { text: "User" }),
-        el("th", { text: "Role" }),
+        el("th", { text: "User and role" }),
         ...tables.map((table) => el("th", { class: "rights-head", text: table })),
       ),
     );
@@ -358,10 +357,13 @@
           el(
             "td",
             {},
-            el("div", { class: "user-name", text: user.full_name || user.name, title: user.email || "" }),
-            el("div", { class: "muted small", text: `${user.name} · #${user.associate_id} · group ${user.group_id}` }),
+            el("div", {
+              class: "user-name",
+              text: user.full_name || user.name,
+              title: `${user.name} (associate ${user.associate_id})${user.email ? ", " + user.email : ""}`,
+            }),
+            el("div", { class: "muted small", text: `${user.name} · ${user.role} · group ${user.group_id}` }),
           ),
-          el("td", { text: user.role }),
           ...tables.map((table) => {
             const rights = user.rights[table];
             if (!rights) return el("td", { class: "muted", text: "no right" });

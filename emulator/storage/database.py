@@ -129,7 +129,7 @@ class Database:
         self.journal_size = journal_size
         self._known_tenants: set[str] = set()
         self._lock = threading.Lock()
-        self._journal_writes = 0
+        self._journal_writes: dict[str, int] = {}  # per tenant: each is trimmed every 50 writes
         self._postgres = self.engine.dialect.name == "postgresql"
 
     def create_schema(self) -> None:
@@ -313,8 +313,8 @@ class Database:
                 )
             )
         )
-        self._journal_writes += 1
-        if self._journal_writes % 50 == 0:
+        writes = self._journal_writes[tenant] = self._journal_writes.get(tenant, 0) + 1
+        if writes % 50 == 0:
             self.trim_journal(connection, tenant)
 
     def trim_journal(self, connection: Connection, tenant: str) -> None:
