@@ -17,11 +17,12 @@ import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from emulator import __version__, admin, ui
+from emulator.bodies import read_body
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
 from emulator.settings import TENANT_NAME, Settings
@@ -102,11 +103,7 @@ class EmulatorApp:
             return self.wsdl(request, service)
         if request.method != "POST":
             return _text(405, "Use POST for SOAP calls, GET ?wsdl for the WSDL.")
-        if (request.content_length or 0) > self.runtime.settings.max_body_bytes:
-            raise RequestEntityTooLarge(
-                f"The request body is larger than {self.runtime.settings.max_body_bytes} bytes."
-            )
-        return _reply(soap_call(self.runtime, tenant, service, request))
+        return _reply(soap_call(self.runtime, tenant, service, request, read_body(request)))
 
     def wsdl(self, request: Request, service: str) -> Response:
         if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:

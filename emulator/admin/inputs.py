@@ -13,8 +13,10 @@ from typing import Any, TypeVar
 
 import yaml
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
+from emulator import bodies
 from emulator.domain.activities import parse_identifier
 from emulator.faults import FAULT_KINDS, FaultRule
 from emulator.settings import TENANT_NAME
@@ -100,25 +102,15 @@ class Query:
 
 
 def read_body(request: Request) -> bytes:
-    """The whole request body; 413 when it is over the limit, also when it comes without a length.
-
-    werkzeug reads a chunked body (no ``Content-Length``) only up to ``max_content_length`` and
-    silently stops there, so a cut document could be loaded as if whole: one more byte from the
-    server's (terminated) input stream tells a body that fits exactly from one that goes on.
-    """
-    data = request.get_data(cache=False)
-    limit = request.max_content_length
-    if (
-        limit is not None
-        and request.content_length is None
-        and len(data) >= limit
-        and request.environ.get("wsgi.input_terminated")
-        and request.environ["wsgi.input"].read(1)
-    ):
+    """The whole request body; 413 when it is over the limit, also when it comes without a length."""
+    try:
+        return bodies.read_body(request)
+    except RequestEntityTooLarge:
         raise AdminError(
-            413, f"The request body is larger than {limit} bytes (the emulator's max_body_bytes)."
-        )
-    return data
+            413,
+            f"The request body is larger than {request.max_content_length} bytes "
+            "(the emulator's max_body_bytes).",
+        ) from None
 
 
 def json_object(body: bytes, example: str) -> dict[str, Any]:

@@ -23,10 +23,9 @@ log = logging.getLogger("emulator.calls")
 _SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
 
 
-def soap_call(runtime: Runtime, tenant: str, service: str, http: Request) -> Reply:
-    """Answer a POST to ``service``.svc: parse, dispatch, translate failures, journal, log."""
+def soap_call(runtime: Runtime, tenant: str, service: str, http: Request, body: bytes) -> Reply:
+    """Answer a POST of ``body`` to ``service``.svc: parse, dispatch, translate failures, journal, log."""
     started = time.perf_counter()
-    body = http.get_data(cache=False)
     version = version_of(body)
     call: Call | None = None
     reply: Reply
