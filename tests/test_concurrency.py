@@ -23,6 +23,7 @@ import graphlib
 import http.client
 import importlib.util
 import json
+import os
 import random
 import signal
 import socket
@@ -370,8 +371,7 @@ def test_overlapping_batches_from_8_clients_replay_serially(db_path: Path) -> No
     replay = verify_serial_replay(initial, final, batches)
     assert len(replay.applied) == sum(1 for b in batches if b.expected.kind == "apply")
     assert_journal_matches(db_path, _with_tenant_call(batches), replay)
-    with sqlite3.connect(db_path) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert integrity(db_path) == "ok"
 
 
 def _with_tenant_call(batches: list[Batch]) -> list[Batch]:
@@ -386,35 +386,56 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVE_WITH_WORKERS = """
+import sys
+from pathlib import Path
+from emulator.serving import serve
+from emulator.settings import Settings
+database_url, port, workers, fixtures = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+settings = Settings(database_url=database_url, **({"fixtures": Path(fixtures[0])} if fixtures else {}))
+serve(settings, "127.0.0.1", port, workers=workers, log_level="warning")
+"""
+
+
 @contextlib.contextmanager
 def server_process(
-    database: Path, port: int, *extra: str, log: Path, ready_within: float = 30
+    database: Path,
+    port: int,
+    *,
+    log: Path,
+    fixtures: Path | None = None,
+    workers: int | None = None,
+    ready_within: float = 30,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m emulator serve`` on ``port``; waits until it answers; SIGKILLed if still up at the end."""
-    command = [
-        sys.executable,
-        "-m",
-        "emulator",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--database-url",
-        f"sqlite:///{database}",
-        "--log-level",
-        "warning",
-        *extra,
-    ]
+    """A server in its own process group, answering on ``port``; SIGKILLed (the whole group) at the end.
+
+    ``workers`` None: ``python -m emulator serve`` (the CLI); a number: ``emulator.serving.serve``
+    with that many worker processes.
+    """
+    url = f"sqlite:///{database}"
+    if workers is None:
+        command = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--database-url", url, "--log-level", "warning"]
+        command += ["--fixtures", str(fixtures)] if fixtures else []
+    else:
+        command = [sys.executable, "-c", SERVE_WITH_WORKERS, url, str(port), str(workers)]
+        command += [str(fixtures)] if fixtures else []
     with log.open("ab") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         wait_until_up(process, port, ready_within, log)
         yield process
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        kill_hard(process)
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and every worker it started (its process group, which this test created)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 def wait_until_up(process: subprocess.Popen[bytes], port: int, within: float, log: Path) -> None:
@@ -435,22 +456,11 @@ def wait_until_up(process: subprocess.Popen[bytes], port: int, within: float, lo
     pytest.fail(f"the server did not answer within {within} s: {log.read_text()[-2000:]}")
 
 
-def workers_option() -> list[str] | None:
-    """``--workers 2`` when the multi-process server exists, else None."""
-    if importlib.util.find_spec("emulator.serving") is None:
-        return None
-    help_text = subprocess.run(
-        [sys.executable, "-m", "emulator", "serve", "--help"], cwd=ROOT, capture_output=True, timeout=60, check=False
-    ).stdout.decode()
-    return ["--workers", "2"] if "--workers" in help_text else None
-
-
 def test_overlapping_batches_against_2_worker_processes(tmp_path: Path) -> None:
-    option = workers_option()
-    if option is None:
-        pytest.skip("emulator.serving (--workers N) does not exist yet; the multi-process variant waits for it")
+    if importlib.util.find_spec("emulator.serving") is None:
+        pytest.skip("emulator.serving does not exist yet; the multi-process variant waits for it")
     database, port = tmp_path / "crm.db", free_port()
-    with server_process(database, port, *option, log=tmp_path / "server.log"):
+    with server_process(database, port, log=tmp_path / "server.log", workers=2):
         create_tenant("127.0.0.1", port)
         initial = read_rows(database)
         plan = plan_batches(Model(database), initial, clients=8, calls=25, seed=86)
@@ -460,8 +470,12 @@ def test_overlapping_batches_against_2_worker_processes(tmp_path: Path) -> None:
     assert_answers(batches)
     replay = verify_serial_replay(initial, read_rows(database), batches)
     assert len(replay.applied) == sum(1 for b in batches if b.expected.kind == "apply")
+    assert integrity(database) == "ok"
+
+
+def integrity(database: Path) -> str:
     with sqlite3.connect(database) as connection:
-        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
 
 
 def test_the_replay_check_notices_a_partial_or_lost_write() -> None:

@@ -69,3 +69,10 @@ def test_invalid_yaml_and_missing_file_are_reported(tmp_path: Path) -> None:
         parse_fixtures("users: [", "inline.yaml")
     with pytest.raises(FixtureError, match="cannot read the fixture file"):
         load_fixtures(tmp_path / "nope.yaml")
+
+
+def test_deeply_nested_yaml_is_refused_before_it_can_crash_the_process(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text("activities: " + "[" * 50_000)
+    with pytest.raises(FixtureError, match="nested more than 32 levels"):
+        load_fixtures(path)

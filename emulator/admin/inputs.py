@@ -11,7 +11,6 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
-import yaml
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
@@ -126,34 +125,6 @@ def json_object(body: bytes, example: str) -> dict[str, Any]:
             400, f"The request body must be a JSON object, not {type(value).__name__}; send e.g. {example}."
         )
     return value
-
-
-MAX_YAML_DEPTH = 32
-_EventLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def check_yaml_depth(body: bytes) -> None:
-    """Refuse YAML nested deeper than any fixture file is, before it is loaded.
-
-    libyaml builds nested collections recursively and a body of a few kilobytes of ``[`` overflows
-    the C stack, killing the whole process; the event stream read here is flat and stops early.
-    Syntax errors are left to the loader, which reports them with line and column.
-    """
-    depth = 0
-    try:
-        for event in yaml.parse(body, Loader=_EventLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_YAML_DEPTH:
-                    raise AdminError(
-                        400,
-                        f"request body: the YAML is nested more than {MAX_YAML_DEPTH} levels deep; "
-                        "fixtures need only a few (see the fixture file format).",
-                    )
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return
 
 
 FAULT_EXAMPLE = '{"kind": "http503", "count": 2, "identifiers": ["appointment_id=17"]}'

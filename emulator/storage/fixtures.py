@@ -120,13 +120,43 @@ def _load_cached(path: Path, _mtime_ns: int, _size: int) -> Fixtures:
 def parse_fixtures(text: str | bytes, source: str, *, json_format: bool = False) -> Fixtures:
     """Validate fixture ``text`` (YAML, of which JSON is a subset); ``source`` names it in errors."""
     try:
-        data = json.loads(text) if json_format else yaml.load(text, Loader=_Loader)
+        if json_format:
+            data = json.loads(text)
+        else:
+            _check_yaml_depth(text, source)
+            data = yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise FixtureError(f"{source}: nested too deeply to read; fixtures need only a few levels") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise FixtureError(f"{source}: not valid {'JSON' if json_format else 'YAML'}: {exc}") from exc
     return _Validator(source).fixtures(data)
 
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_YAML_DEPTH = 32
+
+
+def _check_yaml_depth(text: str | bytes, source: str) -> None:
+    """Refuse YAML nested deeper than any fixture file is, before it is loaded.
+
+    libyaml builds nested collections recursively, and a few kilobytes of ``[`` overflow the C
+    stack and kill the whole process; the event stream read here is flat and stops early.
+    Syntax errors are left to the loader, which reports them with line and column.
+    """
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise FixtureError(
+                        f"{source}: the YAML is nested more than {MAX_YAML_DEPTH} levels deep; "
+                        "fixtures need only a few (see the fixture file format)."
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return
 
 
 class _Validator:
