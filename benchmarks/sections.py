@@ -220,7 +220,8 @@ def compare(table: Table, work: Path) -> None:
         match = re.fullmatch(r"(\S+)\s+([\d.]+)\s+(\S+)\s+([\d.]+)", line.strip())
         if match:
             figures[match.group(1)] = (float(match.group(2)), match.group(3))
-    warnings = " ".join(result.stderr.split())[:300]
+    said = [line for line in result.stderr.splitlines() if line.strip() and "Location 'file:" not in line]
+    warnings = " ".join(" ".join(said).split())[:300]
     rounds, seconds = env.get("ROUNDS", "3"), env.get("DUR", "4")
     for name, (rps, p99) in figures.items():
         case = f"emulator ({common.describe(kind)})" if name == "emulator" else name

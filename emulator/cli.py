@@ -293,6 +293,7 @@ def serve(host: str, port: int, log_level: str, log_format: LogFormat, **options
 
 def run_server(app: EmulatorApp, host: str, port: int) -> None:
     """Serve ``app`` until SIGINT or SIGTERM (``docker stop``), then close the database."""
+    from sqlalchemy.engine import make_url
     from werkzeug.serving import make_server
 
     server = make_server(host, port, app, threaded=True)
@@ -305,7 +306,7 @@ def run_server(app: EmulatorApp, host: str, port: int) -> None:
         server.port,
         host,
         server.port,
-        settings.database_url,
+        make_url(settings.database_url).render_as_string(hide_password=True),
     )
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)

@@ -238,12 +238,12 @@ class SuperOfficeClients:
         client = zeep.Client(
             self.tenant.wsdl_url(service), transport=zeep.Transport(session=session, operation_timeout=60)
         )
+        token = self.application_token if application_token is ... else application_token
+        ticket = self.ticket if ticket is ... else ticket
         headers: dict[str, Any] = {
-            "ApplicationToken": self.application_token if application_token is ... else application_token,
-            "Credentials": {"Ticket": self.ticket if ticket is ... else ticket},
+            "ApplicationToken": token,
+            "Credentials": None if ticket is None else {"Ticket": ticket},
         }
-        if headers["Credentials"]["Ticket"] is None:
-            headers["Credentials"] = None
         port = _port(client)
         port.binding_options["address"] = self.tenant.service_url(service)
         declared = _declared_headers(port)

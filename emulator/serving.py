@@ -20,6 +20,7 @@ import functools
 import ipaddress
 import logging
 import signal
+import socket
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ def serve(
     """Serve ``settings``' emulator on ``host``:``port`` until SIGINT or SIGTERM.
 
     ``workers`` granian worker processes (at least 1), or werkzeug in this process for ``0``.
-    ``port`` 0 picks a free port (werkzeug only; the log line names it). Raises ``ValueError`` for a
+    ``port`` 0 picks a free port (the log line names it). Raises ``ValueError`` for a
     negative ``workers`` or an unknown ``log_level``, and SQLAlchemy's error if the database cannot
     be opened.
     """
@@ -93,6 +94,7 @@ def _serve_granian(
     from granian.log import LogLevels
 
     prepare_database(settings)
+    port = port or _free_port(host)
     server = Granian(
         "emulator.wsgi:app",  # the name granian shows; the app comes from worker_app below
         address=host,
@@ -150,6 +152,14 @@ def _log_listening(settings: Settings, host: str, port: int, how: str) -> None:
     )
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
+
+
+def _free_port(host: str) -> int:
+    """A port that is free now (granian binds in its own code, so it cannot report one it picked)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _is_loopback(host: str) -> bool:

@@ -23,6 +23,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from emulator.settings import TENANT_NAME
+
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -32,7 +34,6 @@ CONTENT_TYPES = {
 }
 INDEX = "index.html"
 _ASSET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\.[a-z]{2,4}")
-_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -91,7 +92,7 @@ def load(name: str) -> Asset:
 
 def serve(request: Request, tenant: str | None, asset: str) -> Response:
     """Answer a request for the dashboard page or one of its assets."""
-    if tenant is not None and not _TENANT_NAME.fullmatch(tenant):
+    if tenant is not None and not TENANT_NAME.fullmatch(tenant):
         raise NotFound(f"{tenant[:80]!r} is not a valid tenant name (letters, digits, _ and -).")
     if request.method not in ("GET", "HEAD"):
         raise MethodNotAllowed(["GET", "HEAD"], f"The dashboard is read with GET, not {request.method}.")

@@ -459,3 +459,41 @@ def test_python_m_emulator_serves_until_sigterm(tmp_path: Path) -> None:
     assert f"127.0.0.1:{server.port}/Cust12345/Remote/Services86/Appointment.svc".encode() in wsdl[2]
     assert status == 0, "".join(server.output)
     assert "stopped" in server.output[-1]
+
+
+class FakeServer:
+    port = 4321
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def serve_forever(self) -> None:
+        return None  # as werkzeug's does after Ctrl-C or SIGTERM
+
+    def server_close(self) -> None:
+        self.closed = True
+
+
+def test_run_server_logs_where_it_listens_hides_passwords_and_warns_of_an_open_admin_api(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    import werkzeug.serving
+
+    server = FakeServer()
+    disposed: list[bool] = []
+    monkeypatch.setattr(werkzeug.serving, "make_server", lambda *args, **kwargs: server)
+    settings = SimpleNamespace(database_url="postgresql+psycopg://crm:s3cret@db/crm", admin_token=None)
+    database = SimpleNamespace(dispose=lambda: disposed.append(True))
+    app: Any = SimpleNamespace(runtime=SimpleNamespace(settings=settings, database=database))
+
+    with caplog.at_level(logging.INFO, logger="emulator"):
+        cli.run_server(app, "0.0.0.0", 0)
+
+    text = caplog.text
+    assert "listening on http://0.0.0.0:4321/" in text
+    assert "postgresql+psycopg://crm:***@db/crm" in text and "s3cret" not in text
+    assert "the admin API is open to every client that reaches 0.0.0.0; set --admin-token" in text
+    assert caplog.records[-1].getMessage() == "stopped"
+    assert server.closed and disposed == [True]

@@ -8,7 +8,10 @@ import sys
 
 def run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-W", "error::ImportWarning", "-c", code], capture_output=True, text=True, timeout=120
+        [sys.executable, "-W", "error::ImportWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -22,6 +22,7 @@ import contextlib
 import graphlib
 import http.client
 import importlib.util
+import itertools
 import json
 import os
 import random
@@ -146,8 +147,10 @@ def plan_batches(
             status = rng.randrange(4)
             expected = model.expect(rows, ticket, list(identifiers), STATUSES[status])
             assert expected.kind in ("apply", "noop", "sentry"), expected
-            assert expected.kind != "apply" or ticket != SAM_TICKET or all(
-                model.may_update(sam, k, rows[k]) for k in keys
+            assert (
+                expected.kind != "apply"
+                or ticket != SAM_TICKET
+                or all(model.may_update(sam, k, rows[k]) for k in keys)
             )
             batches.append(
                 Batch(number, client, ticket, identifiers, status, markers, expected, round=round_number)
@@ -233,7 +236,11 @@ class Replay:
 
 
 def verify_serial_replay(
-    initial: dict[Key, Row], final: dict[Key, Row], batches: Sequence[Batch], *, answered_ok_must_apply: bool = True
+    initial: dict[Key, Row],
+    final: dict[Key, Row],
+    batches: Sequence[Batch],
+    *,
+    answered_ok_must_apply: bool = True,
 ) -> Replay:
     """The final data is the initial data with the applied batches replayed, whole, in one order."""
     assert set(final) == set(initial)
@@ -244,10 +251,14 @@ def verify_serial_replay(
     for batch in batches:
         states = [final[m]["updatedCount"] - initial[m]["updatedCount"] for m in batch.markers]
         assert set(states) <= {0, 1}, (batch.number, states)
-        assert len(set(states)) == 1, f"batch {batch.number} is there in part: markers {batch.markers} {states}"
+        assert len(set(states)) == 1, (
+            f"batch {batch.number} is there in part: markers {batch.markers} {states}"
+        )
         applied = states[0] == 1
         if applied:
-            assert batch.expected.kind == "apply", f"batch {batch.number} ({batch.expected.kind}) changed data"
+            assert batch.expected.kind == "apply", (
+                f"batch {batch.number} ({batch.expected.kind}) changed data"
+            )
             assert batch.reached_server, f"batch {batch.number} was never sent but is in the data"
             stamps = {final[m]["updated"] for m in batch.markers}
             assert len(stamps) == 1, f"batch {batch.number} markers written at different times: {stamps}"
@@ -259,7 +270,9 @@ def verify_serial_replay(
             for m in batch.markers:
                 assert final[m] == initial[m]
             if answered_ok_must_apply and batch.answer == "ok":
-                assert batch.expected.kind != "apply", f"batch {batch.number} was acknowledged but is not there"
+                assert batch.expected.kind != "apply", (
+                    f"batch {batch.number} was acknowledged but is not there"
+                )
     graph: dict[object, set[object]] = {b.number: set() for b in replay.applied}
     writers: dict[Key, list[Batch]] = {}
     for batch in replay.applied:
@@ -275,7 +288,11 @@ def verify_serial_replay(
             assert after == before, f"{key} changed, but no applied batch names it"
             continue
         last = [b for b in mine if replay.stamps[b.number] == after["updated"]]
-        last = [b for b in last if b.status == after["status"] and b.expected.user == after["updated_associate_id"]]
+        last = [
+            b
+            for b in last
+            if b.status == after["status"] and b.expected.user == after["updated_associate_id"]
+        ]
         assert last, f"{key} holds a state no applied batch wrote: {after}"
         writer = last[0]
         unchanged = set(before) - {"status", "updatedCount", "updated_associate_id", "updated", "done"}
@@ -286,7 +303,7 @@ def verify_serial_replay(
                 graph[writer.number].add(other.number)  # ``other`` committed before ``writer``
     for client in {b.client for b in batches}:  # a client's batches commit in the order it sent them
         mine = sorted((b for b in replay.applied if b.client == client), key=lambda b: b.number)
-        for earlier, later in zip(mine, mine[1:], strict=False):
+        for earlier, later in itertools.pairwise(mine):
             graph[later.number].add(earlier.number)
     for round_number in sorted({b.round for b in batches})[1:]:  # rounds are separated by a restart
         fence = ("round", round_number)
@@ -325,7 +342,9 @@ def assert_journal_matches(db_path: Path, batches: Sequence[Batch], replay: Repl
         assert entry["outcome"] == "ok" and entry["status"] == STATUSES[batch.status]
         assert set(json.loads(entry["identifiers"])) == set(batch.identifiers)
     failed = sum(1 for b in batches if b.expected.kind == "sentry")
-    assert sum(1 for e in journal if e["exception_type"] == "SuperOffice.Exceptions.SoSentryException") == failed
+    assert (
+        sum(1 for e in journal if e["exception_type"] == "SuperOffice.Exceptions.SoSentryException") == failed
+    )
 
 
 # -- in-process live server ------------------------------------------------------------------------
@@ -480,11 +499,30 @@ def integrity(database: Path) -> str:
 
 def test_the_replay_check_notices_a_partial_or_lost_write() -> None:
     """The checker itself: a batch missing one record, or a lost update, must be caught."""
-    row = {"tenant": "default", "status": 1, "done": None, "updated": None, "updated_associate_id": 0, "updatedCount": 0}
+    row = {
+        "tenant": "default",
+        "status": 1,
+        "done": None,
+        "updated": None,
+        "updated_associate_id": 0,
+        "updatedCount": 0,
+    }
     initial = {("todo", n): dict(row, todo_id=n, associate_id=1, group_idx=1) for n in (1, 2, 3)}
-    batch = Batch(0, 0, DEMO_TICKET, ["todo_id=1", "todo_id=3"], 2, (("todo", 3),), Expected("apply", frozenset({("todo", 1), ("todo", 3)}), 2, 1))
+    batch = Batch(
+        0,
+        0,
+        DEMO_TICKET,
+        ["todo_id=1", "todo_id=3"],
+        2,
+        (("todo", 3),),
+        Expected("apply", frozenset({("todo", 1), ("todo", 3)}), 2, 1),
+    )
     written = dict(status=2, updated="2026-01-05 09:00:00.001000", updated_associate_id=1, updatedCount=1)
-    whole = {**initial, ("todo", 1): {**initial[("todo", 1)], **written}, ("todo", 3): {**initial[("todo", 3)], **written}}
+    whole = {
+        **initial,
+        ("todo", 1): {**initial[("todo", 1)], **written},
+        ("todo", 3): {**initial[("todo", 3)], **written},
+    }
     verify_serial_replay(initial, whole, [batch])
     partial = {**initial, ("todo", 3): {**initial[("todo", 3)], **written}}
     with pytest.raises(AssertionError, match="updatedCount"):
@@ -493,7 +531,15 @@ def test_the_replay_check_notices_a_partial_or_lost_write() -> None:
     batch.answer = "ok"
     with pytest.raises(AssertionError, match="acknowledged"):
         verify_serial_replay(initial, lost, [batch])
-    two_markers = Batch(1, 0, DEMO_TICKET, ["todo_id=2", "todo_id=3"], 2, (("todo", 2), ("todo", 3)), Expected("apply", frozenset({("todo", 2), ("todo", 3)}), 2, 1))
+    two_markers = Batch(
+        1,
+        0,
+        DEMO_TICKET,
+        ["todo_id=2", "todo_id=3"],
+        2,
+        (("todo", 2), ("todo", 3)),
+        Expected("apply", frozenset({("todo", 2), ("todo", 3)}), 2, 1),
+    )
     half = {**initial, ("todo", 2): {**initial[("todo", 2)], **written}}
     with pytest.raises(AssertionError, match="in part"):
         verify_serial_replay(initial, half, [two_markers])

@@ -41,7 +41,6 @@ from tests.test_fuzz import KINDS, Key, Model, Row, read_rows
 ROOT = Path(__file__).parents[1]
 EXTRA = 600
 """Records added to each table of the default fixtures, so that every batch can own three."""
-ROUNDS = 3
 CLIENTS, CALLS, MARKERS = 8, 30, 3
 
 
@@ -62,8 +61,10 @@ def answered(batches: list[Batch]) -> int:
     return sum(1 for b in batches if b.answer is not None)
 
 
-@pytest.mark.parametrize("workers", [None, 2], ids=["cli", "2 workers"])
-def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(tmp_path: Path, workers: int | None) -> None:
+@pytest.mark.parametrize("workers, rounds", [(None, 2), (2, 1)], ids=["cli", "2 workers"])
+def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(
+    tmp_path: Path, workers: int | None, rounds: int
+) -> None:
     if workers and importlib.util.find_spec("emulator.serving") is None:
         pytest.skip("emulator.serving does not exist yet")
     fixtures, _ = write_fixtures(tmp_path / "fixtures.json")
@@ -73,7 +74,7 @@ def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(tmp_path: Path,
     initial: dict[Key, Row] = {}
     model: Model | None = None
     killed_mid_load = 0
-    for round_number in range(ROUNDS + 1):
+    for round_number in range(rounds + 1):
         with server_process(database, port, fixtures=fixtures, log=log, workers=workers) as process:
             if model is None:
                 create_tenant("127.0.0.1", port)
@@ -82,7 +83,7 @@ def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(tmp_path: Path,
                 assert integrity(database) == "ok"
                 verify_serial_replay(initial, read_rows(database), batches)
                 create_tenant("127.0.0.1", port)  # and it serves
-            if round_number == ROUNDS:
+            if round_number == rounds:
                 break
             plan = plan_batches(
                 model,
@@ -112,7 +113,7 @@ def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(tmp_path: Path,
             unanswered = [b for b in this_round if b.answer is None and b.reached_server]
             killed_mid_load += bool(unanswered) or answered(this_round) < len(this_round)
             assert answered(this_round) >= target
-    assert killed_mid_load == ROUNDS, "a round finished before the kill: the test did not test a crash"
+    assert killed_mid_load == rounds, "a round finished before the kill: the test did not test a crash"
     assert_answers(batches)
     replay = verify_serial_replay(initial, read_rows(database), batches)
     acknowledged = [b for b in batches if b.answer == "ok" and b.expected.kind == "apply"]
@@ -130,7 +131,10 @@ def activity_count(database: Path, tenant: str = "default") -> int:
 
 def tenant_exists(database: Path, tenant: str = "default") -> bool:
     with sqlite3.connect(database) as connection:
-        return connection.execute("SELECT 1 FROM emulator_tenant WHERE tenant = ?", (tenant,)).fetchone() is not None
+        return (
+            connection.execute("SELECT 1 FROM emulator_tenant WHERE tenant = ?", (tenant,)).fetchone()
+            is not None
+        )
 
 
 def post_in_background(port: int, path: str, body: bytes, headers: dict[str, str]) -> threading.Thread:
@@ -160,14 +164,16 @@ def call_sync(port: int, path: str, body: bytes, headers: dict[str, str]) -> int
         connection.close()
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.4])
-def test_sigkill_while_creating_or_resetting_a_tenant_leaves_old_or_new(tmp_path: Path, delay: float) -> None:
+def test_sigkill_while_creating_or_resetting_a_tenant_leaves_old_or_new(tmp_path: Path) -> None:
+    """Creating a tenant from the fixtures and resetting one are single transactions: a kill at any
+    moment of either leaves the state before or the state after (the moment is random each run)."""
     fixtures, complete = write_fixtures(tmp_path / "fixtures.json", extra=2000)
     database, log, port = tmp_path / "crm.db", tmp_path / "server.log", free_port()
+    rng = random.Random()
     change = envelope([f"todo_id={n}" for n in range(1000, 1400)], "Completed")
     with server_process(database, port, fixtures=fixtures, log=log) as process:
         sender = post_in_background(port, APPOINTMENT, change, HEADERS)  # creates the tenant first
-        time.sleep(delay)
+        time.sleep(rng.uniform(0, 0.3))
         kill_hard(process)
         sender.join(timeout=60)
     with server_process(database, port, fixtures=fixtures, log=log) as process:
@@ -181,7 +187,7 @@ def test_sigkill_while_creating_or_resetting_a_tenant_leaves_old_or_new(tmp_path
         changed = read_rows(database)
         assert changed != pristine
         reset = post_in_background(port, "/_emulator/reset", b"", {})
-        time.sleep(delay / 4)
+        time.sleep(rng.uniform(0, 0.2))
         kill_hard(process)
         reset.join(timeout=60)
     with server_process(database, port, fixtures=fixtures, log=log):

@@ -131,7 +131,11 @@ def test_strict_mode_turns_the_silent_no_op_into_a_failure() -> None:
     store = MemoryStore()
     with pytest.raises(ActivityNotFound, match="appointment_id=999 does not exist"):
         set_activity_status(
-            store, user(), ["appointment_id=1", "appointment_id=999"], ActivityStatus.Started, NOW,
+            store,
+            user(),
+            ["appointment_id=1", "appointment_id=999"],
+            ActivityStatus.Started,
+            NOW,
             strict=True,
         )
     assert store.writes == []
@@ -141,7 +145,9 @@ def test_sentry_denial_changes_nothing_and_names_identifier_and_user() -> None:
     store = MemoryStore()
     # user 2 in group 2: records 1..10 belong to associate 1+i%3, group 1+i%2
     rep = user(SALES, associate_id=2, group_id=2)
-    foreign = next(i for i, r in store.records[ActivityKind.SALE].items() if r.associate_id != 2 and r.group_id != 2)
+    foreign = next(
+        i for i, r in store.records[ActivityKind.SALE].items() if r.associate_id != 2 and r.group_id != 2
+    )
     with pytest.raises(SoSentryException) as raised:
         set_activity_status(
             store, rep, ["appointment_id=1", f"sale_id={foreign}"], ActivityStatus.Completed, NOW
@@ -155,7 +161,9 @@ def test_sales_rep_may_update_own_and_group_records() -> None:
     store = MemoryStore()
     rep = user(SALES, associate_id=2, group_id=2)
     allowed = [
-        f"todo_id={i}" for i, r in store.records[ActivityKind.TODO].items() if r.associate_id == 2 or r.group_id == 2
+        f"todo_id={i}"
+        for i, r in store.records[ActivityKind.TODO].items()
+        if r.associate_id == 2 or r.group_id == 2
     ]
     assert allowed
     assert set_activity_status(store, rep, allowed, ActivityStatus.Completed, NOW).changed == len(allowed)

@@ -67,7 +67,9 @@ def test_zeep_sees_wrapped_sentry_and_session_failures(live: LiveServer, db_path
     pairs = denied.header.ExceptionInfo.Parameters.SoExceptionInfoParametersKeyValuePair
     assert {p.Key: p.Value for p in pairs}["ActivityIdentifier"] == "sale_id=13"
     expired = client.service.SetActivityStatus(
-        ActivityIdentifier={"string": ["todo_id=1"]}, ActivityStatus="Completed", _soapheaders=headers("7T:bm9wZQ==")
+        ActivityIdentifier={"string": ["todo_id=1"]},
+        ActivityStatus="Completed",
+        _soapheaders=headers("7T:bm9wZQ=="),
     )
     assert expired.header.Succeeded is False
     assert expired.header.ExceptionInfo.ExceptionType == "SuperOffice.Exceptions.SoSessionException"
@@ -96,7 +98,9 @@ def test_client_built_from_the_real_wsdl_works_against_the_emulator(live: LiveSe
         live.url(APPOINTMENT),
     )
     result = service.SetActivityStatus(
-        ActivityIdentifier={"string": ["appointment_id=666"]}, ActivityStatus="Started", _soapheaders=headers()
+        ActivityIdentifier={"string": ["appointment_id=666"]},
+        ActivityStatus="Started",
+        _soapheaders=headers(),
     )
     assert result.header.Succeeded is True
     assert read_row(db_path, "appointment", 666)["status"] == 2

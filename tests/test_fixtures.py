@@ -46,11 +46,23 @@ def test_json_fixtures_load_too(tmp_path: Path) -> None:
     ("replace", "by", "where"),
     [
         ("id: 666", "id: six", "activities.appointment[0]: field 'id' must be a 32-bit integer"),
-        ("associate_id: 1}]\n", "associate_id: 9}]\n", "(appointment_id=666): field 'associate_id' names unknown user 9"),
+        (
+            "associate_id: 1}]\n",
+            "associate_id: 9}]\n",
+            "(appointment_id=666): field 'associate_id' names unknown user 9",
+        ),
         ("id: 666, ", "id: 666, status: Done, ", "(appointment_id=666): field 'status' is 'Done'"),
-        ("role_id: 1, group_id", "role_id: 4, group_id", "users[0] (demo): field 'role_id' names unknown role 4"),
+        (
+            "role_id: 1, group_id",
+            "role_id: 4, group_id",
+            "users[0] (demo): field 'role_id' names unknown role 4",
+        ),
         ("password: demo, ", "", "users[0] (demo): field 'password' is required"),
-        ("{all: update}", "{all: write}", "roles[0].rights.all: right 'write' must be one of none, read, update"),
+        (
+            "{all: update}",
+            "{all: write}",
+            "roles[0].rights.all: right 'write' must be one of none, read, update",
+        ),
         ("appointment:", "meeting:", "activities: unknown kind 'meeting'"),
     ],
 )

@@ -64,7 +64,9 @@ def test_read_only_user_may_change_nothing(client: Client, db_path: Path) -> Non
     assert read_row(db_path, "appointment", 3)["updatedCount"] == 0
 
 
-@pytest.mark.parametrize(("ticket", "identifier"), [(DEMO_TICKET, "sale_id=13"), (SAM_TICKET, "appointment_id=99")])
+@pytest.mark.parametrize(
+    ("ticket", "identifier"), [(DEMO_TICKET, "sale_id=13"), (SAM_TICKET, "appointment_id=99")]
+)
 def test_fixture_denials_refuse_even_where_the_role_allows(
     client: Client, db_path: Path, ticket: str, identifier: str
 ) -> None:

@@ -8,8 +8,8 @@ locked") and the file must hold every change exactly once.
 from __future__ import annotations
 
 import os
+import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,27 +31,21 @@ START_TIMEOUT = 60.0  # seconds; generous, for a loaded CI machine
 SHARED_ID = 200  # every call also completes this appointment: its updatedCount counts the calls
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
-    """``serve(settings, '127.0.0.1', port, workers)`` in a subprocess of its own process group."""
+    """``serve(settings, '127.0.0.1', 0, workers)`` in a subprocess of its own process group."""
 
     def __init__(self, db_path: Path, workers: int, log_path: Path) -> None:
-        self.port = _free_port()
+        self.port = 0  # known once the log line names the port that serve() picked
         self.log_path = log_path
         code = (
             "import sys\n"
             "from emulator.serving import serve\n"
             "from emulator.settings import Settings\n"
-            "serve(Settings(database_url=sys.argv[1]), '127.0.0.1', int(sys.argv[2]), int(sys.argv[3]))\n"
+            "serve(Settings(database_url=sys.argv[1]), '127.0.0.1', 0, int(sys.argv[2]))\n"
         )
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code, f"sqlite:///{db_path}", str(self.port), str(workers)],
+            [sys.executable, "-c", code, f"sqlite:///{db_path}", str(workers)],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -66,12 +60,17 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log()}")
+            if not self.port:
+                listening = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.log())
+                self.port = int(listening.group(1)) if listening else 0
             try:
-                with urllib.request.urlopen(self.url("/"), timeout=5) as answer:
-                    if answer.status == 200:
-                        return
+                if self.port:
+                    with urllib.request.urlopen(self.url("/"), timeout=5) as answer:
+                        if answer.status == 200:
+                            return
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         pytest.fail(f"the server did not answer within {START_TIMEOUT} s:\n{self.log()}")
 
     def stop(self) -> int:

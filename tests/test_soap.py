@@ -46,7 +46,10 @@ def test_seed_request_in_soap11_with_real_header_sets_the_status(client: Client,
         seed.replace("http://www.w3.org/2003/05/soap-envelope", "http://schemas.xmlsoap.org/soap/envelope/")
         .replace(" <SOAP-ENV:Body>", "</SOAP-ENV:Header>\n <SOAP-ENV:Body>")
         .replace("  <Appointment:ApplicationToken>", "<SOAP-ENV:Header>\n  <Appointment:ApplicationToken>")
-        .replace('xsi:type="xsd:string"></NetServerServices862:string>', 'xsi:type="xsd:string">appointment_id=666</NetServerServices862:string>')
+        .replace(
+            'xsi:type="xsd:string"></NetServerServices862:string>',
+            'xsi:type="xsd:string">appointment_id=666</NetServerServices862:string>',
+        )
         .replace(">Unknown<", ">Completed<")
     )
     assert "<SOAP-ENV:Header>" in soap11
@@ -59,11 +62,17 @@ def test_seed_request_in_soap11_with_real_header_sets_the_status(client: Client,
 
 @pytest.mark.parametrize("version", ["1.1", "1.2"])
 @pytest.mark.parametrize("in_header", [True, False])
-def test_both_versions_and_both_header_places(client: Client, db_path: Path, version: str, in_header: bool) -> None:
+def test_both_versions_and_both_header_places(
+    client: Client, db_path: Path, version: str, in_header: bool
+) -> None:
     body = envelope(["todo_id=7"], "Started", version=version, headers_in_header=in_header)
     answer = post(client, body, SOAP11_HEADERS if version == "1.1" else SOAP12_HEADERS)
     assert answer.status == 200 and answer.succeeded is True
-    expected_ns = "http://schemas.xmlsoap.org/soap/envelope/" if version == "1.1" else "http://www.w3.org/2003/05/soap-envelope"
+    expected_ns = (
+        "http://schemas.xmlsoap.org/soap/envelope/"
+        if version == "1.1"
+        else "http://www.w3.org/2003/05/soap-envelope"
+    )
     assert answer.envelope_ns == expected_ns
     assert read_row(db_path, "todo", 7)["status"] == 2
 
@@ -107,7 +116,9 @@ def test_missing_status_means_unknown(client: Client, db_path: Path) -> None:
     assert read_row(db_path, "appointment", 666)["status"] == 0
 
 
-def test_status_outside_the_enum_is_a_client_fault_naming_value_and_allowed(client: Client, db_path: Path) -> None:
+def test_status_outside_the_enum_is_a_client_fault_naming_value_and_allowed(
+    client: Client, db_path: Path
+) -> None:
     post(client, envelope(["todo_id=1"], "NotStarted"))
     before = snapshot(db_path)
     answer = post(client, envelope(["appointment_id=666"], "Finished"))
@@ -132,18 +143,28 @@ def test_operation_not_emulated_names_the_ones_that_are(client: Client) -> None:
 
 
 def test_soapaction_that_does_not_match_the_body_is_refused(client: Client) -> None:
-    headers = dict(SOAP11_HEADERS, SOAPAction='"http://www.superoffice.net/ws/crm/NetServer/Services86/Appointment/Other"')
+    headers = dict(
+        SOAP11_HEADERS,
+        SOAPAction='"http://www.superoffice.net/ws/crm/NetServer/Services86/Appointment/Other"',
+    )
     answer = post(client, envelope(["appointment_id=1"]), headers)
     assert answer.fault is not None and "does not match" in answer.fault_text
 
 
 def test_ws_addressing_headers_and_xsi_types_are_accepted(client: Client, db_path: Path) -> None:
-    body = envelope(["sale_id=9"], "Completed").replace(
-        b"<s:Header>",
-        b'<s:Header><wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing">'
-        b"http://www.superoffice.net/ws/crm/NetServer/Services86/Appointment/SetActivityStatus</wsa:Action>"
-        b'<wsa:MessageID xmlns:wsa="http://www.w3.org/2005/08/addressing">urn:uuid:1</wsa:MessageID>',
-    ).replace(b"<a:string>", b'<a:string xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xsd:string">')
+    body = (
+        envelope(["sale_id=9"], "Completed")
+        .replace(
+            b"<s:Header>",
+            b'<s:Header><wsa:Action xmlns:wsa="http://www.w3.org/2005/08/addressing">'
+            b"http://www.superoffice.net/ws/crm/NetServer/Services86/Appointment/SetActivityStatus</wsa:Action>"
+            b'<wsa:MessageID xmlns:wsa="http://www.w3.org/2005/08/addressing">urn:uuid:1</wsa:MessageID>',
+        )
+        .replace(
+            b"<a:string>",
+            b'<a:string xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xsd:string">',
+        )
+    )
     assert post(client, body).succeeded is True
     assert read_row(db_path, "sale", 9)["status"] == 3
 
@@ -162,7 +183,9 @@ def test_ws_addressing_headers_and_xsi_types_are_accepted(client: Client, db_pat
 def test_unreadable_requests_get_a_fault_that_says_why(
     client: Client, body: bytes, content_type: str, status: int, words: str
 ) -> None:
-    response = client.post(APPOINTMENT, data=body, headers={"Content-Type": content_type} if content_type else {})
+    response = client.post(
+        APPOINTMENT, data=body, headers={"Content-Type": content_type} if content_type else {}
+    )
     assert response.status_code == status
     answer = Answer(response.status_code, response.data)
     assert words in answer.fault_text
@@ -186,5 +209,7 @@ def test_get_without_wsdl_query_explains_where_the_wsdl_is(client: Client) -> No
 
 
 def test_unknown_service_is_404_naming_the_served_ones(client: Client) -> None:
-    response = client.post("/Remote/Services86/Contact.svc", data=b"<x/>", headers={"Content-Type": "text/xml"})
+    response = client.post(
+        "/Remote/Services86/Contact.svc", data=b"<x/>", headers={"Content-Type": "text/xml"}
+    )
     assert response.status_code == 404 and "Appointment.svc" in response.get_data(as_text=True)

@@ -235,7 +235,7 @@
       },
       el("span", { class: "kind-label", text: label }),
       el("span", { class: "kind-total", text: total === null ? "–" : String(total) }),
-      el("span", { class: "kind-done", text: total === null ? "" : `${completed} completed` }),
+      el("span", { class: "kind-done", text: total === null ? "" : `${completed} completed · ${share}%` }),
       bar,
     );
   }
