@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -19,33 +20,15 @@ from tests.test_cli import SMALL_FIXTURES
 
 pytest_plugins = ["pytester"]
 
-README_EXAMPLE = """\
-# test_appointments.py -- pip install superoffice-emulator zeep; nothing else to set up.
-RITA = "7T:Uml0YVJlYWRvbmx5VGlja2V0"  # the demo data's read-only user
+
+def _readme_example() -> str:
+    """The complete test file the README shows under "Testing your client with pytest"."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Testing your client with pytest", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-def test_completing_an_appointment(superoffice_client, superoffice_tenant):
-    appointment = superoffice_client("Appointment")  # a zeep client, ticket already in the header
-
-    result = appointment.service.SetActivityStatus(
-        ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed"
-    )
-
-    assert result.header.Succeeded is True
-    assert superoffice_tenant.admin("activities/appointment/1")["status"] == "Completed"
-
-
-def test_a_read_only_user_is_refused(superoffice_client, superoffice_tenant):
-    appointment = superoffice_client("Appointment", ticket=RITA)
-
-    result = appointment.service.SetActivityStatus(
-        ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed"
-    )
-
-    assert result.header.Succeeded is False
-    assert result.header.ExceptionInfo.ExceptionType == "SuperOffice.Exceptions.SoSentryException"
-    assert superoffice_tenant.admin("activities/appointment/1")["status"] == "NotStarted"
-"""
+README_EXAMPLE = _readme_example()
 
 STRICT_INI = """\
 [pytest]
