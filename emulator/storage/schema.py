@@ -129,6 +129,7 @@ journal = Table(
     Column("message", Text, nullable=True),
     Column("duration_ms", Float, nullable=False),
     Index("ix_journal_tenant", "tenant", "id"),
+    sqlite_autoincrement=True,  # ids never reused after a clear: clients poll with since_id
 )
 
 TENANT_TABLES: tuple[Table, ...] = (
