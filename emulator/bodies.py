@@ -14,8 +14,10 @@ def read_body(request: Request) -> bytes:
     from the server's (terminated) input stream tells a body that fits exactly from one that
     goes on.
     """
-    data = request.get_data(cache=False)
     limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(f"The request body is larger than {limit} bytes (max_body_bytes).")
+    data = request.get_data(cache=False)
     if (
         limit is not None
         and request.content_length is None

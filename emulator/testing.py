@@ -1,9 +1,9 @@
 """A live emulator on a free port, in a background thread: for tests that need a real socket.
 
-    from emulator.testing import LiveServer
+from emulator.testing import LiveServer
 
-    with LiveServer(Settings(database_url="sqlite:///tmp/t.db")) as server:
-        url = server.url("/Remote/Services86/Appointment.svc")
+with LiveServer(Settings(database_url="sqlite:///tmp/t.db")) as server:
+    url = server.url("/Remote/Services86/Appointment.svc")
 """
 
 from __future__ import annotations

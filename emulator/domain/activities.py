@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from emulator.domain.errors import SoException, SoSentryException
+from emulator.domain.errors import SoException, SoSentryException, shown
 from emulator.domain.sentry import User, may_update
 
 
@@ -60,7 +60,10 @@ def parse_identifier(text: str | None) -> ActivityId | None:
     kind = KIND_BY_KEY.get(match.group(1))
     if kind is None:
         return None
-    number = int(match.group(2))
+    digits = match.group(2).lstrip("+-").lstrip("0") or "0"
+    if len(digits) > 10:  # beyond 32 bits; and int() refuses very long digit strings
+        return None
+    number = -int(digits) if match.group(2).startswith("-") else int(digits)
     if not -(2**31) <= number < 2**31:
         return None
     return ActivityId(kind, number)
@@ -130,7 +133,7 @@ def set_activity_status(
 
     for text, activity in zip(identifiers, parsed, strict=True):
         if activity is None:
-            return _nothing(f"invalid identifier {text!r}", strict)
+            return _nothing(f"invalid identifier {shown(text)}", strict)
         record = records[activity.kind].get(activity.id)
         if record is None:
             return _nothing(f"{activity} does not exist", strict)

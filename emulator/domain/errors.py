@@ -10,6 +10,12 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 
+def shown(value: object, limit: int = 120) -> str:
+    """``repr(value)`` clipped to ``limit`` characters, for echoing client input in a message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 15]}...' ({len(str(value))} chars)"
+
+
 class SoException(Exception):
     """``SuperOffice.Exceptions.SoException``: the base of every NetServer failure."""
 

@@ -10,7 +10,7 @@ from typing import NamedTuple, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from emulator.domain.errors import SoSessionException
+from emulator.domain.errors import SoSessionException, shown
 from emulator.domain.sentry import User
 
 TICKET_PREFIX = "7T:"
@@ -64,7 +64,7 @@ def check_application_token(store: SessionStore, token: str | None, *, required:
         )
     if not store.has_application_token(token.strip()):
         raise SoSessionException(
-            f"ApplicationToken {token.strip()!r} is not registered. Add it to "
+            f"ApplicationToken {shown(token.strip())} is not registered. Add it to "
             "application_tokens in the fixtures, or run the emulator in onsite mode.",
             friendly_text="The application is not allowed to connect: unknown application token.",
         )

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Request
 
 from emulator import ns
-from emulator.domain.errors import ClientFault, SoDbAccessException, SoException
+from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, shown
 from emulator.faults import FaultRule, TransportFault
 from emulator.runtime import Runtime
 from emulator.soap import replies
@@ -26,7 +26,7 @@ _SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
 def soap_call(runtime: Runtime, tenant: str, service: str, http: Request, body: bytes) -> Reply:
     """Answer a POST of ``body`` to ``service``.svc: parse, dispatch, translate failures, journal, log."""
     started = time.perf_counter()
-    version = version_of(body)
+    version = version_of(body, http.mimetype)
     call: Call | None = None
     reply: Reply
     error: BaseException | None = None
@@ -93,7 +93,7 @@ def _transport_fault(rule: FaultRule) -> Reply:
 def _check_content_type(http: Request) -> None:
     if http.mimetype not in _SOAP_CONTENT_TYPES:
         raise ClientFault(
-            f"Content-Type {http.content_type or '(none)'!r} is not SOAP. Send "
+            f"Content-Type {shown(http.content_type or '(none)')} is not SOAP. Send "
             f"'{ns.SOAP11_CONTENT_TYPE}' (SOAP 1.1) or '{ns.SOAP12_CONTENT_TYPE}' (SOAP 1.2).",
             http_status=415,
         )
@@ -104,15 +104,15 @@ def _operation(service: str, request: SoapRequest, http: Request) -> Operation:
     operation = operations.get(request.operation)
     if operation is None:
         raise ClientFault(
-            f"The operation {request.operation!r} of {service}.svc is not emulated. "
+            f"The operation {shown(request.operation)} of {service}.svc is not emulated. "
             f"This emulator implements: {', '.join(sorted(operations))}."
         )
     action = _action(http, request.version)
     expected = ns.soap_action(service, request.operation)
     if action and action != expected:
         raise ClientFault(
-            f"The SOAPAction {action!r} does not match the body's operation "
-            f"{request.operation!r}; expected {expected!r}."
+            f"The SOAPAction {shown(action)} does not match the body's operation "
+            f"{shown(request.operation)}; expected {expected!r}."
         )
     return operation
 
@@ -166,8 +166,7 @@ def _journal(
         duration_ms,
         extra={"journal": entry, "tenant": tenant},
     )
-    try:
-        runtime.database.ensure_tenant(tenant)
+    try:  # journal rows need no tenant row: a request that never got in creates no tenant
         with runtime.database.engine.begin() as connection:
             runtime.database.record(connection, tenant, entry)
     except SQLAlchemyError:

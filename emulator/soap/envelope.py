@@ -15,7 +15,7 @@ from typing import Any, Literal
 from lxml import etree
 
 from emulator import ns
-from emulator.domain.errors import ClientFault
+from emulator.domain.errors import ClientFault, shown
 
 SoapVersion = Literal["1.1", "1.2"]
 
@@ -63,9 +63,14 @@ def _thread_parser() -> etree.XMLParser:
     return parser
 
 
-def version_of(body: bytes) -> SoapVersion:
-    """Best guess of the SOAP version of a request that may not parse, for answering a fault."""
-    return "1.2" if ns.SOAP12_ENV.encode() in body[:2048] else "1.1"
+def version_of(body: bytes, mimetype: str = "") -> SoapVersion:
+    """Best guess of the SOAP version of a request that may not parse, for answering a fault:
+    the content type when it is SOAP's, else a look at the start of the body."""
+    if mimetype == "application/soap+xml":
+        return "1.2"
+    if mimetype == "text/xml":
+        return "1.1"
+    return "1.2" if ns.SOAP12_ENV.encode() in body[:4096] else "1.1"
 
 
 def parse_request(body: bytes) -> SoapRequest:
@@ -82,7 +87,7 @@ def parse_request(body: bytes) -> SoapRequest:
     version = _ENVELOPES.get(etree.QName(root).namespace or "")
     if etree.QName(root).localname != "Envelope" or version is None:
         raise ClientFault(
-            f"The root element is {root.tag!r}; expected a SOAP 1.1 or 1.2 Envelope "
+            f"The root element is {shown(root.tag)}; expected a SOAP 1.1 or 1.2 Envelope "
             f"({ns.SOAP11_ENV} or {ns.SOAP12_ENV}).",
             http_status=400,
         )

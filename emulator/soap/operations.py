@@ -15,7 +15,7 @@ from lxml import etree
 
 from emulator import faults, ns
 from emulator.domain import activities, sessions
-from emulator.domain.errors import ClientFault
+from emulator.domain.errors import ClientFault, shown
 from emulator.domain.sentry import User
 from emulator.runtime import Runtime
 from emulator.soap.envelope import SoapRequest, is_nil
@@ -92,7 +92,7 @@ def _read_status(body: etree._Element) -> activities.ActivityStatus:
     except KeyError:
         allowed = ", ".join(s.name for s in activities.ActivityStatus)
         raise ClientFault(
-            f"The value {text!r} of ActivityStatus is not valid; it must be one of {allowed}."
+            f"The value {shown(text)} of ActivityStatus is not valid; it must be one of {allowed}."
         ) from None
 
 

@@ -189,13 +189,24 @@ class SoExtraInfo(ComplexModel):  # type: ignore[misc]
 
 
 UserType = Enum(
-    "Unknown", "InternalAssociate", "ResourceAssociate", "ExternalAssociate",
-    "AnonymousAssociate", "SystemAssociate", type_name="UserType",
+    "Unknown",
+    "InternalAssociate",
+    "ResourceAssociate",
+    "ExternalAssociate",
+    "AnonymousAssociate",
+    "SystemAssociate",
+    type_name="UserType",
 )
 RoleType = Enum("Employee", "ExternalUser", "Anonymous", "System", type_name="RoleType")
 EjUserStatus = Enum(
-    "StatusNone", "StatusNormal", "StatusNotAvailable", "StatusDeleted", "StatusReadOnly",
-    "StatusSpm", "StatusSystem", type_name="EjUserStatus",
+    "StatusNone",
+    "StatusNormal",
+    "StatusNotAvailable",
+    "StatusDeleted",
+    "StatusReadOnly",
+    "StatusSpm",
+    "StatusSystem",
+    type_name="EjUserStatus",
 )
 
 
@@ -218,9 +229,7 @@ _Rights = Unicode(min_occurs=0, nillable=False)
 """The ``Mask`` of table and field rights. Real: ``ETableRight``/``EFieldRight``, an ``xs:list``
 of flag names (Select, Update, … / Read, Write, …), which spyne cannot declare; a string
 carries the same space-separated text."""
-LicenseType = Enum(
-    "Unknown", "SiteLicense", "SatelliteLicense", "UserLicense", type_name="LicenseType"
-)
+LicenseType = Enum("Unknown", "SiteLicense", "SatelliteLicense", "UserLicense", type_name="LicenseType")
 
 
 class TableRight(ComplexModel):  # type: ignore[misc]
