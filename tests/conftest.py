@@ -55,9 +55,7 @@ POSTGRES_URL: str | None = os.environ.get("EMULATOR_TEST_POSTGRES_URL") or None
 """The PostgreSQL server the suite runs against (an administrative database on it), or None."""
 
 _postgres_databases: dict[Path, str] = {}
-"""A test's ``db_path`` → the URL of the PostgreSQL database standing in for that file."""
-_session_databases: list[Path] = []
-"""Databases made by :func:`database_url`, dropped when the session ends."""
+"""A test's ``db_path`` (or other file) → the URL of the PostgreSQL database standing in for it."""
 _admin_engine: Engine | None = None
 
 
@@ -88,8 +86,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     global _admin_engine
-    while _session_databases:
-        _drop_postgres_database(_session_databases.pop())
+    for path in list(_postgres_databases):
+        _drop_postgres_database(path)
     if _admin_engine is not None:
         _admin_engine.dispose()
         _admin_engine = None
@@ -124,17 +122,30 @@ def _drop_postgres_database(path: Path) -> None:
 
 
 def database_url(path: Path) -> str:
-    """The URL of a new database for a test's own file ``path`` (for fixtures wider than one test).
+    """The database URL for a test's own database file ``path``, instead of ``f"sqlite:///{path}"``.
 
-    ``sqlite:///<path>``; or, with ``EMULATOR_TEST_POSTGRES_URL``, a fresh PostgreSQL database
-    that ``read_row(path, ...)``, ``snapshot(path)`` and ``query(path, ...)`` read, dropped when the
-    session ends.
+    ``sqlite:///<path>``; or, with ``EMULATOR_TEST_POSTGRES_URL``, a PostgreSQL database standing
+    in for that file: created empty on the first call for ``path``, the same one on every later
+    call (like the file), read by ``read_row(path, ...)``, ``snapshot(path)`` and ``query(path,
+    ...)``, and dropped after the test when ``path`` is in the test's ``tmp_path``, else (a
+    ``tmp_path_factory`` path of a wider fixture) when the session ends.
     """
     if POSTGRES_URL is None:
         return f"sqlite:///{path}"
-    url = _create_postgres_database(path)
-    _session_databases.append(path)
-    return url
+    path = Path(path)
+    return _postgres_databases.get(path) or _create_postgres_database(path)
+
+
+@pytest.fixture(autouse=True)
+def _drop_the_tests_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With PostgreSQL: drop the databases :func:`database_url` made for files in the test's tmp_path."""
+    if POSTGRES_URL is None or "tmp_path" not in request.fixturenames:
+        yield
+        return
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield
+    for path in [p for p in _postgres_databases if p.is_relative_to(tmp_path)]:
+        _drop_postgres_database(path)
 
 
 @pytest.fixture
@@ -144,14 +155,11 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(db_path: Path) -> Iterator[Settings]:
-    if POSTGRES_URL is None:
-        yield Settings(database_url=f"sqlite:///{db_path}")
-        return
-    url = _create_postgres_database(db_path)
+    url = database_url(db_path)
     try:
         yield Settings(database_url=url)
     finally:
-        _drop_postgres_database(db_path)
+        _drop_postgres_database(db_path)  # with PostgreSQL; a SQLite file stays in tmp_path
 
 
 @pytest.fixture

@@ -47,12 +47,15 @@ class MemoryStore:
         self.writes: list[tuple[ActivityKind, frozenset[int], ActivityStatus]] = []
         self.queries = 0
 
-    def fetch_activities(self, kind: ActivityKind, ids: Collection[int]) -> dict[int, ActivityRecord]:
+    def fetch_activities(
+        self, kind: ActivityKind, ids: Collection[int], associate_id: int
+    ) -> dict[int, ActivityRecord]:
         self.queries += 1
-        return {i: self.records[kind][i] for i in ids if i in self.records[kind]}
-
-    def fetch_denied(self, ids: Collection[ActivityId], associate_id: int) -> set[ActivityId]:
-        return self.denied & set(ids)
+        return {
+            i: self.records[kind][i]._replace(denied=ActivityId(kind, i) in self.denied)
+            for i in ids
+            if i in self.records[kind]
+        }
 
     def update_status(
         self,

@@ -70,19 +70,22 @@ def parse_identifier(text: str | None) -> ActivityId | None:
 
 
 class ActivityRecord(NamedTuple):
-    """What Sentry needs to know of a record: its owner and the owner's group."""
+    """What Sentry needs to know of a record: owner, owner's group, explicit denial to the user."""
 
     id: int
     associate_id: int
     group_id: int
+    denied: bool = False
 
 
 class ActivityStore(Protocol):
     """The storage a ``SetActivityStatus`` call needs; one transaction spans all calls."""
 
-    def fetch_activities(self, kind: ActivityKind, ids: Collection[int]) -> dict[int, ActivityRecord]: ...
-
-    def fetch_denied(self, ids: Collection[ActivityId], associate_id: int) -> set[ActivityId]: ...
+    def fetch_activities(
+        self, kind: ActivityKind, ids: Collection[int], associate_id: int
+    ) -> dict[int, ActivityRecord]:
+        """The named records that exist, each marked when it is explicitly denied to the user."""
+        ...
 
     def update_status(
         self,
@@ -127,9 +130,7 @@ def set_activity_status(
     for activity in parsed:
         if activity is not None:
             wanted.setdefault(activity.kind, set()).add(activity.id)
-    records = {kind: store.fetch_activities(kind, ids) for kind, ids in wanted.items()}
-    existing = [a for a in parsed if a is not None and a.id in records[a.kind]]
-    denied = store.fetch_denied(set(existing), user.associate_id) if existing else set()
+    records = {kind: store.fetch_activities(kind, ids, user.associate_id) for kind, ids in wanted.items()}
 
     for text, activity in zip(identifiers, parsed, strict=True):
         if activity is None:
@@ -137,12 +138,12 @@ def set_activity_status(
         record = records[activity.kind].get(activity.id)
         if record is None:
             return _nothing(f"{activity} does not exist", strict)
-        if activity in denied or not may_update(user, activity.kind.value, record):
+        if record.denied or not may_update(user, activity.kind.value, record):
             raise _sentry_denial(activity, user)
 
     for kind, ids in wanted.items():
         store.update_status(kind, ids, status, user.associate_id, now)
-    return Outcome(changed=len(existing))
+    return Outcome(changed=sum(len(ids) for ids in wanted.values()))
 
 
 def _nothing(reason: str, strict: bool) -> Outcome:

@@ -41,6 +41,8 @@ from emulator.storage.fixtures import Fixtures
 from emulator.storage.store import TenantStore, encode_rights
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POSTGRES_LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
+"""How long a PostgreSQL transaction waits for a lock (a tenant's, a row's) before it fails."""
 
 # PostgreSQL advisory lock keys (one bigint each): a fixed prefix in the high 32 bits, so they do
 # not collide with the advisory locks of other software sharing the database server.
@@ -68,8 +70,9 @@ def postgres_url(url: str | URL) -> URL:
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE.
 
-    PostgreSQL gets psycopg 3 (also for a bare ``postgresql://``), READ COMMITTED, and a connection
-    check before each use, so a shared server that restarted costs one failed ping, not a call.
+    PostgreSQL gets psycopg 3 (also for a bare ``postgresql://``), READ COMMITTED, a lock timeout
+    like SQLite's busy timeout, and a connection check before each use, so a shared server that
+    restarted costs one failed ping, not a failed call.
     """
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -78,9 +81,20 @@ def make_engine(url: str) -> Engine:
         connect_args: dict[str, Any] = {}
         if parsed.drivername == "postgresql+psycopg" and "application_name" not in parsed.query:
             connect_args["application_name"] = "superoffice-emulator"
-        return create_engine(
+        pg_engine = create_engine(
             parsed, pool_pre_ping=True, isolation_level="READ COMMITTED", connect_args=connect_args
         )
+
+        @event.listens_for(pg_engine, "connect")
+        def _on_pg_connect(dbapi_connection: Any, _record: Any) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True  # a session setting, outside any transaction
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"SET lock_timeout = {POSTGRES_LOCK_TIMEOUT_MS}")
+            cursor.close()
+            dbapi_connection.autocommit = autocommit
+
+        return pg_engine
     if backend != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url, connect_args={"check_same_thread": False})

@@ -8,10 +8,9 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, Update, and_, bindparam, func, insert, or_, select, update
 
 from emulator.domain.activities import (
-    ActivityId,
     ActivityKind,
     ActivityRecord,
     ActivityStatus,
@@ -68,6 +67,54 @@ def _user(row: Any) -> User:
     )
 
 
+def _activity_select(kind: ActivityKind) -> Select[Any]:
+    """Owner, group and "denied to this user" of the named records: Sentry's facts, one query."""
+    table, d = schema.activity_tables[kind], schema.sentry_denial
+    key = table.c[kind.key]
+    denied = (
+        select(d.c.id)
+        .where(
+            d.c.tenant == table.c.tenant,
+            d.c.kind == kind.value,
+            d.c.record_id == key,
+            or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
+        )
+        .exists()
+    )
+    return select(key, table.c.associate_id, table.c.group_idx, denied).where(
+        table.c.tenant == bindparam("tenant"), key.in_(bindparam("ids", expanding=True))
+    )
+
+
+def _status_update(kind: ActivityKind) -> Update:
+    table = schema.activity_tables[kind]
+    return (
+        update(table)
+        .where(
+            table.c.tenant == bindparam("in_tenant"),
+            table.c[kind.key].in_(bindparam("ids", expanding=True)),
+        )
+        .values(
+            status=bindparam("new_status"),
+            done=bindparam("new_done"),
+            updated=bindparam("now"),
+            updated_associate_id=bindparam("by"),
+            updatedCount=table.c.updatedCount + 1,
+        )
+    )
+
+
+_FIND_TICKET = (
+    select(*_USER_COLUMNS, _t.c.last_used, _t.c.fixed)
+    .select_from(_t.join(_USERS, and_(_a.c.tenant == _t.c.tenant, _a.c.associate_id == _t.c.associate_id)))
+    .where(_t.c.tenant == bindparam("tenant"), _t.c.ticket == bindparam("ticket"))
+)
+
+# Built once: constructing a statement costs more than executing a cached one.
+_ACTIVITY_SELECTS = {kind: _activity_select(kind) for kind in ActivityKind}
+_STATUS_UPDATES = {kind: _status_update(kind) for kind in ActivityKind}
+
+
 class TenantStore:
     """Implements ``ActivityStore`` and ``SessionStore`` for ``tenant`` on an open connection."""
 
@@ -76,29 +123,14 @@ class TenantStore:
         self.tenant = tenant
 
     # -- activities -------------------------------------------------------------------------
-    def fetch_activities(self, kind: ActivityKind, ids: Collection[int]) -> dict[int, ActivityRecord]:
-        table = schema.activity_tables[kind]
-        key = table.c[kind.key]
+    def fetch_activities(
+        self, kind: ActivityKind, ids: Collection[int], associate_id: int
+    ) -> dict[int, ActivityRecord]:
         rows = self.connection.execute(
-            select(key, table.c.associate_id, table.c.group_idx).where(
-                table.c.tenant == self.tenant, key.in_(list(ids))
-            )
+            _ACTIVITY_SELECTS[kind],
+            {"tenant": self.tenant, "ids": list(ids), "associate_id": associate_id},
         )
-        return {row[0]: ActivityRecord(row[0], row[1], row[2]) for row in rows}
-
-    def fetch_denied(self, ids: Collection[ActivityId], associate_id: int) -> set[ActivityId]:
-        d = schema.sentry_denial
-        by_kind: dict[str, list[int]] = {}
-        for activity in ids:
-            by_kind.setdefault(activity.kind.value, []).append(activity.id)
-        rows = self.connection.execute(
-            select(d.c.kind, d.c.record_id).where(
-                d.c.tenant == self.tenant,
-                or_(d.c.associate_id.is_(None), d.c.associate_id == associate_id),
-                or_(*(and_(d.c.kind == k, d.c.record_id.in_(v)) for k, v in by_kind.items())),
-            )
-        )
-        return {ActivityId(ActivityKind(kind), record_id) for kind, record_id in rows}
+        return {row[0]: ActivityRecord(row[0], row[1], row[2], bool(row[3])) for row in rows}
 
     def update_status(
         self,
@@ -108,31 +140,21 @@ class TenantStore:
         associate_id: int,
         now: datetime,
     ) -> None:
-        table = schema.activity_tables[kind]
         self.connection.execute(
-            update(table)
-            .where(table.c.tenant == self.tenant, table.c[kind.key].in_(list(ids)))
-            .values(
-                status=int(status),
-                done=now if status is ActivityStatus.Completed else None,
-                updated=now,
-                updated_associate_id=associate_id,
-                updatedCount=table.c.updatedCount + 1,
-            )
+            _STATUS_UPDATES[kind],
+            {
+                "in_tenant": self.tenant,
+                "ids": list(ids),
+                "new_status": int(status),
+                "new_done": now if status is ActivityStatus.Completed else None,
+                "now": now,
+                "by": associate_id,
+            },
         )
 
     # -- sessions ---------------------------------------------------------------------------
     def find_ticket(self, ticket: str) -> TicketRow | None:
-        row = self.connection.execute(
-            select(*_USER_COLUMNS, _t.c.last_used, _t.c.fixed)
-            .select_from(
-                _t.join(
-                    _USERS,
-                    and_(_a.c.tenant == _t.c.tenant, _a.c.associate_id == _t.c.associate_id),
-                )
-            )
-            .where(_t.c.tenant == self.tenant, _t.c.ticket == ticket)
-        ).first()
+        row = self.connection.execute(_FIND_TICKET, {"tenant": self.tenant, "ticket": ticket}).first()
         return None if row is None else TicketRow(_user(row), row.last_used, row.fixed)
 
     def touch_ticket(self, ticket: str, now: datetime) -> None:
