@@ -36,7 +36,7 @@ def soap_call(runtime: Runtime, tenant: str, service: str, http: Request, body: 
         request = parse_request(body)
         version, operation_name = request.version, request.operation
         operation = _operation(service, request, http)
-        call = Call(runtime, tenant, service, request, runtime.clock())
+        call = Call(runtime, tenant, service, request, runtime.clock(), started=started)
         try:
             response = operation.handler(call)
             if response is None:
@@ -132,27 +132,18 @@ def _journal(
     error: BaseException | None,
     duration_ms: float,
 ) -> None:
-    if error is None:
-        outcome = call.outcome if call else "ok"
-        exception_type = message = None
-    elif isinstance(error, SoException):
-        outcome, exception_type, message = "failed", error.exception_type, error.message
-    elif isinstance(error, ClientFault):
-        outcome, exception_type, message = "fault", "ClientFault", error.message
+    """Log the call, and write its journal entry unless its own transaction already did."""
+    outcome, exception_type, message = _describe(error)
+    written = call.journaled if call is not None and error is None else None
+    if written is not None:
+        entry = written
+    elif call is not None:
+        entry = call.journal_entry(outcome, exception_type, message)
     else:
-        outcome, exception_type, message = "error", type(error).__name__, str(error)
-    entry = JournalEntry(
-        at=call.now if call else runtime.clock(),
-        service=service,
-        operation=operation,
-        user=call.user if call else None,
-        identifiers=call.identifiers if call else [],
-        status=call.status if call else None,
-        outcome=outcome,
-        exception_type=exception_type,
-        message=message,
-        duration_ms=duration_ms,
-    )
+        entry = JournalEntry(
+            runtime.clock(), service, operation, None, [], None,
+            outcome or "ok", exception_type, message, duration_ms,
+        )  # fmt: skip
     log.info(
         "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
         tenant,
@@ -161,13 +152,26 @@ def _journal(
         entry.user or "-",
         len(entry.identifiers),
         entry.status or "-",
-        outcome,
-        f" ({exception_type})" if exception_type else "",
+        entry.outcome,
+        f" ({entry.exception_type})" if entry.exception_type else "",
         duration_ms,
         extra={"journal": entry, "tenant": tenant},
     )
+    if written is not None:
+        return
     try:  # journal rows need no tenant row: a request that never got in creates no tenant
         with runtime.database.engine.begin() as connection:
             runtime.database.record(connection, tenant, entry)
     except SQLAlchemyError:
         log.exception("could not write the journal entry")
+
+
+def _describe(error: BaseException | None) -> tuple[str | None, str | None, str | None]:
+    """Outcome, exception type and message of a failed call (all ``None`` when it succeeded)."""
+    if error is None:
+        return None, None, None
+    if isinstance(error, SoException):
+        return "failed", error.exception_type, error.message
+    if isinstance(error, ClientFault):
+        return "fault", "ClientFault", error.message
+    return "error", type(error).__name__, str(error)

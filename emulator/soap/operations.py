@@ -6,6 +6,7 @@ a domain exception: :mod:`emulator.soap.endpoint` translates them, in one place.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from emulator.domain.sentry import User
 from emulator.runtime import Runtime
 from emulator.soap.envelope import SoapRequest, is_nil
 from emulator.soap.replies import empty_element
+from emulator.storage.database import JournalEntry
 from emulator.storage.store import TenantStore
 
 _S86 = "{" + ns.SERVICES86 + "}"
@@ -39,6 +41,25 @@ class Call:
     identifiers: list[str | None] = field(default_factory=list)
     status: str | None = None
     outcome: str = "ok"
+    started: float = field(default_factory=time.perf_counter)
+    journaled: JournalEntry | None = None
+    """The entry written in the call's own transaction, when it got that far."""
+
+    def journal_entry(
+        self, outcome: str | None = None, exception_type: str | None = None, message: str | None = None
+    ) -> JournalEntry:
+        return JournalEntry(
+            at=self.now,
+            service=self.service,
+            operation=self.request.operation,
+            user=self.user,
+            identifiers=self.identifiers,
+            status=self.status,
+            outcome=outcome or self.outcome,
+            exception_type=exception_type,
+            message=message,
+            duration_ms=(time.perf_counter() - self.started) * 1000,
+        )
 
     @contextmanager
     def session(self) -> Iterator[tuple[TenantStore, User]]:
@@ -59,6 +80,9 @@ class Call:
             )
             self.user = user.name
             yield store, user
+            # the journal entry commits with the change, or neither does
+            self.journaled = self.journal_entry()
+            self.runtime.database.record(store.connection, self.tenant, self.journaled)
 
     def inject_faults(self) -> None:
         """Apply the tenant's injected fault for this call, if one matches."""
@@ -112,7 +136,7 @@ def set_activity_status(call: Call) -> None:
         outcome = activities.set_activity_status(
             store, user, identifiers, status, call.now, strict=call.runtime.settings.strict
         )
-    call.outcome = "no change" if outcome.skipped_because else "ok"
+        call.outcome = "no change" if outcome.skipped_because else "ok"
     return None
 
 
