@@ -6,12 +6,13 @@
     serve(Settings(database_url="sqlite:///crm.db"), "127.0.0.1", 8080, workers=2)  # until SIGINT/SIGTERM
 
 ``workers >= 1`` runs granian (a Rust HTTP server; WSGI calls on a few Python threads per worker),
-``workers == 0`` werkzeug's threaded development server in this process, with no extra dependency.
+``workers == 0`` werkzeug's threaded development server in this process.
 
 Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
 so no database connection ever crosses a ``fork``. The parent only creates the schema first, then
 closes its engine: on a new SQLite file that also switches it to WAL once, instead of every worker
-racing to do it.
+racing to do it. What an emulator keeps in memory stays in its worker: with ``workers > 1`` a fault
+injected through the admin API applies in the worker that received it only.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("emulator")
 
-BLOCKING_THREADS = 2
-"""Python threads per granian worker that run WSGI calls. The GIL lets one run at a time and SQLite
-takes one writer at a time, so more threads only add switching and lock waits; two let one thread
-parse while the other waits on the database. Processes, not threads, are what scale."""
+BLOCKING_THREADS = 8
+"""Python threads per granian worker that run WSGI calls. The GIL runs one at a time, so threads add
+no speed (processes do); they are there so that a call held up by an injected ``latency`` fault, or
+a 10,000-id batch, does not stall every other client of the worker, the admin API included."""
 
 
 def serve(

@@ -43,6 +43,8 @@ SCREENSHOT = REPO / "artifacts" / "dashboard.png"
 DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 WAIT_MS = 10_000  # the page polls the journal every second and refreshes activities every four
 
+if os.environ.get("CI") and not CHROMIUM.exists():  # CI installs both: a skip there would hide a gap
+    raise RuntimeError(f"CI must install {CHROMIUM} (apt-get install -y chromium) for the browser test")
 sync_api = pytest.importorskip(
     "playwright.sync_api",
     reason="Playwright for Python is not installed: pip install -e '.[browser]' (uses /usr/bin/chromium)",

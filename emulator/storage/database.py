@@ -329,6 +329,9 @@ class Database:
         )
         writes = self._journal_writes[tenant] = self._journal_writes.get(tenant, 0) + 1
         if writes % 50 == 0:
+            # PostgreSQL: not while a reset deletes the same rows (two DELETEs locking overlapping
+            # rows in different orders could deadlock); the insert above blocks no one meanwhile.
+            self._lock_tenant(connection, tenant)
             self.trim_journal(connection, tenant)
 
     def trim_journal(self, connection: Connection, tenant: str) -> None:
