@@ -8,6 +8,7 @@ import sqlite3
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -444,7 +445,7 @@ def test_journal_is_per_tenant_and_clearable(http: Client, tenant: str) -> None:
 
 
 def _journal_rows(db: Path, tenant: str) -> int:
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection, connection:
         return int(
             connection.execute(
                 "SELECT count(*) FROM emulator_journal WHERE tenant = ?", (tenant,)

@@ -12,6 +12,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def invoke(runner: CliRunner, args: Sequence[str], env: Mapping[str, str] | None
 
 
 def activity_ids(db_url: str, tenant: str) -> list[int]:
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
+    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as connection, connection:
         rows = connection.execute(
             "SELECT appointment_id FROM appointment WHERE tenant = ? ORDER BY 1", (tenant,)
         ).fetchall()
@@ -297,7 +298,7 @@ def test_init_db_creates_the_schema_and_can_run_twice(runner: CliRunner, db_url:
 
     assert first.exit_code == second.exit_code == 0
     assert first.output == f"Database ready: {db_url} (0 tenants).\n"
-    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as connection:
+    with closing(sqlite3.connect(db_url.removeprefix("sqlite:///"))) as connection, connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"emulator_tenant", "appointment", "emulator_journal"} <= tables
 

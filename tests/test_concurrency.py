@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -321,7 +322,7 @@ def verify_serial_replay(
 
 
 def read_journal(db_path: Path) -> list[dict[str, Any]]:
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         connection.row_factory = sqlite3.Row
         return [
             dict(row)
@@ -493,7 +494,7 @@ def test_overlapping_batches_against_2_worker_processes(tmp_path: Path) -> None:
 
 
 def integrity(database: Path) -> str:
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection, connection:
         return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
 
 

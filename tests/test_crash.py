@@ -16,6 +16,7 @@ import random
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(
 
 
 def activity_count(database: Path, tenant: str = "default") -> int:
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection, connection:
         return sum(
             connection.execute(f"SELECT count(*) FROM {kind} WHERE tenant = ?", (tenant,)).fetchone()[0]
             for kind in KINDS
@@ -130,7 +131,7 @@ def activity_count(database: Path, tenant: str = "default") -> int:
 
 
 def tenant_exists(database: Path, tenant: str = "default") -> bool:
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection, connection:
         return (
             connection.execute("SELECT 1 FROM emulator_tenant WHERE tenant = ?", (tenant,)).fetchone()
             is not None

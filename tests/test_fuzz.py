@@ -20,6 +20,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -98,7 +99,7 @@ class Model:
     """The tenant's users, tickets and denials as stored, and the rules of a SetActivityStatus call."""
 
     def __init__(self, db_path: Path, tenant: str = "default") -> None:
-        with sqlite3.connect(db_path) as connection:
+        with closing(sqlite3.connect(db_path)) as connection, connection:
             roles = dict(connection.execute("SELECT role_id, rights FROM role WHERE tenant = ?", (tenant,)))
             self.users = {
                 associate_id: UserInfo(associate_id, name, group_id, json.loads(roles[role_id]))
@@ -158,7 +159,7 @@ class Model:
 def read_rows(db_path: Path, tenant: str = "default") -> dict[Key, Row]:
     """Every activity of ``tenant``, by (kind, id)."""
     rows: dict[Key, Row] = {}
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         connection.row_factory = sqlite3.Row
         for kind in KINDS:
             for row in connection.execute(f"SELECT * FROM {kind} WHERE tenant = ?", (tenant,)):
@@ -320,11 +321,11 @@ class Fuzzed:
         return stamp(self.clock.now)
 
     def last_journal_id(self) -> int:
-        with sqlite3.connect(self.db_path) as connection:
+        with closing(sqlite3.connect(self.db_path)) as connection, connection:
             return int(connection.execute("SELECT coalesce(max(id), 0) FROM emulator_journal").fetchone()[0])
 
     def journal_after(self, last_id: int) -> list[dict[str, Any]]:
-        with sqlite3.connect(self.db_path) as connection:
+        with closing(sqlite3.connect(self.db_path)) as connection, connection:
             connection.row_factory = sqlite3.Row
             return [
                 dict(row)

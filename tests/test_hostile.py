@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -764,5 +765,5 @@ def test_hostile_requests_leave_the_server_file_sound(client: Client, db_path: P
     for body in (billion_laughs(), GOOD[:100], body_with(b"todo_id=" + b"9" * 5000), body_with(b"\x00")):
         post(client, body)
     assert_unharmed(client, db_path, snapshot(db_path))
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

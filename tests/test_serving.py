@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -141,7 +141,7 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
     assert "database is locked" not in log
     assert "Traceback" not in log
 
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         for tenant in tenants:
             own_ids = sorted(own for t, own in jobs if t == tenant)
             marks = ",".join("?" * len(own_ids))
@@ -174,7 +174,7 @@ def test_workers_zero_serves_with_werkzeug_in_one_process(tmp_path: Path) -> Non
         assert server.stop() == 0, log
     assert status == 200 and Answer(status, body).succeeded is True
     assert "werkzeug, in this process" in log
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         row = connection.execute(
             "SELECT status FROM appointment WHERE tenant = 'default' AND appointment_id = 1"
         ).fetchone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,7 @@ def test_passwords_are_stored_hashed(client: Client, db_path: Path) -> None:
     import sqlite3
 
     login(client, "demo", "demo")
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         hashes = [h for (h,) in connection.execute("SELECT password_hash FROM associate")]
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
     assert "demo" not in hashes

@@ -133,8 +133,10 @@ class Schemas:
             restriction = node.find(f"{{{XSD}}}restriction")
             assert restriction is not None
             values = [e.get("value") for e in restriction.iterfind(f"{{{XSD}}}enumeration")]
-            return ("enum", tuple(values)) if values else self.type(
-                resolve(restriction, restriction.get("base", "")), seen
+            return (
+                ("enum", tuple(values))
+                if values
+                else self.type(resolve(restriction, restriction.get("base", "")), seen)
             )
         return self._complex(node, seen)
 
@@ -145,13 +147,15 @@ class Schemas:
             members.extend(self.type(resolve(extension, extension.get("base", "")), seen)[1])
             node = extension
         for child in node.iterfind(f"{{{XSD}}}sequence/{{{XSD}}}element"):
-            members.append((
-                child.get("name"),
-                child.get("minOccurs", "1"),
-                child.get("maxOccurs", "1"),
-                child.get("nillable", "false"),
-                self._element_type(child, seen),
-            ))
+            members.append(
+                (
+                    child.get("name"),
+                    child.get("minOccurs", "1"),
+                    child.get("maxOccurs", "1"),
+                    child.get("nillable", "false"),
+                    self._element_type(child, seen),
+                )
+            )
         return ("complex", tuple(members))
 
 
@@ -196,9 +200,7 @@ def body_element(root: etree._Element, operation: str, direction: str) -> str:
         ("SoPrincipal", "WcfSoPrincipalService", "SoPrincipal"),
     ],
 )
-def test_service_port_binding_and_port_type_names(
-    service: str, service_name: str, port_type: str
-) -> None:
+def test_service_port_binding_and_port_type_names(service: str, service_name: str, port_type: str) -> None:
     root = ours(service)
     binding_name = f"BasicHttpBinding_{port_type}"
     assert root.get("targetNamespace") == ns.SERVICES86
@@ -256,8 +258,7 @@ def test_messages_are_named_as_in_the_real_wsdl(service: str) -> None:
     def messages(root: etree._Element) -> dict[str, list[tuple[str, str]]]:
         return {
             m.get("name", ""): [
-                (p.get("name", ""), resolve(p, p.get("element", ""))) for p in m
-                if p.tag == f"{{{WSDL}}}part"
+                (p.get("name", ""), resolve(p, p.get("element", ""))) for p in m if p.tag == f"{{{WSDL}}}part"
             ]
             for m in root.iterfind(f"{{{WSDL}}}message")
         }
@@ -305,8 +306,10 @@ def test_array_of_string_lives_in_the_arrays_namespace() -> None:
 
 def test_activity_status_enumeration() -> None:
     root = ours("Appointment")
-    simple = one(root, f"wsdl:types/xs:schema[@targetNamespace='{ns.SERVICES86}']"
-                       "/xs:simpleType[@name='ActivityStatus']")
+    simple = one(
+        root,
+        f"wsdl:types/xs:schema[@targetNamespace='{ns.SERVICES86}']/xs:simpleType[@name='ActivityStatus']",
+    )
     restriction = one(simple, "xs:restriction")
     assert resolve(restriction, restriction.get("base", "")) == f"{{{XSD}}}string"
     values = [e.get("value") for e in restriction.iterfind(f"{{{XSD}}}enumeration")]
@@ -326,13 +329,9 @@ def test_headers_are_those_of_the_real_wsdl(service: str, in_headers: list[str])
     qualified = [f"{{{ns.SERVICES86}}}{name}" for name in in_headers]
     assert header_elements(root, operation, "input") == qualified
     out = ["ExceptionInfo", "ExtraInfo", "Succeeded", "TimeZone"]
-    assert header_elements(root, operation, "output") == [
-        f"{{{ns.SERVICES86}}}{name}" for name in out
-    ]
+    assert header_elements(root, operation, "output") == [f"{{{ns.SERVICES86}}}{name}" for name in out]
     for direction in ("input", "output"):
-        assert header_elements(root, operation, direction) == header_elements(
-            real_root, operation, direction
-        )
+        assert header_elements(root, operation, direction) == header_elements(real_root, operation, direction)
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -347,27 +346,29 @@ def test_body_and_header_types_match_the_real_ones_member_for_member(service: st
         *header_elements(real_root, operation, "input"),
         *header_elements(real_root, operation, "output"),
     ]
-    assert [body_element(root, operation, "input"), body_element(root, operation, "output")] == (
-        elements[:2]
-    )
+    assert [body_element(root, operation, "input"), body_element(root, operation, "output")] == (elements[:2])
     for qname in elements:
-        assert schemas.element(qname) == tolerate_known_differences(
-            real_schemas.element(qname)
-        ), qname
+        assert schemas.element(qname) == tolerate_known_differences(real_schemas.element(qname)), qname
 
 
 def test_so_principal_carrier_members() -> None:
     carrier = Schemas(ours("SoPrincipal")).type(f"{{{ns.SERVICES86}}}SoPrincipalCarrier")
     names = [member[0] for member in carrier[1]]
     for required in (
-        "UserType", "Associate", "AssociateId", "PersonId", "ContactId", "GroupId", "RoleId",
-        "RoleName", "FullName", "EMailAddress",
+        "UserType",
+        "Associate",
+        "AssociateId",
+        "PersonId",
+        "ContactId",
+        "GroupId",
+        "RoleId",
+        "RoleName",
+        "FullName",
+        "EMailAddress",
     ):
         assert required in names
     authenticate = Schemas(ours("SoPrincipal")).element(f"{{{ns.SERVICES86}}}AuthenticateResponse")
-    assert [m[0] for m in authenticate[1][1]] == [
-        "Response", "Credentials", "AuthenticationSucceeded"
-    ]
+    assert [m[0] for m in authenticate[1][1]] == ["Response", "Credentials", "AuthenticationSucceeded"]
 
 
 def test_wsdl_is_generated_from_the_spyne_declaration() -> None:
@@ -414,8 +415,11 @@ def test_import_does_no_generation() -> None:
         "import spyne.application\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=Path(__file__).parent.parent,
-        capture_output=True, text=True, check=False,
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
 
@@ -582,7 +586,10 @@ def test_zeep_sends_the_same_set_activity_status_request(
     zeep: Any, wsdl_files: dict[str, dict[str, Path]]
 ) -> None:
     envelope, result = assert_same_exchange(
-        zeep, wsdl_files, "Appointment", SET_STATUS_OK,
+        zeep,
+        wsdl_files,
+        "Appointment",
+        SET_STATUS_OK,
         lambda service: service.SetActivityStatus(
             ActivityIdentifier={"string": ["appointment_id=666", "sale_id=2", " todo_id=1 "]},
             ActivityStatus="Completed",
@@ -605,18 +612,20 @@ def test_zeep_sends_the_same_request_without_optional_parts(
     zeep: Any, wsdl_files: dict[str, dict[str, Path]]
 ) -> None:
     assert_same_exchange(
-        zeep, wsdl_files, "Appointment", SET_STATUS_OK,
-        lambda service: service.SetActivityStatus(
-            _soapheaders={"Credentials": {"Ticket": "7T:x"}}
-        ),
+        zeep,
+        wsdl_files,
+        "Appointment",
+        SET_STATUS_OK,
+        lambda service: service.SetActivityStatus(_soapheaders={"Credentials": {"Ticket": "7T:x"}}),
     )
 
 
-def test_zeep_reads_a_wrapped_failure_alike(
-    zeep: Any, wsdl_files: dict[str, dict[str, Path]]
-) -> None:
+def test_zeep_reads_a_wrapped_failure_alike(zeep: Any, wsdl_files: dict[str, dict[str, Path]]) -> None:
     _, result = assert_same_exchange(
-        zeep, wsdl_files, "Appointment", SET_STATUS_DENIED,
+        zeep,
+        wsdl_files,
+        "Appointment",
+        SET_STATUS_DENIED,
         lambda service: service.SetActivityStatus(
             ActivityIdentifier={"string": ["appointment_id=7"]},
             ActivityStatus="Completed",
@@ -632,9 +641,13 @@ def test_zeep_reads_a_wrapped_failure_alike(
 
 def test_zeep_authenticates_alike(zeep: Any, wsdl_files: dict[str, dict[str, Path]]) -> None:
     _, result = assert_same_exchange(
-        zeep, wsdl_files, "SoPrincipal", AUTHENTICATED,
+        zeep,
+        wsdl_files,
+        "SoPrincipal",
+        AUTHENTICATED,
         lambda service: service.AuthenticateUsernamePassword(
-            UserName="sam", Password="secret",
+            UserName="sam",
+            Password="secret",
             _soapheaders={"ApplicationToken": "1234567-1234-9876"},
         ),
     )
@@ -646,11 +659,12 @@ def test_zeep_authenticates_alike(zeep: Any, wsdl_files: dict[str, dict[str, Pat
     assert result["header"]["TimeZone"]["SoTimeZoneLocationCode"] == "UTC"
 
 
-def test_zeep_reads_a_refused_login_alike(
-    zeep: Any, wsdl_files: dict[str, dict[str, Path]]
-) -> None:
+def test_zeep_reads_a_refused_login_alike(zeep: Any, wsdl_files: dict[str, dict[str, Path]]) -> None:
     _, result = assert_same_exchange(
-        zeep, wsdl_files, "SoPrincipal", REFUSED,
+        zeep,
+        wsdl_files,
+        "SoPrincipal",
+        REFUSED,
         lambda service: service.AuthenticateUsernamePassword(UserName="sam", Password="wrong"),
     )
     assert result["body"]["AuthenticationSucceeded"] is False
