@@ -357,12 +357,10 @@ def _request_file(body: bytes) -> Path:
     return Path(name)
 
 
-def wrk(url: str, body: bytes, connections: int, seconds: float, limit: int | None = None) -> Load:
-    """wrk with one thread and ``connections`` keep-alive connections, for ``seconds`` or ``limit`` calls."""
+def wrk(url: str, body: bytes, connections: int, seconds: float) -> Load:
+    """wrk with one thread and ``connections`` keep-alive connections for ``seconds`` (whole seconds)."""
     request = _request_file(body)
     env = {**os.environ, "REQ": str(request)}
-    if limit is not None:
-        env["LIMIT"] = str(limit)
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     try:
         out = subprocess.run(
@@ -377,24 +375,21 @@ def wrk(url: str, body: bytes, connections: int, seconds: float, limit: int | No
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(bad.group(1)) if bad else 0
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    if socket_errors and limit is None:
+    if socket_errors:
         errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
     return Load(rps, p50, p99, total, errors, f"wrk -c{connections}")
 
 
-def python_load(
-    host: str, port: int, body: bytes, connections: int, seconds: float, limit: int | None = None
-) -> Load:
+def python_load(host: str, port: int, body: bytes, connections: int, seconds: float) -> Load:
     """A threaded keep-alive client, for machines without wrk (it shares the CPUs and the GIL)."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
     stop_at = time.perf_counter() + seconds
-    per_thread = None if limit is None else max(1, limit // connections)
 
     def run(index: int) -> None:
         connection = http.client.HTTPConnection(host, port, timeout=60)
         mine = latencies[index]
-        while time.perf_counter() < stop_at and (per_thread is None or len(mine) < per_thread):
+        while time.perf_counter() < stop_at:
             started = time.perf_counter()
             try:
                 connection.request("POST", APPOINTMENT, body=body, headers=HEADERS)
@@ -428,9 +423,30 @@ def python_load(
 
 
 def load(server: Server, body: bytes, connections: int, seconds: float, limit: int | None = None) -> Load:
+    """``seconds`` of load on ``server``; with ``limit``, runs of it until that many calls are answered."""
+    if limit is None:
+        return _load_once(server, body, connections, seconds)
+    runs: list[Load] = []
+    while sum(run.requests for run in runs) < limit:
+        missing = limit - sum(run.requests for run in runs)
+        rate = runs[-1].requests_per_second if runs else 200.0
+        runs.append(_load_once(server, body, connections, min(10.0, max(1.0, missing / rate))))
+    total = sum(run.requests for run in runs)
+    elapsed = sum(run.requests / run.requests_per_second for run in runs if run.requests_per_second)
+    return Load(
+        total / elapsed if elapsed else 0.0,
+        statistics.median(run.p50_ms for run in runs),
+        max(run.p99_ms for run in runs),
+        total,
+        sum(run.errors for run in runs),
+        runs[0].tool + f", {len(runs)} runs",
+    )
+
+
+def _load_once(server: Server, body: bytes, connections: int, seconds: float) -> Load:
     if has_wrk():
-        return wrk(server.url(APPOINTMENT), body, connections, seconds, limit)
-    return python_load("127.0.0.1", server.port, body, connections, seconds, limit)
+        return wrk(server.url(APPOINTMENT), body, connections, seconds)
+    return python_load("127.0.0.1", server.port, body, connections, seconds)
 
 
 def work_dir() -> Path:

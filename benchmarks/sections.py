@@ -171,22 +171,24 @@ def memory(table: Table, work: Path) -> None:
     with Server("cli", _sqlite(work, "memory.db"), work) as server:
         server.wait("/")
         time.sleep(0.5)
-        at_rest = common.rss_kib(server.process.pid)
+        pid = server.process.pid
+        at_rest, start_peak = common.rss_kib(pid), common.rss_kib(pid, "VmHWM")
         server.wait(WSDL)
-        after_wsdl = common.rss_kib(server.process.pid)
+        after_wsdl = common.rss_kib(pid)
         _first_call(server)
         started = time.perf_counter()
-        load = common.load(server, ONE_ID, CONNECTIONS, 3600, limit=calls)
+        load = common.load(server, ONE_ID, CONNECTIONS, 0, limit=calls)
         elapsed = time.perf_counter() - started
-        after = common.rss_kib(server.process.pid)
-        peak = common.rss_kib(server.process.pid, "VmHWM")
-    table.add("memory", "CLI server at rest", mib(at_rest), "VmRSS after start-up, before any call")
+        after, peak = common.rss_kib(pid), common.rss_kib(pid, "VmHWM")
+    table.add(
+        "memory", "CLI server at rest", mib(at_rest), f"VmRSS before any call; peak so far {mib(start_peak)}"
+    )
     table.add("memory", "after the first WSDL", mib(after_wsdl), "spyne is loaded for the WSDL only")
     table.add(
         "memory",
         f"after {load.requests:,} calls",
         mib(after),
-        f"peak (VmHWM) {mib(peak)}; the calls took {elapsed:.0f} s"
+        f"peak (VmHWM) {mib(peak)}; {load.figure()} over {elapsed:.0f} s"
         + (f", {load.errors} FAILED" if load.errors else ""),
     )
 
