@@ -334,7 +334,8 @@ class Database:
             self._lock_tenant(connection, tenant)
             self.trim_journal(connection, tenant)
 
-    def trim_journal(self, connection: Connection, tenant: str) -> None:
+    def journal_floor(self, connection: Connection, tenant: str) -> int:
+        """The id below the tenant's newest ``journal_size`` entries (0 when there are fewer)."""
         j = schema.journal
         cutoff = connection.execute(
             select(j.c.id)
@@ -343,7 +344,12 @@ class Database:
             .offset(self.journal_size)
             .limit(1)
         ).scalar()
-        if cutoff is not None:
+        return int(cutoff or 0)
+
+    def trim_journal(self, connection: Connection, tenant: str) -> None:
+        cutoff = self.journal_floor(connection, tenant)
+        if cutoff:
+            j = schema.journal
             connection.execute(delete(j).where(j.c.tenant == tenant, j.c.id <= cutoff))
 
     def journal_count(self, tenant: str) -> int:

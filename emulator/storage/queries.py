@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, union_all
 
 from emulator.domain.activities import ActivityId, ActivityKind, ActivityStatus
 from emulator.domain.sentry import TableRights
@@ -206,25 +206,12 @@ class JournalView:
     duration_ms: float
 
 
-def _journal_floor(connection: Connection, database: Database, tenant: str) -> int:
-    """The id below the tenant's newest ``journal_size`` entries (0 when there are fewer)."""
-    j = schema.journal
-    cutoff = connection.execute(
-        select(j.c.id)
-        .where(j.c.tenant == tenant)
-        .order_by(j.c.id.desc())
-        .offset(database.journal_size)
-        .limit(1)
-    ).scalar()
-    return int(cutoff or 0)
-
-
 def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit: int) -> list[JournalView]:
     """Newest first; or, with ``since_id``, the entries after it, oldest first. At most ``limit``."""
     j = schema.journal
     limit = max(0, min(limit, database.journal_size))
     with database.engine.connect() as connection:
-        floor = _journal_floor(connection, database, tenant)
+        floor = database.journal_floor(connection, tenant)
         conditions: list[ColumnElement[bool]] = [j.c.tenant == tenant, j.c.id > floor]
         if where.operation is not None:
             conditions.append(j.c.operation == where.operation)
