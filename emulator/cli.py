@@ -14,23 +14,20 @@ option or value exits with status 2 and a message that says what to change; a fa
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import signal
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from emulator import __version__
+from emulator import __version__, serving
 from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
+from emulator.serving import run_werkzeug as run_server
 from emulator.settings import Settings, default_fixtures
 from emulator.storage.fixtures import FixtureError, Fixtures, load_fixtures
 
 if TYPE_CHECKING:
-    from emulator.app import EmulatorApp
     from emulator.storage.database import Database
 
 log = logging.getLogger("emulator")
@@ -265,6 +262,15 @@ def main() -> None:
     help="TCP port; 0 picks a free one (the log line at start names it).",
 )
 @click.option(
+    "--workers",
+    envvar="EMULATOR_WORKERS",
+    show_envvar=True,
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="0: one process (werkzeug, threaded); N: N worker processes under granian.",
+)
+@click.option(
     "--log-level",
     envvar="EMULATOR_LOG_LEVEL",
     show_envvar=True,
@@ -282,55 +288,16 @@ def main() -> None:
     show_default=True,
     help="text for people, json for one JSON object per line.",
 )
-def serve(host: str, port: int, log_level: str, log_format: LogFormat, **options: Any) -> None:
+def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFormat, **options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
     from emulator.app import create_app
 
+    settings = build_settings(**options)
+    if workers:
+        serving.serve(settings, host, port, workers=workers, log_level=log_level, log_format=log_format)
+        return
     configure_logging(log_level, log_format)
-    app = create_app(build_settings(**options))
-    run_server(app, host, port)
-
-
-def run_server(app: EmulatorApp, host: str, port: int) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM (``docker stop``), then close the database."""
-    from sqlalchemy.engine import make_url
-    from werkzeug.serving import make_server
-
-    server = make_server(host, port, app, threaded=True)
-    settings = app.runtime.settings
-    log.info(
-        "superoffice-emulator %s listening on http://%s:%d/ (WSDL: http://%s:%d/Remote/Services86/"
-        "Appointment.svc?wsdl, admin API: /_emulator/, database: %s)",
-        __version__,
-        host,
-        server.port,
-        host,
-        server.port,
-        make_url(settings.database_url).render_as_string(hide_password=True),
-    )
-    if settings.admin_token is None and not _is_loopback(host):
-        log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        server.serve_forever()  # returns on KeyboardInterrupt
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.server_close()
-        app.runtime.database.dispose()
-    log.info("stopped")
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    run_server(create_app(settings), host, port)
 
 
 @main.command("init-db")

@@ -25,6 +25,8 @@ import socket
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+
 from emulator import __version__
 from emulator.logs import LOG_LEVELS, LogFormat, configure_logging
 from emulator.settings import Settings
@@ -116,13 +118,18 @@ def _serve_granian(
 
 
 def _serve_werkzeug(settings: Settings, host: str, port: int) -> None:
-    from werkzeug.serving import make_server
-
     from emulator.app import create_app
 
-    app = create_app(settings)
+    run_werkzeug(create_app(settings), host, port)
+
+
+def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
+    """Serve ``app`` with werkzeug's threaded server until SIGINT or SIGTERM (``docker stop``),
+    then close the database."""
+    from werkzeug.serving import make_server
+
     server = make_server(host, port, app, threaded=True)
-    _log_listening(settings, host, server.port, "werkzeug, in this process")
+    _log_listening(app.runtime.settings, host, server.port, "werkzeug, in this process")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()  # returns on KeyboardInterrupt
@@ -149,7 +156,7 @@ def _log_listening(settings: Settings, host: str, port: int, how: str) -> None:
         how,
         host,
         port,
-        settings.database_url,
+        make_url(settings.database_url).render_as_string(hide_password=True),
     )
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
@@ -23,6 +24,7 @@ from click.testing import CliRunner, Result
 from emulator import __version__, cli
 from emulator.app import EmulatorApp
 from emulator.settings import default_fixtures
+from tests.conftest import read_row
 
 SMALL_FIXTURES = """\
 roles:
@@ -498,3 +500,36 @@ def test_run_server_logs_where_it_listens_hides_passwords_and_warns_of_an_open_a
     assert "the admin API is open to every client that reaches 0.0.0.0; set --admin-token" in text
     assert caplog.records[-1].getMessage() == "stopped"
     assert server.closed and disposed == [True]
+
+
+def test_serve_with_workers_runs_granian_processes_that_share_the_database(tmp_path: Path) -> None:
+    database = tmp_path / "workers.db"
+    server = ServerProcess(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--workers", "2"],
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{database}", "EMULATOR_LOG_FORMAT": "text"},
+    )
+    try:
+        assert "granian, 2 workers" in "".join(server.output)
+        deadline = time.monotonic() + 60  # the line is logged before granian's workers bind
+        while True:
+            try:
+                fetch(server.url("/"))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        wsdl = fetch(server.url("/Remote/Services86/Appointment.svc?wsdl"))
+        request = urllib.request.Request(
+            server.url("/Remote/Services86/Appointment.svc"),
+            data=(Path(__file__).parent / "data" / "request_soap11.xml").read_bytes(),
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = response.read()
+    finally:
+        status = server.stop()
+    assert b"WcfAppointmentService" in wsdl[2]
+    assert b"<Succeeded" in answer and b">true</Succeeded>" in answer
+    assert read_row(database, "appointment", 17)["status"] == 3
+    assert status == 0, "".join(server.output)

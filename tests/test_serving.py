@@ -137,7 +137,7 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
         answer = Answer(status, body)
         assert answer.succeeded is True, f"{tenant} appointment_id={own}: {answer.info}"
         assert b"locked" not in body
-    assert "Spawning worker-2" in log
+    assert "worker-2" in log  # granian names its workers in the log
     assert "database is locked" not in log
     assert "Traceback" not in log
 
