@@ -205,35 +205,30 @@ def cli_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "emulator"]
 
 
-_SERVE = (
-    "import sys\n"
-    "from emulator.serving import serve\n"
-    "from emulator.settings import Settings\n"
-    "serve(Settings(database_url=sys.argv[1], mode='online'), '127.0.0.1', int(sys.argv[2]),"
-    " int(sys.argv[3]), log_level='warning')\n"
-)
-
-
 def server_argv(kind: str, port: str, database_url: str) -> list[str]:
-    """``cli`` (``superoffice-emulator serve``, werkzeug, one process) or ``granian:N`` (N workers)."""
+    """``superoffice-emulator serve`` as ``cli`` (werkzeug, one process) or ``granian:N`` (N workers)."""
     if kind == "cli":
-        return [
-            *cli_command(),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            port,
-            "--database-url",
-            database_url,
-            "--mode",
-            "online",
-            "--log-level",
-            "warning",
-        ]
-    if kind.startswith("granian:"):
-        return [sys.executable, "-c", _SERVE, database_url, port, kind.split(":", 1)[1]]
-    raise ValueError(f"unknown server kind {kind!r}; use cli or granian:N")
+        workers = "0"
+    elif kind.startswith("granian:"):
+        workers = kind.split(":", 1)[1]
+    else:
+        raise ValueError(f"unknown server kind {kind!r}; use cli or granian:N")
+    return [
+        *cli_command(),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--workers",
+        workers,
+        "--database-url",
+        database_url,
+        "--mode",
+        "online",
+        "--log-level",
+        "warning",
+    ]
 
 
 def shell_command(argv: Sequence[str]) -> str:
@@ -243,9 +238,9 @@ def shell_command(argv: Sequence[str]) -> str:
 
 def describe(kind: str) -> str:
     if kind == "cli":
-        return "CLI serve (werkzeug, 1 process)"
+        return "serve (werkzeug, 1 process)"
     workers = int(kind.split(":", 1)[1])
-    return f"granian, {workers} worker{'s' if workers > 1 else ''}"
+    return f"serve --workers {workers} (granian)"
 
 
 class Server:

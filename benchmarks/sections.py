@@ -41,7 +41,7 @@ def worker_kinds() -> list[str]:
 
 # -- sections ------------------------------------------------------------------------------------
 def throughput(table: Table, work: Path) -> None:
-    """One-id calls over HTTP: one process (the CLI's werkzeug, granian with 1 worker) and N workers."""
+    """One-id calls over HTTP: ``serve`` with werkzeug, and with granian on 1 and on N workers."""
     rounds, seconds = q(3, 1), q(5, 2)
     results: dict[str, list[common.Load]] = {kind: [] for kind in worker_kinds()}
     for round_number in range(rounds):  # servers take turns, so a burst of load elsewhere hits all alike
@@ -166,7 +166,7 @@ def tenant(table: Table, work: Path) -> None:
 
 
 def memory(table: Table, work: Path) -> None:
-    """RSS of the CLI server at rest, after the first WSDL and after 100,000 calls."""
+    """RSS of ``superoffice-emulator serve`` at rest, after the first WSDL and after 100,000 calls."""
     calls = q(100_000, 10_000)
     with Server("cli", _sqlite(work, "memory.db"), work) as server:
         server.wait("/")
@@ -180,9 +180,8 @@ def memory(table: Table, work: Path) -> None:
         load = common.load(server, ONE_ID, CONNECTIONS, 0, limit=calls)
         elapsed = time.perf_counter() - started
         after, peak = common.rss_kib(pid), common.rss_kib(pid, "VmHWM")
-    table.add(
-        "memory", "CLI server at rest", mib(at_rest), f"VmRSS before any call; peak so far {mib(start_peak)}"
-    )
+    rest = f"VmRSS before any call; peak so far {mib(start_peak)}"
+    table.add("memory", "serve (werkzeug) at rest", mib(at_rest), rest)
     table.add("memory", "after the first WSDL", mib(after_wsdl), "spyne is loaded for the WSDL only")
     table.add(
         "memory",
@@ -200,8 +199,8 @@ def compare_script() -> Path:
 def compare(table: Table, work: Path) -> None:
     """``../shared/bench/compare.sh`` with our server beside the raw, spyne and node peers, one process each.
 
-    BENCH_COMPARE_SERVER picks ours: ``granian:1`` (the default, served like the Python peers) or
-    ``cli`` (``superoffice-emulator serve``, werkzeug); ROUNDS, DUR and CONNS pass through.
+    BENCH_COMPARE_SERVER picks ours: ``granian:1`` (the default: ``serve --workers 1``, granian as
+    the Python peers have it) or ``cli`` (``serve``, werkzeug); ROUNDS, DUR and CONNS pass through.
     """
     script = compare_script()
     if not script.exists():

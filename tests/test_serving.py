@@ -181,11 +181,14 @@ def test_workers_zero_serves_with_werkzeug_in_one_process(tmp_path: Path) -> Non
     assert row == (2,)
 
 
-def test_serve_refuses_a_negative_worker_count(settings: Settings) -> None:
+@pytest.mark.parametrize(
+    ("options", "named"), [({"workers": -1}, "workers"), ({"workers": 2, "threads": 0}, "threads")]
+)
+def test_serve_refuses_impossible_counts(settings: Settings, options: dict[str, int], named: str) -> None:
     from emulator.serving import serve
 
-    with pytest.raises(ValueError, match="workers"):
-        serve(settings, workers=-1)
+    with pytest.raises(ValueError, match=named):
+        serve(settings, **options)
 
 
 # -- emulator.wsgi --------------------------------------------------------------------------------
