@@ -17,7 +17,10 @@ TICKET_PREFIX = "7T:"
 TOUCH_RESOLUTION = timedelta(seconds=1)
 """The sliding window restarts on every use, to the second: a ticket used many times a second is
 written once a second, not once a call. Fixed fixture tickets never expire and are never written."""
-_hasher = PasswordHasher()
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+"""Argon2id at OWASP's minimum (19 MiB, 2 passes): demo passwords need a proper hash, not a
+64 MiB one per login that costs the emulator half a second at start. Verification reads the
+parameters from the stored hash, so hashes made with other parameters keep working."""
 
 
 def new_ticket() -> str:

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, Update, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, Update, and_, bindparam, insert, or_, select, update
 
 from emulator.domain.activities import (
     ActivityKind,
@@ -110,6 +110,11 @@ _FIND_TICKET = (
     .where(_t.c.tenant == bindparam("tenant"), _t.c.ticket == bindparam("ticket"))
 )
 
+_HAS_TOKEN = select(schema.application_token.c.token).where(
+    schema.application_token.c.tenant == bindparam("tenant"),
+    schema.application_token.c.token == bindparam("token"),
+)
+
 # Built once: constructing a statement costs more than executing a cached one.
 _ACTIVITY_SELECTS = {kind: _activity_select(kind) for kind in ActivityKind}
 _STATUS_UPDATES = {kind: _status_update(kind) for kind in ActivityKind}
@@ -178,8 +183,5 @@ class TenantStore:
         return None if row is None else (_user(row), row.password_hash)
 
     def has_application_token(self, token: str) -> bool:
-        tok = schema.application_token
-        found = self.connection.execute(
-            select(func.count()).where(tok.c.tenant == self.tenant, tok.c.token == token)
-        ).scalar_one()
-        return bool(found)
+        found = self.connection.execute(_HAS_TOKEN, {"tenant": self.tenant, "token": token}).first()
+        return found is not None
