@@ -78,7 +78,6 @@ def test_both_versions_and_both_header_places(
 
 
 def test_mixed_batch_sets_done_and_bookkeeping(client: Client, db_path: Path) -> None:
-    before = read_row(db_path, "sale", 4) if False else None
     ids = ["appointment_id=1", "sale_id=4", "document_id=6", "todo_id=8"]
     assert post(client, envelope(ids, "Completed")).succeeded is True
     for kind, number in (("appointment", 1), ("sale", 4), ("document", 6), ("todo", 8)):
@@ -88,7 +87,6 @@ def test_mixed_batch_sets_done_and_bookkeeping(client: Client, db_path: Path) ->
         assert row["updated"] == "2026-01-05 09:00:00.000000"
         assert row["updated_associate_id"] == 1  # demo, the ticket's user
         assert row["updatedCount"] == 1
-    assert before is None
     assert post(client, envelope(["sale_id=4"], "NotStarted")).succeeded is True
     row = read_row(db_path, "sale", 4)
     assert row["status"] == 1 and row["done"] is None and row["updatedCount"] == 2
@@ -213,3 +211,18 @@ def test_unknown_service_is_404_naming_the_served_ones(client: Client) -> None:
         "/Remote/Services86/Contact.svc", data=b"<x/>", headers={"Content-Type": "text/xml"}
     )
     assert response.status_code == 404 and "Appointment.svc" in response.get_data(as_text=True)
+
+
+def test_strict_mode_fails_instead_of_silently_changing_nothing(settings, clock, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(settings.replace(strict=True), clock=clock)
+    try:
+        client = Client(app)
+        post(client, envelope(["todo_id=1"], "NotStarted"))
+        before = snapshot(db_path)
+        answer = post(client, envelope(["appointment_id=2", "appointment_id=99999"], "Completed"))
+        assert answer.status == 200 and answer.succeeded is False
+        assert answer.info["ExceptionType"] == "SuperOffice.Exceptions.SoException"
+        assert "appointment_id=99999 does not exist" in (answer.info["Message"] or "")
+        assert snapshot(db_path) == before
+    finally:
+        app.runtime.database.dispose()
