@@ -11,8 +11,8 @@ dependency on 3.13 only) puts it back under the same name.
 :func:`apply` installs a one-shot finder that lets the vendored ``six`` load
 normally and then gives its importer class the modern ``find_spec`` protocol (the
 same three methods six 1.16 added upstream). It must run before anything imports
-spyne; :mod:`emulator.soap` calls it at the top. It is idempotent and does nothing
-when spyne is already importable.
+spyne: :mod:`emulator.soap.wsdl`, which does, calls it first. It is idempotent, and patches
+the importer in place when spyne's six is already loaded.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    func,
     insert,
     select,
     text,
@@ -351,11 +350,6 @@ class Database:
         if cutoff:
             j = schema.journal
             connection.execute(delete(j).where(j.c.tenant == tenant, j.c.id <= cutoff))
-
-    def journal_count(self, tenant: str) -> int:
-        j = schema.journal
-        with self.engine.connect() as connection:
-            return connection.execute(select(func.count()).where(j.c.tenant == tenant)).scalar_one()
 
 
 _JOURNAL_INSERT = insert(schema.journal)  # built once: the journal is written on every call
