@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Request
 
 from emulator import ns
@@ -16,7 +15,7 @@ from emulator.soap import replies
 from emulator.soap.envelope import SoapRequest, SoapVersion, parse_request, version_of
 from emulator.soap.operations import SERVICES, Call, Operation
 from emulator.soap.replies import Reply
-from emulator.storage.database import JournalEntry
+from emulator.storage.database import JournalEntry, StorageError
 
 log = logging.getLogger("emulator.calls")
 
@@ -53,10 +52,10 @@ def soap_call(runtime: Runtime, tenant: str, service: str, http: Request, body: 
             )
         except TransportFault as exc:
             reply = _transport_fault(exc.rule)
-        except SQLAlchemyError as exc:
+        except StorageError as exc:
             log.exception("database error in %s.%s", service, operation_name)
             error = SoDbAccessException(
-                f"The emulator's database failed: {type(exc).__name__}. See the emulator's log.",
+                f"The emulator's database failed: {exc.kind}. See the emulator's log.",
                 friendly_text="The database could not be reached. Try again later.",
             )
             reply = replies.failure(
@@ -160,9 +159,9 @@ def _journal(
     if written is not None:
         return
     try:  # journal rows need no tenant row: a request that never got in creates no tenant
-        with runtime.database.engine.begin() as connection:
-            runtime.database.record(connection, tenant, entry)
-    except SQLAlchemyError:
+        with runtime.database.transaction(tenant, create=False) as store:
+            runtime.database.record(store, entry)
+    except StorageError:
         log.exception("could not write the journal entry")
 
 

@@ -82,7 +82,7 @@ class Call:
             yield store, user
             # the journal entry commits with the change, or neither does
             self.journaled = self.journal_entry()
-            self.runtime.database.record(store.connection, self.tenant, self.journaled)
+            self.runtime.database.record(store, self.journaled)
 
     def inject_faults(self) -> None:
         """Apply the tenant's injected fault for this call, if one matches."""

@@ -11,6 +11,7 @@ lock on that tenant; see :meth:`Database.transaction` for why that is both enoug
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import zlib
@@ -24,7 +25,6 @@ from sqlalchemy import (
     Connection,
     Engine,
     String,
-    Table,
     create_engine,
     delete,
     event,
@@ -33,10 +33,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.clock import utcnow
 from emulator.storage import schema
 from emulator.storage.fixtures import Fixtures
+from emulator.storage.sql import JOURNAL_COLUMNS, Statements, dialect_named
 from emulator.storage.store import TenantStore, encode_rights
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -145,6 +147,8 @@ class Database:
         self._lock = threading.Lock()
         self._journal_writes: dict[str, int] = {}  # per tenant: each is trimmed every 50 writes
         self._postgres = self.engine.dialect.name == "postgresql"
+        self._statements = Statements(dialect_named(self.engine.dialect.name))
+        self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     def create_schema(self) -> None:
         """Create the missing tables; on PostgreSQL one process at a time (N workers start at once)."""
@@ -159,8 +163,13 @@ class Database:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self, tenant: str) -> Iterator[TenantStore]:
+    def transaction(self, tenant: str, *, create: bool = True) -> Iterator[TenantStore]:
         """A store for ``tenant`` (created from the fixtures on first use) in one transaction.
+
+        It runs on the driver's own connection from the engine's pool (see :mod:`emulator.storage.sql`
+        for why). A database failure, here or in the store, raises :class:`StorageError`; any other
+        exception rolls the transaction back and passes through. ``create=False`` skips creating
+        the tenant, for a journal entry of a call that never got in.
 
         The transaction is all or nothing, and concurrent ones end as if run one after the other.
         SQLite gets this from ``BEGIN IMMEDIATE`` (one writer at a time for the whole file).
@@ -187,10 +196,29 @@ class Database:
         With the lock, a tenant's writers run one at a time, as with SQLite, and different tenants
         in parallel. Readers (the admin API's queries) take no lock and see committed data.
         """
-        self.ensure_tenant(tenant)
-        with self.engine.begin() as connection:
-            self._lock_tenant(connection, tenant)
-            yield TenantStore(connection, tenant)
+        try:
+            if create:
+                self.ensure_tenant(tenant)
+            raw = self.engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise StorageError(exc) from exc
+        try:
+            cursor = raw.cursor()
+            if self._statements.dialect.begin is not None:
+                cursor.execute(self._statements.dialect.begin)
+            store = TenantStore(cursor, tenant, self._statements)
+            if self._postgres:
+                store.lock(_tenant_lock_key(tenant))
+            yield store
+            raw.commit()
+        except self._driver_error as exc:
+            _rollback(raw)
+            raise StorageError(exc) from exc
+        except BaseException:
+            _rollback(raw)
+            raise
+        finally:
+            raw.close()  # back to the pool
 
     def _lock_tenant(self, connection: Connection, tenant: str) -> None:
         """On PostgreSQL, wait for ``tenant``'s advisory lock (released when the transaction ends)."""
@@ -306,65 +334,62 @@ class Database:
                 connection.execute(insert(table), rows[table])
 
     # -- journal ----------------------------------------------------------------------------
-    def record(self, connection: Connection, tenant: str, entry: JournalEntry) -> None:
-        """Append ``entry`` to the tenant's journal, trimming it to ``journal_size`` now and then."""
-        j = schema.journal
-        connection.execute(
-            _JOURNAL_INSERT,
-            _fit(
-                j,
-                tenant=tenant,
-                at=entry.at,
-                service=entry.service,
-                operation=entry.operation,
-                user=entry.user,
-                identifiers=json.dumps(list(entry.identifiers)),
-                status=entry.status,
-                outcome=entry.outcome,
-                exception_type=entry.exception_type,
-                message=entry.message,
-                duration_ms=entry.duration_ms,
-            ),
+    def record(self, store: TenantStore, entry: JournalEntry) -> None:
+        """Append ``entry`` to the store's tenant's journal, trimming it to ``journal_size`` now and then."""
+        store.add_journal_entry(
+            [
+                _storable(value, limit)
+                for value, limit in zip(
+                    (
+                        store.dialect.time_param(entry.at),
+                        entry.service,
+                        entry.operation,
+                        entry.user,
+                        json.dumps(list(entry.identifiers)),
+                        entry.status,
+                        entry.outcome,
+                        entry.exception_type,
+                        entry.message,
+                        entry.duration_ms,
+                    ),
+                    _JOURNAL_LIMITS,
+                    strict=True,
+                )
+            ]
         )
-        writes = self._journal_writes[tenant] = self._journal_writes.get(tenant, 0) + 1
+        writes = self._journal_writes[store.tenant] = self._journal_writes.get(store.tenant, 0) + 1
         if writes % 50 == 0:
-            # PostgreSQL: not while a reset deletes the same rows (two DELETEs locking overlapping
-            # rows in different orders could deadlock); the insert above blocks no one meanwhile.
-            self._lock_tenant(connection, tenant)
-            self.trim_journal(connection, tenant)
-
-    def journal_floor(self, connection: Connection, tenant: str) -> int:
-        """The id below the tenant's newest ``journal_size`` entries (0 when there are fewer)."""
-        j = schema.journal
-        cutoff = connection.execute(
-            select(j.c.id)
-            .where(j.c.tenant == tenant)
-            .order_by(j.c.id.desc())
-            .offset(self.journal_size)
-            .limit(1)
-        ).scalar()
-        return int(cutoff or 0)
-
-    def trim_journal(self, connection: Connection, tenant: str) -> None:
-        cutoff = self.journal_floor(connection, tenant)
-        if cutoff:
-            j = schema.journal
-            connection.execute(delete(j).where(j.c.tenant == tenant, j.c.id <= cutoff))
+            store.trim_journal(self.journal_size)
 
 
-_JOURNAL_INSERT = insert(schema.journal)  # built once: the journal is written on every call
+class StorageError(Exception):
+    """The database failed; ``__cause__`` is the driver's (or SQLAlchemy's) exception."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.kind = type(cause).__name__
 
 
-def _fit(table: Table, **values: Any) -> dict[str, Any]:
-    """``values`` made storable in ``table`` on every backend: strings cut to their column's length
-    and without NUL characters. SQLite ignores ``VARCHAR(n)``, PostgreSQL refuses a longer value
-    (and any NUL), and a journal entry quotes what a client sent (a user name, an operation)."""
-    fitted: dict[str, Any] = {}
-    for name, value in values.items():
-        if isinstance(value, str):
-            value = value.replace("\x00", "")
-            column_type = table.c[name].type
-            if isinstance(column_type, String) and column_type.length is not None:
-                value = value[: column_type.length]
-        fitted[name] = value
-    return fitted
+def _rollback(raw: Any) -> None:
+    """Roll back, when the connection still can (a broken one is discarded by the pool)."""
+    with contextlib.suppress(Exception):
+        raw.rollback()
+
+
+def _column_limit(name: str) -> int | None:
+    column_type = schema.journal.c[name].type
+    return column_type.length if isinstance(column_type, String) else None
+
+
+_JOURNAL_LIMITS = tuple(_column_limit(name) for name in JOURNAL_COLUMNS[1:])
+
+
+def _storable(value: Any, limit: int | None) -> Any:
+    """``value`` made storable on every backend: a string without NUL characters, cut to its
+    column's length. SQLite ignores ``VARCHAR(n)``, PostgreSQL refuses a longer value (and any
+    NUL), and a journal entry quotes what a client sent (a user name, an operation)."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        if limit is not None:
+            value = value[:limit]
+    return value

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, literal, select, union_all
 
 from emulator.domain.activities import ActivityId, ActivityKind, ActivityStatus
 from emulator.domain.sentry import TableRights
@@ -211,7 +211,7 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
     j = schema.journal
     limit = max(0, min(limit, database.journal_size))
     with database.engine.connect() as connection:
-        floor = database.journal_floor(connection, tenant)
+        floor = _journal_floor(connection, tenant, database.journal_size)
         conditions: list[ColumnElement[bool]] = [j.c.tenant == tenant, j.c.id > floor]
         if where.operation is not None:
             conditions.append(j.c.operation == where.operation)
@@ -240,6 +240,15 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
         )
         for row in rows
     ]
+
+
+def _journal_floor(connection: Connection, tenant: str, size: int) -> int:
+    """The id below the tenant's newest ``size`` entries (0 when there are fewer)."""
+    j = schema.journal
+    cutoff = connection.execute(
+        select(j.c.id).where(j.c.tenant == tenant).order_by(j.c.id.desc()).offset(size).limit(1)
+    ).scalar()
+    return int(cutoff or 0)
 
 
 def clear_journal(database: Database, tenant: str) -> int:

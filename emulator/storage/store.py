@@ -1,14 +1,12 @@
-"""One tenant's view of the database inside one transaction: the queries the domain needs."""
+"""One tenant's view of the database inside one transaction: the statements the domain needs."""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy import Connection, Select, Update, and_, bindparam, insert, or_, select, update
 
 from emulator.domain.activities import (
     ActivityKind,
@@ -17,7 +15,7 @@ from emulator.domain.activities import (
 )
 from emulator.domain.sentry import Level, TableRights, User
 from emulator.domain.sessions import TicketRow
-from emulator.storage import schema
+from emulator.storage.sql import Statements
 
 
 @functools.lru_cache(maxsize=256)
@@ -34,107 +32,46 @@ def encode_rights(rights: Mapping[str, TableRights]) -> str:
     )
 
 
-_a, _r, _t = schema.associate, schema.role, schema.ticket
-_USER_COLUMNS = (
-    _a.c.associate_id,
-    _a.c.name,
-    _a.c.group_id,
-    _a.c.role_id,
-    _r.c.name.label("role_name"),
-    _r.c.rights,
-    _a.c.full_name,
-    _a.c.email,
-    _a.c.person_id,
-    _a.c.contact_id,
-    _a.c.user_type,
-)
-_USERS = _a.join(_r, and_(_r.c.tenant == _a.c.tenant, _r.c.role_id == _a.c.role_id))
-
-
-def _user(row: Any) -> User:
+def user_from_row(row: Sequence[Any]) -> User:
+    """A ``User`` from the user columns of :mod:`emulator.storage.sql`, in their order."""
     return User(
-        associate_id=row.associate_id,
-        name=row.name,
-        group_id=row.group_id,
-        role_id=row.role_id,
-        role_name=row.role_name,
-        rights=decode_rights(row.rights),
-        full_name=row.full_name,
-        email=row.email,
-        person_id=row.person_id,
-        contact_id=row.contact_id,
-        user_type=row.user_type,
+        associate_id=row[0],
+        name=row[1],
+        group_id=row[2],
+        role_id=row[3],
+        role_name=row[4],
+        rights=decode_rights(row[5]),
+        full_name=row[6],
+        email=row[7],
+        person_id=row[8],
+        contact_id=row[9],
+        user_type=row[10],
     )
-
-
-def _activity_select(kind: ActivityKind) -> Select[Any]:
-    """Owner, group and "denied to this user" of the named records: Sentry's facts, one query."""
-    table, d = schema.activity_tables[kind], schema.sentry_denial
-    key = table.c[kind.key]
-    denied = (
-        select(d.c.id)
-        .where(
-            d.c.tenant == table.c.tenant,
-            d.c.kind == kind.value,
-            d.c.record_id == key,
-            or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
-        )
-        .exists()
-    )
-    return select(key, table.c.associate_id, table.c.group_idx, denied).where(
-        table.c.tenant == bindparam("tenant"), key.in_(bindparam("ids", expanding=True))
-    )
-
-
-def _status_update(kind: ActivityKind) -> Update:
-    table = schema.activity_tables[kind]
-    return (
-        update(table)
-        .where(
-            table.c.tenant == bindparam("in_tenant"),
-            table.c[kind.key].in_(bindparam("ids", expanding=True)),
-        )
-        .values(
-            status=bindparam("new_status"),
-            done=bindparam("new_done"),
-            updated=bindparam("now"),
-            updated_associate_id=bindparam("by"),
-            updatedCount=table.c.updatedCount + 1,
-        )
-    )
-
-
-_FIND_TICKET = (
-    select(*_USER_COLUMNS, _t.c.last_used, _t.c.fixed)
-    .select_from(_t.join(_USERS, and_(_a.c.tenant == _t.c.tenant, _a.c.associate_id == _t.c.associate_id)))
-    .where(_t.c.tenant == bindparam("tenant"), _t.c.ticket == bindparam("ticket"))
-)
-
-_HAS_TOKEN = select(schema.application_token.c.token).where(
-    schema.application_token.c.tenant == bindparam("tenant"),
-    schema.application_token.c.token == bindparam("token"),
-)
-
-# Built once: constructing a statement costs more than executing a cached one.
-_ACTIVITY_SELECTS = {kind: _activity_select(kind) for kind in ActivityKind}
-_STATUS_UPDATES = {kind: _status_update(kind) for kind in ActivityKind}
 
 
 class TenantStore:
-    """Implements ``ActivityStore`` and ``SessionStore`` for ``tenant`` on an open connection."""
+    """Implements ``ActivityStore`` and ``SessionStore`` for ``tenant`` in one open transaction.
 
-    def __init__(self, connection: Connection, tenant: str) -> None:
-        self.connection = connection
+    It runs the statements of :mod:`emulator.storage.sql` on the driver's cursor; the
+    transaction is :meth:`emulator.storage.database.Database.transaction`'s.
+    """
+
+    def __init__(self, cursor: Any, tenant: str, statements: Statements) -> None:
+        self.cursor = cursor
         self.tenant = tenant
+        self.sql = statements
+        self.dialect = statements.dialect
 
     # -- activities -------------------------------------------------------------------------
     def fetch_activities(
         self, kind: ActivityKind, ids: Collection[int], associate_id: int
     ) -> dict[int, ActivityRecord]:
-        rows = self.connection.execute(
-            _ACTIVITY_SELECTS[kind],
-            {"tenant": self.tenant, "ids": list(ids), "associate_id": associate_id},
+        wanted = list(ids)
+        self.cursor.execute(
+            self.sql.select_activities(kind, len(wanted)),
+            [associate_id, self.tenant, *self.dialect.id_params(wanted)],
         )
+        rows = self.cursor.fetchall()
         return {row[0]: ActivityRecord(row[0], row[1], row[2], bool(row[3])) for row in rows}
 
     def update_status(
@@ -145,43 +82,51 @@ class TenantStore:
         associate_id: int,
         now: datetime,
     ) -> None:
-        self.connection.execute(
-            _STATUS_UPDATES[kind],
-            {
-                "in_tenant": self.tenant,
-                "ids": list(ids),
-                "new_status": int(status),
-                "new_done": now if status is ActivityStatus.Completed else None,
-                "now": now,
-                "by": associate_id,
-            },
+        wanted = list(ids)
+        at = self.dialect.time_param(now)
+        done = at if status is ActivityStatus.Completed else None
+        self.cursor.execute(
+            self.sql.update_status(kind, len(wanted)),
+            [int(status), done, at, associate_id, self.tenant, *self.dialect.id_params(wanted)],
         )
 
     # -- sessions ---------------------------------------------------------------------------
     def find_ticket(self, ticket: str) -> TicketRow | None:
-        row = self.connection.execute(_FIND_TICKET, {"tenant": self.tenant, "ticket": ticket}).first()
-        return None if row is None else TicketRow(_user(row), row.last_used, row.fixed)
+        self.cursor.execute(self.sql.find_ticket, (self.tenant, ticket))
+        row = self.cursor.fetchone()
+        if row is None:
+            return None
+        return TicketRow(user_from_row(row), self.dialect.time_value(row[11]), bool(row[12]))
 
     def touch_ticket(self, ticket: str, now: datetime) -> None:
-        self.connection.execute(
-            update(_t).where(_t.c.tenant == self.tenant, _t.c.ticket == ticket).values(last_used=now)
-        )
+        self.cursor.execute(self.sql.touch_ticket, (self.dialect.time_param(now), self.tenant, ticket))
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
-        self.connection.execute(
-            insert(_t).values(
-                tenant=self.tenant, ticket=ticket, associate_id=associate_id, last_used=now, fixed=False
-            )
+        self.cursor.execute(
+            self.sql.add_ticket, (self.tenant, ticket, associate_id, self.dialect.time_param(now), False)
         )
 
     def find_login(self, name: str) -> tuple[User, str] | None:
-        row = self.connection.execute(
-            select(*_USER_COLUMNS, _a.c.password_hash)
-            .select_from(_USERS)
-            .where(_a.c.tenant == self.tenant, _a.c.name == name)
-        ).first()
-        return None if row is None else (_user(row), row.password_hash)
+        self.cursor.execute(self.sql.find_login, (self.tenant, name))
+        row = self.cursor.fetchone()
+        return None if row is None else (user_from_row(row), row[11])
 
     def has_application_token(self, token: str) -> bool:
-        found = self.connection.execute(_HAS_TOKEN, {"tenant": self.tenant, "token": token}).first()
-        return found is not None
+        self.cursor.execute(self.sql.has_token, (self.tenant, token))
+        return self.cursor.fetchone() is not None
+
+    # -- journal ----------------------------------------------------------------------------
+    def add_journal_entry(self, values: Sequence[Any]) -> None:
+        """One journal row; ``values`` in the order of ``sql.JOURNAL_COLUMNS`` after the tenant."""
+        self.cursor.execute(self.sql.journal_insert, (self.tenant, *values))
+
+    def trim_journal(self, keep: int) -> None:
+        """Delete all but the tenant's newest ``keep`` journal entries."""
+        self.cursor.execute(self.sql.journal_floor, (self.tenant, keep))
+        row = self.cursor.fetchone()
+        if row is not None:
+            self.cursor.execute(self.sql.journal_trim, (self.tenant, row[0]))
+
+    def lock(self, key: int) -> None:
+        """Wait for a transaction-scoped PostgreSQL advisory lock."""
+        self.cursor.execute(self.sql.tenant_lock, (key,))
