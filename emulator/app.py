@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -26,7 +28,7 @@ from emulator.bodies import read_body
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
 from emulator.settings import TENANT_NAME, Settings
-from emulator.soap.endpoint import soap_call
+from emulator.soap.endpoint import HttpHead, soap_call
 from emulator.soap.operations import SERVICES
 from emulator.soap.replies import Reply
 from emulator.storage.database import Database
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("emulator")
 
+
+_SOAP_PATH = re.compile(r"(?:/([^/]+))?/Remote/Services86/([^/]+)\.svc")
+"""A SOAP endpoint's path, with the tenant prefix or without, as the routes below match it."""
 
 _URLS = Map(
     [
@@ -64,6 +69,10 @@ class EmulatorApp:
         self._urls = _URLS
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "POST":
+            fast = self._plain_soap_post(environ)
+            if fast is not None:
+                return self._soap_post(environ, start_response, *fast)
         request = Request(environ)
         request.max_content_length = self.runtime.settings.max_body_bytes
         try:
@@ -103,7 +112,44 @@ class EmulatorApp:
             return self.wsdl(request, service)
         if request.method != "POST":
             return _text(405, "Use POST for SOAP calls, GET ?wsdl for the WSDL.")
-        return _reply(soap_call(self.runtime, tenant, service, request, read_body(request)))
+        return _reply(
+            soap_call(self.runtime, tenant, service, HttpHead.of(request.environ), read_body(request))
+        )
+
+    def _plain_soap_post(self, environ: WSGIEnvironment) -> tuple[str, str, int] | None:
+        """Tenant, service and body length of a SOAP POST with nothing unusual about it, else ``None``.
+
+        Such a POST (an exact service path, a valid tenant, a Content-Length within the limit)
+        skips werkzeug's request, routing and response objects; every other request, including
+        every one that is answered with an HTTP error, takes the general way through
+        :meth:`dispatch`.
+        """
+        match = _SOAP_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None:
+            return None
+        tenant, service = match.group(1) or self.runtime.settings.default_tenant, match.group(2)
+        length = environ.get("CONTENT_LENGTH", "")
+        if service not in SERVICES or not TENANT_NAME.fullmatch(tenant) or not length.isdigit():
+            return None
+        if int(length) > self.runtime.settings.max_body_bytes:
+            return None
+        return tenant, service, int(length)
+
+    def _soap_post(
+        self, environ: WSGIEnvironment, start_response: StartResponse, tenant: str, service: str, length: int
+    ) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(length)
+        if len(body) < length:  # the client stopped sending: never act on part of a request
+            message = f"The request body ended after {len(body)} of the {length} bytes of its Content-Length."
+            return _text(400, message)(environ, start_response)
+        reply = soap_call(self.runtime, tenant, service, HttpHead.of(environ), body)
+        if reply.drop_connection:
+            return _drop(environ, start_response)
+        start_response(
+            f"{reply.status} {HTTP_STATUS_CODES[reply.status]}",
+            [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body)))],
+        )
+        return [reply.body]
 
     def wsdl(self, request: Request, service: str) -> Response:
         if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
-from werkzeug.wrappers import Request
+from werkzeug.http import parse_options_header
 
 from emulator import ns
 from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, shown
@@ -22,7 +27,36 @@ log = logging.getLogger("emulator.calls")
 _SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
 
 
-def soap_call(runtime: Runtime, tenant: str, service: str, http: Request, body: bytes) -> Reply:
+@dataclass(frozen=True)
+class HttpHead:
+    """What a SOAP call reads of the HTTP request besides its body."""
+
+    content_type: str
+    """The Content-Type header as sent ("" when absent)."""
+    soap_action: str
+    """The SOAPAction header as sent ("" when absent)."""
+
+    @classmethod
+    def of(cls, environ: Mapping[str, Any]) -> HttpHead:
+        return cls(environ.get("CONTENT_TYPE", ""), environ.get("HTTP_SOAPACTION", ""))
+
+    @property
+    def mimetype(self) -> str:
+        return _parse_content_type(self.content_type)[0]
+
+    @property
+    def mimetype_params(self) -> Mapping[str, str]:
+        return _parse_content_type(self.content_type)[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_content_type(value: str) -> tuple[str, Mapping[str, str]]:
+    """Mimetype (lower case) and parameters; a client sends the same header on every call."""
+    mimetype, params = parse_options_header(value)
+    return mimetype.lower(), MappingProxyType(params)
+
+
+def soap_call(runtime: Runtime, tenant: str, service: str, http: HttpHead, body: bytes) -> Reply:
     """Answer a POST of ``body`` to ``service``.svc: parse, dispatch, translate failures, journal, log."""
     started = time.perf_counter()
     version = version_of(body, http.mimetype)
@@ -89,7 +123,7 @@ def _transport_fault(rule: FaultRule) -> Reply:
     return Reply(status, "text/plain; charset=utf-8", f"Injected HTTP {status}.\n".encode())
 
 
-def _check_content_type(http: Request) -> None:
+def _check_content_type(http: HttpHead) -> None:
     if http.mimetype not in _SOAP_CONTENT_TYPES:
         raise ClientFault(
             f"Content-Type {shown(http.content_type or '(none)')} is not SOAP. Send "
@@ -98,7 +132,7 @@ def _check_content_type(http: Request) -> None:
         )
 
 
-def _operation(service: str, request: SoapRequest, http: Request) -> Operation:
+def _operation(service: str, request: SoapRequest, http: HttpHead) -> Operation:
     operations = SERVICES[service]
     operation = operations.get(request.operation)
     if operation is None:
@@ -116,10 +150,10 @@ def _operation(service: str, request: SoapRequest, http: Request) -> Operation:
     return operation
 
 
-def _action(http: Request, version: SoapVersion) -> str:
+def _action(http: HttpHead, version: SoapVersion) -> str:
     if version == "1.2" and "action" in http.mimetype_params:
         return http.mimetype_params["action"].strip().strip('"')
-    return http.headers.get("SOAPAction", "").strip().strip('"')
+    return http.soap_action.strip().strip('"')
 
 
 def _journal(
@@ -143,19 +177,20 @@ def _journal(
             runtime.clock(), service, operation, None, [], None,
             outcome or "ok", exception_type, message, duration_ms,
         )  # fmt: skip
-    log.info(
-        "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
-        tenant,
-        service,
-        operation,
-        entry.user or "-",
-        len(entry.identifiers),
-        entry.status or "-",
-        entry.outcome,
-        f" ({entry.exception_type})" if entry.exception_type else "",
-        duration_ms,
-        extra={"journal": entry, "tenant": tenant},
-    )
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
+            tenant,
+            service,
+            operation,
+            entry.user or "-",
+            len(entry.identifiers),
+            entry.status or "-",
+            entry.outcome,
+            f" ({entry.exception_type})" if entry.exception_type else "",
+            duration_ms,
+            extra={"journal": entry, "tenant": tenant},
+        )
     if written is not None:
         return
     try:  # journal rows need no tenant row: a request that never got in creates no tenant

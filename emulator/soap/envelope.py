@@ -19,7 +19,14 @@ from emulator.domain.errors import ClientFault, shown
 
 SoapVersion = Literal["1.1", "1.2"]
 
-_ENVELOPES: dict[str, SoapVersion] = {ns.SOAP11_ENV: "1.1", ns.SOAP12_ENV: "1.2"}
+_ENVELOPE_TAGS: dict[str, SoapVersion] = {
+    "{" + ns.SOAP11_ENV + "}Envelope": "1.1",
+    "{" + ns.SOAP12_ENV + "}Envelope": "1.2",
+}
+_HEADER_AND_BODY_TAGS: dict[SoapVersion, tuple[str, str]] = {
+    "1.1": ("{" + ns.SOAP11_ENV + "}Header", "{" + ns.SOAP11_ENV + "}Body"),
+    "1.2": ("{" + ns.SOAP12_ENV + "}Header", "{" + ns.SOAP12_ENV + "}Body"),
+}
 _S86 = "{" + ns.SERVICES86 + "}"
 _local = threading.local()
 
@@ -75,7 +82,7 @@ def version_of(body: bytes, mimetype: str = "") -> SoapVersion:
 
 def parse_request(body: bytes) -> SoapRequest:
     """Parse ``body`` into a :class:`SoapRequest`, or raise :class:`ClientFault` saying what is wrong."""
-    if not body.strip():
+    if not body or body.isspace():
         raise ClientFault("The request body is empty; send a SOAP envelope.", http_status=400)
     try:
         root = etree.fromstring(body, _thread_parser())
@@ -84,34 +91,43 @@ def parse_request(body: bytes) -> SoapRequest:
     docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise ClientFault("DTDs are not allowed in SOAP messages.", http_status=400)
-    version = _ENVELOPES.get(etree.QName(root).namespace or "")
-    if etree.QName(root).localname != "Envelope" or version is None:
+    version = _ENVELOPE_TAGS.get(root.tag)
+    if version is None:
         raise ClientFault(
             f"The root element is {shown(root.tag)}; expected a SOAP 1.1 or 1.2 Envelope "
             f"({ns.SOAP11_ENV} or {ns.SOAP12_ENV}).",
             http_status=400,
         )
-    env = "{" + (etree.QName(root).namespace or "") + "}"
-    body_element = root.find(env + "Body")
+    header_tag, body_tag = _HEADER_AND_BODY_TAGS[version]
+    body_element = header_element = None
+    headers: dict[str, etree._Element] = {}
+    for child in root:  # one pass: Header, Body, and in-headers placed directly under Envelope
+        tag = child.tag
+        if tag == body_tag:
+            body_element = body_element if body_element is not None else child
+        elif tag == header_tag:
+            header_element = header_element if header_element is not None else child
+        elif isinstance(tag, str) and tag.startswith(_S86):
+            headers.setdefault(tag[len(_S86) :], child)
     if body_element is None:
         raise ClientFault("The envelope has no Body.", http_status=400)
     operation = next((c for c in body_element if isinstance(c.tag, str)), None)
     if operation is None:
         raise ClientFault("The SOAP Body is empty; it must hold the operation's element.")
-    qname = etree.QName(operation)
-    if qname.namespace != ns.SERVICES86:
+    if not operation.tag.startswith(_S86):
+        qname = etree.QName(operation)
         raise ClientFault(
             f"The body element {{{qname.namespace}}}{qname.localname} is not in the Services86 "
             f"namespace {ns.SERVICES86}."
         )
-    headers: dict[str, etree._Element] = {}
-    header_element = root.find(env + "Header")
-    places = [root] if header_element is None else [header_element, root]
-    for place in places:
-        for child in place:
-            if isinstance(child.tag, str) and child.tag.startswith(_S86):
-                headers.setdefault(child.tag[len(_S86) :], child)
-    return SoapRequest(version, qname.localname, operation, headers)
+    if header_element is not None:  # in-headers in Header come before those under Envelope
+        in_header = {
+            child.tag[len(_S86) :]: child
+            for child in reversed(header_element)
+            if isinstance(child.tag, str) and child.tag.startswith(_S86)
+        }
+        headers = in_header | {name: e for name, e in headers.items() if name not in in_header}
+    return SoapRequest(version, operation.tag[len(_S86) :], operation, headers)
 
 
 def is_nil(element: etree._Element) -> bool:

@@ -144,7 +144,8 @@ class Statements:
             "INSERT INTO ticket (tenant, ticket, associate_id, last_used, fixed) VALUES (?, ?, ?, ?, ?)"
         )
         self.find_login = sql(
-            f"SELECT {_USER_COLUMNS}, a.password_hash FROM associate a {_ROLE} WHERE a.tenant = ? AND a.name = ?"
+            f"SELECT {_USER_COLUMNS}, a.password_hash FROM associate a {_ROLE} "
+            "WHERE a.tenant = ? AND a.name = ?"
         )
         self.has_token = sql("SELECT 1 FROM application_token WHERE tenant = ? AND token = ?")
         columns = ", ".join(f'"{column}"' for column in JOURNAL_COLUMNS)
