@@ -16,7 +16,7 @@ import json
 import threading
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -147,6 +147,10 @@ class Database:
         self._lock = threading.Lock()
         self._journal_writes: dict[str, int] = {}  # per tenant: each is trimmed every 50 writes
         self._postgres = self.engine.dialect.name == "postgresql"
+        self._writers: AbstractContextManager[Any] = (
+            contextlib.nullcontext() if self._postgres else threading.Lock()
+        )
+        """SQLite: this process's calls write one at a time (see :meth:`transaction`)."""
         self._statements = Statements(dialect_named(self.engine.dialect.name))
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
@@ -203,14 +207,15 @@ class Database:
         except SQLAlchemyError as exc:
             raise StorageError(exc) from exc
         try:
-            cursor = raw.cursor()
-            if self._statements.dialect.begin is not None:
-                cursor.execute(self._statements.dialect.begin)
-            store = TenantStore(cursor, tenant, self._statements)
-            if self._postgres:
-                store.lock(_tenant_lock_key(tenant))
-            yield store
-            raw.commit()
+            with self._writers:
+                cursor = raw.cursor()
+                if self._statements.dialect.begin is not None:
+                    cursor.execute(self._statements.dialect.begin)
+                store = TenantStore(cursor, tenant, self._statements)
+                if self._postgres:
+                    store.lock(_tenant_lock_key(tenant))
+                yield store
+                raw.commit()
         except self._driver_error as exc:
             _rollback(raw)
             raise StorageError(exc) from exc
