@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,8 +21,9 @@ class Runtime:
     """Fault rules per tenant (in memory, per process)."""
 
     def fault_plan(self, tenant: str) -> FaultPlan:
-        return self.faults.setdefault(tenant, FaultPlan())
+        plan = self.faults.get(tenant)  # asked on every call: no new FaultPlan when there is one
+        return plan if plan is not None else self.faults.setdefault(tenant, FaultPlan())
 
-    @property
+    @functools.cached_property
     def ticket_lifetime(self) -> timedelta:
         return timedelta(seconds=self.settings.ticket_lifetime_seconds)

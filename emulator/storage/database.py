@@ -11,6 +11,7 @@ lock on that tenant; see :meth:`Database.transaction` for why that is both enoug
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import threading
@@ -34,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from emulator.clock import utcnow
 from emulator.storage import schema
@@ -151,6 +153,7 @@ class Database:
             contextlib.nullcontext() if self._postgres else threading.Lock()
         )
         """SQLite: this process's calls write one at a time (see :meth:`transaction`)."""
+        self._reused = ReusedConnections(self.engine) if _is_sqlite_file(self.engine) else None
         self._statements = Statements(dialect_named(self.engine.dialect.name))
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
@@ -164,6 +167,8 @@ class Database:
             schema.metadata.create_all(connection)
 
     def dispose(self) -> None:
+        if self._reused is not None:
+            self._reused.close()
         self.engine.dispose()
 
     @contextmanager
@@ -203,9 +208,10 @@ class Database:
         try:
             if create:
                 self.ensure_tenant(tenant)
-            raw = self.engine.raw_connection()
+            raw = self.engine.raw_connection() if self._reused is None else self._reused.take()
         except SQLAlchemyError as exc:
             raise StorageError(exc) from exc
+        broken = False
         try:
             with self._writers:
                 cursor = raw.cursor()
@@ -217,13 +223,16 @@ class Database:
                 yield store
                 raw.commit()
         except self._driver_error as exc:
-            _rollback(raw)
+            broken = not _rollback(raw)
             raise StorageError(exc) from exc
         except BaseException:
-            _rollback(raw)
+            broken = not _rollback(raw)
             raise
         finally:
-            raw.close()  # back to the pool
+            if self._reused is None:
+                raw.close()  # back to the pool
+            else:
+                self._reused.give_back(raw, broken=broken)
 
     def _lock_tenant(self, connection: Connection, tenant: str) -> None:
         """On PostgreSQL, wait for ``tenant``'s advisory lock (released when the transaction ends)."""
@@ -375,10 +384,51 @@ class StorageError(Exception):
         self.kind = type(cause).__name__
 
 
-def _rollback(raw: Any) -> None:
-    """Roll back, when the connection still can (a broken one is discarded by the pool)."""
-    with contextlib.suppress(Exception):
+def _rollback(raw: Any) -> bool:
+    """Roll back; False when the connection could not (the pool discards a broken one)."""
+    try:
         raw.rollback()
+    except Exception:
+        return False
+    return True
+
+
+def _is_sqlite_file(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
+class ReusedConnections:
+    """SQLite files: the calls' DB-API connections, kept between calls outside the engine's pool.
+
+    A checkout from SQLAlchemy's pool and its return cost about 10 µs, a few percent of a call.
+    These connections come from the engine (so they get its ``connect`` settings), are detached
+    from its pool, and are handed out last in, first out; at most ``keep`` wait idle. Only for
+    SQLite files: PostgreSQL keeps the pool's check of a connection before each use, and an
+    in-memory SQLite database exists once per pool connection.
+    """
+
+    def __init__(self, engine: Engine, keep: int = 8) -> None:
+        self._engine = engine
+        self._keep = keep
+        self._idle: collections.deque[PoolProxiedConnection] = collections.deque()
+
+    def take(self) -> PoolProxiedConnection:
+        try:
+            return self._idle.pop()  # atomic: no lock needed
+        except IndexError:
+            connection = self._engine.raw_connection()
+            connection.detach()
+            return connection
+
+    def give_back(self, connection: PoolProxiedConnection, *, broken: bool) -> None:
+        if broken or len(self._idle) >= self._keep:
+            connection.close()
+        else:
+            self._idle.append(connection)
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
 
 
 def _column_limit(name: str) -> int | None:

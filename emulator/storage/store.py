@@ -34,6 +34,12 @@ def encode_rights(rights: Mapping[str, TableRights]) -> str:
 
 def user_from_row(row: Sequence[Any]) -> User:
     """A ``User`` from the user columns of :mod:`emulator.storage.sql`, in their order."""
+    return _user(tuple(row[:11]))
+
+
+@functools.lru_cache(maxsize=256)
+def _user(row: tuple[Any, ...]) -> User:
+    """Users are immutable and few, and every call reads one: each is built once."""
     return User(
         associate_id=row[0],
         name=row[1],
