@@ -56,7 +56,7 @@ class SoapRequest:
         """Text of in-header ``name`` (or of its child ``child``); ``None`` when absent or nil."""
         element = self.headers.get(name)
         if element is not None and child is not None:
-            element = element.find(_S86 + child)
+            element = next(element.iterchildren(_S86 + child), None)
         if element is None:
             return None
         return element.text or ""
