@@ -1,0 +1,116 @@
+"""The calls' storage: their statements on the driver's cursor, id lists of any length, the
+connections they reuse, and one SOAP POST answered alike with or without a Content-Length."""
+
+from __future__ import annotations
+
+import http.client
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from emulator.app import EmulatorApp
+from emulator.domain.activities import ActivityKind, ActivityStatus
+from emulator.storage.database import StorageError
+from emulator.testing import LiveServer
+from tests.conftest import (
+    APPOINTMENT,
+    SOAP11_HEADERS,
+    TOKEN,
+    Answer,
+    envelope,
+    query,
+    read_row,
+)
+
+NOW = datetime(2026, 3, 1, 12, 30, 45, 123456)
+
+
+def _existing_appointments(db_path: Path) -> list[int]:
+    rows = query(db_path, "SELECT appointment_id FROM appointment WHERE tenant = 'default'")
+    return sorted(row[0] for row in rows)
+
+
+@pytest.mark.parametrize("count", [1, 64, 65, 40_000])
+def test_id_lists_of_any_length_reach_exactly_the_named_rows(
+    app: EmulatorApp, db_path: Path, count: int
+) -> None:
+    """Short lists get one placeholder per id, long ones one parameter (a JSON array on SQLite,
+    an array on PostgreSQL): 40,000 ids is past SQLite's 32,766 variables and fine."""
+    database = app.runtime.database
+    database.ensure_tenant("default")
+    existing = _existing_appointments(db_path)
+    wanted = list(range(1, count + 1))
+    named = sorted(set(existing) & set(wanted))
+    assert named, "the fixtures have appointments among the first ids"
+    with database.transaction("default") as store:
+        records = store.fetch_activities(ActivityKind.APPOINTMENT, wanted, associate_id=1)
+        assert sorted(records) == named
+        store.update_status(ActivityKind.APPOINTMENT, wanted, ActivityStatus.Started, 2, NOW)
+    changed = query(
+        db_path, "SELECT appointment_id FROM appointment WHERE tenant = 'default' AND \"updatedCount\" = 1"
+    )
+    assert sorted(row[0] for row in changed) == named
+    row = read_row(db_path, "appointment", named[-1])
+    assert row["status"] == int(ActivityStatus.Started) and row["done"] is None
+    assert row["updated"] == "2026-03-01 12:30:45.123456"  # SQLAlchemy's DateTime format on SQLite
+    assert row["updated_associate_id"] == 2
+
+
+def test_a_connection_that_failed_is_not_handed_out_again(app: EmulatorApp) -> None:
+    database = app.runtime.database
+    with pytest.raises(StorageError), database.transaction("default") as store:
+        store.cursor.connection.close()  # the connection dies under the transaction
+    with database.transaction("default") as store:  # a working one, not the dead one
+        assert store.has_application_token(TOKEN)
+
+
+def test_a_database_error_inside_a_call_rolls_back_and_says_storage_error(
+    app: EmulatorApp, db_path: Path
+) -> None:
+    database = app.runtime.database
+    database.ensure_tenant("default")
+    before = read_row(db_path, "appointment", 1)["updatedCount"]
+    with (
+        pytest.raises(StorageError, match=r"no such table|does not exist"),
+        database.transaction("default") as store,
+    ):
+        store.update_status(ActivityKind.APPOINTMENT, [1], ActivityStatus.Completed, 1, NOW)
+        store.cursor.execute("SELECT * FROM no_such_table")
+    assert read_row(db_path, "appointment", 1)["updatedCount"] == before
+
+
+def _post(server: LiveServer, body: bytes, *, chunked: bool) -> tuple[int, str, bytes]:
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    try:
+        if chunked:  # no Content-Length: the general way through werkzeug's request
+            chunks = (body[i : i + 100] for i in range(0, len(body), 100))
+            connection.request("POST", APPOINTMENT, body=chunks, headers=SOAP11_HEADERS, encode_chunked=True)
+        else:  # with a Content-Length: the short way
+            connection.request("POST", APPOINTMENT, body=body, headers=SOAP11_HEADERS)
+        response = connection.getresponse()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        envelope(["appointment_id=5"], "Completed"),
+        envelope(["sale_id=13"], "Completed"),  # denied to everyone: a wrapped SoSentryException
+        envelope(["appointment_id=5"], "Finished"),  # not a status: a SOAP Fault
+        b"<not-soap/>",
+    ],
+    ids=["success", "sentry", "fault", "not soap"],
+)
+def test_a_post_gets_the_same_answer_with_or_without_a_content_length(
+    live: LiveServer, db_path: Path, body: bytes
+) -> None:
+    live.app.runtime.database.ensure_tenant("default")
+    before = read_row(db_path, "appointment", 5)["updatedCount"]
+    plain = _post(live, body, chunked=False)
+    chunked = _post(live, body, chunked=True)
+    assert plain == chunked
+    succeeded = plain[0] == 200 and Answer(plain[0], plain[2]).succeeded is True
+    assert read_row(db_path, "appointment", 5)["updatedCount"] == before + (2 if succeeded else 0)
