@@ -38,11 +38,12 @@ log = logging.getLogger("emulator")
 
 THREADS = 1
 """Python threads per granian worker that run WSGI calls, by default. Processes, not threads, are
-what scale: the GIL runs one thread at a time, and SQLite one writer. Measured here (2 CPUs, one
-worker, 4 connections): 1 thread 711 req/s with p99 12 ms; 2 threads 674 req/s with p99 168 ms
-(a second writer in the same process waits in SQLite's sleeping busy handler); 8 threads 493 req/s.
-The price of 1: a call held up by an injected ``latency`` fault holds up its worker, so a test that
-injects latency while other calls must go on wants more workers, or ``threads`` above 1."""
+what scale: the GIL runs one thread at a time, and SQLite one writer (a process's threads queue
+on :class:`~emulator.storage.database.Database`'s writer lock, not in SQLite's sleeping busy
+handler). Measured here on 2026-11-23 (2 CPUs, one worker, 4 connections, medians of 3 runs):
+1 thread 3,631 req/s, 2 threads 1,734, 4 threads 1,794; the Python threads and granian's own
+contend for the GIL. The price of 1: a call held up by an injected ``latency`` fault holds up
+its worker, so a test that injects latency while other calls must go on wants more workers."""
 
 
 def serve(

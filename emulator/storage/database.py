@@ -181,7 +181,10 @@ class Database:
         the tenant, for a journal entry of a call that never got in.
 
         The transaction is all or nothing, and concurrent ones end as if run one after the other.
-        SQLite gets this from ``BEGIN IMMEDIATE`` (one writer at a time for the whole file).
+        SQLite gets this from ``BEGIN IMMEDIATE`` (one writer at a time for the whole file). Within
+        one process the calls first take a writer lock: a thread waiting on it runs as soon as the
+        writer before it commits, where SQLite's busy handler would poll with sleeps of up to
+        100 ms; the busy handler is left to writers in other processes.
 
         On PostgreSQL, READ COMMITTED would be enough for the batch itself: the rows a batch
         reads to decide (owners and groups, Sentry denials, users and roles) never change and are
