@@ -8,9 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from werkzeug.test import Client
 
-from emulator.app import EmulatorApp
+from emulator.app import EmulatorApp, create_app
 from emulator.domain.activities import ActivityKind, ActivityStatus
+from emulator.settings import Settings
 from emulator.storage.database import StorageError
 from emulator.testing import LiveServer
 from tests.conftest import (
@@ -18,6 +20,7 @@ from tests.conftest import (
     SOAP11_HEADERS,
     TOKEN,
     Answer,
+    FakeClock,
     envelope,
     query,
     read_row,
@@ -78,6 +81,27 @@ def test_a_database_error_inside_a_call_rolls_back_and_says_storage_error(
         store.update_status(ActivityKind.APPOINTMENT, [1], ActivityStatus.Completed, 1, NOW)
         store.cursor.execute("SELECT * FROM no_such_table")
     assert read_row(db_path, "appointment", 1)["updatedCount"] == before
+
+
+def test_a_tenant_dropped_by_another_process_is_made_again_on_its_next_call(
+    settings: Settings, clock: FakeClock, db_path: Path
+) -> None:
+    """Two emulators on one database stand for two worker processes: what one drops, the other
+    must notice at its next call, not answer from what it believed before."""
+    first, second = create_app(settings, clock=clock), create_app(settings, clock=clock)
+    try:
+        call = envelope(["appointment_id=1"], "Completed")
+        for app in (first, second):
+            answer = Client(app).post(APPOINTMENT, data=call, headers=SOAP11_HEADERS)
+            assert Answer(answer.status_code, answer.data).succeeded is True
+        assert read_row(db_path, "appointment", 1)["updatedCount"] == 2
+        first.runtime.database.drop_tenant("default")
+        answer = Client(second).post(APPOINTMENT, data=call, headers=SOAP11_HEADERS)
+        assert Answer(answer.status_code, answer.data).succeeded is True
+        assert read_row(db_path, "appointment", 1)["updatedCount"] == 1  # fresh from the fixtures
+    finally:
+        first.runtime.database.dispose()
+        second.runtime.database.dispose()
 
 
 def _post(server: LiveServer, body: bytes, *, chunked: bool) -> tuple[int, str, bytes]:

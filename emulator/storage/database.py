@@ -145,7 +145,6 @@ class Database:
         self.engine = make_engine(url)
         self.fixtures = fixtures
         self.journal_size = journal_size
-        self._known_tenants: set[str] = set()
         self._lock = threading.Lock()
         self._journal_writes: dict[str, int] = {}  # per tenant: each is trimmed every 50 writes
         self._postgres = self.engine.dialect.name == "postgresql"
@@ -155,7 +154,8 @@ class Database:
         """SQLite: this process's calls write one at a time (see :meth:`transaction`)."""
         self._reused = ReusedConnections(self.engine) if _is_sqlite_file(self.engine) else None
         self._statements = Statements(dialect_named(self.engine.dialect.name))
-        self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        self._errors: tuple[type[Exception], ...] = (self.engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
+        """What a database failure raises: the driver's errors (the calls' statements), SQLAlchemy's."""
 
     def create_schema(self) -> None:
         """Create the missing tables; on PostgreSQL one process at a time (N workers start at once)."""
@@ -208,34 +208,46 @@ class Database:
         With the lock, a tenant's writers run one at a time, as with SQLite, and different tenants
         in parallel. Readers (the admin API's queries) take no lock and see committed data.
         """
+        with self._writers:
+            raw, store = self._begin(tenant)
+            try:
+                if create and not store.tenant_exists():
+                    # a tenant's first call, or one dropped meanwhile (perhaps by another worker
+                    # process): make it from the fixtures, then begin again
+                    raw.commit()
+                    self.ensure_tenant(tenant)
+                    store.begin()
+                yield store
+                raw.commit()
+            except self._errors as exc:
+                self._end(raw, broken=not _rollback(raw))
+                raise StorageError(exc) from exc
+            except BaseException:
+                self._end(raw, broken=not _rollback(raw))
+                raise
+            self._end(raw, broken=False)
+
+    def _begin(self, tenant: str) -> tuple[Any, TenantStore]:
+        """A DB-API connection and a store for ``tenant`` on it, in a new transaction."""
         try:
-            if create:
-                self.ensure_tenant(tenant)
             raw = self.engine.raw_connection() if self._reused is None else self._reused.take()
         except SQLAlchemyError as exc:
             raise StorageError(exc) from exc
-        broken = False
+        lock_key = _tenant_lock_key(tenant) if self._postgres else None
+        store = TenantStore(raw.cursor(), tenant, self._statements, lock_key)
         try:
-            with self._writers:
-                cursor = raw.cursor()
-                if self._statements.dialect.begin is not None:
-                    cursor.execute(self._statements.dialect.begin)
-                store = TenantStore(cursor, tenant, self._statements)
-                if self._postgres:
-                    store.lock(_tenant_lock_key(tenant))
-                yield store
-                raw.commit()
-        except self._driver_error as exc:
-            broken = not _rollback(raw)
+            store.begin()
+        except self._errors as exc:
+            self._end(raw, broken=True)
             raise StorageError(exc) from exc
-        except BaseException:
-            broken = not _rollback(raw)
-            raise
-        finally:
-            if self._reused is None:
-                raw.close()  # back to the pool
-            else:
-                self._reused.give_back(raw, broken=broken)
+        return raw, store
+
+    def _end(self, raw: Any, *, broken: bool) -> None:
+        """Give back a connection whose transaction has ended."""
+        if self._reused is None:
+            raw.close()  # back to the pool, which checks it
+        else:
+            self._reused.give_back(raw, broken=broken)
 
     def _lock_tenant(self, connection: Connection, tenant: str) -> None:
         """On PostgreSQL, wait for ``tenant``'s advisory lock (released when the transaction ends)."""
@@ -245,8 +257,6 @@ class Database:
     # -- tenants ----------------------------------------------------------------------------
     def ensure_tenant(self, tenant: str) -> bool:
         """Create ``tenant`` from the fixtures unless it exists; True when it was created now."""
-        if tenant in self._known_tenants:
-            return False
         with self._lock, self.engine.begin() as connection:
             self._lock_tenant(connection, tenant)  # another process may be creating it right now
             t = schema.tenant
@@ -254,7 +264,6 @@ class Database:
             if exists is None:
                 connection.execute(insert(t).values(tenant=tenant, created=utcnow()))
                 self._insert_fixtures(connection, tenant, self.fixtures)
-            self._known_tenants.add(tenant)
             return exists is None
 
     def reset(self, tenant: str, fixtures: Fixtures | None = None) -> None:
@@ -264,13 +273,11 @@ class Database:
             self._delete_tenant_rows(connection, tenant)
             connection.execute(insert(schema.tenant).values(tenant=tenant, created=utcnow()))
             self._insert_fixtures(connection, tenant, fixtures or self.fixtures)
-            self._known_tenants.add(tenant)
 
     def drop_tenant(self, tenant: str) -> None:
         with self._lock, self.engine.begin() as connection:
             self._lock_tenant(connection, tenant)
             self._delete_tenant_rows(connection, tenant)
-            self._known_tenants.discard(tenant)
 
     def tenants(self) -> list[str]:
         with self.engine.connect() as connection:

@@ -157,6 +157,7 @@ class Statements:
         """The id just below a tenant's newest N entries (no row when it has N or fewer)."""
         self.journal_trim = sql(f"DELETE FROM {_JOURNAL} WHERE tenant = ? AND id <= ?")
         self.tenant_lock = sql("SELECT pg_advisory_xact_lock(?)")
+        self.tenant_exists = sql(f"SELECT 1 FROM {schema.tenant.name} WHERE tenant = ?")
         self._selects: dict[tuple[ActivityKind, int], str] = {}
         self._updates: dict[tuple[ActivityKind, int], str] = {}
 

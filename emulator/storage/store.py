@@ -62,11 +62,24 @@ class TenantStore:
     transaction is :meth:`emulator.storage.database.Database.transaction`'s.
     """
 
-    def __init__(self, cursor: Any, tenant: str, statements: Statements) -> None:
+    def __init__(self, cursor: Any, tenant: str, statements: Statements, lock_key: int | None = None) -> None:
         self.cursor = cursor
         self.tenant = tenant
         self.sql = statements
         self.dialect = statements.dialect
+        self.lock_key = lock_key
+        """PostgreSQL: the tenant's advisory lock, taken when a transaction begins."""
+
+    def begin(self) -> None:
+        """Start a write transaction (and, on PostgreSQL, wait for the tenant's advisory lock)."""
+        if self.dialect.begin is not None:
+            self.cursor.execute(self.dialect.begin)
+        if self.lock_key is not None:
+            self.cursor.execute(self.sql.tenant_lock, (self.lock_key,))
+
+    def tenant_exists(self) -> bool:
+        self.cursor.execute(self.sql.tenant_exists, (self.tenant,))
+        return self.cursor.fetchone() is not None
 
     # -- activities -------------------------------------------------------------------------
     def fetch_activities(
@@ -132,7 +145,3 @@ class TenantStore:
         row = self.cursor.fetchone()
         if row is not None:
             self.cursor.execute(self.sql.journal_trim, (self.tenant, row[0]))
-
-    def lock(self, key: int) -> None:
-        """Wait for a transaction-scoped PostgreSQL advisory lock."""
-        self.cursor.execute(self.sql.tenant_lock, (key,))
