@@ -64,6 +64,12 @@ def test_json_fixtures_load_too(tmp_path: Path) -> None:
             "roles[0].rights.all: right 'write' must be one of none, read, update",
         ),
         ("appointment:", "meeting:", "activities: unknown kind 'meeting'"),
+        (  # VARCHAR(200): SQLite would store it, PostgreSQL refuses it; both get this message
+            "id: 666, ",
+            "id: 666, title: " + "t" * 201 + ", ",
+            "(appointment_id=666): field 'title' is 201 characters long; at most 200 fit",
+        ),
+        ("name: demo,", 'name: "de\\0mo",', "users[0]: field 'name' contains a NUL character"),
     ],
 )
 def test_mistakes_name_file_record_and_field(tmp_path: Path, replace: str, by: str, where: str) -> None:

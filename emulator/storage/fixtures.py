@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import Column
 
 from emulator.domain.activities import ActivityKind, ActivityStatus, parse_identifier
 from emulator.domain.sentry import Level, TableRights
 from emulator.domain.sessions import hash_password
+from emulator.storage import schema
 
 TABLES = [kind.value for kind in ActivityKind]
 DEFAULT_REGISTERED = datetime(2024, 1, 1, 9, 0, 0)
@@ -186,12 +188,26 @@ class _Validator:
             raise self.fail(where, f"field '{key}' must be a 32-bit integer, got {value!r}")
         return value
 
-    def text(self, record: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    def text(
+        self,
+        record: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: str | None = None,
+        *,
+        column: Column[Any] | None = None,
+    ) -> str:
+        """A string field; no longer than ``column`` holds, which PostgreSQL enforces (SQLite not)."""
         value = record.get(key, default)
         if value is None:
             raise self.fail(where, f"field '{key}' is required")
         if not isinstance(value, str):
             raise self.fail(where, f"field '{key}' must be a string, got {value!r}")
+        if "\x00" in value:
+            raise self.fail(where, f"field '{key}' contains a NUL character, which no database stores")
+        limit = getattr(column.type, "length", None) if column is not None else None
+        if limit is not None and len(value) > limit:
+            raise self.fail(where, f"field '{key}' is {len(value)} characters long; at most {limit} fit")
         return value
 
     def when(self, record: Mapping[str, Any], key: str, where: str) -> datetime | None:
@@ -240,7 +256,9 @@ class _Validator:
         self.unique([t for u in users for t in u.tickets], "users", "tickets")
         groups = {u.associate_id: u.group_id for u in users}
         tokens = tuple(
-            self.text({"token": t}, "token", f"application_tokens[{i}]")
+            self.text(
+                {"token": t}, "token", f"application_tokens[{i}]", column=schema.application_token.c.token
+            )
             for i, t in enumerate(self.sequence(top.get("application_tokens"), "application_tokens"))
         )
         activities = self.activities(top.get("activities"), groups)
@@ -271,22 +289,26 @@ class _Validator:
             if table not in TABLES:
                 raise self.fail(f"{where}.rights", f"unknown table {table!r}; use {TABLES} or all")
             rights[table] = self.table_rights(spec, f"{where}.rights.{table}")
-        return RoleFixture(self.integer(record, "role_id", where), self.text(record, "name", where), rights)
+        return RoleFixture(
+            self.integer(record, "role_id", where),
+            self.text(record, "name", where, column=schema.role.c.name),
+            rights,
+        )
 
     def user(self, value: object, index: int, role_ids: set[int]) -> UserFixture:
         where = f"users[{index}]"
         record = self.mapping(value, where)
-        name = self.text(record, "name", where)
+        name = self.text(record, "name", where, column=schema.associate.c.name)
         where = f"users[{index}] ({name})"
         if "password_hash" in record:
-            password_hash = self.text(record, "password_hash", where)
+            password_hash = self.text(record, "password_hash", where, column=schema.associate.c.password_hash)
         else:
             password_hash = hash_password(self.text(record, "password", where))
         role_id = self.integer(record, "role_id", where)
         if role_id not in role_ids:
             raise self.fail(where, f"field 'role_id' names unknown role {role_id}")
         tickets = tuple(
-            self.text({"ticket": t}, "ticket", f"{where}.tickets[{i}]")
+            self.text({"ticket": t}, "ticket", f"{where}.tickets[{i}]", column=schema.ticket.c.ticket)
             for i, t in enumerate(self.sequence(record.get("tickets"), f"{where}.tickets"))
         )
         associate_id = self.integer(record, "associate_id", where)
@@ -296,11 +318,13 @@ class _Validator:
             password_hash=password_hash,
             role_id=role_id,
             group_id=self.integer(record, "group_id", where),
-            full_name=self.text(record, "full_name", where, name),
-            email=self.text(record, "email", where, f"{name}@example.com"),
+            full_name=self.text(record, "full_name", where, name, column=schema.associate.c.full_name),
+            email=self.text(record, "email", where, f"{name}@example.com", column=schema.associate.c.email),
             person_id=self.integer(record, "person_id", where, associate_id),
             contact_id=self.integer(record, "contact_id", where, 1),
-            user_type=self.text(record, "user_type", where, "InternalAssociate"),
+            user_type=self.text(
+                record, "user_type", where, "InternalAssociate", column=schema.associate.c.user_type
+            ),
             tickets=tickets,
         )
 
@@ -339,7 +363,9 @@ class _Validator:
                     ActivityFixture(
                         kind=kind,
                         id=activity_id,
-                        title=self.text(record, "title", where, ""),
+                        title=self.text(
+                            record, "title", where, "", column=schema.activity_tables[kind].c.title
+                        ),
                         status=status,
                         associate_id=owner,
                         group_id=self.integer(record, "group_id", where, groups[owner]),
