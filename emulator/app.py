@@ -43,6 +43,8 @@ log = logging.getLogger("emulator")
 _SOAP_PATH = re.compile(r"(?:/([^/]+))?/Remote/Services86/([^/]+)\.svc")
 """A SOAP endpoint's path, with the tenant prefix or without, as the routes below match it."""
 
+_INTERNAL_ERROR = "Internal error in the emulator; see its log."
+
 _URLS = Map(
     [
         Rule("/", endpoint="index"),
@@ -72,7 +74,11 @@ class EmulatorApp:
         if environ.get("REQUEST_METHOD") == "POST":
             fast = self._plain_soap_post(environ)
             if fast is not None:
-                return self._soap_post(environ, start_response, *fast)
+                try:
+                    return self._soap_post(environ, start_response, *fast)
+                except Exception:  # as below: the log has it, the client gets no stack trace
+                    log.exception("unexpected error serving POST %s", environ.get("PATH_INFO"))
+                    return _text(500, _INTERNAL_ERROR)(environ, start_response)
         request = Request(environ)
         request.max_content_length = self.runtime.settings.max_body_bytes
         try:
@@ -83,7 +89,7 @@ class EmulatorApp:
             return _drop(environ, start_response)
         except Exception:  # never a stack trace to a client; the log has it
             log.exception("unexpected error serving %s %s", request.method, request.path)
-            response = _text(500, "Internal error in the emulator; see its log.")
+            response = _text(500, _INTERNAL_ERROR)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:

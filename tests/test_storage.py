@@ -4,8 +4,10 @@ connections they reuse, and one SOAP POST answered alike with or without a Conte
 from __future__ import annotations
 
 import http.client
+import io
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.test import Client
@@ -138,3 +140,28 @@ def test_a_post_gets_the_same_answer_with_or_without_a_content_length(
     assert plain == chunked
     succeeded = plain[0] == 200 and Answer(plain[0], plain[2]).succeeded is True
     assert read_row(db_path, "appointment", 5)["updatedCount"] == before + (2 if succeeded else 0)
+
+
+class _BrokenBody(io.RawIOBase):
+    """A request body whose client went away while it was being read."""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # the test client asks where it is
+        return 0
+
+    def readinto(self, buffer: Any) -> int:
+        raise ConnectionResetError("the client went away")
+
+
+def test_a_body_that_cannot_be_read_is_a_500_without_a_trace(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    answer = client.post(APPOINTMENT, input_stream=_BrokenBody(), content_length=100, headers=SOAP11_HEADERS)
+    assert answer.status_code == 500
+    assert answer.text == "Internal error in the emulator; see its log.\n"
+    assert "ConnectionResetError" in caplog.text  # the log has what the client does not
