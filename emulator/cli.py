@@ -74,8 +74,11 @@ def _database_url(ctx: click.Context, param: click.Parameter, value: str) -> str
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
-        make_url(value).get_dialect()
-    except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+        url = make_url(value)
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"the emulator runs on SQLite or PostgreSQL, not on {url.get_backend_name()}")
+        url.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise click.BadParameter(
             f"{value!r} is not a usable SQLAlchemy URL ({exc}). Use for example "
             "sqlite:///emulator.db or postgresql+psycopg://user:password@host/dbname."

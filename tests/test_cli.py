@@ -245,6 +245,7 @@ BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
     (["--fixtures", "bad.yaml"], {}, ["bad.yaml: roles: expected a list", "Fix the file"]),
     (["--database-url", "nosuchdb://x"], {}, ["'--database-url'", "sqlite:///emulator.db"]),
     (["--database-url", "not a url"], {}, ["'--database-url'", "is not a usable SQLAlchemy URL"]),
+    (["--database-url", "mysql://u@h/db"], {}, ["'--database-url'", "SQLite or PostgreSQL, not on mysql"]),
     (["--default-tenant", "../etc"], {}, ["'--default-tenant'", "letters, digits", "Cust12345"]),
     (["reset", "--tenant", "a/b"], {}, ["Invalid value for '--tenant'", "is not a tenant name"]),
     (["load-fixtures"], {}, ["Missing argument 'FILE'"]),

@@ -99,7 +99,7 @@ def make_engine(url: str) -> Engine:
 
         return pg_engine
     if backend != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        raise ValueError(f"the emulator runs on SQLite or PostgreSQL, not on {backend}")
     engine = create_engine(url, connect_args={"check_same_thread": False})
     in_memory = parsed.database in (None, "", ":memory:")
 
