@@ -28,6 +28,7 @@ from emulator.bodies import read_body
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
 from emulator.settings import TENANT_NAME, Settings
+from emulator.soap.documents import build_wsdl
 from emulator.soap.endpoint import HttpHead, soap_call
 from emulator.soap.operations import SERVICES
 from emulator.soap.replies import Reply
@@ -160,8 +161,6 @@ class EmulatorApp:
     def wsdl(self, request: Request, service: str) -> Response:
         if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:
             return _text(200, f"This is the emulated {service}.svc. The WSDL is at {request.base_url}?wsdl\n")
-        from emulator.soap.wsdl import build_wsdl  # spyne loads on the first WSDL request only
-
         document = build_wsdl(service, request.base_url)  # type: ignore[arg-type]
         return Response(document, 200, content_type="text/xml; charset=utf-8")
 

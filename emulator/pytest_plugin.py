@@ -31,7 +31,6 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,21 +119,12 @@ def superoffice_emulator(superoffice_settings: Settings) -> Iterator[LiveServer]
     from emulator.storage.fixtures import FixtureError
     from emulator.testing import LiveServer
 
-    _preload_wsdl_support()
     try:
         server = LiveServer(superoffice_settings)
     except FixtureError as exc:
         raise pytest.UsageError(f"superoffice_fixtures: {exc}") from None
     with server:
         yield server
-
-
-def _preload_wsdl_support() -> None:
-    """Import spyne now, quietly: its import-time DeprecationWarnings (``import cgi``) would otherwise
-    fail the first WSDL request in the server thread of a test suite that turns warnings into errors."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import emulator.soap.wsdl  # noqa: F401
 
 
 # -- one tenant per test ------------------------------------------------------------------------

@@ -19,8 +19,8 @@ import pytest
 from lxml import etree
 
 from emulator import ns
-from emulator.soap import wsdl
-from emulator.soap.wsdl import build_wsdl
+from emulator.soap import documents, wsdl
+from emulator.soap.documents import build_wsdl
 
 CONTRACT = Path(__file__).parent / "contract"
 REAL = {
@@ -393,12 +393,21 @@ def test_location_is_substituted_per_call() -> None:
     assert one_doc.startswith(b"<?xml")
 
 
-def test_generated_once_per_service_and_cached() -> None:
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_served_document_is_what_spyne_generates_now(service: str) -> None:
+    """The files in emulator/wsdl/ are spyne's output: a changed declaration needs them written again."""
+    path = documents.document_path(service)  # type: ignore[arg-type]
+    assert path.read_bytes() == wsdl.generate(service), (  # type: ignore[arg-type]
+        f"{path} is not what emulator/soap/wsdl.py generates now: run python scripts/make_wsdl.py"
+    )
+
+
+def test_read_once_per_service() -> None:
     build_wsdl("SoPrincipal", "http://a/")
-    before = wsdl._cached_document.cache_info()
+    before = documents._parts.cache_info()
     build_wsdl("SoPrincipal", "http://b/")
     build_wsdl("SoPrincipal", "http://c/")
-    after = wsdl._cached_document.cache_info()
+    after = documents._parts.cache_info()
     assert after.misses == before.misses
     assert after.hits == before.hits + 2
 
@@ -406,13 +415,22 @@ def test_generated_once_per_service_and_cached() -> None:
 def test_unknown_service_is_refused() -> None:
     with pytest.raises(ValueError, match="Contact"):
         build_wsdl("Contact", "http://a/")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Contact"):
+        wsdl.generate("Contact")  # type: ignore[arg-type]
 
 
-def test_import_does_no_generation() -> None:
+def test_the_emulator_serves_its_wsdl_without_importing_spyne(tmp_path: Path) -> None:
+    """spyne generates the documents ahead of time; a running emulator never imports it."""
     code = (
-        "import emulator.soap.wsdl as w\n"
-        "assert w._cached_document.cache_info().currsize == 0\n"
-        "import spyne.application\n"
+        "import sys\n"
+        "from werkzeug.test import Client\n"
+        "from emulator.app import create_app\n"
+        "from emulator.settings import Settings\n"
+        f"app = create_app(Settings(database_url='sqlite:///{tmp_path / 'w.db'}'))\n"
+        "answer = Client(app).get('/Remote/Services86/Appointment.svc?wsdl')\n"
+        "assert answer.status_code == 200 and b'WcfAppointmentService' in answer.data, answer.data[:300]\n"
+        "loaded = sorted(name for name in sys.modules if name.split('.')[0] == 'spyne')\n"
+        "assert not loaded, loaded\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],

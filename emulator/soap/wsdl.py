@@ -25,22 +25,24 @@ kinds of help, and only there:
   writes inline and spyne always names (zeep's view of the operation differs otherwise);
   and the ``parameterOrder`` spyne writes, which would name a part that does not exist.
 
-The generated document is cached per service with the ``soap:address`` location replaced by a
-placeholder; :func:`build_wsdl` substitutes the caller's URL, which varies by host and tenant.
+:func:`generate` writes the ``soap:address`` location as a placeholder. The emulator does not
+import this module: ``scripts/make_wsdl.py`` writes the generated documents into the package,
+and :mod:`emulator.soap.documents` serves them with the caller's URL in place of the
+placeholder; ``tests/test_wsdl.py`` proves the written documents are what this module generates.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
 from emulator import _spyne_compat, ns
+from emulator.soap.documents import LOCATION_PLACEHOLDER, ServiceName
 
 _spyne_compat.apply()
 
@@ -59,12 +61,10 @@ from spyne import rpc as spyne_rpc  # noqa: E402
 from spyne.interface.wsdl import Wsdl11  # noqa: E402
 from spyne.protocol.soap import Soap11  # noqa: E402
 
-__all__ = ["ServiceName", "build_wsdl"]
+__all__ = ["generate"]
 
 rpc: Callable[..., Callable[[Callable[..., None]], Any]] = spyne_rpc
 """spyne's ``@rpc``, typed for mypy."""
-
-ServiceName = Literal["Appointment", "SoPrincipal"]
 
 _S86 = ns.SERVICES86
 _WSDL = "http://schemas.xmlsoap.org/wsdl/"
@@ -72,8 +72,7 @@ _SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 _XSD = "http://www.w3.org/2001/XMLSchema"
 _WSAW = "http://www.w3.org/2006/05/addressing/wsdl"
 _HTTP_TRANSPORT = "http://schemas.xmlsoap.org/soap/http"
-_LOCATION = "urn:superoffice-emulator:soap-address-location"
-"""Stands for the ``soap:address`` location in the cached document; never seen by a client."""
+_LOCATION = LOCATION_PLACEHOLDER
 
 _SERVICES = {
     "Appointment": ("WcfAppointmentService", "Appointment"),
@@ -556,6 +555,8 @@ def _post_process(root: etree._Element, service: str) -> etree._Element:
             for part in message.iterfind(_q(_WSDL, "part")):
                 if part.get("name") == "parameters":
                     _inline_wrapper(root, _local(part.get("element", "")))
+    for schema in root.iter(_q(_XSD, "schema")):
+        _sort_declarations(schema)
     # lxml cannot add a declaration to an existing element: move the children to a new root
     # that also declares wsaw (cleanup_namespaces would drop tns, used only in QName values).
     nsmap = {prefix: uri for prefix, uri in root.nsmap.items() if prefix is not None}
@@ -567,26 +568,24 @@ def _post_process(root: etree._Element, service: str) -> etree._Element:
     return result
 
 
-@functools.cache
-def _cached_document(service: str) -> tuple[bytes, bytes]:
-    """The finished document for ``service``, split around the ``soap:address`` location."""
+def _sort_declarations(schema: etree._Element) -> None:
+    """Put a schema's declarations in one order: spyne's depends on which service it built before
+    (in one process), and a document must not depend on that. Imports stay first, as XSD wants."""
+    imports = [child for child in schema if child.tag == _q(_XSD, "import")]
+    others = [child for child in schema if child.tag != _q(_XSD, "import")]
+    others.sort(key=lambda child: (str(child.tag), child.get("name") or ""))
+    for child in [*imports, *others]:
+        schema.append(child)  # appending an element already there moves it to the end
+
+
+def generate(service: ServiceName) -> bytes:
+    """The finished document of ``service``, its ``soap:address`` location the placeholder of
+    :mod:`emulator.soap.documents` (which serves it; ``scripts/make_wsdl.py`` writes it there)."""
+    if service not in _SERVICES:
+        raise ValueError(f"unknown service {service!r}; known: {', '.join(_SERVICES)}")
     with _build_lock:  # spyne resolves namespaces on the shared model classes as it builds
         root = _post_process(_spyne_document(service), service)
     text = etree.tostring(root, xml_declaration=True, encoding="utf-8")
-    head, placeholder, tail = text.partition(quoteattr(_LOCATION).encode())
-    if not placeholder:
+    if quoteattr(_LOCATION).encode() not in text:
         raise AssertionError("spyne did not write the soap:address location")
-    return head, tail
-
-
-def build_wsdl(service: ServiceName, location: str) -> bytes:
-    """The WSDL of ``service`` (``Appointment`` or ``SoPrincipal``), served at ``location``.
-
-    ``location`` is the full endpoint URL, e.g.
-    ``http://127.0.0.1:8080/Cust1/Remote/Services86/Appointment.svc``; it becomes the
-    ``soap:address`` location. The document is generated once per service and cached.
-    """
-    if service not in _SERVICES:
-        raise ValueError(f"unknown service {service!r}; known: {', '.join(_SERVICES)}")
-    head, tail = _cached_document(service)
-    return head + quoteattr(location).encode() + tail
+    return text

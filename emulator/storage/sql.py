@@ -1,6 +1,6 @@
 """The SQL of a SOAP call's transaction, as text per database dialect, run on the DB-API cursor.
 
-A ``SetActivityStatus`` call runs five or six statements. Through SQLAlchemy Core each costs
+A ``SetActivityStatus`` call runs about seven statements. Through SQLAlchemy Core each costs
 about 25 µs of Python even with its statement cache, the transaction as much again, and the
 call's own work is a few µs per statement; so the calls' statements are written out here once
 per dialect and run on the driver's cursor (``emulator.storage.store``). Everything else (the
