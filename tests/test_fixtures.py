@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from emulator.domain.activities import ActivityKind
+from emulator.domain.sessions import verify_password
 from emulator.settings import default_fixtures
 from emulator.storage.fixtures import FixtureError, load_fixtures, parse_fixtures
 
@@ -28,6 +29,16 @@ def test_default_fixtures_hold_several_hundred_activities_and_the_docs_example()
     assert "1234567-1234-9876" in fixtures.application_tokens
     demo = next(u for u in fixtures.users if u.name == "demo")
     assert "7T:1234abcxyzExample==" in demo.tickets
+
+
+def test_default_users_log_in_with_their_name_as_password() -> None:
+    """The default file carries hashes made ahead of time (scripts/make_fixtures.py), not passwords."""
+    fixtures = load_fixtures(default_fixtures())
+    assert [u.name for u in fixtures.users] == ["demo", "sam", "rita", "olav", "ingrid"]
+    for user in fixtures.users:
+        assert verify_password(user.password_hash, user.name)
+        assert not verify_password(user.password_hash, user.name + "x")
+    assert "password:" not in default_fixtures().read_text(encoding="utf-8")
 
 
 def test_json_fixtures_load_too(tmp_path: Path) -> None:

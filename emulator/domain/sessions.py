@@ -17,7 +17,7 @@ TICKET_PREFIX = "7T:"
 TOUCH_RESOLUTION = timedelta(seconds=1)
 """The sliding window restarts on every use, to the second: a ticket used many times a second is
 written once a second, not once a call. Fixed fixture tickets never expire and are never written."""
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 """Argon2id at OWASP's minimum (19 MiB, 2 passes): demo passwords need a proper hash, not a
 64 MiB one per login that costs the emulator half a second at start. Verification reads the
 parameters from the stored hash, so hashes made with other parameters keep working."""
@@ -30,12 +30,12 @@ def new_ticket() -> str:
 
 def hash_password(password: str) -> str:
     """An Argon2id hash of ``password`` (the only form a password is stored in)."""
-    return _hasher.hash(password)
+    return PASSWORD_HASHER.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return PASSWORD_HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
