@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import queue
@@ -89,6 +90,10 @@ def test_version(runner: CliRunner) -> None:
 
     assert result.exit_code == 0
     assert result.output == f"superoffice-emulator, version {__version__}\n"
+
+
+def test_the_package_metadata_carries_the_version_of_the_code() -> None:
+    assert importlib.metadata.version("superoffice-emulator") == __version__
 
 
 def test_help_lists_the_commands(runner: CliRunner) -> None:
