@@ -220,6 +220,12 @@ def query(db_path: Path, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     return _read(db_path, sql, params)[1]
 
 
+def query_dicts(db_path: Path, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """Like :func:`query`, each row a dict by column name."""
+    names, rows = _read(db_path, sql, params)
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 def read_row(db_path: Path, kind: str, activity_id: int, tenant: str = "default") -> dict[str, Any]:
     """One activity row, read straight from the test's database (not through the emulator)."""
     names, rows = _read(

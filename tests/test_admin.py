@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import closing
 from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from emulator.domain.activities import ActivityKind, ActivityStatus
 from emulator.settings import Settings
 from emulator.storage.fixtures import Fixtures
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, RITA_TICKET, SOAP11_HEADERS, Answer, envelope
+from tests.conftest import DEMO_TICKET, RITA_TICKET, SOAP11_HEADERS, Answer, database_url, envelope, query
 
 KIND_ORDER = list(ActivityKind)
 
@@ -32,7 +30,7 @@ KIND_ORDER = list(ActivityKind)
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorApp]:
     """One emulator for the module (fixtures are hashed once); each test takes its own tenant."""
     path = tmp_path_factory.mktemp("admin") / "crm.db"
-    application = create_app(Settings(database_url=f"sqlite:///{path}"))
+    application = create_app(Settings(database_url=database_url(path)))
     yield application
     application.runtime.database.dispose()
 
@@ -445,18 +443,13 @@ def test_journal_is_per_tenant_and_clearable(http: Client, tenant: str) -> None:
 
 
 def _journal_rows(db: Path, tenant: str) -> int:
-    with closing(sqlite3.connect(db)) as connection, connection:
-        return int(
-            connection.execute(
-                "SELECT count(*) FROM emulator_journal WHERE tenant = ?", (tenant,)
-            ).fetchone()[0]
-        )
+    return int(query(db, "SELECT count(*) FROM emulator_journal WHERE tenant = :t", t=tenant)[0][0])
 
 
 @pytest.fixture
 def capped(tmp_path: Path) -> Iterator[tuple[Client, Path]]:
     db = tmp_path / "capped.db"
-    application = create_app(Settings(database_url=f"sqlite:///{db}", journal_size=20))
+    application = create_app(Settings(database_url=database_url(db), journal_size=20))
     yield Client(application), db
     application.runtime.database.dispose()
 
@@ -625,7 +618,7 @@ def test_a_64_character_tenant_name_is_fine(http: Client) -> None:
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     path = tmp_path_factory.mktemp("guarded") / "crm.db"
-    settings = Settings(database_url=f"sqlite:///{path}", admin_token="s3cret-token", max_body_bytes=4096)
+    settings = Settings(database_url=database_url(path), admin_token="s3cret-token", max_body_bytes=4096)
     application = create_app(settings)
     yield Client(application)
     application.runtime.database.dispose()
@@ -669,7 +662,7 @@ def test_an_oversized_body_is_a_json_413(guarded: Client) -> None:
 
 @pytest.fixture
 def small_live(tmp_path: Path) -> Iterator[LiveServer]:
-    with LiveServer(Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", max_body_bytes=4096)) as server:
+    with LiveServer(Settings(database_url=database_url(tmp_path / "crm.db"), max_body_bytes=4096)) as server:
         yield server
 
 

@@ -24,7 +24,7 @@ from zeep.transports import Transport
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, TOKEN, envelope
+from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, TOKEN, database_url, envelope
 
 SOAP_HEADERS = {"ApplicationToken": TOKEN, "Credentials": {"Ticket": DEMO_TICKET}}
 
@@ -32,7 +32,7 @@ SOAP_HEADERS = {"ApplicationToken": TOKEN, "Credentials": {"Ticket": DEMO_TICKET
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path = tmp_path_factory.mktemp("faults") / "crm.db"
-    with LiveServer(Settings(database_url=f"sqlite:///{path}")) as live:
+    with LiveServer(Settings(database_url=database_url(path))) as live:
         yield live
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +40,9 @@ from tests.conftest import (
     TOKEN,
     Answer,
     FakeClock,
+    database_url,
+    query,
+    query_dicts,
 )
 
 KINDS = ("appointment", "sale", "document", "todo")
@@ -99,22 +100,18 @@ class Model:
     """The tenant's users, tickets and denials as stored, and the rules of a SetActivityStatus call."""
 
     def __init__(self, db_path: Path, tenant: str = "default") -> None:
-        with closing(sqlite3.connect(db_path)) as connection, connection:
-            roles = dict(connection.execute("SELECT role_id, rights FROM role WHERE tenant = ?", (tenant,)))
-            self.users = {
-                associate_id: UserInfo(associate_id, name, group_id, json.loads(roles[role_id]))
-                for associate_id, name, group_id, role_id in connection.execute(
-                    "SELECT associate_id, name, group_id, role_id FROM associate WHERE tenant = ?", (tenant,)
-                )
-            }
-            self.tickets = dict(
-                connection.execute("SELECT ticket, associate_id FROM ticket WHERE tenant = ?", (tenant,))
+        def rows(sql: str) -> list[tuple[Any, ...]]:
+            return query(db_path, sql, t=tenant)
+
+        roles = dict(rows("SELECT role_id, rights FROM role WHERE tenant = :t"))
+        self.users = {
+            associate_id: UserInfo(associate_id, name, group_id, json.loads(roles[role_id]))
+            for associate_id, name, group_id, role_id in rows(
+                "SELECT associate_id, name, group_id, role_id FROM associate WHERE tenant = :t"
             )
-            self.denials = set(
-                connection.execute(
-                    "SELECT kind, record_id, associate_id FROM sentry_denial WHERE tenant = ?", (tenant,)
-                )
-            )
+        }
+        self.tickets = dict(rows("SELECT ticket, associate_id FROM ticket WHERE tenant = :t"))
+        self.denials = set(rows("SELECT kind, record_id, associate_id FROM sentry_denial WHERE tenant = :t"))
         self.by_name = {user.name: user.associate_id for user in self.users.values()}
 
     def may_update(self, user: UserInfo, key: Key, row: Row) -> bool:
@@ -159,11 +156,9 @@ class Model:
 def read_rows(db_path: Path, tenant: str = "default") -> dict[Key, Row]:
     """Every activity of ``tenant``, by (kind, id)."""
     rows: dict[Key, Row] = {}
-    with closing(sqlite3.connect(db_path)) as connection, connection:
-        connection.row_factory = sqlite3.Row
-        for kind in KINDS:
-            for row in connection.execute(f"SELECT * FROM {kind} WHERE tenant = ?", (tenant,)):
-                rows[(kind, row[f"{kind}_id"])] = dict(row)
+    for kind in KINDS:
+        for row in query_dicts(db_path, f"SELECT * FROM {kind} WHERE tenant = :t", t=tenant):
+            rows[(kind, row[f"{kind}_id"])] = row
     return rows
 
 
@@ -321,28 +316,23 @@ class Fuzzed:
         return stamp(self.clock.now)
 
     def last_journal_id(self) -> int:
-        with closing(sqlite3.connect(self.db_path)) as connection, connection:
-            return int(connection.execute("SELECT coalesce(max(id), 0) FROM emulator_journal").fetchone()[0])
+        return int(query(self.db_path, "SELECT coalesce(max(id), 0) FROM emulator_journal")[0][0])
 
     def journal_after(self, last_id: int) -> list[dict[str, Any]]:
-        with closing(sqlite3.connect(self.db_path)) as connection, connection:
-            connection.row_factory = sqlite3.Row
-            return [
-                dict(row)
-                for row in connection.execute(
-                    "SELECT * FROM emulator_journal WHERE id > ? ORDER BY id", (last_id,)
-                )
-            ]
+        sql = "SELECT * FROM emulator_journal WHERE id > :last ORDER BY id"
+        return query_dicts(self.db_path, sql, last=last_id)
 
 
 @pytest.fixture
 def fuzzed(tmp_path: Path) -> Iterator[Fuzzed]:
     db_path = tmp_path / "fuzz.db"
     clock = FakeClock()
-    app = create_app(Settings(database_url=f"sqlite:///{db_path}"), clock=clock)
-    app.runtime.database.ensure_tenant("default")
-    yield Fuzzed(app, Client(app), db_path, clock, Model(db_path))
-    app.runtime.database.dispose()
+    app = create_app(Settings(database_url=database_url(db_path)), clock=clock)
+    try:
+        app.runtime.database.ensure_tenant("default")
+        yield Fuzzed(app, Client(app), db_path, clock, Model(db_path))
+    finally:
+        app.runtime.database.dispose()
 
 
 def assert_no_trace(data: bytes) -> None:

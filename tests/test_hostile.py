@@ -28,6 +28,7 @@ from tests.conftest import (
     SOAP12_HEADERS,
     Answer,
     FakeClock,
+    database_url,
     envelope,
     read_row,
     snapshot,
@@ -58,7 +59,7 @@ def db_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app(db_path: Path) -> Iterator[EmulatorApp]:
-    application = create_app(Settings(database_url=f"sqlite:///{db_path}"), clock=FakeClock())
+    application = create_app(Settings(database_url=database_url(db_path)), clock=FakeClock())
     yield application
     application.runtime.database.dispose()
 
@@ -304,7 +305,7 @@ def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_app(small_db: Path) -> Iterator[EmulatorApp]:
-    settings = Settings(database_url=f"sqlite:///{small_db}", max_body_bytes=LIMIT)
+    settings = Settings(database_url=database_url(small_db), max_body_bytes=LIMIT)
     application = create_app(settings, clock=FakeClock())
     application.runtime.database.ensure_tenant("default")
     yield application
@@ -348,7 +349,7 @@ def live_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def small_live(live_db: Path) -> Iterator[LiveServer]:
-    settings = Settings(database_url=f"sqlite:///{live_db}", max_body_bytes=LIMIT)
+    settings = Settings(database_url=database_url(live_db), max_body_bytes=LIMIT)
     with LiveServer(settings, clock=FakeClock()) as server:
         server.app.runtime.database.ensure_tenant("default")
         yield server

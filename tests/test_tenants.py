@@ -23,7 +23,7 @@ from emulator.app import EmulatorApp, create_app
 from emulator.domain.activities import ActivityStatus
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, TOKEN, Answer, envelope, read_row
+from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, TOKEN, Answer, database_url, envelope, read_row
 
 STATUSES = [s.name for s in ActivityStatus]
 
@@ -31,7 +31,7 @@ STATUSES = [s.name for s in ActivityStatus]
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorApp, Path]]:
     db = tmp_path_factory.mktemp("tenants") / "crm.db"
-    application = create_app(Settings(database_url=f"sqlite:///{db}", default_tenant="Main"))
+    application = create_app(Settings(database_url=database_url(db), default_tenant="Main"))
     yield application, db
     application.runtime.database.dispose()
 
@@ -161,7 +161,7 @@ def test_parallel_clients_on_their_own_tenants_never_see_each_others_changes(tmp
         finally:
             transport.session.close()
 
-    with LiveServer(Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}")) as server:
+    with LiveServer(Settings(database_url=database_url(tmp_path / "crm.db"))) as server:
         threads = [threading.Thread(target=work, args=(server, t)) for t in tenants]
         for thread in threads:
             thread.start()

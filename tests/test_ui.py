@@ -11,6 +11,7 @@ from werkzeug.test import Client
 from emulator import __version__, ui
 from emulator.app import create_app
 from emulator.settings import Settings
+from tests.conftest import database_url
 
 STATIC = Path(ui.__file__).parent / "static"
 ASSETS = {
@@ -154,7 +155,7 @@ def test_the_admin_api_is_still_reached_around_the_page(client: Client) -> None:
 
 
 def test_the_page_needs_no_token_but_its_data_does(tmp_path: Path) -> None:
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}", admin_token="s3cret"))
+    app = create_app(Settings(database_url=database_url(tmp_path / "crm.db"), admin_token="s3cret"))
     try:
         client = Client(app)
         assert client.get("/_emulator/ui/").status_code == 200
