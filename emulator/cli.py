@@ -73,10 +73,11 @@ def _database_url(ctx: click.Context, param: click.Parameter, value: str) -> str
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+    from emulator.storage.sql import dialect_named
+
     try:
         url = make_url(value)
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"the emulator runs on SQLite or PostgreSQL, not on {url.get_backend_name()}")
+        dialect_named(url.get_backend_name())
         url.get_dialect()
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise click.BadParameter(

@@ -78,7 +78,7 @@ def make_engine(url: str) -> Engine:
     restarted costs one failed ping, not a failed call.
     """
     parsed = make_url(url)
-    backend = parsed.get_backend_name()
+    backend = dialect_named(parsed.get_backend_name()).name
     if backend == "postgresql":
         parsed = postgres_url(parsed)
         connect_args: dict[str, Any] = {}
@@ -98,8 +98,6 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.autocommit = autocommit
 
         return pg_engine
-    if backend != "sqlite":
-        raise ValueError(f"the emulator runs on SQLite or PostgreSQL, not on {backend}")
     engine = create_engine(url, connect_args={"check_same_thread": False})
     in_memory = parsed.database in (None, "", ":memory:")
 

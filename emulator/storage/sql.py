@@ -97,12 +97,15 @@ SQLITE = SQLiteDialect("sqlite", begin="BEGIN IMMEDIATE")
 POSTGRES = PostgresDialect("postgresql", begin=None)
 
 
-def dialect_named(name: str) -> Dialect:
-    if name == "sqlite":
-        return SQLITE
-    if name == "postgresql":
-        return POSTGRES
-    raise ValueError(f"The emulator runs on SQLite or PostgreSQL, not on {name!r}.")
+DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLITE, POSTGRES)}
+
+
+def dialect_named(backend: str) -> Dialect:
+    """The dialect of an SQLAlchemy backend name; the one check that the emulator runs on it."""
+    dialect = DIALECTS.get(backend)
+    if dialect is None:
+        raise ValueError(f"the emulator runs on SQLite or PostgreSQL, not on {backend}")
+    return dialect
 
 
 _USER_COLUMNS = (
