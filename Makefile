@@ -1,26 +1,42 @@
 # superoffice-emulator: `make run` serves the emulator, `make test` runs every check.
+# Every install takes its packages from the lock in requirements/ (see its README).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
-EXTRAS ?= test,browser
+UV_VERSION := 0.13.9
+PIP := $(BIN)/python -m pip --quiet
+LOCK := requirements/runtime.txt requirements/dev.txt requirements/build.txt
 
-.PHONY: install run test lint format typecheck pytest bench docker clean
+.PHONY: install install-runtime run test test-latest lint format typecheck pytest bench lock dist docker clean
 
 $(BIN)/python:
+	@echo "== creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Re-install whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+# The runtime alone (make run): the locked runtime packages and the project, no test tools.
+$(VENV)/.runtime: pyproject.toml requirements/runtime.txt requirements/build.txt | $(BIN)/python
+	@echo "== installing the locked runtime packages (requirements/runtime.txt)"
+	$(PIP) install --require-hashes -r requirements/build.txt -r requirements/runtime.txt
+	@echo "== installing superoffice-emulator itself (editable)"
+	$(PIP) install --no-build-isolation --no-deps -e .
 	touch $@
+
+# Everything the tests need (make test): runtime + the test, browser and postgres extras.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt requirements/build.txt | $(BIN)/python
+	@echo "== installing the locked packages for the tests (requirements/dev.txt)"
+	$(PIP) install --require-hashes -r requirements/build.txt -r requirements/dev.txt
+	@echo "== installing superoffice-emulator itself (editable)"
+	$(PIP) install --no-build-isolation --no-deps -e .
+	touch $@ $(VENV)/.runtime
+
+install-runtime: $(VENV)/.runtime
 
 install: $(VENV)/.installed
 
-run: install
-	$(BIN)/superoffice-emulator serve --host $(HOST) --port $(PORT)
+run: install-runtime
+	@$(BIN)/superoffice-emulator serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check emulator tests scripts benchmarks
@@ -38,6 +54,32 @@ pytest: install
 
 test: lint typecheck pytest
 
+# The suite on the newest releases of every dependency, in a venv of its own: drift, seen on purpose.
+test-latest:
+	$(PYTHON) -m venv .venv-latest
+	.venv-latest/bin/python -m pip --quiet install --upgrade pip
+	.venv-latest/bin/python -m pip --quiet install --upgrade --upgrade-strategy eager -e '.[test,browser,postgres]'
+	.venv-latest/bin/ruff check emulator tests scripts benchmarks
+	.venv-latest/bin/mypy
+	EMULATOR_UNLOCKED=1 .venv-latest/bin/python -m pytest
+
+# Resolve the lock anew from pyproject.toml (uv's resolver, one universal lock for 3.11 to 3.13).
+lock:
+	[ -x .venv-lock/bin/uv ] || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/python -m pip --quiet install 'uv==$(UV_VERSION)'; }
+	.venv-lock/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	  --extra test --extra browser --extra postgres -o requirements/dev.txt
+	.venv-lock/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	  --constraint requirements/dev.txt -o requirements/runtime.txt
+	.venv-lock/bin/uv pip compile requirements/build.in --universal --python-version 3.11 --generate-hashes --quiet \
+	  -o requirements/build.txt
+
+# The wheel and the sdist in dist/, built from the locked backend.
+dist: install-runtime
+	rm -rf dist
+	$(BIN)/python -m pip wheel --quiet --no-build-isolation --no-deps -w dist .
+	$(BIN)/python -c "import setuptools.build_meta as b; b.build_sdist('dist')" >/dev/null
+	@ls dist
+
 bench: install
 	$(BIN)/python -m benchmarks
 
@@ -45,4 +87,4 @@ docker:
 	docker build -f docker/Dockerfile -t superoffice-emulator .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-latest build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
