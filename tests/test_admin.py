@@ -225,34 +225,43 @@ def test_fixtures_in_json_with_json_content_type(http: Client, tenant: str) -> N
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type", "message"),
+    ("body", "content_type", "kind", "where"),
     [
-        ("", "application/yaml", "The request body is empty"),
-        ("roles: [", "application/yaml", "request body: not valid YAML"),
-        ("{", "application/json", "request body: not valid JSON"),
-        ("meetings: []", "application/yaml", "unknown section(s) ['meetings']"),
-        ("roles: [{role_id: 1}]", "application/yaml", "roles[0]: field 'name' is required"),
+        ("", "application/yaml", None, "The request body is empty"),
+        ("roles: [", "application/yaml", "bad_syntax", "request body: not valid YAML"),
+        ("{", "application/json", "bad_syntax", "request body: not valid JSON"),
+        ("meetings: []", "application/yaml", "unknown_key", "request body: top level: unknown section"),
+        (
+            "roles: [{role_id: 1}]",
+            "application/yaml",
+            "missing",
+            "request body: roles[0]: field 'name' is required",
+        ),
         (
             "roles: [{role_id: 1, name: R}]\nusers: [{associate_id: 1, name: u, password_hash: x, role_id: 9,"
             " group_id: 1}]",
             "application/yaml",
-            "users[0] (u): field 'role_id' names unknown role 9",
+            "unknown_reference",
+            "request body: users[0] (u): field 'role_id' names unknown role 9",
         ),
-        ("[" * 200_000, "application/yaml", "nested more than"),
-        ("[" * 200_000, "application/json", "nested too deeply"),
-        (b"\xff\xfe\x00{", "application/json", "not valid JSON"),
-        (b"roles: \xc3\x28", "application/yaml", "not valid YAML"),
+        ("[" * 200_000, "application/yaml", "too_deep", "request body: nested more than 32 levels"),
+        ("[" * 200_000, "application/json", "too_deep", "request body: nested more than 32 levels"),
+        (b"\xff\xfe\x00{", "application/json", "bad_syntax", "request body: not valid JSON"),
+        (b"roles: \xc3\x28", "application/yaml", "bad_syntax", "request body: not valid YAML"),
     ],
 )
 def test_bad_fixtures_are_400_with_the_validator_message_and_change_nothing(
-    http: Client, tenant: str, body: str | bytes, content_type: str, message: str
+    http: Client, tenant: str, body: str | bytes, content_type: str, kind: str | None, where: str
 ) -> None:
     soap(http, tenant, ["appointment_id=17"], "Completed")
     before = call(http, "GET", f"/{tenant}/_emulator/activities?limit=1000")[1]
     status, answer, _ = call(
         http, "POST", f"/{tenant}/_emulator/fixtures", body, **{"Content-Type": content_type}
     )
-    assert status == 400 and message in answer["error"], answer
+    assert status == 400 and answer["error"].startswith(where), answer
+    if kind is not None:
+        assert answer["fixture_error"]["kind"] == kind
+        assert answer["fixture_error"]["message"] == answer["error"]
     assert call(http, "GET", f"/{tenant}/_emulator/activities?limit=1000")[1] == before
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from emulator.domain.activities import ActivityKind
 from emulator.domain.sessions import verify_password
 from emulator.settings import default_fixtures
+from emulator.storage import fixtures as fixtures_module
 from emulator.storage.fixtures import FixtureError, load_fixtures, parse_fixtures
 
 GOOD = """
@@ -54,54 +57,200 @@ def test_json_fixtures_load_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("replace", "by", "where"),
+    ("replace", "by", "kind", "field", "where"),
     [
-        ("id: 666", "id: six", "activities.appointment[0]: field 'id' must be a 32-bit integer"),
+        (
+            "id: 666",
+            "id: six",
+            "bad_type",
+            "id",
+            "activities.appointment[0]: field 'id' must be a 32-bit integer",
+        ),
         (
             "associate_id: 1}]\n",
             "associate_id: 9}]\n",
+            "unknown_reference",
+            "associate_id",
             "(appointment_id=666): field 'associate_id' names unknown user 9",
         ),
-        ("id: 666, ", "id: 666, status: Done, ", "(appointment_id=666): field 'status' is 'Done'"),
+        (
+            "id: 666, ",
+            "id: 666, status: Done, ",
+            "bad_value",
+            "status",
+            "(appointment_id=666): field 'status' is 'Done'",
+        ),
         (
             "role_id: 1, group_id",
             "role_id: 4, group_id",
+            "unknown_reference",
+            "role_id",
             "users[0] (demo): field 'role_id' names unknown role 4",
         ),
-        ("password: demo, ", "", "users[0] (demo): field 'password' is required"),
+        ("password: demo, ", "", "missing", "password", "users[0] (demo): field 'password' is required"),
         (
             "{all: update}",
             "{all: write}",
+            "bad_value",
+            None,
             "roles[0].rights.all: right 'write' must be one of none, read, update",
         ),
-        ("appointment:", "meeting:", "activities: unknown kind 'meeting'"),
+        ("appointment:", "meeting:", "unknown_key", "meeting", "activities: unknown key 'meeting'"),
         (  # VARCHAR(200): SQLite would store it, PostgreSQL refuses it; both get this message
             "id: 666, ",
             "id: 666, title: " + "t" * 201 + ", ",
+            "too_long",
+            "title",
             "(appointment_id=666): field 'title' is 201 characters long; at most 200 fit",
         ),
-        ("name: demo,", 'name: "de\\0mo",', "users[0]: field 'name' contains a NUL character"),
+        (
+            "name: demo,",
+            'name: "de\\0mo",',
+            "bad_character",
+            "name",
+            "users[0]: field 'name' contains a NUL character",
+        ),
+        (  # a control character would load, then break every XML reply that carries it
+            "id: 666, ",
+            'id: 666, title: "Lunch\\x1b[31m", ',
+            "bad_character",
+            "title",
+            "(appointment_id=666): field 'title' contains the control character '\\x1b'",
+        ),
+        (
+            "id: 666, ",
+            "id: 666, titel: Lunch, ",
+            "unknown_key",
+            "titel",
+            "(appointment_id=666): unknown key 'titel'; did you mean 'title'?",
+        ),
+        (
+            "group_id: 1}]",
+            "group_id: 1, pasword: x}]",
+            "unknown_key",
+            "pasword",
+            "users[0] (demo): unknown key 'pasword'; did you mean 'password'?",
+        ),
+        (
+            "roles:",
+            "rols:",
+            "unknown_key",
+            "rols",
+            "top level: unknown section 'rols'; did you mean 'roles'?",
+        ),
     ],
 )
-def test_mistakes_name_file_record_and_field(tmp_path: Path, replace: str, by: str, where: str) -> None:
+def test_mistakes_name_file_record_field_and_kind(
+    tmp_path: Path, replace: str, by: str, kind: str, field: str | None, where: str
+) -> None:
     assert replace in GOOD
     path = tmp_path / "broken.yaml"
     path.write_text(GOOD.replace(replace, by, 1))
     with pytest.raises(FixtureError) as raised:
         load_fixtures(path)
-    assert str(raised.value).startswith(f"{path}: ")
-    assert where in str(raised.value)
+    error = raised.value
+    assert (error.kind, error.field, error.source) == (kind, field, str(path))
+    assert str(error).startswith(f"{path}: ")
+    assert where in str(error)
 
 
-def test_invalid_yaml_and_missing_file_are_reported(tmp_path: Path) -> None:
-    with pytest.raises(FixtureError, match="not valid YAML"):
+def test_invalid_yaml_and_missing_file_are_reported_by_kind(tmp_path: Path) -> None:
+    with pytest.raises(FixtureError) as raised:
         parse_fixtures("users: [", "inline.yaml")
-    with pytest.raises(FixtureError, match="cannot read the fixture file"):
+    assert raised.value.kind == "bad_syntax" and str(raised.value).startswith("inline.yaml: not valid YAML")
+    with pytest.raises(FixtureError) as raised:
         load_fixtures(tmp_path / "nope.yaml")
+    assert raised.value.kind == "unreadable"
+    (tmp_path / "latin1.yaml").write_bytes(b"roles: [{role_id: 1, name: \xe9}]")
+    with pytest.raises(FixtureError) as raised:
+        load_fixtures(tmp_path / "latin1.yaml")
+    assert raised.value.kind == "unreadable"
 
 
-def test_deeply_nested_yaml_is_refused_before_it_can_crash_the_process(tmp_path: Path) -> None:
-    path = tmp_path / "bomb.yaml"
-    path.write_text("activities: " + "[" * 50_000)
-    with pytest.raises(FixtureError, match="nested more than 32 levels"):
-        load_fixtures(path)
+@pytest.mark.parametrize("loader", ["libyaml", "pure-python"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "activities: " + "[" * 50_000,  # flow style: some libyaml builds refuse it in their scanner
+        "activities: " + "[" * 40,
+        "".join(f"{'  ' * level}k{level}:\n" for level in range(200)),  # block style
+    ],
+    ids=["flow-50000", "flow-40", "block-200"],
+)
+def test_deep_nesting_is_too_deep_whichever_yaml_parser_reads_it(
+    monkeypatch: pytest.MonkeyPatch, text: str, loader: str
+) -> None:
+    """The depth limit is ours: it holds with libyaml of any version, and without libyaml."""
+    if loader == "pure-python":
+        monkeypatch.setattr(fixtures_module, "_Loader", yaml.SafeLoader)
+    elif fixtures_module._Loader is yaml.SafeLoader:
+        pytest.skip("PyYAML was built without libyaml here")
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(text, "bomb.yaml")
+    assert raised.value.kind == "too_deep"
+
+
+def test_json_nesting_is_too_deep_too() -> None:
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures("[" * 200_000, "bomb.json", json_format=True)
+    assert raised.value.kind == "too_deep"
+
+
+def test_aliases_are_counted_as_expanded_and_a_billion_laughs_is_too_large() -> None:
+    laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures("\n".join(laughs), "laughs.yaml")
+    assert raised.value.kind == "too_large"
+
+
+def test_a_small_alias_is_fine() -> None:
+    text = GOOD.replace("rights: {all: update}", "rights: &everything {all: update}") + (
+        "denials: [{activity: sale_id=1, note: &n locked}, {activity: sale_id=2, note: *n}]\n"
+    )
+    assert len(parse_fixtures(text, "aliases.yaml").denials) == 2
+
+
+def test_plain_passwords_are_bounded_and_nothing_is_hashed_for_a_file_that_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hashed: list[str] = []
+
+    def counting_hash(password: str) -> str:
+        hashed.append(password)
+        return "$argon2id$stand-in"
+
+    monkeypatch.setattr(fixtures_module, "hash_password", counting_hash)
+
+    def users_file(count: int, *, duplicate_name: bool = False) -> str:
+        users = ", ".join(
+            f"{{associate_id: {i}, name: u{0 if duplicate_name and i == count - 1 else i}, "
+            f"password: p{i}, role_id: 1, group_id: 1}}"
+            for i in range(count)
+        )
+        return f"roles: [{{role_id: 1, name: R}}]\nusers: [{users}]\n"
+
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(users_file(fixtures_module.MAX_PLAIN_PASSWORDS + 1), "many.yaml")
+    assert (raised.value.kind, raised.value.field) == ("too_large", "password")
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(users_file(3, duplicate_name=True), "dup.yaml")
+    assert (raised.value.kind, raised.value.field) == ("duplicate", "name")
+    assert hashed == []  # neither file cost a hash
+    assert len(parse_fixtures(users_file(3), "ok.yaml").users) == 3
+    assert hashed == ["p0", "p1", "p2"]
+
+
+def _readme_examples() -> list[str]:
+    readme = (Path(__file__).parent.parent / "fixtures" / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+
+
+def test_fixtures_readme_has_examples() -> None:
+    assert _readme_examples()
+
+
+@pytest.mark.parametrize("example", _readme_examples())
+def test_every_example_in_the_fixtures_readme_loads(example: str) -> None:
+    fixtures = parse_fixtures(example, "fixtures/README.md")
+    assert fixtures.users and fixtures.activities

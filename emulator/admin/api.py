@@ -72,7 +72,7 @@ def handle(runtime: Runtime, request: Request, tenant: str | None, rest: str) ->
             _authorize(runtime, request)
         return handler(Context(runtime, request, name, prefix, args))
     except AdminError as exc:
-        return _error(exc.status, exc.message, exc.headers)
+        return _error(exc.status, exc.message, exc.headers, exc.details)
     except MethodNotAllowed as exc:
         allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
         return _error(
@@ -116,8 +116,13 @@ def _json(data: object, status: int = 200, headers: Mapping[str, str] | None = N
     return response
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    return _json({"error": message}, status, headers)
+def _error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: Mapping[str, object] | None = None,
+) -> Response:
+    return _json({"error": message, **(details or {})}, status, headers)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -180,7 +185,7 @@ def load_fixtures(ctx: Context) -> Response:
     try:
         fixtures = parse_fixtures(body, "request body", json_format=json_format)
     except FixtureError as exc:
-        raise AdminError(400, str(exc)) from None
+        raise AdminError(400, str(exc), details={"fixture_error": exc.as_dict()}) from None
     ctx.database.reset(ctx.tenant, fixtures)
     ctx.runtime.fault_plan(ctx.tenant).clear()
     log.info("admin: tenant %s loaded from posted fixtures", ctx.tenant)

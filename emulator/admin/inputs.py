@@ -29,11 +29,20 @@ INT32 = (-(2**31), 2**31 - 1)
 class AdminError(Exception):
     """A request the admin API refuses: ``status`` and a message that says what to do."""
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        details: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = dict(headers or {})
+        self.details = dict(details or {})
+        """Machine-readable facts answered beside ``error`` (such as ``fixture_error``)."""
 
 
 def tenant_name(name: str) -> str:
