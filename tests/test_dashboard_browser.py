@@ -253,3 +253,34 @@ def screenshot(page: Any) -> None:
     if not DOCS_SCREENSHOT.exists() or os.environ.get("EMULATOR_UPDATE_SCREENSHOTS") == "1":
         DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SCREENSHOT, DOCS_SCREENSHOT)
+
+
+@pytest.mark.parametrize("width", [390, 800, 1440])
+def test_the_dashboard_fits_phones_to_wide_screens_and_shows_activity_rows(
+    browser: Any, server: LiveServer, width: int
+) -> None:
+    """No sideways scrolling of the page, the kind cards and filters on screen, rows in the table."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = Watched(context.new_page(), server).open("/_emulator/ui/")
+        rows = page.locator("table.activities tbody tr")
+        expect(rows.first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        for control in [
+            *page.locator("#kinds .kind").all(),
+            *page.locator("#filters select, #filters input").all(),
+        ]:
+            box = control.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        table = page.locator("table.activities").locator("xpath=..").bounding_box()
+        assert table is not None and table["height"] >= 200  # several rows, not a sliver
+        visible = page.evaluate(
+            """() => { const wrap = document.querySelector('table.activities').parentElement;
+                       const top = wrap.getBoundingClientRect().top, bottom = top + wrap.clientHeight;
+                       return [...wrap.querySelectorAll('tbody tr')].filter(r => {
+                         const b = r.getBoundingClientRect(); return b.top >= top && b.bottom <= bottom;
+                       }).length; }"""
+        )
+        assert visible >= 4
+    finally:
+        context.close()
