@@ -1,0 +1,113 @@
+"""Cross-site and DNS-rebinding protection: no web page in a browser can change the emulator's state.
+
+Two checks, before any route runs:
+
+- **Host.** The admin API and the dashboard answer only requests whose ``Host`` is the address
+  the emulator is bound to, a loopback name (``localhost``, ``*.localhost``, ``127.0.0.0/8``,
+  ``::1``) or one of the ``--allowed-host`` names; anything else is a DNS-rebinding attempt (a
+  page on ``evil.example`` whose name now resolves to 127.0.0.1) and gets 421. SOAP and REST
+  calls are not held to the Host: integrations reach a shared emulator under names of their own.
+- **Origin.** A state-changing request (any method but GET, HEAD and OPTIONS, on every route,
+  SOAP included) whose ``Origin`` names a host that is not allowed, or whose
+  ``Sec-Fetch-Site`` is ``cross-site``, was sent by a page on another site and gets 403.
+  Clients that send neither header (curl, SOAP stacks, test code, the pytest plugin) are not
+  affected, and the dashboard, served by the emulator itself, sends its own origin.
+
+``--allowed-host '*'`` turns the Host check off (the Origin check then allows any origin whose
+host equals the request's ``Host``, as a same-origin page is).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused: the HTTP status and a message that names the option to use."""
+
+    status: int
+    message: str
+
+
+def host_name(value: str) -> str:
+    """The host part of a ``Host`` header or an origin's netloc, lower-case, without port or brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:8080
+        return value[1 : value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class HostRules:
+    """The hosts a request may name: the bound address, loopback, and the ``--allowed-host`` list."""
+
+    bound: str
+    allowed: frozenset[str]
+
+    @classmethod
+    def of(cls, bound: str, allowed: Iterable[str] = ()) -> HostRules:
+        return cls(host_name(bound), frozenset(host_name(a) if a != "*" else "*" for a in allowed))
+
+    def permits(self, host: str, *, wildcard: bool = True) -> bool:
+        """Whether ``host`` is allowed; ``wildcard=False`` ignores an ``*`` entry (origins)."""
+        if (wildcard and "*" in self.allowed) or is_loopback(host) or host in self.allowed:
+            return True
+        return host == self.bound and self.bound not in {"0.0.0.0", "::", ""}
+
+
+def check(
+    rules: HostRules, *, method: str, host: str, origin: str | None, fetch_site: str | None, admin: bool
+) -> Refusal | None:
+    """The refusal for a request, or ``None`` when it may go on. ``admin``: an admin or dashboard route."""
+    name = host_name(host)
+    if admin and not rules.permits(name):
+        return Refusal(
+            421,
+            f"This emulator does not answer its admin API or dashboard under the host name {name!r} "
+            "(a protection against DNS rebinding). If that is this machine's name, start the emulator "
+            f"with --allowed-host {name} (or EMULATOR_ALLOWED_HOSTS={name}).",
+        )
+    if method.upper() in SAFE_METHODS:
+        return None
+    if (fetch_site or "").strip().lower() == "cross-site":
+        return Refusal(
+            403,
+            "Refused: this request was sent by a page on another site (Sec-Fetch-Site: cross-site), "
+            "and no web page may change the emulator's state. Send it from your own code or the dashboard.",
+        )
+    if origin is not None and origin.strip() not in {"", "null"}:
+        parts = urlsplit(origin.strip())
+        from_host = host_name(parts.netloc or "")
+        same_origin = "*" in rules.allowed and from_host == name
+        if not (same_origin or rules.permits(from_host, wildcard=False)):
+            return Refusal(
+                403,
+                f"Refused: this request comes from a page at {origin.strip()!r}, and no other site's page "
+                "may change the emulator's state. If that page is yours, start the emulator with "
+                f"--allowed-host {from_host or '<name>'}.",
+            )
+    elif origin is not None and origin.strip() == "null":  # sandboxed frames, file: pages, redirects
+        return Refusal(
+            403,
+            "Refused: this request comes from a page with an opaque origin (Origin: null), and no web "
+            "page may change the emulator's state.",
+        )
+    return None
