@@ -26,17 +26,11 @@ import pytest
 from lxml import etree
 
 from emulator import ns
+from emulator.domain.errors import SoSentryException
 from emulator.soap.documents import build_wsdl
+from emulator.soap.replies import exception_info
+from tests.test_wsdl import REAL, SERVICES, WSDL, XSD
 
-CONTRACT = Path(__file__).parent / "contract"
-REAL = {
-    "Appointment": CONTRACT / "Appointment-SetActivityStatus.wsdl",
-    "SoPrincipal": CONTRACT / "SoPrincipal-Authenticate.wsdl",
-}
-SERVICES = list(REAL)
-
-WSDL = "http://schemas.xmlsoap.org/wsdl/"
-XSD = "http://www.w3.org/2001/XMLSchema"
 S86 = ns.SERVICES86
 
 COMPONENTS = ("element", "complexType", "simpleType", "attribute", "attributeGroup", "group")
@@ -220,6 +214,45 @@ def test_the_dictionary_entries_are_anonymous_and_the_masks_lists_of_flags() -> 
             f"{{{XSD}}}list/{{{XSD}}}simpleType/{{{XSD}}}restriction"
         )
         assert item is not None and reduce(item).attributes["base"] == f"{{{XSD}}}string"
+
+
+def xml_schema(root: etree._Element, directory: Path) -> etree.XMLSchema:
+    """The Services86 schema of a WSDL, compiled by lxml with the schemas it imports."""
+    files = {namespace: directory / f"schema{i}.xsd" for i, namespace in enumerate(schemas(root))}
+    for namespace, schema in schemas(root).items():
+        # A new root carries every namespace in scope: QNames in attribute values need them.
+        alone = etree.Element(schema.tag, attrib=dict(schema.attrib), nsmap=dict(schema.nsmap))
+        alone.extend(copy.deepcopy(list(schema)))
+        for imported in alone.iterfind(f"{{{XSD}}}import"):
+            imported.set("schemaLocation", files[imported.get("namespace", "")].as_uri())
+        files[namespace].write_bytes(etree.tostring(alone))
+    return etree.XMLSchema(etree.parse(str(files[S86])))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_our_schemas_are_valid_and_the_emulators_answers_conform(service: str, tmp_path: Path) -> None:
+    """The edited schemas still compile, and what the emulator writes into the reshaped types
+    (the ``ExceptionInfo`` of a refusal, with its dictionary of parameters) is valid under them."""
+    schema = xml_schema(ours(service), tmp_path)
+    error = SoSentryException("No write access", parameters={"appointment_id": "7", "table": "appointment"})
+    info = exception_info(error)
+    assert schema.validate(info), schema.error_log
+    assert info.find(f"{{{S86}}}Parameters/{{{S86}}}SoExceptionInfoParametersKeyValuePair") is not None
+    info.append(etree.Element(f"{{{S86}}}Surplus"))
+    assert not schema.validate(info)
+
+
+def test_a_mask_is_a_list_of_flag_names(tmp_path: Path) -> None:
+    schema = xml_schema(ours("SoPrincipal"), tmp_path)
+
+    def table_right(mask: str) -> etree._Element:
+        right = etree.Element(f"{{{S86}}}TableRight")
+        etree.SubElement(right, f"{{{S86}}}Mask").text = mask
+        return right
+
+    assert schema.validate(table_right("Select Update RestrictedUpdate")), schema.error_log
+    assert schema.validate(table_right(""))
+    assert not schema.validate(table_right("Select Read"))
 
 
 # --- The comparison fails on drift -----------------------------------------------------------

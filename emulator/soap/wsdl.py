@@ -2,15 +2,15 @@
 
 The spyne models and services below are the single declaration of the Services86 contract
 (sections A and C of the contract): the types (``SoCredentials``, ``SoTimeZone``,
-``SoExceptionInfo``, ``SoExtraInfo``, ``SoPrincipalCarrier``, the ``ActivityStatus`` enum,
+``SoExceptionInfo``, ``SoExtraInfo``, ``SoPrincipalCarrier`` and what it holds, the enums,
 ``ArrayOfstring`` in the Arrays namespace), the operations with their wrapper elements, and the
 in- and out-headers of every operation. spyne turns them into the WSDL that ``GET …svc?wsdl``
 serves. The method bodies never run: requests are read and answered by our own lxml codec
 (:mod:`emulator.soap.envelope`, :mod:`emulator.soap.operations`, :mod:`emulator.soap.replies`),
 which is much faster than spyne's object mapping.
 
-spyne cannot be told every name and shape the real WCF service uses, so its document gets two
-kinds of help, and only there:
+spyne cannot be told every name and shape the real WCF service uses, so its document gets
+help, and only there:
 
 * :class:`_Services86Wsdl`, a subclass of spyne's ``Wsdl11`` using its own extension points,
   names bindings and ports ``BasicHttpBinding_<portType>`` and declares the global element of
@@ -24,6 +24,15 @@ kinds of help, and only there:
   headers as it does against the real service); the body wrappers' complex types, which WCF
   writes inline and spyne always names (zeep's view of the operation differs otherwise);
   and the ``parameterOrder`` spyne writes, which would name a part that does not exist.
+* The same function then gives the schemas WCF's shape where spyne has no way to say it, so
+  that a proxy generated from our WSDL has the types of one generated from NetServer's
+  (``tests/test_wsdl_schema.py`` compares them node by node): the entry type of a dictionary
+  goes inline as an anonymous local type (:func:`_inline_dictionary_entries`); the facts
+  :func:`_enum` records beside a spyne ``Enum`` are written in (a flags enum becomes an
+  ``xs:list`` of its names, ``ActualType`` and ``EnumerationValue`` appinfo;
+  :func:`_apply_enum_facts`); every named type gets its nillable global element of the same
+  name (:func:`_declare_type_elements`); and WCF's fixed Serialization schema is added
+  (:data:`_SERIALIZATION_SCHEMA`).
 
 :func:`generate` writes the ``soap:address`` location as a placeholder. The emulator does not
 import this module: ``scripts/make_wsdl.py`` writes the generated documents into the package,
