@@ -2,15 +2,15 @@
 
 The spyne models and services below are the single declaration of the Services86 contract
 (sections A and C of the contract): the types (``SoCredentials``, ``SoTimeZone``,
-``SoExceptionInfo``, ``SoExtraInfo``, ``SoPrincipalCarrier``, the ``ActivityStatus`` enum,
+``SoExceptionInfo``, ``SoExtraInfo``, ``SoPrincipalCarrier`` and what it holds, the enums,
 ``ArrayOfstring`` in the Arrays namespace), the operations with their wrapper elements, and the
 in- and out-headers of every operation. spyne turns them into the WSDL that ``GET …svc?wsdl``
 serves. The method bodies never run: requests are read and answered by our own lxml codec
 (:mod:`emulator.soap.envelope`, :mod:`emulator.soap.operations`, :mod:`emulator.soap.replies`),
 which is much faster than spyne's object mapping.
 
-spyne cannot be told every name and shape the real WCF service uses, so its document gets two
-kinds of help, and only there:
+spyne cannot be told every name and shape the real WCF service uses, so its document gets
+help, and only there:
 
 * :class:`_Services86Wsdl`, a subclass of spyne's ``Wsdl11`` using its own extension points,
   names bindings and ports ``BasicHttpBinding_<portType>`` and declares the global element of
@@ -24,6 +24,15 @@ kinds of help, and only there:
   headers as it does against the real service); the body wrappers' complex types, which WCF
   writes inline and spyne always names (zeep's view of the operation differs otherwise);
   and the ``parameterOrder`` spyne writes, which would name a part that does not exist.
+* The same function then gives the schemas WCF's shape where spyne has no way to say it, so
+  that a proxy generated from our WSDL has the types of one generated from NetServer's
+  (``tests/test_wsdl_schema.py`` compares them node by node): the entry type of a dictionary
+  goes inline as an anonymous local type (:func:`_inline_dictionary_entries`); the facts
+  :func:`_enum` records beside a spyne ``Enum`` are written in (a flags enum becomes an
+  ``xs:list`` of its names, ``ActualType`` and ``EnumerationValue`` appinfo;
+  :func:`_apply_enum_facts`); every named type gets its nillable global element of the same
+  name (:func:`_declare_type_elements`); and WCF's fixed Serialization schema is added
+  (:data:`_SERIALIZATION_SCHEMA`).
 
 :func:`generate` writes the ``soap:address`` location as a placeholder. The emulator does not
 import this module: ``scripts/make_wsdl.py`` writes the generated documents into the package,
@@ -35,7 +44,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -92,7 +102,9 @@ _Key = Unicode(min_occurs=1, nillable=True)
 """Key and Value of WCF's dictionary entries: required, nillable."""
 
 _IS_DICTIONARY = {f"{{{ns.SERIALIZATION}}}IsDictionary": "true"}
-"""The appinfo WCF puts on a type that a .NET client should map to a dictionary."""
+"""The appinfo WCF puts on a type that a .NET client should map to a dictionary. WCF declares
+the entry type of such a type inline, as an anonymous local type; :func:`_inline_dictionary_entries`
+moves spyne's named entry type there (the entry classes below only carry the members)."""
 
 
 def _member(model: Any) -> Any:
@@ -103,6 +115,34 @@ def _member(model: Any) -> Any:
 def _repeated(model: Any, *, nillable: bool) -> Any:
     """The item of a collection: zero or more elements."""
     return model.customize(min_occurs=0, max_occurs="unbounded", nillable=nillable)
+
+
+@dataclass(frozen=True)
+class _EnumFacts:
+    """What WCF writes about a .NET enum beyond its names, which spyne's ``Enum`` cannot carry."""
+
+    flags: bool = False
+    """A ``[Flags]`` enum: WCF declares an ``xs:list`` of the names (``"Select Update"``)."""
+    actual_type: str | None = None
+    """The underlying type (an ``xs:`` name) when it is not ``int``: ``ActualType`` appinfo."""
+    numbers: Mapping[str, int] = field(default_factory=dict)
+    """The values of names whose number is not their position: ``EnumerationValue`` appinfo."""
+
+
+_ENUM_FACTS: dict[str, _EnumFacts] = {}
+"""Type name → facts, filled by :func:`_enum`; :func:`_apply_enum_facts` writes them."""
+
+
+def _enum(
+    type_name: str,
+    *names: str,
+    flags: bool = False,
+    actual_type: str | None = None,
+    numbers: Mapping[str, int] | None = None,
+) -> Any:
+    """A spyne ``Enum`` of ``names``, with the facts WCF also publishes about it."""
+    _ENUM_FACTS[type_name] = _EnumFacts(flags, actual_type, dict(numbers or {}))
+    return Enum(*names, type_name=type_name)
 
 
 def _enum_member(model: Any) -> Any:
@@ -134,7 +174,7 @@ class SoTimeZone(ComplexModel):  # type: ignore[misc]
     _type_info = (("SoTimeZoneId", _Int), ("SoTimeZoneLocationCode", _String))
 
 
-ActivityStatus = Enum("Unknown", "NotStarted", "Started", "Completed", type_name="ActivityStatus")
+ActivityStatus = _enum("ActivityStatus", "Unknown", "NotStarted", "Started", "Completed")
 """The completed status shared by appointments, documents and sales (0..3 in the database)."""
 
 
@@ -187,17 +227,18 @@ class SoExtraInfo(ComplexModel):  # type: ignore[misc]
         appinfo = _IS_DICTIONARY
 
 
-UserType = Enum(
+UserType = _enum(
+    "UserType",
     "Unknown",
     "InternalAssociate",
     "ResourceAssociate",
     "ExternalAssociate",
     "AnonymousAssociate",
     "SystemAssociate",
-    type_name="UserType",
 )
-RoleType = Enum("Employee", "ExternalUser", "Anonymous", "System", type_name="RoleType")
-EjUserStatus = Enum(
+RoleType = _enum("RoleType", "Employee", "ExternalUser", "Anonymous", "System", actual_type="short")
+EjUserStatus = _enum(
+    "EjUserStatus",
     "StatusNone",
     "StatusNormal",
     "StatusNotAvailable",
@@ -205,7 +246,7 @@ EjUserStatus = Enum(
     "StatusReadOnly",
     "StatusSpm",
     "StatusSystem",
-    type_name="EjUserStatus",
+    numbers={"StatusSystem": 127},
 )
 
 
@@ -224,21 +265,35 @@ class ArrayOfProvidedCredential(ComplexModel):  # type: ignore[misc]
     _type_info = (("ProvidedCredential", _repeated(ProvidedCredential, nillable=True)),)
 
 
-_Rights = Unicode(min_occurs=0, nillable=False)
-"""The ``Mask`` of table and field rights. Real: ``ETableRight``/``EFieldRight``, an ``xs:list``
-of flag names (Select, Update, … / Read, Write, …), which spyne cannot declare; a string
-carries the same space-separated text."""
-LicenseType = Enum("Unknown", "SiteLicense", "SatelliteLicense", "UserLicense", type_name="LicenseType")
+ETableRight = _enum(
+    "ETableRight", "Select", "Update", "Insert", "Delete", "Filtering", "RestrictedUpdate", flags=True
+)
+EFieldRight = _enum(
+    "EFieldRight",
+    "Read",
+    "Write",
+    "Unused1",
+    "Unused2",
+    "Unused3",
+    "Unused4",
+    "UIHintMandatory",
+    "UIHintReadOnly",
+    "UndefinedValue256",
+    flags=True,
+)
+LicenseType = _enum(
+    "LicenseType", "Unknown", "SiteLicense", "SatelliteLicense", "UserLicense", actual_type="short"
+)
 
 
 class TableRight(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = (("Mask", _Rights), ("Reason", _String))
+    _type_info = (("Mask", _enum_member(ETableRight)), ("Reason", _String))
 
 
 class FieldRight(ComplexModel):  # type: ignore[misc]
     __namespace__ = _S86
-    _type_info = (("Mask", _Rights), ("Reason", _String))
+    _type_info = (("Mask", _enum_member(EFieldRight)), ("Reason", _String))
 
 
 class FieldProperty(ComplexModel):  # type: ignore[misc]
@@ -494,6 +549,162 @@ def _inline_wrapper(root: etree._Element, name: str) -> None:
     element.append(complex_type)
 
 
+_SERIALIZATION_SCHEMA = rf"""<xs:schema xmlns:xs="{_XSD}" xmlns:tns="{ns.SERIALIZATION}"
+  attributeFormDefault="qualified" elementFormDefault="qualified" targetNamespace="{ns.SERIALIZATION}">
+  <xs:element name="anyType" nillable="true" type="xs:anyType"/>
+  <xs:element name="anyURI" nillable="true" type="xs:anyURI"/>
+  <xs:element name="base64Binary" nillable="true" type="xs:base64Binary"/>
+  <xs:element name="boolean" nillable="true" type="xs:boolean"/>
+  <xs:element name="byte" nillable="true" type="xs:byte"/>
+  <xs:element name="dateTime" nillable="true" type="xs:dateTime"/>
+  <xs:element name="decimal" nillable="true" type="xs:decimal"/>
+  <xs:element name="double" nillable="true" type="xs:double"/>
+  <xs:element name="float" nillable="true" type="xs:float"/>
+  <xs:element name="int" nillable="true" type="xs:int"/>
+  <xs:element name="long" nillable="true" type="xs:long"/>
+  <xs:element name="QName" nillable="true" type="xs:QName"/>
+  <xs:element name="short" nillable="true" type="xs:short"/>
+  <xs:element name="string" nillable="true" type="xs:string"/>
+  <xs:element name="unsignedByte" nillable="true" type="xs:unsignedByte"/>
+  <xs:element name="unsignedInt" nillable="true" type="xs:unsignedInt"/>
+  <xs:element name="unsignedLong" nillable="true" type="xs:unsignedLong"/>
+  <xs:element name="unsignedShort" nillable="true" type="xs:unsignedShort"/>
+  <xs:element name="char" nillable="true" type="tns:char"/>
+  <xs:simpleType name="char">
+    <xs:restriction base="xs:int"/>
+  </xs:simpleType>
+  <xs:element name="duration" nillable="true" type="tns:duration"/>
+  <xs:simpleType name="duration">
+    <xs:restriction base="xs:duration">
+      <xs:pattern value="\-?P(\d*D)?(T(\d*H)?(\d*M)?(\d*(\.\d*)?S)?)?"/>
+      <xs:minInclusive value="-P10675199DT2H48M5.4775808S"/>
+      <xs:maxInclusive value="P10675199DT2H48M5.4775807S"/>
+    </xs:restriction>
+  </xs:simpleType>
+  <xs:element name="guid" nillable="true" type="tns:guid"/>
+  <xs:simpleType name="guid">
+    <xs:restriction base="xs:string">
+      <xs:pattern value="[\da-fA-F]{{8}}-[\da-fA-F]{{4}}-[\da-fA-F]{{4}}-[\da-fA-F]{{4}}-[\da-fA-F]{{12}}"/>
+    </xs:restriction>
+  </xs:simpleType>
+  <xs:attribute name="FactoryType" type="xs:QName"/>
+  <xs:attribute name="Id" type="xs:ID"/>
+  <xs:attribute name="Ref" type="xs:IDREF"/>
+</xs:schema>"""
+"""The schema every WCF service publishes for the namespace of its serialization attributes and
+of its appinfo (``IsDictionary``, ``ActualType``, ``EnumerationValue``): the same in every WCF
+WSDL, nothing in it is ours to declare, so it is copied in as WCF writes it."""
+
+
+def _schemas(root: etree._Element) -> dict[str, etree._Element]:
+    """The ``xs:schema`` elements of ``wsdl:types``, by target namespace."""
+    return {
+        schema.get("targetNamespace", ""): schema
+        for schema in root.iterfind(f"{_q(_WSDL, 'types')}/{_q(_XSD, 'schema')}")
+    }
+
+
+def _global(schema: etree._Element, kind: str, name: str) -> etree._Element | None:
+    found: etree._Element | None = schema.find(f"{_q(_XSD, kind)}[@name='{name}']")
+    return found
+
+
+def _references(root: etree._Element, namespace: str, name: str) -> list[etree._Element]:
+    """The elements of the document whose ``type`` attribute names ``{namespace}name``."""
+    found = []
+    for element in root.iter(_q(_XSD, "element")):
+        prefix, _, local = element.get("type", "").rpartition(":")
+        if local == name and element.nsmap.get(prefix or None) == namespace:
+            found.append(element)
+    return found
+
+
+def _inline_dictionary_entries(root: etree._Element) -> None:
+    """Declare the entry type of every dictionary (a type with ``IsDictionary`` appinfo) inline.
+
+    WCF writes e.g. ``SoExtraInfo``'s ``ExtraInfoNameValuePair`` with an anonymous local
+    complex type, so a proxy generator makes no class of its own for it; spyne names every
+    complex type and gives it a global element. The named type moves into the entry element,
+    its global element goes.
+    """
+    for namespace, schema in _schemas(root).items():
+        appinfo = f"{_q(_XSD, 'annotation')}/{_q(_XSD, 'appinfo')}/{_q(ns.SERIALIZATION, 'IsDictionary')}"
+        for dictionary in schema.iterfind(_q(_XSD, "complexType")):
+            if dictionary.find(appinfo) is None:
+                continue
+            (entry,) = dictionary.iterfind(f"{_q(_XSD, 'sequence')}/{_q(_XSD, 'element')}")
+            entry_type = _local(entry.get("type", ""))
+            complex_type = _global(schema, "complexType", entry_type)
+            users = _references(root, namespace, entry_type)
+            element = _global(schema, "element", entry_type)
+            if complex_type is None or [u for u in users if u is not element] != [entry]:
+                raise AssertionError(f"{entry_type}: not the entry type of one dictionary only")
+            if element is not None:
+                schema.remove(element)
+            del complex_type.attrib["name"]
+            del entry.attrib["type"]
+            entry.append(complex_type)
+
+
+def _apply_enum_facts(root: etree._Element) -> None:
+    """Write the facts of :data:`_ENUM_FACTS` into the enums' simple types, as WCF does.
+
+    ``ActualType`` appinfo comes first, ``EnumerationValue`` appinfo goes on the numbered
+    names, and a flags enum's restriction moves into the anonymous item type of an ``xs:list``.
+    """
+    schema = _schemas(root)[_S86]
+    for type_name, facts in _ENUM_FACTS.items():
+        simple_type = _global(schema, "simpleType", type_name)
+        if simple_type is None:
+            continue  # not used by this service
+        restriction = simple_type.find(_q(_XSD, "restriction"))
+        assert restriction is not None
+        for enumeration in restriction.iterfind(_q(_XSD, "enumeration")):
+            number = facts.numbers.get(enumeration.get("value", ""))
+            if number is not None:
+                _appinfo(enumeration, _q(ns.SERIALIZATION, "EnumerationValue")).text = str(number)
+        if facts.flags:
+            item = etree.SubElement(etree.SubElement(simple_type, _q(_XSD, "list")), _q(_XSD, "simpleType"))
+            item.append(restriction)
+        if facts.actual_type is not None:
+            actual = _appinfo(simple_type, _q(ns.SERIALIZATION, "ActualType"))
+            actual.set("Name", facts.actual_type)
+            actual.set("Namespace", _XSD)
+
+
+def _appinfo(parent: etree._Element, tag: str) -> etree._Element:
+    """A new ``tag`` in a new ``xs:annotation/xs:appinfo``, the first child of ``parent``."""
+    annotation = etree.Element(_q(_XSD, "annotation"))
+    parent.insert(0, annotation)
+    return etree.SubElement(etree.SubElement(annotation, _q(_XSD, "appinfo")), tag)
+
+
+def _declare_type_elements(root: etree._Element) -> None:
+    """Give every named type its global element of the same name, nillable, as WCF does.
+
+    spyne declares one only for complex types, not nillable (and none for enums).
+    """
+    for namespace, schema in _schemas(root).items():
+        prefix = next(p for p, uri in schema.nsmap.items() if uri == namespace and p is not None)
+        for kind in ("complexType", "simpleType"):
+            for declared in schema.iterfind(_q(_XSD, kind)):
+                name = declared.get("name", "")
+                element = _global(schema, "element", name)
+                if element is None:
+                    element = etree.SubElement(schema, _q(_XSD, "element"), name=name)
+                    element.set("type", f"{prefix}:{name}")
+                elif _local(element.get("type", "")) != name:
+                    raise AssertionError(f"the global element {name} is not of the type {name}")
+                element.set("nillable", "true")
+
+
+def _add_serialization_schema(root: etree._Element) -> None:
+    """Add WCF's Serialization schema after the Services86 one, which imports it."""
+    services86 = _schemas(root)[_S86]
+    services86.insert(0, etree.Element(_q(_XSD, "import"), namespace=ns.SERIALIZATION))
+    services86.addnext(etree.fromstring(_SERIALIZATION_SCHEMA))
+
+
 def _post_process(root: etree._Element, service: str) -> etree._Element:
     """Give spyne's document the names of the real service where spyne cannot be told them."""
     messages = {m.get("name", ""): m for m in root.iterfind(_q(_WSDL, "message"))}
@@ -555,8 +766,12 @@ def _post_process(root: etree._Element, service: str) -> etree._Element:
             for part in message.iterfind(_q(_WSDL, "part")):
                 if part.get("name") == "parameters":
                     _inline_wrapper(root, _local(part.get("element", "")))
+    _inline_dictionary_entries(root)
+    _apply_enum_facts(root)
+    _declare_type_elements(root)
     for schema in root.iter(_q(_XSD, "schema")):
         _sort_declarations(schema)
+    _add_serialization_schema(root)
     # lxml cannot add a declaration to an existing element: move the children to a new root
     # that also declares wsaw (cleanup_namespaces would drop tns, used only in QName values).
     nsmap = {prefix: uri for prefix, uri in root.nsmap.items() if prefix is not None}
