@@ -26,7 +26,11 @@ def read_environ(environ: WSGIEnvironment, limit: int) -> bytes:
     that fits exactly from one that goes on. Without either there is nothing that could be read
     safely, and the body is empty (as werkzeug has it).
     """
-    length = get_content_length(environ)  # None when chunked, absent or not a number
+    text = environ.get("CONTENT_LENGTH", "")
+    if text.isdigit() and text.isascii() and "HTTP_TRANSFER_ENCODING" not in environ:
+        length: int | None = int(text)  # the usual case, without werkzeug's general rules
+    else:
+        length = get_content_length(environ)  # None when chunked, absent or not a number
     stream = environ["wsgi.input"]
     if length is not None:
         if length > limit:

@@ -241,7 +241,7 @@ class Call:
         return JournalEntry(
             at=self.now,
             service=arrival.service,
-            operation=self.command.operation,
+            operation=self.command.arguments.name,
             user=self.user,
             identifiers=self.identifiers,
             status=self.status,
@@ -255,7 +255,7 @@ class Call:
     def session(self) -> Iterator[tuple[TenantStore, User]]:
         """One transaction, after the application token and the credentials have been checked."""
         self.inject_faults()
-        with self.runtime.database.transaction(self.tenant) as store:
+        with self.runtime.database.transaction(self.command.arrival.tenant) as store:
             self.check_application_token(store)
             user = self._authenticate(store)
             self.user = user.name
@@ -288,7 +288,8 @@ class Call:
 
     def inject_faults(self) -> None:
         """Apply the tenant's injected fault for this call, if one matches."""
-        rule = self.runtime.fault_plan(self.tenant).take(self.command.operation, self.identifiers)
+        command = self.command
+        rule = self.runtime.fault_plan(command.arrival.tenant).take(command.arguments.name, self.identifiers)
         if rule is not None:
             self.outcome = f"injected {rule.kind}"
         faults.apply(rule, self.user)
