@@ -17,6 +17,12 @@ Injected faults: ``sentry`` and ``session`` come back as :class:`Failed`, like a
 ``latency`` is served here (the pipeline waits, then the call goes on); the transport faults
 (``http500``, ``http503``, ``drop``, ``malformed``) come back as :class:`Injected`, which the
 codec shows instead of its answer (:func:`emulator.web.injected` does the wire-independent ones).
+
+A second wire needs nothing here: its codec maps its credentials (REST: ``SOTicket`` →
+:class:`Ticket`, ``Basic`` → :class:`Password`) and its body to a :class:`Command`, and each
+outcome to its own form (REST: 204 for :class:`Succeeded`, an HTTP status and a JSON body with
+:class:`Failed`'s facts). An operation is one arguments class here (:data:`SERVICES`) and, per
+wire, a reader and a writer.
 """
 
 from __future__ import annotations

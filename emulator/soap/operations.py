@@ -119,14 +119,16 @@ class Operation:
     response_name: str
 
 
-SERVICES: dict[str, dict[str, Operation]] = {
-    "Appointment": {
-        "SetActivityStatus": Operation(read_set_activity_status, write_nothing, "SetActivityStatusResponse"),
-    },
-    "SoPrincipal": {
-        "AuthenticateUsernamePassword": Operation(
-            read_authenticate_username_password, write_authenticate_response, "AuthenticateResponse"
-        ),
-    },
+_OPERATIONS: dict[type[calls.Arguments], Operation] = {
+    calls.SetActivityStatus: Operation(read_set_activity_status, write_nothing, "SetActivityStatusResponse"),
+    calls.AuthenticateUsernamePassword: Operation(
+        read_authenticate_username_password, write_authenticate_response, "AuthenticateResponse"
+    ),
 }
-"""Service name → the operations SOAP serves (those of :data:`emulator.calls.SERVICES`)."""
+
+SERVICES: dict[str, dict[str, Operation]] = {
+    service: {name: _OPERATIONS[arguments] for name, arguments in operations.items()}
+    for service, operations in calls.SERVICES.items()
+}
+"""Service name → operation name → how SOAP reads and writes it, for every operation of
+:data:`emulator.calls.SERVICES` (a missing one fails at import)."""
