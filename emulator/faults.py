@@ -1,13 +1,14 @@
 """Fault injection: make the next calls (or the calls touching given ids) fail on purpose.
 
-The admin API adds :class:`FaultRule` objects to a tenant's :class:`FaultPlan`; every SOAP call
-asks the plan once, when it knows its identifiers, and applies what it gets:
+The admin API adds :class:`FaultRule` objects to a tenant's :class:`FaultPlan`; every call
+(:mod:`emulator.calls`) asks the plan once, when it knows its identifiers, and applies what it gets:
 
 - ``sentry`` and ``session`` raise the NetServer exception, so they come back exactly as a real
   refusal would (wrapped, or as a Fault with ``WrapExceptions`` off); nothing is written;
 - ``latency`` sleeps ``latency_ms`` and then lets the call go on normally;
 - ``http500``/``http503``, ``drop`` (close the connection without an answer) and ``malformed``
-  (an answer that is not XML) are transport faults: the endpoint answers them instead of SOAP.
+  (an answer that does not parse) are transport faults: the wire answers them instead of its answer
+  (:class:`emulator.calls.Injected`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "drop",
     "malformed",
 )
-TRANSPORT_KINDS = frozenset({"http500", "http503", "drop", "malformed"})
+TransportKind = Literal["http500", "http503", "drop", "malformed"]
 
 
 @dataclass
@@ -56,11 +57,12 @@ class FaultRule:
 
 
 class TransportFault(Exception):
-    """Raised by a call to make the endpoint answer with a transport fault instead of SOAP."""
+    """Raised by a call to make the wire answer with a transport fault instead of its answer."""
 
-    def __init__(self, rule: FaultRule) -> None:
-        super().__init__(rule.kind)
+    def __init__(self, rule: FaultRule, kind: TransportKind) -> None:
+        super().__init__(kind)
         self.rule = rule
+        self.kind: TransportKind = kind
 
 
 @dataclass
@@ -124,5 +126,5 @@ def apply(rule: FaultRule | None, user: str | None) -> None:
             "The ticket is not valid (injected fault). Authenticate again.",
             friendly_text="Your session is not valid. Please log in again.",
         )
-    elif rule.kind in TRANSPORT_KINDS:
-        raise TransportFault(rule)
+    else:  # the transport faults
+        raise TransportFault(rule, rule.kind)

@@ -1,17 +1,18 @@
-"""Logging setup: one line per SOAP call, human-readable text by default, JSON lines on request.
+"""Logging setup: one line per call, human-readable text by default, JSON lines on request.
 
     from emulator.logs import configure_logging
 
     configure_logging(level="info", log_format="json")
 
-:mod:`emulator.soap.endpoint` logs every call once, on the ``emulator.calls`` logger, with the
-:class:`~emulator.storage.database.JournalEntry` in ``extra={"journal": ..., "tenant": ...}``. The text
-format prints the message as it is; the JSON format writes one object per line with the call's fields::
+:mod:`emulator.calls` logs every call once, on the ``emulator.calls`` logger, with the
+:class:`~emulator.storage.database.JournalEntry` in ``extra={"journal": ..., "tenant": ..., "wire": ...}``.
+The text format prints the message as it is; the JSON format writes one object per line with the
+call's fields (``wire`` is ``soap`` or ``rest``, when the record has it)::
 
     {"time": "2025-01-01T12:00:00.123Z", "level": "INFO", "logger": "emulator.calls", "message": "...",
      "tenant": "default", "service": "Appointment", "operation": "SetActivityStatus", "user": "demo",
      "identifier_count": 1, "status": "Completed", "outcome": "ok", "exception_type": null,
-     "error": null, "duration_ms": 3.2}
+     "error": null, "duration_ms": 3.2, "wire": "soap"}
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class JsonFormatter(logging.Formatter):
                 error=entry.message,
                 duration_ms=round(entry.duration_ms, 3),
             )
+            wire = getattr(record, "wire", None)
+            if wire is not None:
+                data["wire"] = wire
         if record.exc_info:
             data["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False, default=str)

@@ -24,6 +24,7 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
 from emulator.settings import TENANT_NAME
+from emulator.web import Mount
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -110,3 +111,12 @@ def serve(request: Request, tenant: str | None, asset: str) -> Response:
     for key, value in SECURITY_HEADERS.items():
         response.headers[key] = value
     return response.make_conditional(request)
+
+
+def mount() -> Mount:
+    """The dashboard as a small app, at ``/_emulator/ui`` and ``/{tenant}/_emulator/ui``."""
+    return Mount(
+        "ui",
+        ("/_emulator/ui", "/_emulator/ui/<path:asset>"),
+        lambda request, args: serve(request, args.get("tenant"), args.get("asset", "")),
+    )

@@ -1,30 +1,38 @@
-"""One SOAP endpoint call, from HTTP request to HTTP answer; failures are translated here only."""
+"""The SOAP codec: a POSTed envelope read into a :class:`~emulator.calls.Command`, the outcome written back.
+
+    reply = soap_call(runtime, "default", "Appointment", HttpHead.of(environ), body)
+
+:func:`serve` is the whole way of a SOAP POST, from the WSGI environ to the answer: the route
+check, the body, the codec around :func:`emulator.calls.run`. Everything between decoding and
+encoding (credentials, faults, the domain call, the journal, failures) is the pipeline's.
+"""
 
 from __future__ import annotations
 
 import functools
-import logging
-import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.http import parse_options_header
 
-from emulator import ns
-from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, shown
-from emulator.faults import FaultRule, TransportFault
+from emulator import calls, ns, web
+from emulator.bodies import read_environ
+from emulator.domain.errors import ClientFault, shown
 from emulator.runtime import Runtime
 from emulator.soap import replies
 from emulator.soap.envelope import SoapRequest, SoapVersion, parse_request, version_of
-from emulator.soap.operations import SERVICES, Call, Operation
-from emulator.soap.replies import Reply
-from emulator.storage.database import JournalEntry, StorageError
+from emulator.soap.operations import SERVICES, Operation
+from emulator.soap.paths import service_at
+from emulator.web import Reply
 
-log = logging.getLogger("emulator.calls")
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 _SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
+_MALFORMED = Reply(200, ns.SOAP11_CONTENT_TYPE, b"<s:Envelope><s:Body><SetActivityStatusResp")
+"""The injected ``malformed`` answer: an envelope cut short."""
 
 
 @dataclass(frozen=True)
@@ -56,71 +64,76 @@ def _parse_content_type(value: str) -> tuple[str, Mapping[str, str]]:
     return mimetype.lower(), MappingProxyType(params)
 
 
+def serve(
+    runtime: Runtime,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    tenant: str | None,
+    file_name: str,
+) -> Iterable[bytes]:
+    """Answer the POST in ``environ`` to ``[/tenant]/Remote/Services86/<file_name>``.
+
+    A path that names no service is ``NotFound``, a body over the limit or cut short is an
+    HTTP error (:mod:`emulator.bodies`): raised for the app's one error handler to answer.
+    """
+    tenant, service = service_at(tenant, file_name, runtime.settings.default_tenant)
+    body = read_environ(environ, runtime.settings.max_body_bytes)
+    return web.send(soap_call(runtime, tenant, service, HttpHead.of(environ), body), environ, start_response)
+
+
 def soap_call(runtime: Runtime, tenant: str, service: str, http: HttpHead, body: bytes) -> Reply:
-    """Answer a POST of ``body`` to ``service``.svc: parse, dispatch, translate failures, journal, log."""
-    started = time.perf_counter()
-    version = version_of(body, http.mimetype)
-    call: Call | None = None
-    reply: Reply
-    error: BaseException | None = None
-    operation_name = "(unreadable)"
-    try:
-        _check_content_type(http)
-        request = parse_request(body)
-        version, operation_name = request.version, request.operation
-        operation = _operation(service, request, http)
-        call = Call(runtime, tenant, service, request, runtime.clock(), started=started)
-        try:
-            response = operation.handler(call)
-            if response is None:
-                reply = replies.empty_success(version, operation.response_name)
-            else:
-                reply = replies.success(version, response)
-        except SoException as exc:
-            error = exc
-            reply = replies.failure(
-                version,
-                exc,
-                replies.empty_element(operation.response_name),
-                wrap=runtime.settings.wrap_exceptions,
-            )
-        except TransportFault as exc:
-            reply = _transport_fault(exc.rule)
-        except StorageError as exc:
-            log.exception("database error in %s.%s", service, operation_name)
-            error = SoDbAccessException(
-                f"The emulator's database failed: {exc.kind}. See the emulator's log.",
-                friendly_text="The database could not be reached. Try again later.",
-            )
-            reply = replies.failure(
-                version,
-                error,
-                replies.empty_element(operation.response_name),
-                wrap=runtime.settings.wrap_exceptions,
-            )
-    except ClientFault as exc:
-        error = exc
-        reply = replies.client_fault(version, exc)
-    except Exception as exc:  # never a stack trace to the client; the log has it
-        log.exception("unexpected error in %s.%s", service, operation_name)
-        error = exc
-        reply = replies.fault(
-            version,
-            f"Internal error in the emulator ({type(exc).__name__}); see its log.",
-            client=False,
+    """Answer a POST of ``body`` to ``service``.svc of ``tenant``."""
+    codec = SoapCodec(service, http, body)
+    outcome = calls.run(runtime, calls.Arrival("soap", tenant, service), codec.decode)
+    return codec.encode(outcome, wrap=runtime.settings.wrap_exceptions)
+
+
+class SoapCodec:
+    """One request's codec: :meth:`decode` for the pipeline, then :meth:`encode` of its outcome.
+
+    The answer is in the request's SOAP version: guessed from the content type or the body
+    until the envelope is read, so that even an unreadable request gets a fault it can parse.
+    """
+
+    __slots__ = ("body", "http", "operation", "service", "version")
+
+    def __init__(self, service: str, http: HttpHead, body: bytes) -> None:
+        self.service, self.http, self.body = service, http, body
+        self.version: SoapVersion = version_of(body, http.mimetype)
+        self.operation: Operation | None = None
+
+    def decode(self, arrival: calls.Arrival) -> calls.Command:
+        """The envelope as a command; ``ClientFault`` for what WCF would not accept."""
+        _check_content_type(self.http)
+        request = parse_request(self.body)
+        self.version, arrival.operation = request.version, request.operation
+        self.operation = operation = _operation(self.service, request, self.http)
+        ticket = request.header_text("Credentials", "Ticket")
+        return calls.Command(
+            arrival,
+            None if ticket is None else calls.Ticket(ticket),
+            request.header_text("ApplicationToken"),
+            operation.read(request),
         )
-    duration_ms = (time.perf_counter() - started) * 1000
-    _journal(runtime, tenant, service, operation_name, call, error, duration_ms)
-    return reply
 
-
-def _transport_fault(rule: FaultRule) -> Reply:
-    if rule.kind == "malformed":
-        return Reply(200, ns.SOAP11_CONTENT_TYPE, b"<s:Envelope><s:Body><SetActivityStatusResp")
-    if rule.kind == "drop":
-        return Reply(0, "", b"", drop_connection=True)
-    status = 503 if rule.kind == "http503" else 500
-    return Reply(status, "text/plain; charset=utf-8", f"Injected HTTP {status}.\n".encode())
+    def encode(self, outcome: calls.Outcome, *, wrap: bool) -> Reply:
+        """The answer to ``outcome``: the response, a wrapped failure or a fault, or the injected fault."""
+        version, operation = self.version, self.operation
+        if isinstance(outcome, calls.Refused):
+            return replies.client_fault(version, outcome.message, outcome.http_status)
+        if isinstance(outcome, calls.Injected):
+            return web.injected(outcome, _MALFORMED)
+        if isinstance(outcome, calls.Crashed):
+            message = f"Internal error in the emulator ({outcome.error_type}); see its log."
+            return replies.fault(version, message, client=False)
+        assert operation is not None, "a call that ran was decoded"
+        if isinstance(outcome, calls.Failed):
+            empty = replies.empty_element(operation.response_name)
+            return replies.failure(version, outcome, empty, wrap=wrap)
+        response = operation.write(outcome.value)
+        if response is None:
+            return replies.empty_success(version, operation.response_name)
+        return replies.success(version, response)
 
 
 def _check_content_type(http: HttpHead) -> None:
@@ -154,58 +167,3 @@ def _action(http: HttpHead, version: SoapVersion) -> str:
     if version == "1.2" and "action" in http.mimetype_params:
         return http.mimetype_params["action"].strip().strip('"')
     return http.soap_action.strip().strip('"')
-
-
-def _journal(
-    runtime: Runtime,
-    tenant: str,
-    service: str,
-    operation: str,
-    call: Call | None,
-    error: BaseException | None,
-    duration_ms: float,
-) -> None:
-    """Log the call, and write its journal entry unless its own transaction already did."""
-    outcome, exception_type, message = _describe(error)
-    written = call.journaled if call is not None and error is None else None
-    if written is not None:
-        entry = written
-    elif call is not None:
-        entry = call.journal_entry(outcome, exception_type, message)
-    else:
-        entry = JournalEntry(
-            runtime.clock(), service, operation, None, [], None,
-            outcome or "ok", exception_type, message, duration_ms,
-        )  # fmt: skip
-    if log.isEnabledFor(logging.INFO):
-        log.info(
-            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
-            tenant,
-            service,
-            operation,
-            entry.user or "-",
-            len(entry.identifiers),
-            entry.status or "-",
-            entry.outcome,
-            f" ({entry.exception_type})" if entry.exception_type else "",
-            duration_ms,
-            extra={"journal": entry, "tenant": tenant},
-        )
-    if written is not None:
-        return
-    try:  # journal rows need no tenant row: a request that never got in creates no tenant
-        with runtime.database.transaction(tenant, create=False) as store:
-            runtime.database.record(store, entry)
-    except StorageError:
-        log.exception("could not write the journal entry")
-
-
-def _describe(error: BaseException | None) -> tuple[str | None, str | None, str | None]:
-    """Outcome, exception type and message of a failed call (all ``None`` when it succeeded)."""
-    if error is None:
-        return None, None, None
-    if isinstance(error, SoException):
-        return "failed", error.exception_type, error.message
-    if isinstance(error, ClientFault):
-        return "fault", "ClientFault", error.message
-    return "error", type(error).__name__, str(error)

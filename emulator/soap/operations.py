@@ -1,105 +1,26 @@
-"""The emulated operations: thin handlers that read the body, call the domain, and build the answer.
+"""The emulated operations as SOAP has them: each one's body read into arguments, its result written.
 
-A handler gets a :class:`Call` and returns the operation's response element. It never catches
-a domain exception: :mod:`emulator.soap.endpoint` translates them, in one place.
+Per operation, a reader (the body element → the :mod:`emulator.calls` arguments; a value WCF
+would not deserialize is a :class:`ClientFault`) and a writer (the result → the response
+element, ``None`` for an empty one). What an operation does is :mod:`emulator.calls`' business.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from lxml import etree
 
-from emulator import faults, ns
-from emulator.domain import activities, sessions
+from emulator import calls, ns
+from emulator.domain import activities
 from emulator.domain.errors import ClientFault, shown
 from emulator.domain.sentry import User
-from emulator.runtime import Runtime
 from emulator.soap.envelope import SoapRequest, is_nil
 from emulator.soap.replies import empty_element
-from emulator.storage.database import JournalEntry
-from emulator.storage.store import TenantStore
 
 _S86 = "{" + ns.SERVICES86 + "}"
 _ITEM = "{" + ns.ARRAYS + "}string"
-
-
-@dataclass
-class Call:
-    """One SOAP call in flight, and what the journal will say of it."""
-
-    runtime: Runtime
-    tenant: str
-    service: str
-    request: SoapRequest
-    now: datetime
-    user: str | None = None
-    identifiers: list[str | None] = field(default_factory=list)
-    status: str | None = None
-    outcome: str = "ok"
-    started: float = field(default_factory=time.perf_counter)
-    journaled: JournalEntry | None = None
-    """The entry written in the call's own transaction, when it got that far."""
-
-    def journal_entry(
-        self, outcome: str | None = None, exception_type: str | None = None, message: str | None = None
-    ) -> JournalEntry:
-        return JournalEntry(
-            at=self.now,
-            service=self.service,
-            operation=self.request.operation,
-            user=self.user,
-            identifiers=self.identifiers,
-            status=self.status,
-            outcome=outcome or self.outcome,
-            exception_type=exception_type,
-            message=message,
-            duration_ms=(time.perf_counter() - self.started) * 1000,
-        )
-
-    @contextmanager
-    def session(self) -> Iterator[tuple[TenantStore, User]]:
-        """One transaction, after the application token and the ticket have been checked."""
-        settings = self.runtime.settings
-        self.inject_faults()
-        with self.runtime.database.transaction(self.tenant) as store:
-            sessions.check_application_token(
-                store,
-                self.request.header_text("ApplicationToken"),
-                required=settings.mode == "online",
-            )
-            user = sessions.validate_ticket(
-                store,
-                self.request.header_text("Credentials", "Ticket"),
-                self.now,
-                self.runtime.ticket_lifetime,
-            )
-            self.user = user.name
-            yield store, user
-            # the journal entry commits with the change, or neither does
-            self.journaled = self.journal_entry()
-            self.runtime.database.record(store, self.journaled)
-
-    def inject_faults(self) -> None:
-        """Apply the tenant's injected fault for this call, if one matches."""
-        rule = self.runtime.fault_plan(self.tenant).take(self.request.operation, self.identifiers)
-        if rule is not None:
-            self.outcome = f"injected {rule.kind}"
-        faults.apply(rule, self.user)
-
-
-Handler = Callable[[Call], etree._Element | None]
-"""Returns the response element, or ``None`` for the operation's empty response."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    handler: Handler
-    response_name: str
 
 
 def _child(parent: etree._Element, name: str) -> etree._Element | None:
@@ -127,16 +48,12 @@ def _read_identifiers(body: etree._Element) -> list[str | None]:
     return [None if is_nil(item) else (item.text or "") for item in array.iterchildren(_ITEM)]
 
 
-def set_activity_status(call: Call) -> None:
-    body = call.request.body
-    identifiers = _read_identifiers(body)
-    status = _read_status(body)
-    call.identifiers, call.status = identifiers, status.name
-    with call.session() as (store, user):
-        outcome = activities.set_activity_status(
-            store, user, identifiers, status, call.now, strict=call.runtime.settings.strict
-        )
-        call.outcome = "no change" if outcome.skipped_because else "ok"
+def read_set_activity_status(request: SoapRequest) -> calls.SetActivityStatus:
+    body = request.body
+    return calls.SetActivityStatus(_read_identifiers(body), _read_status(body))
+
+
+def write_nothing(result: calls.Result) -> etree._Element | None:
     return None
 
 
@@ -178,32 +95,40 @@ def authenticate_response(user: User | None, ticket: str | None) -> etree._Eleme
     return response
 
 
-def authenticate_username_password(call: Call) -> etree._Element:
-    body = call.request.body
+def read_authenticate_username_password(request: SoapRequest) -> calls.AuthenticateUsernamePassword:
+    body = request.body
     name_element, password_element = _child(body, "UserName"), _child(body, "Password")
     name = None if name_element is None else name_element.text
     password = None if password_element is None else password_element.text
-    call.user = name
-    call.inject_faults()
-    with call.runtime.database.transaction(call.tenant) as store:
-        sessions.check_application_token(
-            store,
-            call.request.header_text("ApplicationToken"),
-            required=call.runtime.settings.mode == "online",
-        )
-        result = sessions.login(store, name, password, call.now)
-    if result is None:
-        call.outcome = "refused"
-        return authenticate_response(None, None)
-    return authenticate_response(*result)
+    return calls.AuthenticateUsernamePassword(name, password)
 
+
+def write_authenticate_response(result: calls.Result) -> etree._Element:
+    if result is None:
+        return authenticate_response(None, None)
+    return authenticate_response(result.user, result.ticket)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation on the SOAP wire: its body reader, its response writer and the response's name."""
+
+    read: Callable[[SoapRequest], calls.Arguments]
+    write: Callable[[calls.Result], etree._Element | None]
+    """The response element; ``None`` for the operation's empty response."""
+    response_name: str
+
+
+_OPERATIONS: dict[type[calls.Arguments], Operation] = {
+    calls.SetActivityStatus: Operation(read_set_activity_status, write_nothing, "SetActivityStatusResponse"),
+    calls.AuthenticateUsernamePassword: Operation(
+        read_authenticate_username_password, write_authenticate_response, "AuthenticateResponse"
+    ),
+}
 
 SERVICES: dict[str, dict[str, Operation]] = {
-    "Appointment": {
-        "SetActivityStatus": Operation(set_activity_status, "SetActivityStatusResponse"),
-    },
-    "SoPrincipal": {
-        "AuthenticateUsernamePassword": Operation(authenticate_username_password, "AuthenticateResponse"),
-    },
+    service: {name: _OPERATIONS[arguments] for name, arguments in operations.items()}
+    for service, operations in calls.SERVICES.items()
 }
-"""Service name → emulated operations. Everything else answers a fault that lists these."""
+"""Service name → operation name → how SOAP reads and writes it, for every operation of
+:data:`emulator.calls.SERVICES` (a missing one fails at import)."""

@@ -1,8 +1,8 @@
-"""Writing SOAP answers, and the one place where failures become wire form.
+"""Writing SOAP answers: the one place where an outcome's failure becomes SOAP's wire form.
 
-Every answer carries the ``Succeeded`` out-header. A NetServer failure (``SoException`` and
-subclasses) is wrapped as NetServer does with ``WrapExceptions`` on: HTTP 200, the operation's
-empty response body, ``Succeeded`` false and ``ExceptionInfo`` filled. With wrapping off, and
+Every answer carries the ``Succeeded`` out-header. A NetServer failure (:class:`emulator.calls.Failed`,
+the facts of an ``SoException``) is wrapped as NetServer does with ``WrapExceptions`` on: HTTP 200,
+the operation's empty response body, ``Succeeded`` false and ``ExceptionInfo`` filled. With wrapping off, and
 for requests that cannot be read at all, the answer is a SOAP Fault in the request's version,
 whose ``detail`` carries the same ``ExceptionInfo``.
 """
@@ -10,14 +10,14 @@ whose ``detail`` carries the same ``ExceptionInfo``.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
 from emulator import ns
-from emulator.domain.errors import ClientFault, SoException
+from emulator.calls import Failed
 from emulator.soap.envelope import SoapVersion
+from emulator.web import Reply
 
 _S86 = "{" + ns.SERVICES86 + "}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -26,17 +26,6 @@ _CONTENT_TYPES: dict[SoapVersion, str] = {
     "1.1": ns.SOAP11_CONTENT_TYPE,
     "1.2": ns.SOAP12_CONTENT_TYPE,
 }
-
-
-@dataclass(frozen=True)
-class Reply:
-    """An HTTP answer: status, content type and body bytes."""
-
-    status: int
-    content_type: str
-    body: bytes
-    drop_connection: bool = False
-    """Close the connection without answering (an injected fault)."""
 
 
 def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element, etree._Element]:
@@ -80,7 +69,7 @@ def empty_element(name: str, **extra_namespaces: str) -> etree._Element:
     return etree.Element(_S86 + name, nsmap={**_DEFAULT_NS, **extra_namespaces})
 
 
-def exception_info(error: SoException, name: str = "ExceptionInfo") -> etree._Element:
+def exception_info(error: Failed, name: str = "ExceptionInfo") -> etree._Element:
     """``SoExceptionInfo`` for ``error``; no stack trace ever leaves the emulator."""
     info = empty_element(name)
     for child, text in (
@@ -99,7 +88,7 @@ def exception_info(error: SoException, name: str = "ExceptionInfo") -> etree._El
     return info
 
 
-def failure(version: SoapVersion, error: SoException, empty_response: etree._Element, *, wrap: bool) -> Reply:
+def failure(version: SoapVersion, error: Failed, empty_response: etree._Element, *, wrap: bool) -> Reply:
     """A NetServer failure: wrapped in ``ExceptionInfo`` (the default) or as a SOAP Fault."""
     if not wrap:
         return fault(version, error.message, client=False, detail=exception_info(error))
@@ -110,9 +99,9 @@ def failure(version: SoapVersion, error: SoException, empty_response: etree._Ele
     return _serialize(version, root)
 
 
-def client_fault(version: SoapVersion, error: ClientFault) -> Reply:
+def client_fault(version: SoapVersion, message: str, status: int) -> Reply:
     """A request that could not be understood: always a SOAP Fault with the sender's code."""
-    return fault(version, error.message, client=True, status=error.http_status)
+    return fault(version, message, client=True, status=status)
 
 
 def fault(

@@ -1,0 +1,383 @@
+"""The call pipeline: one emulated operation, from a decoded command to its outcome, for any wire.
+
+A wire (SOAP today, the REST twin next) is a codec around :func:`run`::
+
+    arrival = Arrival("soap", tenant, service)                # what the journal knows at once
+    outcome = calls.run(runtime, arrival, codec.decode)       # bytes -> Command, inside the pipeline
+    reply = codec.encode(outcome)                             # Outcome -> bytes
+
+:func:`run` calls the codec's ``decode`` (so that a request it cannot read is journaled and
+logged like any other), then checks the application token and the credentials (a ticket, or a
+user name and password), applies the tenant's injected faults, runs the domain operation in one
+transaction that also writes the journal entry, and translates every failure into an
+:data:`Outcome`: nothing raised here ever reaches a codec. The codec only maps bytes to a
+:class:`Command` and an :data:`Outcome` to bytes; it never catches an exception of its own.
+
+Injected faults: ``sentry`` and ``session`` come back as :class:`Failed`, like a real refusal;
+``latency`` is served here (the pipeline waits, then the call goes on); the transport faults
+(``http500``, ``http503``, ``drop``, ``malformed``) come back as :class:`Injected`, which the
+codec shows instead of its answer (:func:`emulator.web.injected` does the wire-independent ones).
+
+A second wire needs nothing here: its codec maps its credentials (REST: ``SOTicket`` →
+:class:`Ticket`, ``Basic`` → :class:`Password`) and its body to a :class:`Command`, and each
+outcome to its own form (REST: 204 for :class:`Succeeded`, an HTTP status and a JSON body with
+:class:`Failed`'s facts). An operation is one arguments class here (:data:`SERVICES`) and, per
+wire, a reader and a writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from emulator import faults
+from emulator.domain import activities, sessions
+from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, SoSessionException
+from emulator.domain.sentry import User
+from emulator.faults import TransportFault, TransportKind
+from emulator.runtime import Runtime
+from emulator.storage.database import JournalEntry, StorageError
+from emulator.storage.store import TenantStore
+
+log = logging.getLogger("emulator.calls")
+
+Wire = Literal["soap", "rest"]
+UNREAD = "(unreadable)"
+"""The operation's name in the journal while (or when) the codec could not read it."""
+
+
+# -- the input --------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Arrival:
+    """What is known of a request before it is decoded: the raw facts every journal entry has.
+
+    The codec fills in ``operation`` as soon as it has read the operation's name (SOAP: from
+    the body; REST: from the path), so that a request whose arguments cannot be read is
+    journaled under its operation.
+    """
+
+    wire: Wire
+    tenant: str
+    service: str
+    operation: str = UNREAD
+    started: float = field(default_factory=time.perf_counter)
+    """``time.perf_counter()`` when the request arrived; the journal's duration counts from here."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A ticket (SOAP ``Credentials/Ticket``, REST ``Authorization: SOTicket <ticket>``)."""
+
+    ticket: str
+
+
+@dataclass(frozen=True, slots=True)
+class Password:
+    """A user name and password (REST ``Authorization: Basic``); refused in ``online`` mode."""
+
+    user: str
+    password: str
+
+
+Credentials = Ticket | Password | None
+"""How the caller says who it is; ``None`` when it sent nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetActivityStatus:
+    """``Appointment.SetActivityStatus``: set ``status`` on every activity named, or on none."""
+
+    service: ClassVar[str] = "Appointment"
+    name: ClassVar[str] = "SetActivityStatus"
+    identifiers: Sequence[str | None]
+    """As sent: ``appointment_id=666`` and the like; ``None`` for a nil item."""
+    status: activities.ActivityStatus
+
+    def perform(self, call: Call) -> None:
+        call.identifiers, call.status = self.identifiers, self.status.name
+        with call.session() as (store, user):
+            changed = activities.set_activity_status(
+                store, user, self.identifiers, self.status, call.now, strict=call.runtime.settings.strict
+            )
+            call.outcome = "no change" if changed.skipped_because else "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticateUsernamePassword:
+    """``SoPrincipal.AuthenticateUsernamePassword``: a fresh ticket for a correct login."""
+
+    service: ClassVar[str] = "SoPrincipal"
+    name: ClassVar[str] = "AuthenticateUsernamePassword"
+    user_name: str | None
+    password: str | None
+
+    def perform(self, call: Call) -> Login:
+        call.user = self.user_name
+        call.inject_faults()
+        with call.runtime.database.transaction(call.tenant) as store:
+            call.check_application_token(store)
+            result = sessions.login(store, self.user_name, self.password, call.now)
+        if result is None:
+            call.outcome = "refused"
+            return Login(None, None)
+        return Login(*result)
+
+
+Arguments = SetActivityStatus | AuthenticateUsernamePassword
+"""The operations' arguments; each class names its service and operation and runs it."""
+
+SERVICES: dict[str, dict[str, type[Arguments]]] = {}
+"""Service name → its emulated operations (the one registry; the wires map their names to these)."""
+for _operation in (SetActivityStatus, AuthenticateUsernamePassword):
+    SERVICES.setdefault(_operation.service, {})[_operation.name] = _operation
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A decoded request, the same whatever the wire: who calls, with which token, to do what."""
+
+    arrival: Arrival
+    credentials: Credentials
+    application_token: str | None
+    arguments: Arguments
+
+    @property
+    def tenant(self) -> str:
+        return self.arrival.tenant
+
+    @property
+    def operation(self) -> str:
+        return self.arguments.name
+
+
+# -- the output -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Login:
+    """The result of an authentication: the user and the new ticket, or both ``None`` (refused)."""
+
+    user: User | None
+    ticket: str | None
+
+
+Result = Login | None
+"""An operation's result; ``None`` for an operation that answers nothing (SetActivityStatus)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    value: Result
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A NetServer failure: the facts of ``SoExceptionInfo`` (never a stack trace)."""
+
+    exception_type: str
+    """The full .NET type, e.g. ``SuperOffice.Exceptions.SoSentryException``."""
+    message: str
+    friendly_text: str
+    source: str
+    parameters: Mapping[str, str]
+
+    @classmethod
+    def of(cls, error: SoException) -> Failed:
+        return cls(error.exception_type, error.message, error.friendly_text, error.source, error.parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The request could not be read (as WCF's deserializer would refuse it); nothing ran."""
+
+    message: str
+    http_status: int
+
+
+@dataclass(frozen=True, slots=True)
+class Crashed:
+    """A bug in the emulator; the log has the traceback, the client gets the type's name only."""
+
+    error_type: str
+    message: str
+    """``str()`` of the exception: for the journal and the log, never for the client."""
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    """An injected transport fault: the wire shows this instead of the call's answer."""
+
+    kind: TransportKind
+
+    @property
+    def http_status(self) -> int | None:
+        """500 or 503 for the HTTP faults; ``None`` for ``drop`` and ``malformed``."""
+        return {"http500": 500, "http503": 503}.get(self.kind)
+
+
+Outcome = Succeeded | Failed | Refused | Crashed | Injected
+
+
+# -- one call in flight -----------------------------------------------------------------------------
+@dataclass
+class Call:
+    """One command in flight, and what the journal will say of it."""
+
+    runtime: Runtime
+    command: Command
+    now: datetime
+    user: str | None = None
+    identifiers: Sequence[str | None] = ()
+    status: str | None = None
+    outcome: str = "ok"
+    journaled: JournalEntry | None = None
+    """The entry written in the call's own transaction, when it got that far."""
+
+    @property
+    def tenant(self) -> str:
+        return self.command.tenant
+
+    def journal_entry(
+        self, outcome: str | None = None, exception_type: str | None = None, message: str | None = None
+    ) -> JournalEntry:
+        arrival = self.command.arrival
+        return JournalEntry(
+            at=self.now,
+            service=arrival.service,
+            operation=self.command.arguments.name,
+            user=self.user,
+            identifiers=self.identifiers,
+            status=self.status,
+            outcome=outcome or self.outcome,
+            exception_type=exception_type,
+            message=message,
+            duration_ms=(time.perf_counter() - arrival.started) * 1000,
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[tuple[TenantStore, User]]:
+        """One transaction, after the application token and the credentials have been checked."""
+        self.inject_faults()
+        with self.runtime.database.transaction(self.command.arrival.tenant) as store:
+            self.check_application_token(store)
+            user = self._authenticate(store)
+            self.user = user.name
+            yield store, user
+            # the journal entry commits with the change, or neither does
+            self.journaled = self.journal_entry()
+            self.runtime.database.record(store, self.journaled)
+
+    def check_application_token(self, store: TenantStore) -> None:
+        required = self.runtime.settings.mode == "online"
+        sessions.check_application_token(store, self.command.application_token, required=required)
+
+    def _authenticate(self, store: TenantStore) -> User:
+        credentials = self.command.credentials
+        if not isinstance(credentials, Password):
+            ticket = None if credentials is None else credentials.ticket
+            return sessions.validate_ticket(store, ticket, self.now, self.runtime.ticket_lifetime)
+        if self.runtime.settings.mode == "online":
+            raise SoSessionException(
+                "Online installations do not accept a user name and password on a call; "
+                "authenticate and send the ticket.",
+                friendly_text="You are not logged in.",
+            )
+        found = store.find_login(credentials.user.strip())
+        if found is None or not sessions.verify_password(found[1], credentials.password):
+            raise SoSessionException(
+                "The user name or password is wrong.", friendly_text="Wrong user name or password."
+            )
+        return found[0]
+
+    def inject_faults(self) -> None:
+        """Apply the tenant's injected fault for this call, if one matches."""
+        command = self.command
+        rule = self.runtime.fault_plan(command.arrival.tenant).take(command.arguments.name, self.identifiers)
+        if rule is not None:
+            self.outcome = f"injected {rule.kind}"
+        faults.apply(rule, self.user)
+
+
+# -- the pipeline -----------------------------------------------------------------------------------
+Decode = Callable[[Arrival], Command]
+"""A codec's reader: the request's bytes (which it holds) as a :class:`Command`, or ``ClientFault``."""
+
+
+def run(runtime: Runtime, arrival: Arrival, decode: Decode) -> Outcome:
+    """Decode, authenticate, run the operation, translate its failure; journal and log the call."""
+    call: Call | None = None
+    outcome: Outcome
+    try:
+        command = decode(arrival)
+        call = Call(runtime, command, runtime.clock())
+        outcome = Succeeded(command.arguments.perform(call))
+    except SoException as exc:
+        outcome = Failed.of(exc)
+    except ClientFault as exc:
+        outcome = Refused(exc.message, exc.http_status)
+    except TransportFault as exc:
+        outcome = Injected(exc.kind)
+    except StorageError as exc:
+        log.exception("database error in %s.%s", arrival.service, arrival.operation)
+        outcome = Failed.of(
+            SoDbAccessException(
+                f"The emulator's database failed: {exc.kind}. See the emulator's log.",
+                friendly_text="The database could not be reached. Try again later.",
+            )
+        )
+    except Exception as exc:  # never a stack trace to the client; the log has it
+        log.exception("unexpected error in %s.%s", arrival.service, arrival.operation)
+        outcome = Crashed(type(exc).__name__, str(exc))
+    _journal(runtime, arrival, call, outcome)
+    return outcome
+
+
+def _described(outcome: Outcome) -> tuple[str | None, str | None, str | None]:
+    """Journal outcome, exception type and message of a call that did not succeed (else ``None``s)."""
+    if isinstance(outcome, Failed):
+        return "failed", outcome.exception_type, outcome.message
+    if isinstance(outcome, Refused):
+        return "fault", "ClientFault", outcome.message
+    if isinstance(outcome, Crashed):
+        return "error", outcome.error_type, outcome.message
+    return None, None, None
+
+
+def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outcome) -> None:
+    """Log the call, and write its journal entry unless its own transaction already did."""
+    duration_ms = (time.perf_counter() - arrival.started) * 1000
+    outcome, exception_type, message = _described(result)
+    written = call.journaled if call is not None and outcome is None else None
+    if written is not None:
+        entry = written
+    elif call is not None:
+        entry = call.journal_entry(outcome, exception_type, message)
+    else:
+        entry = JournalEntry(
+            runtime.clock(), arrival.service, arrival.operation, None, [], None,
+            outcome or "ok", exception_type, message, duration_ms,
+        )  # fmt: skip
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
+            arrival.tenant,
+            entry.service,
+            entry.operation,
+            entry.user or "-",
+            len(entry.identifiers),
+            entry.status or "-",
+            entry.outcome,
+            f" ({entry.exception_type})" if entry.exception_type else "",
+            duration_ms,
+            extra={"journal": entry, "tenant": arrival.tenant, "wire": arrival.wire},
+        )
+    if written is not None:
+        return
+    try:  # journal rows need no tenant row: a request that never got in creates no tenant
+        with runtime.database.transaction(arrival.tenant, create=False) as store:
+            runtime.database.record(store, entry)
+    except StorageError:
+        log.exception("could not write the journal entry")

@@ -1,0 +1,139 @@
+"""The call pipeline without a wire: commands in, outcomes out, the journal and the log written.
+
+What the REST twin will rely on beyond what SOAP exercises: user-name-and-password credentials,
+the wire's name on the log record, and that the pipeline (not the codec) answers for a decoder
+that fails, whether with a ClientFault or a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from emulator import calls
+from emulator.app import EmulatorApp
+from emulator.domain.activities import ActivityStatus
+from emulator.domain.errors import ClientFault
+from emulator.faults import FaultRule
+from tests.conftest import DEMO_TICKET, read_row
+
+SESSION = "SuperOffice.Exceptions.SoSessionException"
+
+
+def command(arrival: calls.Arrival, credentials: calls.Credentials, ids: list[str | None]) -> calls.Command:
+    return calls.Command(arrival, credentials, None, calls.SetActivityStatus(ids, ActivityStatus.Completed))
+
+
+def run_rest(app: EmulatorApp, credentials: calls.Credentials, ids: list[str | None]) -> calls.Outcome:
+    """SetActivityStatus as the REST codec will hand it over."""
+    arrival = calls.Arrival("rest", "default", "Appointment", "SetActivityStatus")
+    return calls.run(app.runtime, arrival, lambda arrival: command(arrival, credentials, ids))
+
+
+def newest_journal_entry(client: Client) -> dict[str, Any]:
+    entries = client.get("/_emulator/journal?limit=1").get_json()
+    assert isinstance(entries, list) and entries
+    return dict(entries[0])
+
+
+def test_a_ticket_command_runs_the_domain_call_and_journals_it(
+    app: EmulatorApp, client: Client, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="emulator.calls"):
+        outcome = run_rest(app, calls.Ticket(DEMO_TICKET), ["appointment_id=1"])
+
+    assert outcome == calls.Succeeded(None)
+    assert read_row(db_path, "appointment", 1)["status"] == ActivityStatus.Completed
+    entry = newest_journal_entry(client)
+    assert (entry["operation"], entry["user"], entry["outcome"]) == ("SetActivityStatus", "demo", "ok")
+    assert entry["identifiers"] == ["appointment_id=1"]
+    (record,) = [r for r in caplog.records if r.name == "emulator.calls"]
+    assert record.__dict__["wire"] == "rest"
+
+
+def test_user_name_and_password_authenticate_a_call_onsite(
+    app: EmulatorApp, client: Client, db_path: Path
+) -> None:
+    outcome = run_rest(app, calls.Password("demo", "demo"), ["appointment_id=1"])
+
+    assert outcome == calls.Succeeded(None)
+    assert read_row(db_path, "appointment", 1)["status"] == ActivityStatus.Completed
+    assert newest_journal_entry(client)["user"] == "demo"
+
+
+@pytest.mark.parametrize(
+    ("credentials", "mode"),
+    [
+        (calls.Password("demo", "wrong"), "onsite"),
+        (calls.Password("nobody", "nobody"), "onsite"),
+        (calls.Password("demo", "demo"), "online"),
+        (None, "onsite"),
+    ],
+    ids=["wrong password", "unknown user", "password in online mode", "no credentials"],
+)
+def test_refused_credentials_are_a_session_failure_and_change_nothing(
+    app: EmulatorApp, client: Client, db_path: Path, credentials: calls.Credentials, mode: str
+) -> None:
+    app.runtime.settings = app.runtime.settings.replace(mode=mode)
+    app.runtime.database.ensure_tenant("default")
+    before = read_row(db_path, "appointment", 1)
+
+    outcome = run_rest(app, credentials, ["appointment_id=1"])
+
+    assert isinstance(outcome, calls.Failed) and outcome.exception_type == SESSION
+    assert read_row(db_path, "appointment", 1) == before
+    entry = newest_journal_entry(client)
+    assert (entry["outcome"], entry["exception_type"]) == ("failed", SESSION)
+
+
+def test_a_decoder_that_refuses_the_request_is_journaled_under_the_operation_it_read(
+    app: EmulatorApp, client: Client
+) -> None:
+    def decode(arrival: calls.Arrival) -> calls.Command:
+        arrival.operation = "SetActivityStatus"
+        raise ClientFault("ActivityStatus 'Done' is not valid.", http_status=400)
+
+    outcome = calls.run(app.runtime, calls.Arrival("rest", "default", "Appointment"), decode)
+
+    assert outcome == calls.Refused("ActivityStatus 'Done' is not valid.", 400)
+    entry = newest_journal_entry(client)
+    assert (entry["operation"], entry["outcome"], entry["exception_type"]) == (
+        "SetActivityStatus",
+        "fault",
+        "ClientFault",
+    )
+
+
+def test_a_decoder_that_breaks_is_an_internal_error_without_its_details(
+    app: EmulatorApp, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    def decode(arrival: calls.Arrival) -> calls.Command:
+        raise KeyError("secret detail")
+
+    outcome = calls.run(app.runtime, calls.Arrival("rest", "default", "Appointment"), decode)
+
+    assert isinstance(outcome, calls.Crashed) and outcome.error_type == "KeyError"
+    entry = newest_journal_entry(client)
+    assert (entry["operation"], entry["outcome"]) == (calls.UNREAD, "error")
+    assert any(r.exc_info for r in caplog.records if r.name == "emulator.calls")
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("http500", 500), ("http503", 503), ("drop", None), ("malformed", None)]
+)
+def test_an_injected_transport_fault_is_an_effect_for_the_wire_and_changes_nothing(
+    app: EmulatorApp, client: Client, db_path: Path, kind: Any, status: int | None
+) -> None:
+    app.runtime.fault_plan("default").add(FaultRule(kind))
+    app.runtime.database.ensure_tenant("default")
+    before = read_row(db_path, "appointment", 1)
+
+    outcome = run_rest(app, calls.Ticket(DEMO_TICKET), ["appointment_id=1"])
+
+    assert outcome == calls.Injected(kind) and outcome.http_status == status
+    assert read_row(db_path, "appointment", 1) == before
+    assert newest_journal_entry(client)["outcome"] == f"injected {kind}"
