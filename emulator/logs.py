@@ -5,7 +5,7 @@
     configure_logging(level="info", log_format="json")
 
 :mod:`emulator.soap.endpoint` logs every call once, on the ``emulator.calls`` logger, with the
-:class:`~emulator.storage.database.JournalEntry` in ``extra={"journal": ..., "tenant": ...}``. The text
+:class:`~emulator.journal.JournalEntry` in ``extra={"journal": ..., "tenant": ...}``. The text
 format prints the message as it is; the JSON format writes one object per line with the call's fields::
 
     {"time": "2025-01-01T12:00:00.123Z", "level": "INFO", "logger": "emulator.calls", "message": "...",
@@ -22,7 +22,7 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
-from emulator.storage.database import JournalEntry
+from emulator.journal import JournalEntry
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
