@@ -126,6 +126,16 @@ def _processor(type_: TypeEngine[Any], dialect: Dialect, kind: str) -> Processor
     return cache[key]
 
 
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """The values of ``names``, in their order, from a mapping."""
+    if not names:
+        return lambda _values: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
+
+
 def _remembering(process: Processor) -> Processor:
     """``process`` with a memory of its last value and result.
 
@@ -151,37 +161,13 @@ _PROCESSORS: dict[tuple[str, str], dict[tuple[type, str], Processor | None]] = {
 """Per dialect and direction, one processor per type: the columns of one type share it."""
 
 
-Getter = Callable[[Mapping[str, Any]], Any]
-"""Takes one placeholder's value from the values passed."""
-
-
-def _value(name: str, process: Processor | None) -> Getter:
-    if process is None:
-        return operator.itemgetter(name)
-    return lambda values: process(values[name])
-
-
-def _item(name: str, index: int, process: Processor | None) -> Getter:
-    """Item ``index`` of list ``name``; a shorter list repeats its last item."""
-
-    def get(values: Mapping[str, Any]) -> Any:
-        items = values[name]
-        value = items[index] if index < len(items) else items[-1]
-        return value if process is None else process(value)
-
-    return get
-
-
-def _constant(value: Any) -> Getter:
-    return lambda _values: value
-
-
 class Statement:
     """One Core statement compiled for one dialect: its text, its parameters, its rows.
 
     Parameters are the statement's ``bindparam`` names (for an ``insert``, the ``columns``);
-    a list parameter (``lists``) may be spread over placeholders named by :func:`list_item`.
-    Literal values in the statement (``"updatedCount" + 1``) are passed as constants.
+    the one list parameter in ``lists``, if any, may be spread over placeholders named by
+    :func:`list_item` at the statement's end (an id list's ``IN (?, ?, ...)``). A literal value
+    is written into the text (``literal_column("1")``), not bound.
     """
 
     def __init__(
@@ -197,23 +183,29 @@ class Statement:
             raise TypeError(f"not a statement with positional parameters: {statement}")
         self.text = str(compiled)
         items = {list_item(name, i): (name, i) for name in lists for i in range(dialect.inline_ids)}
-        getters: list[Getter] = []
-        names: set[str] = set()
+        names: list[str] = []
+        processes: list[tuple[int, Processor]] = []
+        spread: list[tuple[str, int, Processor | None]] = []
         for name in compiled.positiontup:
             bind: BindParameter[Any] = compiled.binds[name]
-            process = bind_processor(bind.type, dialect)
             if not bind.required:
-                value = bind.effective_value
-                getters.append(_constant(value if process is None else process(value)))
-            elif name in items:
-                getters.append(_item(*items[name], process))
-                names.add(items[name][0])
+                raise ValueError(f"write the value of {name} into the statement's text: {self.text}")
+            process = bind_processor(bind.type, dialect)
+            if name in items:
+                spread.append((*items[name], process))
+            elif spread:
+                raise ValueError(f"a list's placeholders must come last: {self.text}")
             else:
-                getters.append(_value(name, process))
-                names.add(name)
-        self._getters = tuple(getters)
-        self.names = frozenset(names)
+                if process is not None:
+                    processes.append((len(names), process))
+                names.append(name)
+        if spread and [(n, i) for n, i, _ in spread] != [(spread[0][0], i) for i in range(len(spread))]:
+            raise ValueError(f"one list, its items in order: {self.text}")
+        self.names = frozenset(names) | {name for name, _, _ in spread}
         """The values the statement takes."""
+        self._get = _getter(names)
+        self._processes = tuple(processes)
+        self._spread = (spread[0][0], len(spread), spread[0][2]) if spread else None
         selected: Sequence[ColumnElement[Any]] = getattr(statement, "selected_columns", ())
         self._results = tuple(
             (index, process)
@@ -223,7 +215,15 @@ class Statement:
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
         """The driver's parameters, in the text's order, for ``values`` (keyed by :attr:`names`)."""
-        return [get(values) for get in self._getters]
+        params = list(self._get(values))
+        for index, process in self._processes:
+            params[index] = process(params[index])
+        if self._spread is not None:
+            name, count, convert = self._spread
+            items = list(values[name])
+            items += items[-1:] * (count - len(items))  # a shorter list repeats its last item
+            params += items if convert is None else map(convert, items)
+        return params
 
     def row(self, row: Sequence[Any]) -> Sequence[Any]:
         """A row of the driver's values as Python's."""

@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Integer,
     and_,
     bindparam,
     delete,
     exists,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -103,7 +105,7 @@ class Statements:
             select(j.c.id)
             .where(j.c.tenant == _TENANT)
             .order_by(j.c.id.desc())
-            .limit(1)
+            .limit(literal_column("1", Integer))
             .offset(bindparam("keep", type_=j.c.id.type)),
             dialect,
         )
@@ -117,7 +119,7 @@ class Statements:
     def select_activities(self, kind: ActivityKind, count: int) -> Statement:
         """Owner, group and "explicitly denied to this user" of ``count`` records of ``kind``.
 
-        Values: ``associate_id`` (the user's), ``tenant``, ``ids``.
+        Values: ``kind`` (its value), ``associate_id`` (the user's), ``tenant``, ``ids``.
         """
         bucket = self.dialect.id_bucket(count)
         statement = self._selects.get((kind, bucket))
@@ -126,7 +128,7 @@ class Statements:
             key = x.c[kind.key]
             denied = exists().where(
                 d.c.tenant == x.c.tenant,
-                d.c.kind == kind.value,
+                d.c.kind == bindparam("kind"),
                 d.c.record_id == key,
                 or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
             )
@@ -156,7 +158,7 @@ class Statements:
                     done=bindparam("done"),
                     updated=bindparam("updated"),
                     updated_associate_id=bindparam("updated_associate_id"),
-                    updatedCount=x.c.updatedCount + 1,
+                    updatedCount=x.c.updatedCount + literal_column("1"),
                 ),
                 self.dialect,
                 lists=("ids",),
@@ -236,7 +238,7 @@ class TenantStore:
     ) -> dict[int, ActivityRecord]:
         wanted = list(ids)
         statement = self.sql.select_activities(kind, len(wanted))
-        values = {"associate_id": associate_id, "tenant": self.tenant, "ids": wanted}
+        values = {"kind": kind.value, "associate_id": associate_id, "tenant": self.tenant, "ids": wanted}
         self.cursor.execute(statement.text, statement.params(values))
         rows = statement.rows(self.cursor.fetchall())
         return {row[0]: ActivityRecord(row[0], row[1], row[2], row[3]) for row in rows}
