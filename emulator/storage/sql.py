@@ -201,8 +201,6 @@ class Statement:
                 names.append(name)
         if spread and [(n, i) for n, i, _ in spread] != [(spread[0][0], i) for i in range(len(spread))]:
             raise ValueError(f"one list, its items in order: {self.text}")
-        self.names = frozenset(names) | {name for name, _, _ in spread}
-        """The values the statement takes."""
         self._get = _getter(names)
         self._processes = tuple(processes)
         self._spread = (spread[0][0], len(spread), spread[0][2]) if spread else None
@@ -214,7 +212,7 @@ class Statement:
         )
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
-        """The driver's parameters, in the text's order, for ``values`` (keyed by :attr:`names`)."""
+        """The driver's parameters, in the text's order, for ``values`` (keyed by parameter name)."""
         params = list(self._get(values))
         for index, process in self._processes:
             params[index] = process(params[index])
