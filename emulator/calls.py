@@ -40,8 +40,9 @@ from emulator.domain import activities, sessions
 from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, SoSessionException
 from emulator.domain.sentry import User
 from emulator.faults import TransportFault, TransportKind
+from emulator.journal import JournalEntry
 from emulator.runtime import Runtime
-from emulator.storage.database import JournalEntry, StorageError
+from emulator.storage.database import StorageError
 from emulator.storage.store import TenantStore
 
 log = logging.getLogger("emulator.calls")

@@ -5,7 +5,7 @@
     configure_logging(level="info", log_format="json")
 
 :mod:`emulator.calls` logs every call once, on the ``emulator.calls`` logger, with the
-:class:`~emulator.storage.database.JournalEntry` in ``extra={"journal": ..., "tenant": ..., "wire": ...}``.
+:class:`~emulator.journal.JournalEntry` in ``extra={"journal": ..., "tenant": ..., "wire": ...}``.
 The text format prints the message as it is; the JSON format writes one object per line with the
 call's fields (``wire`` is ``soap`` or ``rest``, when the record has it)::
 
@@ -23,7 +23,7 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any, Literal
 
-from emulator.storage.database import JournalEntry
+from emulator.journal import JournalEntry
 
 LogFormat = Literal["text", "json"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")

@@ -11,8 +11,8 @@ from datetime import datetime
 import pytest
 from werkzeug.test import Client
 
+from emulator.journal import JournalEntry
 from emulator.logs import JsonFormatter, configure_logging, make_formatter
-from emulator.storage.database import JournalEntry
 from tests.conftest import APPOINTMENT, RITA_TICKET, SOAP11_HEADERS, envelope
 
 JOURNAL_KEYS = {

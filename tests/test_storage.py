@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from werkzeug.test import Client
 
 from emulator.app import EmulatorApp, create_app
@@ -19,6 +20,7 @@ from emulator.storage.database import StorageError
 from emulator.testing import LiveServer
 from tests.conftest import (
     APPOINTMENT,
+    DEMO_TICKET,
     SOAP11_HEADERS,
     TOKEN,
     Answer,
@@ -36,12 +38,13 @@ def _existing_appointments(db_path: Path) -> list[int]:
     return sorted(row[0] for row in rows)
 
 
-@pytest.mark.parametrize("count", [1, 64, 65, 40_000])
+@pytest.mark.parametrize("count", [1, 3, 64, 65, 40_000])
 def test_id_lists_of_any_length_reach_exactly_the_named_rows(
     app: EmulatorApp, db_path: Path, count: int
 ) -> None:
-    """Short lists get one placeholder per id, long ones one parameter (a JSON array on SQLite,
-    an array on PostgreSQL): 40,000 ids is past SQLite's 32,766 variables and fine."""
+    """Short lists get one placeholder per id (3 ids fill a statement of 4, the last id twice),
+    long ones one parameter (a JSON array on SQLite, an array on PostgreSQL): 40,000 ids is past
+    SQLite's 32,766 variables and fine."""
     database = app.runtime.database
     database.ensure_tenant("default")
     existing = _existing_appointments(db_path)
@@ -60,6 +63,30 @@ def test_id_lists_of_any_length_reach_exactly_the_named_rows(
     assert row["status"] == int(ActivityStatus.Started) and row["done"] is None
     assert row["updated"] == "2026-03-01 12:30:45.123456"  # SQLAlchemy's DateTime format on SQLite
     assert row["updated_associate_id"] == 2
+
+
+def test_a_ticket_reads_back_as_python_values(app: EmulatorApp) -> None:
+    """The driver's values (on SQLite, text and integers) come back through the column types."""
+    database = app.runtime.database
+    with database.transaction("default") as store:
+        store.add_ticket("7T:new", 2, NOW)
+        fixed, added = store.find_ticket(DEMO_TICKET), store.find_ticket("7T:new")
+    assert fixed is not None and added is not None
+    assert (fixed.fixed, added.fixed) == (True, False)
+    assert added.last_used == NOW and added.user.name == "sam"
+
+
+def test_a_reset_that_fails_changes_nothing_and_says_storage_error(app: EmulatorApp, db_path: Path) -> None:
+    """A reset is one transaction like a call's: cut short by a database error, it leaves the
+    tenant as it was."""
+    database = app.runtime.database
+    with database.transaction("default") as store:
+        store.update_status(ActivityKind.APPOINTMENT, [1], ActivityStatus.Completed, 1, NOW)
+    with database.engine.begin() as connection:  # a reset deletes the journal after the activities
+        connection.execute(text("DROP TABLE emulator_journal"))
+    with pytest.raises(StorageError, match=r"no such table|does not exist"):
+        database.reset("default")
+    assert read_row(db_path, "appointment", 1)["updatedCount"] == 1
 
 
 def test_a_connection_that_failed_is_not_handed_out_again(app: EmulatorApp) -> None:

@@ -1,26 +1,46 @@
-"""The SQL of a SOAP call's transaction, as text per database dialect, run on the DB-API cursor.
+"""SQLAlchemy Core statements compiled once per dialect, and run on the DB-API cursor.
 
-A ``SetActivityStatus`` call runs about seven statements. Through SQLAlchemy Core each costs
-about 25 µs of Python even with its statement cache, the transaction as much again, and the
-call's own work is a few µs per statement; so the calls' statements are written out here once
-per dialect and run on the driver's cursor (``emulator.storage.store``). Everything else (the
-schema, fixtures, reset, the admin API's reads) stays on SQLAlchemy, which owns the tables in
-``emulator.storage.schema``; the names below must match them, and the whole test suite runs
-these statements on SQLite and on PostgreSQL.
+A ``SetActivityStatus`` call runs about seven statements. Through SQLAlchemy's execution each
+costs about 25 µs of Python even with its statement cache, the transaction as much again, and
+the call's own work is a few µs per statement. So the statements of a call (and of a tenant's
+creation, reset and drop) are written with Core over the tables of
+:mod:`emulator.storage.schema`, compiled here once per dialect, and run on the driver's cursor.
+A :class:`Statement` holds the compiled text and turns values into the driver's parameters, and
+the driver's values back, with the column types' own processors (on SQLite a ``DateTime`` is
+text in SQLAlchemy's format and a ``Boolean`` an integer; psycopg takes both as they are)::
 
-Identifiers are quoted where PostgreSQL needs it (``"user"`` is a reserved word,
-``"updatedCount"`` has capitals); SQLite accepts the same quoting.
+    t = schema.ticket
+    touch = update(t).where(t.c.ticket == bindparam("ticket")).values(last_used=bindparam("now"))
+    statement = Statement(touch, SQLITE)
+    cursor.execute(statement.text, statement.params({"ticket": "7T:...", "now": now}))
+
+Everything else (the schema's DDL, the admin API's reads) runs through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import datetime
+import operator
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.domain.activities import ActivityKind
-from emulator.storage import schema
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BindParameter,
+    ColumnElement,
+    bindparam,
+    func,
+    select,
+)
+from sqlalchemy import any_ as sql_any
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect as SQLAlchemyDialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.types import Date, DateTime, Time, TypeEngine
+
+Processor = Callable[[Any], Any]
 
 _INLINE_IDS = 64
 """Up to this many ids, SQLite gets one ``?`` per id; above it, one JSON array (no variable limit)."""
@@ -28,75 +48,43 @@ _INLINE_IDS = 64
 
 @dataclass(frozen=True)
 class Dialect:
-    """What differs between the drivers: placeholders, id lists, datetimes, transaction start."""
+    """What differs between the databases: the compiler, the transaction start, id lists."""
 
     name: str
+    compiler: SQLAlchemyDialect = field(repr=False)
+    """The SQLAlchemy dialect the statements are compiled for, with a positional paramstyle."""
     begin: str | None
     """The statement that starts a write transaction, or ``None`` when the driver starts one."""
+    inline_ids: int
+    """The longest id list that gets one placeholder per id; longer ones are one parameter."""
 
-    def sql(self, text: str) -> str:
-        """``text`` written with ``?`` placeholders, in the driver's own style."""
-        return text
+    def id_bucket(self, count: int) -> int:
+        """The number of placeholders for ``count`` ids: a power of two up to :attr:`inline_ids`
+        (the list repeats its last id to fill them), or 0 for one parameter holding them all.
 
-    def id_shape(self, count: int) -> int:
-        """What of an id list's length shows in the statement's text (statements are cached by it)."""
-        raise NotImplementedError
-
-    def ids_match(self, column: str, shape: int) -> str:
-        """A condition on ``column`` being one of the ids that :meth:`id_params` passes."""
-        raise NotImplementedError
-
-    def id_params(self, ids: list[int]) -> list[Any]:
-        raise NotImplementedError
-
-    def time_param(self, value: datetime | None) -> Any:
-        return value
-
-    def time_value(self, value: Any) -> datetime:
-        return value  # type: ignore[no-any-return]
-
-
-class SQLiteDialect(Dialect):
-    """sqlite3: ``?``; datetimes as the text SQLAlchemy's ``DateTime`` stores on SQLite."""
-
-    def id_shape(self, count: int) -> int:
-        return count if count <= _INLINE_IDS else 0
-
-    def ids_match(self, column: str, shape: int) -> str:
-        if shape:
-            return f"{column} IN ({', '.join('?' * shape)})"
-        return f"{column} IN (SELECT value FROM json_each(?))"
-
-    def id_params(self, ids: list[int]) -> list[Any]:
-        return ids if len(ids) <= _INLINE_IDS else [json.dumps(ids)]
-
-    def time_param(self, value: datetime | None) -> Any:
-        return None if value is None else value.isoformat(" ", "microseconds")
-
-    def time_value(self, value: Any) -> datetime:
-        return datetime.fromisoformat(value)
-
-
-class PostgresDialect(Dialect):
-    """psycopg 3: ``%s``; id lists as one array parameter; datetimes as they are."""
-
-    def sql(self, text: str) -> str:
-        return text.replace("?", "%s")
-
-    def id_shape(self, count: int) -> int:
+        A statement is compiled once per bucket, so there are eight variants, not 64.
+        """
+        if 0 < count <= self.inline_ids:
+            return 1 << (count - 1).bit_length()
         return 0
 
-    def ids_match(self, column: str, shape: int) -> str:
-        return f"{column} = ANY(?)"
+    def ids_match(self, column: ColumnElement[Any], name: str, bucket: int) -> ColumnElement[bool]:
+        """``column`` is one of the ids passed as parameter ``name`` (see :meth:`id_bucket`)."""
+        if bucket:
+            return column.in_([bindparam(list_item(name, i), type_=column.type) for i in range(bucket)])
+        if self.name == "postgresql":
+            return column == sql_any(bindparam(name, type_=ARRAY(column.type)))
+        values = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+        return column.in_(select(values.c.value))
 
-    def id_params(self, ids: list[int]) -> list[Any]:
-        return [ids]
 
-
-SQLITE = SQLiteDialect("sqlite", begin="BEGIN IMMEDIATE")
-POSTGRES = PostgresDialect("postgresql", begin=None)
-
-
+SQLITE = Dialect("sqlite", sqlite.pysqlite.dialect(), begin="BEGIN IMMEDIATE", inline_ids=_INLINE_IDS)
+POSTGRES = Dialect(
+    "postgresql",
+    postgresql.psycopg.dialect(paramstyle="format"),  # type: ignore[no-untyped-call]
+    begin=None,  # psycopg begins a transaction at the first statement
+    inline_ids=0,  # an array parameter always: one statement text for PostgreSQL to prepare
+)
 DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLITE, POSTGRES)}
 
 
@@ -108,91 +96,143 @@ def dialect_named(backend: str) -> Dialect:
     return dialect
 
 
-_USER_COLUMNS = (
-    "a.associate_id, a.name, a.group_id, a.role_id, r.name, r.rights, "
-    "a.full_name, a.email, a.person_id, a.contact_id, a.user_type"
-)
-"""The columns :func:`emulator.storage.store.user_from_row` reads, in its order."""
-_ROLE = "JOIN role r ON r.tenant = a.tenant AND r.role_id = a.role_id"
-_JOURNAL = schema.journal.name
-JOURNAL_COLUMNS = (
-    "tenant",
-    "at",
-    "service",
-    "operation",
-    "user",
-    "identifiers",
-    "status",
-    "outcome",
-    "exception_type",
-    "message",
-    "duration_ms",
-)
+def list_item(name: str, index: int) -> str:
+    """The name of the placeholder of item ``index`` of list parameter ``name``."""
+    return f"{name}_{index}"
 
 
-class Statements:
-    """The statements of a call's transaction in one dialect, each written out once."""
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    """``type_``'s conversion of a Python value into the driver's, on ``dialect`` (None: as it is)."""
+    return _processor(type_, dialect, "bind")
 
-    def __init__(self, dialect: Dialect) -> None:
-        sql = dialect.sql
-        self.dialect = dialect
-        self.find_ticket = sql(
-            f"SELECT {_USER_COLUMNS}, t.last_used, t.fixed "
-            "FROM ticket t JOIN associate a ON a.tenant = t.tenant AND a.associate_id = t.associate_id "
-            f"{_ROLE} "
-            "WHERE t.tenant = ? AND t.ticket = ?"
+
+def result_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor | None:
+    """``type_``'s conversion of the driver's value into Python's, on ``dialect`` (None: as it is)."""
+    return _processor(type_, dialect, "result")
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect, kind: str) -> Processor | None:
+    impl = type_.dialect_impl(dialect.compiler)
+    key = (type(impl), repr(impl))
+    cache = _PROCESSORS.setdefault((dialect.name, kind), {})
+    if key not in cache:
+        if kind == "result":
+            cache[key] = impl.result_processor(dialect.compiler, None)
+        else:
+            process: Processor | None = impl.bind_processor(dialect.compiler)
+            if process is not None and isinstance(impl, DateTime | Date | Time):
+                process = _remembering(process)
+            cache[key] = process
+    return cache[key]
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """The values of ``names``, in their order, from a mapping."""
+    if not names:
+        return lambda _values: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda values: (values[name],)
+    return operator.itemgetter(*names)
+
+
+def _remembering(process: Processor) -> Processor:
+    """``process`` with a memory of its last value and result.
+
+    A call binds its clock's one ``now`` three to five times (ticket, ``done``, ``updated``, the
+    journal), and SQLite's ``DateTime`` processor costs more than all the rest of a statement's
+    parameters together. Only for immutable values (datetimes): the same object, the same result.
+    """
+    last: tuple[Any, Any] = (object(), None)
+
+    def remembered(value: Any) -> Any:
+        nonlocal last
+        seen = last
+        if seen[0] is value:
+            return seen[1]
+        result = process(value)
+        last = (value, result)
+        return result
+
+    return remembered
+
+
+_PROCESSORS: dict[tuple[str, str], dict[tuple[type, str], Processor | None]] = {}
+"""Per dialect and direction, one processor per type: the columns of one type share it."""
+
+
+class Statement:
+    """One Core statement compiled for one dialect: its text, its parameters, its rows.
+
+    Parameters are the statement's ``bindparam`` names (for an ``insert``, the ``columns``);
+    the one list parameter in ``lists``, if any, may be spread over placeholders named by
+    :func:`list_item` at the statement's end (an id list's ``IN (?, ?, ...)``). A literal value
+    is written into the text (``literal_column("1")``), not bound.
+    """
+
+    def __init__(
+        self,
+        statement: ClauseElement,
+        dialect: Dialect,
+        *,
+        columns: Sequence[str] | None = None,
+        lists: Collection[str] = (),
+    ) -> None:
+        compiled = statement.compile(dialect=dialect.compiler, column_keys=list(columns or ()) or None)
+        if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
+            raise TypeError(f"not a statement with positional parameters: {statement}")
+        self.text = str(compiled)
+        items = {list_item(name, i): (name, i) for name in lists for i in range(dialect.inline_ids)}
+        names: list[str] = []
+        processes: list[tuple[int, Processor]] = []
+        spread: list[tuple[str, int, Processor | None]] = []
+        for name in compiled.positiontup:
+            bind: BindParameter[Any] = compiled.binds[name]
+            if not bind.required:
+                raise ValueError(f"write the value of {name} into the statement's text: {self.text}")
+            process = bind_processor(bind.type, dialect)
+            if name in items:
+                spread.append((*items[name], process))
+            elif spread:
+                raise ValueError(f"a list's placeholders must come last: {self.text}")
+            else:
+                if process is not None:
+                    processes.append((len(names), process))
+                names.append(name)
+        if spread and [(n, i) for n, i, _ in spread] != [(spread[0][0], i) for i in range(len(spread))]:
+            raise ValueError(f"one list, its items in order: {self.text}")
+        self._get = _getter(names)
+        self._processes = tuple(processes)
+        self._spread = (spread[0][0], len(spread), spread[0][2]) if spread else None
+        selected: Sequence[ColumnElement[Any]] = getattr(statement, "selected_columns", ())
+        self._results = tuple(
+            (index, process)
+            for index, column in enumerate(selected)
+            if (process := result_processor(column.type, dialect)) is not None
         )
-        self.touch_ticket = sql("UPDATE ticket SET last_used = ? WHERE tenant = ? AND ticket = ?")
-        self.add_ticket = sql(
-            "INSERT INTO ticket (tenant, ticket, associate_id, last_used, fixed) VALUES (?, ?, ?, ?, ?)"
-        )
-        self.find_login = sql(
-            f"SELECT {_USER_COLUMNS}, a.password_hash FROM associate a {_ROLE} "
-            "WHERE a.tenant = ? AND a.name = ?"
-        )
-        self.has_token = sql("SELECT 1 FROM application_token WHERE tenant = ? AND token = ?")
-        columns = ", ".join(f'"{column}"' for column in JOURNAL_COLUMNS)
-        values = ", ".join("?" * len(JOURNAL_COLUMNS))
-        self.journal_insert = sql(f"INSERT INTO {_JOURNAL} ({columns}) VALUES ({values})")
-        self.journal_floor = sql(
-            f"SELECT id FROM {_JOURNAL} WHERE tenant = ? ORDER BY id DESC LIMIT 1 OFFSET ?"
-        )
-        """The id just below a tenant's newest N entries (no row when it has N or fewer)."""
-        self.journal_trim = sql(f"DELETE FROM {_JOURNAL} WHERE tenant = ? AND id <= ?")
-        self.tenant_lock = sql("SELECT pg_advisory_xact_lock(?)")
-        self.tenant_exists = sql(f"SELECT 1 FROM {schema.tenant.name} WHERE tenant = ?")
-        self._selects: dict[tuple[ActivityKind, int], str] = {}
-        self._updates: dict[tuple[ActivityKind, int], str] = {}
 
-    def select_activities(self, kind: ActivityKind, count: int) -> str:
-        """Owner, group and "explicitly denied to this user" of ``count`` records of ``kind``.
+    def params(self, values: Mapping[str, Any]) -> list[Any]:
+        """The driver's parameters, in the text's order, for ``values`` (keyed by parameter name)."""
+        params = list(self._get(values))
+        for index, process in self._processes:
+            params[index] = process(params[index])
+        if self._spread is not None:
+            name, count, convert = self._spread
+            items = list(values[name])
+            items += items[-1:] * (count - len(items))  # a shorter list repeats its last item
+            params += items if convert is None else map(convert, items)
+        return params
 
-        Parameters: the user's associate id, the tenant, then :meth:`Dialect.id_params`.
-        """
-        shape = self.dialect.id_shape(count)
-        text = self._selects.get((kind, shape))
-        if text is None:
-            column = kind.key
-            text = self._selects[kind, shape] = self.dialect.sql(
-                f"SELECT x.{column}, x.associate_id, x.group_idx, EXISTS ("
-                f"SELECT 1 FROM {schema.sentry_denial.name} d WHERE d.tenant = x.tenant "
-                f"AND d.kind = '{kind.value}' AND d.record_id = x.{column} "
-                "AND (d.associate_id IS NULL OR d.associate_id = ?)) "
-                f"FROM {kind.value} x WHERE x.tenant = ? AND {self.dialect.ids_match(f'x.{column}', shape)}"
-            )
-        return text
+    def row(self, row: Sequence[Any]) -> Sequence[Any]:
+        """A row of the driver's values as Python's."""
+        if not self._results:
+            return row
+        values = list(row)
+        for index, process in self._results:
+            values[index] = process(values[index])
+        return values
 
-    def update_status(self, kind: ActivityKind, count: int) -> str:
-        """Set status, done and the bookkeeping of ``count`` records of ``kind``.
-
-        Parameters: status, done, updated, updated_associate_id, the tenant, then the id params.
-        """
-        shape = self.dialect.id_shape(count)
-        text = self._updates.get((kind, shape))
-        if text is None:
-            text = self._updates[kind, shape] = self.dialect.sql(
-                f"UPDATE {kind.value} SET status = ?, done = ?, updated = ?, updated_associate_id = ?, "
-                '"updatedCount" = "updatedCount" + 1 '
-                f"WHERE tenant = ? AND {self.dialect.ids_match(kind.key, shape)}"
-            )
-        return text
+    def rows(self, rows: list[Any]) -> list[Any]:
+        if not self._results:
+            return rows
+        return [self.row(row) for row in rows]

@@ -1,4 +1,9 @@
-"""One tenant's view of the database inside one transaction: the statements the domain needs."""
+"""One tenant's view of the database inside one transaction: the statements the domain needs.
+
+:class:`Statements` writes them with SQLAlchemy Core over :mod:`emulator.storage.schema`'s tables,
+compiled once per dialect (:mod:`emulator.storage.sql`); :class:`TenantStore` runs them on the
+transaction's cursor.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,21 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+
 from emulator.domain.activities import (
     ActivityKind,
     ActivityRecord,
@@ -15,7 +35,141 @@ from emulator.domain.activities import (
 )
 from emulator.domain.sentry import Level, TableRights, User
 from emulator.domain.sessions import TicketRow
-from emulator.storage.sql import Statements
+from emulator.storage import schema
+from emulator.storage.sql import Dialect, Statement
+
+_a, _r, _t = schema.associate, schema.role, schema.ticket
+_USER_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    _a.c.associate_id,
+    _a.c.name,
+    _a.c.group_id,
+    _a.c.role_id,
+    _r.c.name,
+    _r.c.rights,
+    _a.c.full_name,
+    _a.c.email,
+    _a.c.person_id,
+    _a.c.contact_id,
+    _a.c.user_type,
+)
+"""The columns :func:`user_from_row` reads, in its order."""
+_WITH_ROLE = _a.join(_r, and_(_r.c.tenant == _a.c.tenant, _r.c.role_id == _a.c.role_id))
+
+JOURNAL_COLUMNS: tuple[str, ...] = tuple(
+    column.key for column in schema.journal.columns if column is not schema.journal.autoincrement_column
+)
+"""The journal's columns a new entry gives: all but its id."""
+
+_TENANT: BindParameter[str] = bindparam("tenant")
+
+
+class Statements:
+    """The statements of a call's transaction in one dialect, each compiled once."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        a, t, j = _a, _t, schema.journal
+        self.find_ticket = Statement(
+            select(*_USER_COLUMNS, t.c.last_used, t.c.fixed)
+            .select_from(
+                t.join(_WITH_ROLE, and_(a.c.tenant == t.c.tenant, a.c.associate_id == t.c.associate_id))
+            )
+            .where(t.c.tenant == _TENANT, t.c.ticket == bindparam("ticket")),
+            dialect,
+        )
+        self.touch_ticket = Statement(
+            update(t)
+            .where(t.c.tenant == _TENANT, t.c.ticket == bindparam("ticket"))
+            .values(last_used=bindparam("now")),
+            dialect,
+        )
+        self.add_ticket = Statement(
+            insert(t).inline(), dialect, columns=("tenant", "ticket", "associate_id", "last_used", "fixed")
+        )
+        self.find_login = Statement(
+            select(*_USER_COLUMNS, a.c.password_hash)
+            .select_from(_WITH_ROLE)
+            .where(a.c.tenant == _TENANT, a.c.name == bindparam("name")),
+            dialect,
+        )
+        token = schema.application_token
+        self.has_token = Statement(
+            select(token.c.token).where(token.c.tenant == _TENANT, token.c.token == bindparam("token")),
+            dialect,
+        )
+        self.tenant_exists = Statement(
+            select(schema.tenant.c.tenant).where(schema.tenant.c.tenant == _TENANT), dialect
+        )
+        self.journal_insert = Statement(insert(j).inline(), dialect, columns=JOURNAL_COLUMNS)
+        self.journal_floor = Statement(
+            select(j.c.id)
+            .where(j.c.tenant == _TENANT)
+            .order_by(j.c.id.desc())
+            .limit(literal_column("1", Integer))
+            .offset(bindparam("keep", type_=j.c.id.type)),
+            dialect,
+        )
+        """The id just below a tenant's newest ``keep`` entries (no row when it has that many or fewer)."""
+        self.journal_trim = Statement(
+            delete(j).where(j.c.tenant == _TENANT, j.c.id <= bindparam("floor")), dialect
+        )
+        self._selects: dict[tuple[ActivityKind, int], Statement] = {}
+        self._updates: dict[tuple[ActivityKind, int], Statement] = {}
+
+    def select_activities(self, kind: ActivityKind, count: int) -> Statement:
+        """Owner, group and "explicitly denied to this user" of ``count`` records of ``kind``.
+
+        Values: ``kind`` (its value), ``associate_id`` (the user's), ``tenant``, ``ids``.
+        """
+        bucket = self.dialect.id_bucket(count)
+        statement = self._selects.get((kind, bucket))
+        if statement is None:
+            x, d = schema.activity_tables[kind], schema.sentry_denial
+            key = x.c[kind.key]
+            denied = exists().where(
+                d.c.tenant == x.c.tenant,
+                d.c.kind == bindparam("kind"),
+                d.c.record_id == key,
+                or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
+            )
+            statement = self._selects[kind, bucket] = Statement(
+                select(key, x.c.associate_id, x.c.group_idx, denied).where(
+                    x.c.tenant == _TENANT, self.dialect.ids_match(key, "ids", bucket)
+                ),
+                self.dialect,
+                lists=("ids",),
+            )
+        return statement
+
+    def update_status(self, kind: ActivityKind, count: int) -> Statement:
+        """Set status, done and the bookkeeping of ``count`` records of ``kind``.
+
+        Values: ``status``, ``done``, ``updated``, ``updated_associate_id``, ``tenant``, ``ids``.
+        """
+        bucket = self.dialect.id_bucket(count)
+        statement = self._updates.get((kind, bucket))
+        if statement is None:
+            x = schema.activity_tables[kind]
+            statement = self._updates[kind, bucket] = Statement(
+                update(x)
+                .where(x.c.tenant == _TENANT, self.dialect.ids_match(x.c[kind.key], "ids", bucket))
+                .values(
+                    status=bindparam("status"),
+                    done=bindparam("done"),
+                    updated=bindparam("updated"),
+                    updated_associate_id=bindparam("updated_associate_id"),
+                    updatedCount=x.c.updatedCount + literal_column("1"),
+                ),
+                self.dialect,
+                lists=("ids",),
+            )
+        return statement
+
+
+@functools.cache
+def statements_for(dialect: Dialect) -> Statements:
+    """The call's statements of ``dialect``, compiled once per process."""
+    return Statements(dialect)
 
 
 @functools.lru_cache(maxsize=256)
@@ -33,7 +187,7 @@ def encode_rights(rights: Mapping[str, TableRights]) -> str:
 
 
 def user_from_row(row: Sequence[Any]) -> User:
-    """A ``User`` from the user columns of :mod:`emulator.storage.sql`, in their order."""
+    """A ``User`` from the user columns of :class:`Statements`, in their order."""
     return _user(tuple(row[:11]))
 
 
@@ -58,40 +212,36 @@ def _user(row: tuple[Any, ...]) -> User:
 class TenantStore:
     """Implements ``ActivityStore`` and ``SessionStore`` for ``tenant`` in one open transaction.
 
-    It runs the statements of :mod:`emulator.storage.sql` on the driver's cursor; the
-    transaction is :meth:`emulator.storage.database.Database.transaction`'s.
+    It runs :class:`Statements` on the transaction's DB-API cursor; the transaction is
+    :meth:`emulator.storage.database.Database.transaction`'s.
     """
 
-    def __init__(self, cursor: Any, tenant: str, statements: Statements, lock_key: int | None = None) -> None:
+    def __init__(self, cursor: Any, tenant: str, statements: Statements) -> None:
         self.cursor = cursor
         self.tenant = tenant
         self.sql = statements
-        self.dialect = statements.dialect
-        self.lock_key = lock_key
-        """PostgreSQL: the tenant's advisory lock, taken when a transaction begins."""
 
-    def begin(self) -> None:
-        """Start a write transaction (and, on PostgreSQL, wait for the tenant's advisory lock)."""
-        if self.dialect.begin is not None:
-            self.cursor.execute(self.dialect.begin)
-        if self.lock_key is not None:
-            self.cursor.execute(self.sql.tenant_lock, (self.lock_key,))
+    def _run(self, statement: Statement, **values: Any) -> None:
+        self.cursor.execute(statement.text, statement.params(values))
+
+    def _one(self, statement: Statement, **values: Any) -> Sequence[Any] | None:
+        self.cursor.execute(statement.text, statement.params(values))
+        row = self.cursor.fetchone()
+        return None if row is None else statement.row(row)
 
     def tenant_exists(self) -> bool:
-        self.cursor.execute(self.sql.tenant_exists, (self.tenant,))
-        return self.cursor.fetchone() is not None
+        return self._one(self.sql.tenant_exists, tenant=self.tenant) is not None
 
     # -- activities -------------------------------------------------------------------------
     def fetch_activities(
         self, kind: ActivityKind, ids: Collection[int], associate_id: int
     ) -> dict[int, ActivityRecord]:
         wanted = list(ids)
-        self.cursor.execute(
-            self.sql.select_activities(kind, len(wanted)),
-            [associate_id, self.tenant, *self.dialect.id_params(wanted)],
-        )
-        rows = self.cursor.fetchall()
-        return {row[0]: ActivityRecord(row[0], row[1], row[2], bool(row[3])) for row in rows}
+        statement = self.sql.select_activities(kind, len(wanted))
+        values = {"kind": kind.value, "associate_id": associate_id, "tenant": self.tenant, "ids": wanted}
+        self.cursor.execute(statement.text, statement.params(values))
+        rows = statement.rows(self.cursor.fetchall())
+        return {row[0]: ActivityRecord(row[0], row[1], row[2], row[3]) for row in rows}
 
     def update_status(
         self,
@@ -102,46 +252,49 @@ class TenantStore:
         now: datetime,
     ) -> None:
         wanted = list(ids)
-        at = self.dialect.time_param(now)
-        done = at if status is ActivityStatus.Completed else None
-        self.cursor.execute(
+        self._run(
             self.sql.update_status(kind, len(wanted)),
-            [int(status), done, at, associate_id, self.tenant, *self.dialect.id_params(wanted)],
+            status=int(status),
+            done=now if status is ActivityStatus.Completed else None,
+            updated=now,
+            updated_associate_id=associate_id,
+            tenant=self.tenant,
+            ids=wanted,
         )
 
     # -- sessions ---------------------------------------------------------------------------
     def find_ticket(self, ticket: str) -> TicketRow | None:
-        self.cursor.execute(self.sql.find_ticket, (self.tenant, ticket))
-        row = self.cursor.fetchone()
-        if row is None:
-            return None
-        return TicketRow(user_from_row(row), self.dialect.time_value(row[11]), bool(row[12]))
+        row = self._one(self.sql.find_ticket, tenant=self.tenant, ticket=ticket)
+        return None if row is None else TicketRow(user_from_row(row), row[11], row[12])
 
     def touch_ticket(self, ticket: str, now: datetime) -> None:
-        self.cursor.execute(self.sql.touch_ticket, (self.dialect.time_param(now), self.tenant, ticket))
+        self._run(self.sql.touch_ticket, now=now, tenant=self.tenant, ticket=ticket)
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
-        self.cursor.execute(
-            self.sql.add_ticket, (self.tenant, ticket, associate_id, self.dialect.time_param(now), False)
+        self._run(
+            self.sql.add_ticket,
+            tenant=self.tenant,
+            ticket=ticket,
+            associate_id=associate_id,
+            last_used=now,
+            fixed=False,
         )
 
     def find_login(self, name: str) -> tuple[User, str] | None:
-        self.cursor.execute(self.sql.find_login, (self.tenant, name))
-        row = self.cursor.fetchone()
+        row = self._one(self.sql.find_login, tenant=self.tenant, name=name)
         return None if row is None else (user_from_row(row), row[11])
 
     def has_application_token(self, token: str) -> bool:
-        self.cursor.execute(self.sql.has_token, (self.tenant, token))
-        return self.cursor.fetchone() is not None
+        return self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
 
     # -- journal ----------------------------------------------------------------------------
-    def add_journal_entry(self, values: Sequence[Any]) -> None:
-        """One journal row; ``values`` in the order of ``sql.JOURNAL_COLUMNS`` after the tenant."""
-        self.cursor.execute(self.sql.journal_insert, (self.tenant, *values))
+    def add_journal_entry(self, values: Mapping[str, Any]) -> None:
+        """One journal row of the tenant: ``values`` by column (``JOURNAL_COLUMNS`` but the tenant)."""
+        statement = self.sql.journal_insert
+        self.cursor.execute(statement.text, statement.params({**values, "tenant": self.tenant}))
 
     def trim_journal(self, keep: int) -> None:
         """Delete all but the tenant's newest ``keep`` journal entries."""
-        self.cursor.execute(self.sql.journal_floor, (self.tenant, keep))
-        row = self.cursor.fetchone()
+        row = self._one(self.sql.journal_floor, tenant=self.tenant, keep=keep)
         if row is not None:
-            self.cursor.execute(self.sql.journal_trim, (self.tenant, row[0]))
+            self._run(self.sql.journal_trim, tenant=self.tenant, floor=row[0])

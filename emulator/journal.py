@@ -1,0 +1,27 @@
+"""The request journal's entry: what the emulator remembers of one SOAP call.
+
+The call pipeline makes one per call; the log line carries it (:mod:`emulator.logs`) and the
+storage writes it to the tenant's journal (:mod:`emulator.storage.journal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One SOAP call as the request journal keeps it."""
+
+    at: datetime
+    service: str
+    operation: str
+    user: str | None
+    identifiers: Sequence[str | None]
+    status: str | None
+    outcome: str
+    exception_type: str | None
+    message: str | None
+    duration_ms: float

@@ -1,0 +1,64 @@
+"""The request journal's writing: one row per call in the call's own transaction, trimmed to a cap.
+
+The entry itself is :class:`emulator.journal.JournalEntry`; the admin API reads the journal
+through :mod:`emulator.storage.queries`, never more than the newest ``size`` entries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import String
+
+from emulator.journal import JournalEntry
+from emulator.storage import schema
+from emulator.storage.store import TenantStore
+
+TRIM_EVERY = 50
+"""A tenant's journal is trimmed to its cap every this many writes (of this process)."""
+
+
+_LIMITS = {
+    column.key: column.type.length if isinstance(column.type, String) else None
+    for column in schema.journal.columns
+}
+"""The longest string each journal column takes (None: any)."""
+
+
+def _storable(value: Any, limit: int | None) -> Any:
+    """``value`` made storable on every backend: a string without NUL characters, cut to its
+    column's length. SQLite ignores ``VARCHAR(n)``, PostgreSQL refuses a longer value (and any
+    NUL), and a journal entry quotes what a client sent (a user name, an operation)."""
+    if isinstance(value, str):
+        value = value.replace("\x00", "")
+        if limit is not None:
+            value = value[:limit]
+    return value
+
+
+class JournalWriter:
+    """Appends entries to a tenant's journal and keeps it near ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._writes: dict[str, int] = {}  # per tenant
+
+    def record(self, store: TenantStore, entry: JournalEntry) -> None:
+        """Append ``entry`` to the store's tenant's journal, trimming it to :attr:`size` now and then."""
+        values = {
+            "at": entry.at,
+            "service": entry.service,
+            "operation": entry.operation,
+            "user": entry.user,
+            "identifiers": json.dumps(list(entry.identifiers)),
+            "status": entry.status,
+            "outcome": entry.outcome,
+            "exception_type": entry.exception_type,
+            "message": entry.message,
+            "duration_ms": entry.duration_ms,
+        }
+        store.add_journal_entry({name: _storable(value, _LIMITS[name]) for name, value in values.items()})
+        writes = self._writes[store.tenant] = self._writes.get(store.tenant, 0) + 1
+        if writes % TRIM_EVERY == 0:
+            store.trim_journal(self.size)
