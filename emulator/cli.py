@@ -8,22 +8,23 @@
     superoffice-emulator tenants
 
 Every option can also come from an ``EMULATOR_*`` environment variable (``--help`` names it). A bad
-option or value exits with status 2 and a message that says what to change; a failure while running
-(the database cannot be reached) exits with status 1.
+option or value exits with status 2 and a message that says what to change; a failure to start or to
+run (the port is in use, the database cannot be opened, the tenant does not exist) exits with
+status 1 and one line that says what to do. ``tenants`` and ``reset`` never create a database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from emulator import __version__, serving
-from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
-from emulator.serving import run_werkzeug as run_server
+from emulator import __version__, preflight, serving
+from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat
 from emulator.settings import Settings, default_fixtures
 from emulator.storage.fixtures import FixtureError, Fixtures, load_fixtures
 
@@ -48,13 +49,23 @@ class DefaultGroup(click.Group):
 
 
 # -- option values ------------------------------------------------------------------------------
+class BadValue(click.BadParameter):
+    """A bad option value: one line (``Error: Invalid value for '--x': ...``), exit status 2.
+
+    The value's message says what to change, so click's usage text and --help hint are left out.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.ClickException.show(self, file)
+
+
 def _fixtures_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
     """The fixture file, read and validated now, so that a bad one is a usage error (exit 2)."""
     path = value or default_fixtures()
     try:
         load_fixtures(path)
     except FixtureError as exc:
-        raise click.BadParameter(f"{exc}. Fix the file, or leave the option out for the demo data.") from None
+        raise BadValue(f"{exc}. Fix the file, or leave the option out for the demo data.") from None
     return path
 
 
@@ -62,7 +73,7 @@ def _tenant_name(ctx: click.Context, param: click.Parameter, value: str | None) 
     from emulator.settings import TENANT_NAME
 
     if value is not None and not TENANT_NAME.fullmatch(value):
-        raise click.BadParameter(
+        raise BadValue(
             f"{value!r} is not a tenant name: use 1 to 64 letters, digits, '_' or '-', "
             "starting with a letter or digit (for example Cust12345)."
         )
@@ -79,8 +90,13 @@ def _database_url(ctx: click.Context, param: click.Parameter, value: str) -> str
         url = make_url(value)
         dialect_named(url.get_backend_name())
         url.get_dialect()
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            raise ValueError(
+                "an in-memory SQLite database exists once per connection, so every thread and worker"
+                " would see an empty one of its own; name a file"
+            )
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
-        raise click.BadParameter(
+        raise BadValue(
             f"{value!r} is not a usable SQLAlchemy URL ({exc}). Use for example "
             "sqlite:///emulator.db or postgresql+psycopg://user:password@host/dbname."
         ) from None
@@ -216,23 +232,27 @@ def build_settings(**options: Any) -> Settings:
     )
 
 
-def open_database(database_url: str, fixtures: Path) -> Database:
-    """The database at ``database_url`` with its schema created; exit 1 if it cannot be reached."""
-    from sqlalchemy.exc import SQLAlchemyError
+def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> Database:
+    """The database at ``database_url``, checked; ``create=False`` for one that must exist already.
 
-    from emulator.storage.database import Database
+    Exits 1 with one line that says what to do when it cannot be opened.
+    """
+    with startup_errors():
+        return preflight.open_database(database_url, load_fixtures(fixtures), create=create)
 
-    database = Database(database_url, load_fixtures(fixtures))
+
+@contextlib.contextmanager
+def startup_errors(log_level: str = "info") -> Iterator[None]:
+    """A :class:`~emulator.preflight.StartupError` becomes one line and exit status 1.
+
+    At log level ``debug`` the cause's traceback is logged first.
+    """
     try:
-        database.create_schema()
-    except SQLAlchemyError as exc:
-        database.dispose()
-        reason = exc.args[0] if exc.args else type(exc).__name__
-        raise click.ClickException(
-            f"Cannot open the database {database_url}: {reason}. Check that it is reachable"
-            " (for SQLite, that the directory exists and is writable)."
-        ) from None
-    return database
+        yield
+    except preflight.StartupError as exc:
+        if log_level == "debug":
+            log.debug("start-up failure", exc_info=exc)
+        raise click.ClickException(str(exc)) from None
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -294,14 +314,10 @@ def main() -> None:
 )
 def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFormat, **options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
-    from emulator.app import create_app
-
     settings = build_settings(**options)
-    if workers:
-        serving.serve(settings, host, port, workers=workers, log_level=log_level, log_format=log_format)
-        return
-    configure_logging(log_level, log_format)
-    run_server(create_app(settings), host, port)
+    level = log_level.lower()
+    with startup_errors(level):
+        serving.serve(settings, host, port, workers=workers, log_level=level, log_format=log_format)
 
 
 @main.command("init-db")
@@ -333,7 +349,7 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
     try:
         data: Fixtures = load_fixtures(file)
     except FixtureError as exc:
-        raise click.BadParameter(f"{exc}. Fix the file and run again.", param_hint="FILE") from None
+        raise BadValue(f"{exc}. Fix the file and run again.", param_hint="FILE") from None
     summary = f"{len(data.users)} users, {len(data.activities)} activities, {len(data.denials)} denials"
     if check:
         click.echo(f"{file} is valid: {summary}.")
@@ -358,10 +374,20 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
     help="Reset every tenant in the database.",
 )
 def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> None:
-    """Put a tenant (or every tenant) back to the fixtures: data, tickets and journal."""
-    database = open_database(database_url, fixtures)
+    """Put a tenant (or every tenant) back to the fixtures: data, tickets and journal.
+
+    Creates nothing: the database and the tenant must exist (load-fixtures creates a tenant).
+    """
+    database = open_database(database_url, fixtures, create=False)
     try:
-        names = database.tenants() if all_tenants else [tenant]
+        existing = database.tenants()
+        if not all_tenants and tenant not in existing:
+            held = f"holds: {', '.join(existing)}" if existing else "holds no tenants yet"
+            raise click.ClickException(
+                f"There is no tenant {tenant} in {preflight.shown_url(database_url)}; it {held}."
+                f" Name one with --tenant, or create it with load-fixtures FILE --tenant {tenant}."
+            )
+        names = existing if all_tenants else [tenant]
         for name in names:
             database.reset(name)
     finally:
@@ -372,8 +398,8 @@ def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> 
 @main.command()
 @database_options
 def tenants(database_url: str, fixtures: Path) -> None:
-    """List the tenants in the database, one per line."""
-    database = open_database(database_url, fixtures)
+    """List the tenants in the database, one per line (creates nothing)."""
+    database = open_database(database_url, fixtures, create=False)
     try:
         for name in database.tenants():
             click.echo(name)

@@ -64,6 +64,8 @@ class UserFixture:
     contact_id: int
     user_type: str
     tickets: tuple[str, ...]
+    password: str | None = None
+    """The password when the file gives it in plain text (the start-up banner shows it), else None."""
 
 
 @dataclass(frozen=True)
@@ -300,10 +302,11 @@ class _Validator:
         record = self.mapping(value, where)
         name = self.text(record, "name", where, column=schema.associate.c.name)
         where = f"users[{index}] ({name})"
-        if "password_hash" in record:
+        password = None if "password_hash" in record else self.text(record, "password", where)
+        if password is None:
             password_hash = self.text(record, "password_hash", where, column=schema.associate.c.password_hash)
         else:
-            password_hash = hash_password(self.text(record, "password", where))
+            password_hash = hash_password(password)
         role_id = self.integer(record, "role_id", where)
         if role_id not in role_ids:
             raise self.fail(where, f"field 'role_id' names unknown role {role_id}")
@@ -326,6 +329,7 @@ class _Validator:
                 record, "user_type", where, "InternalAssociate", column=schema.associate.c.user_type
             ),
             tickets=tickets,
+            password=password,
         )
 
     def activities(self, value: object, groups: Mapping[int, int]) -> tuple[ActivityFixture, ...]:
