@@ -1,7 +1,7 @@
 """The WSGI application: routes NetServer paths (with or without a tenant prefix) and the admin API.
 
     from emulator.app import create_app
-    from emulator.settings import TENANT_NAME, Settings
+    from emulator.settings import Settings
 
     app = create_app(Settings(database_url="sqlite:///crm.db"))
     # app is a WSGI callable; app.runtime holds the settings, database and clock.
@@ -26,8 +26,9 @@ from werkzeug.wrappers import Request, Response
 from emulator import __version__, admin, ui
 from emulator.bodies import read_body
 from emulator.clock import Clock, utcnow
+from emulator.domain.values import is_tenant_name, tenant_name_error
 from emulator.runtime import Runtime
-from emulator.settings import TENANT_NAME, Settings
+from emulator.settings import Settings
 from emulator.soap.documents import build_wsdl
 from emulator.soap.endpoint import HttpHead, soap_call
 from emulator.soap.operations import SERVICES
@@ -107,8 +108,8 @@ class EmulatorApp:
         if endpoint == "admin":
             return admin.handle(self.runtime, request, args.get("tenant"), args.get("rest", ""))
         tenant = args.get("tenant", self.runtime.settings.default_tenant)
-        if not TENANT_NAME.fullmatch(tenant):
-            raise NotFound(f"{tenant!r} is not a valid tenant name (letters, digits, _ and -).")
+        if not is_tenant_name(tenant):
+            raise NotFound(tenant_name_error(tenant))
         service = args["service"].removesuffix(".svc")
         if service not in SERVICES or not args["service"].endswith(".svc"):
             raise NotFound(
@@ -136,7 +137,7 @@ class EmulatorApp:
             return None
         tenant, service = match.group(1) or self.runtime.settings.default_tenant, match.group(2)
         length = environ.get("CONTENT_LENGTH", "")
-        if service not in SERVICES or not TENANT_NAME.fullmatch(tenant) or not length.isdigit():
+        if service not in SERVICES or not is_tenant_name(tenant) or not length.isdigit():
             return None
         if int(length) > self.runtime.settings.max_body_bytes:
             return None

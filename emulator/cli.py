@@ -24,9 +24,17 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from emulator import __version__, preflight, serving
-from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat
-from emulator.settings import Settings, default_fixtures
-from emulator.storage.fixtures import FixtureError, Fixtures, load_fixtures
+from emulator.settings import (
+    Declaration,
+    FixtureFile,
+    Rule,
+    ServerOptions,
+    SettingError,
+    Settings,
+    TenantName,
+    declarations,
+)
+from emulator.storage.fixtures import Fixtures, load_fixtures
 
 if TYPE_CHECKING:
     from emulator.storage.database import Database
@@ -48,7 +56,7 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-# -- option values ------------------------------------------------------------------------------
+# -- options from the settings' declarations ------------------------------------------------------
 class BadValue(click.BadParameter):
     """A bad option value: one line (``Error: Invalid value for '--x': ...``), exit status 2.
 
@@ -59,52 +67,40 @@ class BadValue(click.BadParameter):
         click.ClickException.show(self, file)
 
 
-def _fixtures_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    """The fixture file, read and validated now, so that a bad one is a usage error (exit 2)."""
-    path = value or default_fixtures()
-    try:
-        load_fixtures(path)
-    except FixtureError as exc:
-        raise BadValue(f"{exc}. Fix the file, or leave the option out for the demo data.") from None
-    return path
+class RuleType(click.ParamType):  # type: ignore[type-arg]
+    """A click type that checks a value by a setting's :class:`~emulator.settings.Rule`."""
+
+    def __init__(self, rule: Rule[Any], param_hint: str | None = None) -> None:
+        self.rule = rule
+        self.name = rule.metavar.lower()
+        self.param_hint = param_hint
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.rule.metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value  # a default, already a value
+        try:
+            return self.rule.parse(value)
+        except SettingError as exc:
+            raise BadValue(str(exc), ctx, param, self.param_hint) from None
 
 
-def _tenant_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from emulator.settings import TENANT_NAME
+class FlagType(click.types.BoolParamType):
+    """A ``--x/--no-x`` flag whose variable is read by the setting's :class:`~emulator.settings.Flag`."""
 
-    if value is not None and not TENANT_NAME.fullmatch(value):
-        raise BadValue(
-            f"{value!r} is not a tenant name: use 1 to 64 letters, digits, '_' or '-', "
-            "starting with a letter or digit (for example Cust12345)."
-        )
-    return value
+    def __init__(self, rule: Rule[Any]) -> None:
+        self.rule = rule
 
-
-def _database_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    from emulator.storage.sql import dialect_named
-
-    try:
-        url = make_url(value)
-        dialect_named(url.get_backend_name())
-        url.get_dialect()
-        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
-            raise ValueError(
-                "an in-memory SQLite database exists once per connection, so every thread and worker"
-                " would see an empty one of its own; name a file"
-            )
-    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
-        raise BadValue(
-            f"{value!r} is not a usable SQLAlchemy URL ({exc}). Use for example "
-            "sqlite:///emulator.db or postgresql+psycopg://user:password@host/dbname."
-        ) from None
-    return value
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return RuleType.convert(self, value, param, ctx)  # type: ignore[arg-type]
 
 
-# -- shared options -----------------------------------------------------------------------------
-def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
+def setting_options(cls: type[Any], *names: str) -> Callable[[F], F]:
+    """The click options of ``cls``' declared settings (only ``names`` when given), in order."""
+    options = [_option(d) for d in declarations(cls) if not names or d.name in names]
+
     def apply(function: F) -> F:
         for option in reversed(options):
             function = option(function)
@@ -113,123 +109,37 @@ def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-database_options = _options(
-    click.option(
-        "--database-url",
-        envvar="EMULATOR_DATABASE_URL",
+def _option(declaration: Declaration) -> Callable[[F], F]:
+    shown = declaration.shown_default
+    return click.option(
+        declaration.option,
+        declaration.name,
+        type=FlagType(declaration.rule) if declaration.is_flag else RuleType(declaration.rule),
+        envvar=declaration.env,
         show_envvar=True,
-        default=Settings.database_url,
-        show_default=True,
-        callback=_database_url,
-        help="SQLAlchemy database URL (a SQLite file by default; postgresql+psycopg://... for a server).",
-    ),
-    click.option(
-        "--fixtures",
-        envvar="EMULATOR_FIXTURES",
-        show_envvar=True,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        callback=_fixtures_path,
-        help="Fixture file (YAML or JSON) tenants are created from and reset to [default: the demo data].",
-    ),
-)
+        default=declaration.default,
+        show_default=shown.replace("`", "") if shown else True,
+        help=declaration.help,
+    )
+
+
+database_options = setting_options(Settings, "database_url", "fixtures")
 
 tenant_option = click.option(
     "--tenant",
     envvar="EMULATOR_TENANT",
     show_envvar=True,
+    type=RuleType(TenantName()),
     default=Settings.default_tenant,
     show_default=True,
-    callback=_tenant_name,
     help="The tenant: the first path segment of /<tenant>/Remote/Services86/... URLs.",
-)
-
-settings_options = _options(
-    click.option(
-        "--mode",
-        envvar="EMULATOR_MODE",
-        show_envvar=True,
-        type=click.Choice(["onsite", "online"]),
-        default=Settings.mode,
-        show_default=True,
-        help="online: application tokens are required and checked.",
-    ),
-    click.option(
-        "--wrap-exceptions/--no-wrap-exceptions",
-        envvar="EMULATOR_WRAP_EXCEPTIONS",
-        show_envvar=True,
-        default=Settings.wrap_exceptions,
-        show_default=True,
-        help="Failures in the ExceptionInfo header (NetServer's default) or as SOAP Faults.",
-    ),
-    click.option(
-        "--strict/--no-strict",
-        envvar="EMULATOR_STRICT",
-        show_envvar=True,
-        default=Settings.strict,
-        show_default=True,
-        help="Fail, instead of silently changing nothing, on a nonexistent id.",
-    ),
-    click.option(
-        "--ticket-lifetime",
-        envvar="EMULATOR_TICKET_LIFETIME",
-        show_envvar=True,
-        type=click.IntRange(min=1),
-        default=Settings.ticket_lifetime_seconds,
-        show_default=True,
-        help="Sliding ticket expiry, in seconds.",
-    ),
-    click.option(
-        "--journal-size",
-        envvar="EMULATOR_JOURNAL_SIZE",
-        show_envvar=True,
-        type=click.IntRange(min=1),
-        default=Settings.journal_size,
-        show_default=True,
-        help="How many calls the request journal keeps per tenant (the oldest go first).",
-    ),
-    click.option(
-        "--admin-token",
-        envvar="EMULATOR_ADMIN_TOKEN",
-        show_envvar=True,
-        default=None,
-        help="Require 'Authorization: Bearer TOKEN' on the admin API under /_emulator/ [default: open].",
-    ),
-    click.option(
-        "--max-body-bytes",
-        envvar="EMULATOR_MAX_BODY_BYTES",
-        show_envvar=True,
-        type=click.IntRange(min=1),
-        default=Settings.max_body_bytes,
-        show_default=True,
-        help="Larger request bodies are refused with HTTP 413.",
-    ),
-    click.option(
-        "--default-tenant",
-        envvar="EMULATOR_DEFAULT_TENANT",
-        show_envvar=True,
-        default=Settings.default_tenant,
-        show_default=True,
-        callback=_tenant_name,
-        help="The tenant of URLs without a tenant prefix (/Remote/Services86/...).",
-    ),
 )
 
 
 def build_settings(**options: Any) -> Settings:
-    """Settings from the options of ``serve`` (the names click gives them)."""
-    return Settings(
-        database_url=options["database_url"],
-        fixtures=options["fixtures"],
-        mode=options["mode"],
-        wrap_exceptions=options["wrap_exceptions"],
-        strict=options["strict"],
-        ticket_lifetime_seconds=options["ticket_lifetime"],
-        journal_size=options["journal_size"],
-        admin_token=options["admin_token"] or None,
-        max_body_bytes=options["max_body_bytes"],
-        default_tenant=options["default_tenant"],
-    )
+    """Settings from the options of ``serve``; an option left out (``None``) keeps its default."""
+    names = {declaration.name for declaration in declarations(Settings)}
+    return Settings(**{name: value for name, value in options.items() if name in names and value is not None})
 
 
 def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> Database:
@@ -266,58 +176,21 @@ def main() -> None:
 
 
 @main.command()
-@database_options
-@settings_options
-@click.option(
-    "--host",
-    envvar="EMULATOR_HOST",
-    show_envvar=True,
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to bind (loopback by default; 0.0.0.0 to accept other machines).",
-)
-@click.option(
-    "--port",
-    envvar="EMULATOR_PORT",
-    show_envvar=True,
-    type=click.IntRange(0, 65535),
-    default=8080,
-    show_default=True,
-    help="TCP port; 0 picks a free one (the log line at start names it).",
-)
-@click.option(
-    "--workers",
-    envvar="EMULATOR_WORKERS",
-    show_envvar=True,
-    type=click.IntRange(0, 64),
-    default=0,
-    show_default=True,
-    help="0: one process (werkzeug, threaded); N: N worker processes under granian.",
-)
-@click.option(
-    "--log-level",
-    envvar="EMULATOR_LOG_LEVEL",
-    show_envvar=True,
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default="info",
-    show_default=True,
-    help="info logs one line per SOAP call; debug adds werkzeug's access lines.",
-)
-@click.option(
-    "--log-format",
-    envvar="EMULATOR_LOG_FORMAT",
-    show_envvar=True,
-    type=click.Choice(LOG_FORMATS),
-    default="text",
-    show_default=True,
-    help="text for people, json for one JSON object per line.",
-)
-def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFormat, **options: Any) -> None:
+@setting_options(Settings)
+@setting_options(ServerOptions)
+def serve(**options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
     settings = build_settings(**options)
-    level = log_level.lower()
-    with startup_errors(level):
-        serving.serve(settings, host, port, workers=workers, log_level=level, log_format=log_format)
+    server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
+    with startup_errors(server.log_level):
+        serving.serve(
+            settings,
+            server.host,
+            server.port,
+            workers=server.workers,
+            log_level=server.log_level,
+            log_format=server.log_format,
+        )
 
 
 @main.command("init-db")
@@ -331,7 +204,7 @@ def init_db(database_url: str, fixtures: Path) -> None:
 
 
 @main.command("load-fixtures")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=RuleType(FixtureFile("Fix the file and run again."), param_hint="FILE"))
 @database_options
 @tenant_option
 @click.option(
@@ -346,10 +219,7 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
 
     The tenant keeps FILE's data until it is reset; a reset returns it to --fixtures.
     """
-    try:
-        data: Fixtures = load_fixtures(file)
-    except FixtureError as exc:
-        raise BadValue(f"{exc}. Fix the file and run again.", param_hint="FILE") from None
+    data: Fixtures = load_fixtures(file)  # checked as the argument was read: cached
     summary = f"{len(data.users)} users, {len(data.activities)} activities, {len(data.denials)} denials"
     if check:
         click.echo(f"{file} is valid: {summary}.")

@@ -34,6 +34,7 @@ from sqlalchemy import Column
 from emulator.domain.activities import ActivityKind, ActivityStatus, parse_identifier
 from emulator.domain.sentry import Level, TableRights
 from emulator.domain.sessions import hash_password
+from emulator.domain.values import int32_error, is_int32
 from emulator.storage import schema
 
 TABLES = [kind.value for kind in ActivityKind]
@@ -186,8 +187,8 @@ class _Validator:
         value = record.get(key, default)
         if value is None:
             raise self.fail(where, f"field '{key}' is required")
-        if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
-            raise self.fail(where, f"field '{key}' must be a 32-bit integer, got {value!r}")
+        if not is_int32(value):
+            raise self.fail(where, int32_error(f"field '{key}'", value))
         return value
 
     def text(
