@@ -92,6 +92,7 @@ class FlagType(click.types.BoolParamType):
 
     def __init__(self, rule: Rule[Any]) -> None:
         self.rule = rule
+        self.param_hint = None
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return RuleType.convert(self, value, param, ctx)  # type: ignore[arg-type]
