@@ -79,12 +79,7 @@ class RuleType(click.ParamType):  # type: ignore[type-arg]
         return self.rule.metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str):
-            return value  # a default, already a value
-        try:
-            return self.rule.parse(value)
-        except SettingError as exc:
-            raise BadValue(str(exc), ctx, param, self.param_hint) from None
+        return _convert(self.rule, value, param, ctx, self.param_hint)
 
 
 class FlagType(click.types.BoolParamType):
@@ -92,10 +87,25 @@ class FlagType(click.types.BoolParamType):
 
     def __init__(self, rule: Rule[Any]) -> None:
         self.rule = rule
-        self.param_hint = None
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        return RuleType.convert(self, value, param, ctx)  # type: ignore[arg-type]
+        return _convert(self.rule, value, param, ctx)
+
+
+def _convert(
+    rule: Rule[Any],
+    value: Any,
+    param: click.Parameter | None,
+    ctx: click.Context | None,
+    hint: str | None = None,
+) -> Any:
+    """``value`` parsed by ``rule`` when it is text (a default is a value already); a :class:`BadValue`."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return rule.parse(value)
+    except SettingError as exc:
+        raise BadValue(str(exc), ctx, param, hint) from None
 
 
 def setting_options(cls: type[Any], *names: str) -> Callable[[F], F]:

@@ -265,7 +265,7 @@ class Settings:
             "--fixtures",
             FixtureFile(),
             "YAML or JSON file every tenant is created from and reset to.",
-            shown_default="the demo data (`fixtures/default.yaml`)",
+            shown_default="the demo data, `fixtures/default.yaml`",
         ),
     )
     mode: Mode = field(
@@ -310,7 +310,7 @@ class Settings:
             "--admin-token",
             Text(),
             "When set, the admin API under /_emulator/ needs 'Authorization: Bearer TOKEN'.",
-            shown_default="none (open)",
+            shown_default="none: the admin API is open",
         ),
     )
     max_body_bytes: int = field(
