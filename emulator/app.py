@@ -1,7 +1,7 @@
 """The WSGI application: the SOAP calls, and the small apps for everything else (WSDL, admin, dashboard).
 
     from emulator.app import create_app
-    from emulator.settings import TENANT_NAME, Settings
+    from emulator.settings import Settings
 
     app = create_app(Settings(database_url="sqlite:///crm.db"))
     # app is a WSGI callable; app.runtime holds the settings, database and clock.

@@ -8,24 +8,33 @@
     superoffice-emulator tenants
 
 Every option can also come from an ``EMULATOR_*`` environment variable (``--help`` names it). A bad
-option or value exits with status 2 and a message that says what to change; a failure while running
-(the database cannot be reached) exits with status 1.
+option or value exits with status 2 and a message that says what to change; a failure to start or to
+run (the port is in use, the database cannot be opened, the tenant does not exist) exits with
+status 1 and one line that says what to do. ``tenants`` and ``reset`` never create a database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from emulator import __version__, serving
-from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
-from emulator.serving import run_werkzeug as run_server
-from emulator.settings import Settings, default_fixtures
-from emulator.storage.fixtures import FixtureError, Fixtures, load_fixtures
+from emulator import __version__, preflight, serving
+from emulator.settings import (
+    Declaration,
+    FixtureFile,
+    Rule,
+    ServerOptions,
+    SettingError,
+    Settings,
+    TenantName,
+    declarations,
+)
+from emulator.storage.fixtures import Fixtures, load_fixtures
 
 if TYPE_CHECKING:
     from emulator.storage.database import Database
@@ -47,48 +56,62 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-# -- option values ------------------------------------------------------------------------------
-def _fixtures_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
-    """The fixture file, read and validated now, so that a bad one is a usage error (exit 2)."""
-    path = value or default_fixtures()
+# -- options from the settings' declarations ------------------------------------------------------
+class BadValue(click.BadParameter):
+    """A bad option value: one line (``Error: Invalid value for '--x': ...``), exit status 2.
+
+    The value's message says what to change, so click's usage text and --help hint are left out.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.ClickException.show(self, file)
+
+
+class RuleType(click.ParamType):  # type: ignore[type-arg]
+    """A click type that checks a value by a setting's :class:`~emulator.settings.Rule`."""
+
+    def __init__(self, rule: Rule[Any], param_hint: str | None = None) -> None:
+        self.rule = rule
+        self.name = rule.metavar.lower()
+        self.param_hint = param_hint
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.rule.metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return _convert(self.rule, value, param, ctx, self.param_hint)
+
+
+class FlagType(click.types.BoolParamType):
+    """A ``--x/--no-x`` flag whose variable is read by the setting's :class:`~emulator.settings.Flag`."""
+
+    def __init__(self, rule: Rule[Any]) -> None:
+        self.rule = rule
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return _convert(self.rule, value, param, ctx)
+
+
+def _convert(
+    rule: Rule[Any],
+    value: Any,
+    param: click.Parameter | None,
+    ctx: click.Context | None,
+    hint: str | None = None,
+) -> Any:
+    """``value`` parsed by ``rule`` when it is text (a default is a value already); a :class:`BadValue`."""
+    if not isinstance(value, str):
+        return value
     try:
-        load_fixtures(path)
-    except FixtureError as exc:
-        raise click.BadParameter(f"{exc}. Fix the file, or leave the option out for the demo data.") from None
-    return path
+        return rule.parse(value)
+    except SettingError as exc:
+        raise BadValue(str(exc), ctx, param, hint) from None
 
 
-def _tenant_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from emulator.settings import TENANT_NAME
+def setting_options(cls: type[Any], *names: str) -> Callable[[F], F]:
+    """The click options of ``cls``' declared settings (only ``names`` when given), in order."""
+    options = [_option(d) for d in declarations(cls) if not names or d.name in names]
 
-    if value is not None and not TENANT_NAME.fullmatch(value):
-        raise click.BadParameter(
-            f"{value!r} is not a tenant name: use 1 to 64 letters, digits, '_' or '-', "
-            "starting with a letter or digit (for example Cust12345)."
-        )
-    return value
-
-
-def _database_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
-    from emulator.storage.sql import dialect_named
-
-    try:
-        url = make_url(value)
-        dialect_named(url.get_backend_name())
-        url.get_dialect()
-    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
-        raise click.BadParameter(
-            f"{value!r} is not a usable SQLAlchemy URL ({exc}). Use for example "
-            "sqlite:///emulator.db or postgresql+psycopg://user:password@host/dbname."
-        ) from None
-    return value
-
-
-# -- shared options -----------------------------------------------------------------------------
-def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
     def apply(function: F) -> F:
         for option in reversed(options):
             function = option(function)
@@ -97,142 +120,60 @@ def _options(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-database_options = _options(
-    click.option(
-        "--database-url",
-        envvar="EMULATOR_DATABASE_URL",
+def _option(declaration: Declaration) -> Callable[[F], F]:
+    shown = declaration.shown_default
+    return click.option(
+        declaration.option,
+        declaration.name,
+        type=FlagType(declaration.rule) if declaration.is_flag else RuleType(declaration.rule),
+        envvar=declaration.env,
         show_envvar=True,
-        default=Settings.database_url,
-        show_default=True,
-        callback=_database_url,
-        help="SQLAlchemy database URL (a SQLite file by default; postgresql+psycopg://... for a server).",
-    ),
-    click.option(
-        "--fixtures",
-        envvar="EMULATOR_FIXTURES",
-        show_envvar=True,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=None,
-        callback=_fixtures_path,
-        help="Fixture file (YAML or JSON) tenants are created from and reset to [default: the demo data].",
-    ),
-)
+        default=declaration.default,
+        show_default=shown.replace("`", "") if shown else True,
+        help=declaration.help,
+    )
+
+
+database_options = setting_options(Settings, "database_url", "fixtures")
 
 tenant_option = click.option(
     "--tenant",
     envvar="EMULATOR_TENANT",
     show_envvar=True,
+    type=RuleType(TenantName()),
     default=Settings.default_tenant,
     show_default=True,
-    callback=_tenant_name,
     help="The tenant: the first path segment of /<tenant>/Remote/Services86/... URLs.",
-)
-
-settings_options = _options(
-    click.option(
-        "--mode",
-        envvar="EMULATOR_MODE",
-        show_envvar=True,
-        type=click.Choice(["onsite", "online"]),
-        default=Settings.mode,
-        show_default=True,
-        help="online: application tokens are required and checked.",
-    ),
-    click.option(
-        "--wrap-exceptions/--no-wrap-exceptions",
-        envvar="EMULATOR_WRAP_EXCEPTIONS",
-        show_envvar=True,
-        default=Settings.wrap_exceptions,
-        show_default=True,
-        help="Failures in the ExceptionInfo header (NetServer's default) or as SOAP Faults.",
-    ),
-    click.option(
-        "--strict/--no-strict",
-        envvar="EMULATOR_STRICT",
-        show_envvar=True,
-        default=Settings.strict,
-        show_default=True,
-        help="Fail, instead of silently changing nothing, on a nonexistent id.",
-    ),
-    click.option(
-        "--ticket-lifetime",
-        envvar="EMULATOR_TICKET_LIFETIME",
-        show_envvar=True,
-        type=click.IntRange(min=1),
-        default=Settings.ticket_lifetime_seconds,
-        show_default=True,
-        help="Sliding ticket expiry, in seconds.",
-    ),
-    click.option(
-        "--journal-size",
-        envvar="EMULATOR_JOURNAL_SIZE",
-        show_envvar=True,
-        type=click.IntRange(min=1),
-        default=Settings.journal_size,
-        show_default=True,
-        help="How many calls the request journal keeps per tenant (the oldest go first).",
-    ),
-    click.option(
-        "--admin-token",
-        envvar="EMULATOR_ADMIN_TOKEN",
-        show_envvar=True,
-        default=None,
-        help="Require 'Authorization: Bearer TOKEN' on the admin API under /_emulator/ [default: open].",
-    ),
-    click.option(
-        "--max-body-bytes",
-        envvar="EMULATOR_MAX_BODY_BYTES",
-        show_envvar=True,
-        type=click.IntRange(min=1),
-        default=Settings.max_body_bytes,
-        show_default=True,
-        help="Larger request bodies are refused with HTTP 413.",
-    ),
-    click.option(
-        "--default-tenant",
-        envvar="EMULATOR_DEFAULT_TENANT",
-        show_envvar=True,
-        default=Settings.default_tenant,
-        show_default=True,
-        callback=_tenant_name,
-        help="The tenant of URLs without a tenant prefix (/Remote/Services86/...).",
-    ),
 )
 
 
 def build_settings(**options: Any) -> Settings:
-    """Settings from the options of ``serve`` (the names click gives them)."""
-    return Settings(
-        database_url=options["database_url"],
-        fixtures=options["fixtures"],
-        mode=options["mode"],
-        wrap_exceptions=options["wrap_exceptions"],
-        strict=options["strict"],
-        ticket_lifetime_seconds=options["ticket_lifetime"],
-        journal_size=options["journal_size"],
-        admin_token=options["admin_token"] or None,
-        max_body_bytes=options["max_body_bytes"],
-        default_tenant=options["default_tenant"],
-    )
+    """Settings from the options of ``serve``; an option left out (``None``) keeps its default."""
+    names = {declaration.name for declaration in declarations(Settings)}
+    return Settings(**{name: value for name, value in options.items() if name in names and value is not None})
 
 
-def open_database(database_url: str, fixtures: Path) -> Database:
-    """The database at ``database_url`` with its schema created; exit 1 if it cannot be reached."""
-    from sqlalchemy.exc import SQLAlchemyError
+def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> Database:
+    """The database at ``database_url``, checked; ``create=False`` for one that must exist already.
 
-    from emulator.storage.database import Database
+    Exits 1 with one line that says what to do when it cannot be opened.
+    """
+    with startup_errors():
+        return preflight.open_database(database_url, load_fixtures(fixtures), create=create)
 
-    database = Database(database_url, load_fixtures(fixtures))
+
+@contextlib.contextmanager
+def startup_errors(log_level: str = "info") -> Iterator[None]:
+    """A :class:`~emulator.preflight.StartupError` becomes one line and exit status 1.
+
+    At log level ``debug`` the cause's traceback is logged first.
+    """
     try:
-        database.create_schema()
-    except SQLAlchemyError as exc:
-        database.dispose()
-        reason = exc.args[0] if exc.args else type(exc).__name__
-        raise click.ClickException(
-            f"Cannot open the database {database_url}: {reason}. Check that it is reachable"
-            " (for SQLite, that the directory exists and is writable)."
-        ) from None
-    return database
+        yield
+    except preflight.StartupError as exc:
+        if log_level == "debug":
+            log.debug("start-up failure", exc_info=exc)
+        raise click.ClickException(str(exc)) from None
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -246,62 +187,21 @@ def main() -> None:
 
 
 @main.command()
-@database_options
-@settings_options
-@click.option(
-    "--host",
-    envvar="EMULATOR_HOST",
-    show_envvar=True,
-    default="127.0.0.1",
-    show_default=True,
-    help="Address to bind (loopback by default; 0.0.0.0 to accept other machines).",
-)
-@click.option(
-    "--port",
-    envvar="EMULATOR_PORT",
-    show_envvar=True,
-    type=click.IntRange(0, 65535),
-    default=8080,
-    show_default=True,
-    help="TCP port; 0 picks a free one (the log line at start names it).",
-)
-@click.option(
-    "--workers",
-    envvar="EMULATOR_WORKERS",
-    show_envvar=True,
-    type=click.IntRange(0, 64),
-    default=0,
-    show_default=True,
-    help="0: one process (werkzeug, threaded); N: N worker processes under granian.",
-)
-@click.option(
-    "--log-level",
-    envvar="EMULATOR_LOG_LEVEL",
-    show_envvar=True,
-    type=click.Choice(LOG_LEVELS, case_sensitive=False),
-    default="info",
-    show_default=True,
-    help="info logs one line per SOAP call; debug adds werkzeug's access lines.",
-)
-@click.option(
-    "--log-format",
-    envvar="EMULATOR_LOG_FORMAT",
-    show_envvar=True,
-    type=click.Choice(LOG_FORMATS),
-    default="text",
-    show_default=True,
-    help="text for people, json for one JSON object per line.",
-)
-def serve(host: str, port: int, workers: int, log_level: str, log_format: LogFormat, **options: Any) -> None:
+@setting_options(Settings)
+@setting_options(ServerOptions)
+def serve(**options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
-    from emulator.app import create_app
-
     settings = build_settings(**options)
-    if workers:
-        serving.serve(settings, host, port, workers=workers, log_level=log_level, log_format=log_format)
-        return
-    configure_logging(log_level, log_format)
-    run_server(create_app(settings), host, port)
+    server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
+    with startup_errors(server.log_level):
+        serving.serve(
+            settings,
+            server.host,
+            server.port,
+            workers=server.workers,
+            log_level=server.log_level,
+            log_format=server.log_format,
+        )
 
 
 @main.command("init-db")
@@ -315,7 +215,7 @@ def init_db(database_url: str, fixtures: Path) -> None:
 
 
 @main.command("load-fixtures")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=RuleType(FixtureFile("Fix the file and run again."), param_hint="FILE"))
 @database_options
 @tenant_option
 @click.option(
@@ -330,10 +230,7 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
 
     The tenant keeps FILE's data until it is reset; a reset returns it to --fixtures.
     """
-    try:
-        data: Fixtures = load_fixtures(file)
-    except FixtureError as exc:
-        raise click.BadParameter(f"{exc}. Fix the file and run again.", param_hint="FILE") from None
+    data: Fixtures = load_fixtures(file)  # checked as the argument was read: cached
     summary = f"{len(data.users)} users, {len(data.activities)} activities, {len(data.denials)} denials"
     if check:
         click.echo(f"{file} is valid: {summary}.")
@@ -358,10 +255,20 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
     help="Reset every tenant in the database.",
 )
 def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> None:
-    """Put a tenant (or every tenant) back to the fixtures: data, tickets and journal."""
-    database = open_database(database_url, fixtures)
+    """Put a tenant (or every tenant) back to the fixtures: data, tickets and journal.
+
+    Creates nothing: the database and the tenant must exist (load-fixtures creates a tenant).
+    """
+    database = open_database(database_url, fixtures, create=False)
     try:
-        names = database.tenants() if all_tenants else [tenant]
+        existing = database.tenants()
+        if not all_tenants and tenant not in existing:
+            held = f"holds: {', '.join(existing)}" if existing else "holds no tenants yet"
+            raise click.ClickException(
+                f"There is no tenant {tenant} in {preflight.shown_url(database_url)}; it {held}."
+                f" Name one with --tenant, or create it with load-fixtures FILE --tenant {tenant}."
+            )
+        names = existing if all_tenants else [tenant]
         for name in names:
             database.reset(name)
     finally:
@@ -372,8 +279,8 @@ def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> 
 @main.command()
 @database_options
 def tenants(database_url: str, fixtures: Path) -> None:
-    """List the tenants in the database, one per line."""
-    database = open_database(database_url, fixtures)
+    """List the tenants in the database, one per line (creates nothing)."""
+    database = open_database(database_url, fixtures, create=False)
     try:
         for name in database.tenants():
             click.echo(name)

@@ -21,13 +21,13 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 from emulator.journal import JournalEntry
+from emulator.settings import LOG_FORMATS, LOG_LEVELS, LogFormat
 
-LogFormat = Literal["text", "json"]
-LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
-LOG_LEVELS = ("debug", "info", "warning", "error")
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "LogFormat", "configure_logging", "make_formatter"]
+
 
 CHATTY_LOGGERS = ("werkzeug", "spyne")
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from emulator.settings import Mode, Settings, default_fixtures
+from emulator.settings import MODES, Mode, SettingError, Settings, declarations, default_fixtures
 
 if TYPE_CHECKING:
     from emulator.testing import LiveServer
@@ -48,7 +48,6 @@ DEFAULT_TICKET = "7T:1234abcxyzExample=="
 """The demo user's fixed ticket in the shipped fixtures (user ``demo``, an administrator)."""
 DEFAULT_APPLICATION_TOKEN = "1234567-1234-9876"
 """The application token registered in the shipped fixtures."""
-MODES = ("onsite", "online")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,9 +94,11 @@ def _fixtures_file(config: pytest.Config) -> Path:
 
 def _mode(config: pytest.Config) -> Mode:
     mode = str(config.getoption("superoffice_mode") or config.getini("superoffice_mode"))
-    if mode not in MODES:
-        raise pytest.UsageError(f"superoffice_mode = {mode!r}: use one of {', '.join(MODES)}.")
-    return cast(Mode, mode)
+    (rule,) = (d.rule for d in declarations(Settings) if d.name == "mode")  # the CLI's rule
+    try:
+        return cast(Mode, rule.parse(mode))
+    except SettingError:
+        raise pytest.UsageError(f"superoffice_mode = {mode!r}: use one of {', '.join(MODES)}.") from None
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,11 @@
 ``workers == 0`` werkzeug's threaded development server in this process.
 
 Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
-so no database connection ever crosses a ``fork``. The parent only creates the schema first, then
-closes its engine: on a new SQLite file that also switches it to WAL once, instead of every worker
-racing to do it. What an emulator keeps in memory stays in its worker: with ``workers > 1`` a fault
+so no database connection ever crosses a ``fork``. The parent only checks the database and creates
+the schema first (:func:`emulator.preflight.check_database`), then closes its engine: on a new
+SQLite file that also switches it to WAL once, instead of every worker racing to do it. Every
+start-up check runs before the banner (:mod:`emulator.banner`), so a failure never follows it.
+What an emulator keeps in memory stays in its worker: with ``workers > 1`` a fault
 injected through the admin API applies in the worker that received it only.
 """
 
@@ -21,18 +23,17 @@ import functools
 import ipaddress
 import logging
 import signal
-import socket
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
-
-from emulator import __version__
+from emulator.banner import banner
 from emulator.logs import LOG_LEVELS, LogFormat, configure_logging
+from emulator.preflight import StartupError, check_database, check_port, listen
 from emulator.settings import Settings
 
 if TYPE_CHECKING:
     from emulator.app import EmulatorApp
+    from emulator.storage.fixtures import Fixtures
 
 log = logging.getLogger("emulator")
 
@@ -60,9 +61,10 @@ def serve(
 
     ``workers`` granian worker processes (at least 1), each running calls on ``threads`` Python
     threads, or werkzeug in this process for ``0`` (a thread per connection; ``threads`` unused).
-    ``port`` 0 picks a free port (the log line names it). Raises ``ValueError`` for a negative
-    ``workers``, ``threads`` below 1 or an unknown ``log_level``, and SQLAlchemy's error if the
-    database cannot be opened.
+    ``port`` 0 picks a free port (the banner names it). Raises ``ValueError`` for a negative
+    ``workers``, ``threads`` below 1 or an unknown ``log_level``, and
+    :class:`~emulator.preflight.StartupError` (before any "listening" line) when the database
+    cannot be opened or the port cannot be bound.
     """
     if workers < 0:
         raise ValueError(f"workers must be 0 (werkzeug, in this process) or more, not {workers}.")
@@ -72,22 +74,11 @@ def serve(
     if level not in LOG_LEVELS:
         raise ValueError(f"Unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}.")
     configure_logging(level, log_format)
+    fixtures = check_database(settings)
     if workers == 0:
         _serve_werkzeug(settings, host, port)
     else:
-        _serve_granian(settings, host, port, workers, threads, level, log_format)
-
-
-def prepare_database(settings: Settings) -> None:
-    """Create the schema (and switch a SQLite file to WAL) once, then close every connection."""
-    from emulator.storage.database import Database
-    from emulator.storage.fixtures import load_fixtures
-
-    database = Database(settings.database_url, load_fixtures(settings.fixtures))
-    try:
-        database.create_schema()
-    finally:
-        database.dispose()
+        _serve_granian(settings, fixtures, host, port, workers, threads, level, log_format)
 
 
 def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> EmulatorApp:
@@ -100,6 +91,7 @@ def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> Emu
 
 def _serve_granian(
     settings: Settings,
+    fixtures: Fixtures,
     host: str,
     port: int,
     workers: int,
@@ -111,8 +103,7 @@ def _serve_granian(
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
-    prepare_database(settings)
-    port = port or _free_port(host)
+    port = check_port(host, port)  # granian binds in its own code: a clear failure first
     server = Granian(
         "emulator.wsgi:app",  # the name granian shows; the app comes from worker_app below
         address=host,
@@ -120,16 +111,29 @@ def _serve_granian(
         interface=Interfaces.WSGI,
         workers=workers,
         blocking_threads=threads,
-        log_level=LogLevels(log_level),
+        log_level=LogLevels(log_level if log_level in ("debug", "error") else "warning"),
         log_access=log_level == "debug",
         respawn_failed_workers=True,
         websockets=False,
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"
-    _log_listening(settings, host, port, how)
-    server.serve(
-        target_loader=functools.partial(worker_app, settings, log_level, log_format), wrap_loader=False
-    )
+    listening: list[bool] = []
+
+    @server.on_startup
+    def _listening() -> None:  # granian has bound its socket; its workers start next
+        listening.append(True)
+        _log_listening(settings, fixtures, host, port, how)
+
+    try:
+        server.serve(
+            target_loader=functools.partial(worker_app, settings, log_level, log_format), wrap_loader=False
+        )
+    except RuntimeError as exc:
+        if listening:
+            raise
+        raise StartupError(
+            f"Cannot listen on {host}:{port}: {exc}. Choose another --host or --port."
+        ) from exc
     log.info("stopped")
 
 
@@ -141,11 +145,19 @@ def _serve_werkzeug(settings: Settings, host: str, port: int) -> None:
 
 def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
     """Serve ``app`` with werkzeug's threaded server until SIGINT or SIGTERM (``docker stop``),
-    then close the database."""
+    then close the database. :class:`~emulator.preflight.StartupError` if the port cannot be bound."""
     from werkzeug.serving import make_server
 
-    server = make_server(host, port, app, threaded=True)
-    _log_listening(app.runtime.settings, host, server.port, "werkzeug, in this process")
+    try:
+        with listen(host, port) as sock:
+            server = make_server(host, port, app, threaded=True, fd=sock.fileno())  # werkzeug dups it
+    except BaseException:
+        app.runtime.database.dispose()
+        raise
+    runtime = app.runtime
+    _log_listening(
+        runtime.settings, runtime.database.fixtures, host, server.port, "werkzeug, in this process"
+    )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()  # returns on KeyboardInterrupt
@@ -162,32 +174,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _log_listening(settings: Settings, host: str, port: int, how: str) -> None:
-    log.info(
-        "superoffice-emulator %s listening on http://%s:%d/ (%s; WSDL: http://%s:%d/Remote/Services86/"
-        "Appointment.svc?wsdl, admin API: /_emulator/, database: %s)",
-        __version__,
-        host,
-        port,
-        how,
-        host,
-        port,
-        make_url(settings.database_url).render_as_string(hide_password=True),
-    )
+def _log_listening(settings: Settings, fixtures: Fixtures, host: str, port: int, how: str) -> None:
+    log.info("%s", banner(settings, fixtures, host, port, how))
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' if count != 1 else ''}"
-
-
-def _free_port(host: str) -> int:
-    """A port that is free now (granian binds in its own code, so it cannot report one it picked)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _is_loopback(host: str) -> bool:

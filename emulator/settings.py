@@ -1,18 +1,38 @@
-"""Settings of one emulator instance: a frozen dataclass, built by the CLI or by a test."""
+"""Settings of one emulator, each declared once: its option, its variable, its help, its rule.
+
+    from emulator.settings import Settings, from_env
+
+    settings = Settings(database_url="sqlite:///crm.db")      # in a test
+    settings = from_env(Settings, {"EMULATOR_MODE": "online"})  # as emulator.wsgi does
+
+Every field of :class:`Settings` (what an emulator is told) and of :class:`ServerOptions` (how
+``serve`` runs it) carries a :class:`Declaration` in its metadata. From it come the click options
+of the CLI (:mod:`emulator.cli`), the ``EMULATOR_*`` parsing of every entry point
+(:func:`from_env`), and the README's configuration table (:func:`markdown_table`, which a test
+holds the README to). A value is checked by the declaration's :class:`Rule`, the same one
+wherever it comes from. An empty variable counts as not set, as click counts it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
+
+from emulator.domain.errors import shown
+from emulator.domain.values import INT32_MAX, is_tenant_name, tenant_name_error
 
 Mode = Literal["onsite", "online"]
+LogFormat = Literal["text", "json"]
+T = TypeVar("T")
+S = TypeVar("S")
 
-TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-"""A tenant name, in paths and the admin API: letters, digits, ``_`` and ``-``; no dots or slashes."""
+MODES: tuple[Mode, ...] = ("onsite", "online")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 
 def default_fixtures() -> Path:
@@ -20,30 +40,330 @@ def default_fixtures() -> Path:
     return Path(str(resources.files("emulator.fixtures").joinpath("default.yaml")))
 
 
+class SettingError(ValueError):
+    """A value a setting does not take; the message says what it takes."""
+
+
+# -- rules: text to value, and back ------------------------------------------------------------
+class Rule(Generic[T]):
+    """How the text of a setting (an option, a variable) becomes its value."""
+
+    metavar = "TEXT"
+
+    def parse(self, text: str) -> T:
+        raise NotImplementedError
+
+    def format(self, value: T) -> str:
+        """``value`` as text that :meth:`parse` reads back."""
+        return "" if value is None else str(value)
+
+
+class Text(Rule[str | None]):
+    """Any text; the empty text is no value (``None``)."""
+
+    def parse(self, text: str) -> str | None:
+        return text or None
+
+
+class Choice(Rule[str]):
+    def __init__(self, options: tuple[str, ...], *, case_sensitive: bool = True) -> None:
+        self.options = options
+        self.case_sensitive = case_sensitive
+        self.metavar = f"[{'|'.join(options)}]"
+
+    def parse(self, text: str) -> str:
+        for option in self.options:
+            if text.strip() == option or (not self.case_sensitive and text.strip().lower() == option):
+                return option
+        raise SettingError(f"{shown(text)} is not one of {', '.join(map(repr, self.options))}.")
+
+
+class Flag(Rule[bool]):
+    TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+    FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+    metavar = "BOOLEAN"
+
+    def parse(self, text: str) -> bool:
+        value = text.strip().lower()
+        if value in self.TRUE or value in self.FALSE:
+            return value in self.TRUE
+        raise SettingError(f"{shown(text)} is not a boolean: use true or false (also 1/0, yes/no, on/off).")
+
+    def format(self, value: bool) -> str:
+        return "true" if value else "false"
+
+
+class Number(Rule[int]):
+    metavar = "INTEGER"
+
+    def __init__(self, minimum: int, maximum: int = INT32_MAX) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def parse(self, text: str) -> int:
+        digits = text.strip()
+        if digits.isdigit() and len(digits) <= 10 and self.minimum <= int(digits) <= self.maximum:
+            return int(digits)
+        raise SettingError(f"{shown(text)} is not a whole number from {self.minimum} to {self.maximum}.")
+
+
+class Host(Rule[str]):
+    metavar = "HOST"
+
+    def parse(self, text: str) -> str:
+        if not text.strip():
+            raise SettingError("the host is empty: use 127.0.0.1 (this machine) or 0.0.0.0 (every network).")
+        return text.strip()
+
+
+class TenantName(Rule[str]):
+    metavar = "NAME"
+
+    def parse(self, text: str) -> str:
+        if not is_tenant_name(text):
+            raise SettingError(tenant_name_error(text))
+        return text
+
+
+class DatabaseUrl(Rule[str]):
+    """A SQLAlchemy URL of a database the emulator runs on: a SQLite file or PostgreSQL."""
+
+    metavar = "URL"
+
+    def parse(self, text: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        from emulator.storage.sql import dialect_named
+
+        try:
+            url = make_url(text)
+            dialect_named(url.get_backend_name())
+            url.get_dialect()
+            if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+                raise ValueError(
+                    "an in-memory SQLite database exists once per connection, so every thread and worker"
+                    " would see an empty one of its own; name a file"
+                )
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+            reason = "not of the form dialect+driver://..." if isinstance(exc, ArgumentError) else exc
+            raise SettingError(
+                f"{shown(text)} is not a usable SQLAlchemy URL ({reason}). Use for example "
+                "sqlite:///emulator.db or postgresql+psycopg://user:password@host/dbname."
+            ) from None
+        return text
+
+
+class FixtureFile(Rule[Path]):
+    """A fixture file that exists and is valid (it is loaded, and the loaded data is cached)."""
+
+    metavar = "FILE"
+
+    def __init__(self, advice: str = "Fix the file, or leave the option out for the demo data.") -> None:
+        self.advice = advice
+
+    def parse(self, text: str) -> Path:
+        from emulator.storage.fixtures import FixtureError, load_fixtures
+
+        path = Path(text)
+        if not path.is_file():
+            missing = "is a directory" if path.is_dir() else "does not exist"
+            raise SettingError(f"{text} {missing}: name a YAML or JSON fixture file. {self.advice}")
+        try:
+            load_fixtures(path)
+        except FixtureError as exc:
+            raise SettingError(f"{exc}. {self.advice}") from None
+        return path
+
+
+# -- declarations -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Declaration:
+    """One setting: the field ``name``, its ``option`` and ``env`` names, ``help`` and its ``rule``."""
+
+    option: str
+    """``--port``, or ``--strict/--no-strict`` for a flag."""
+    rule: Rule[Any]
+    help: str
+    shown_default: str | None = None
+    """How the default reads in --help and the README, when not as the value itself."""
+    name: str = ""
+    default: Any = None
+
+    @property
+    def env(self) -> str:
+        return "EMULATOR_" + self.option.split("/")[0].removeprefix("--").upper().replace("-", "_")
+
+    @property
+    def is_flag(self) -> bool:
+        return isinstance(self.rule, Flag)
+
+
+def declare(option: str, rule: Rule[Any], help: str, *, shown_default: str | None = None) -> dict[str, Any]:
+    """A field's metadata that declares it a setting: ``field(default=..., metadata=declare(...))``."""
+    return {"setting": Declaration(option, rule, help, shown_default)}
+
+
+def declarations(cls: type[Any]) -> tuple[Declaration, ...]:
+    """The declarations of ``cls``' fields, with their names and defaults, in declared order."""
+    found = []
+    for declared in dataclasses.fields(cls):
+        declaration: Declaration = declared.metadata["setting"]
+        default = declared.default
+        if default is dataclasses.MISSING and declared.default_factory is not dataclasses.MISSING:
+            default = declared.default_factory()
+        found.append(dataclasses.replace(declaration, name=declared.name, default=default))
+    return tuple(found)
+
+
+def from_env(cls: type[S], environ: Mapping[str, str], names: tuple[str, ...] | None = None) -> S:
+    """``cls`` from ``EMULATOR_*`` variables (only ``names``' when given); :class:`SettingError`."""
+    values: dict[str, Any] = {}
+    for declaration in declarations(cls):
+        text = environ.get(declaration.env, "")
+        if not text or (names is not None and declaration.name not in names):
+            continue
+        try:
+            values[declaration.name] = declaration.rule.parse(text)
+        except SettingError as exc:
+            raise SettingError(f"{declaration.env}: {exc}") from None
+    return cls(**values)
+
+
+def to_env(instance: object) -> dict[str, str]:
+    """The ``EMULATOR_*`` variables that :func:`from_env` turns back into ``instance``."""
+    return {
+        declaration.env: declaration.rule.format(getattr(instance, declaration.name))
+        for declaration in declarations(type(instance))
+    }
+
+
+def markdown_table() -> str:
+    """The README's configuration table: every setting of ``serve``, one row each."""
+    rows = ["| Option | Environment | Default | Meaning |", "|---|---|---|---|"]
+    for declaration in (*declarations(ServerOptions), *declarations(Settings)):
+        default = declaration.shown_default or f"`{declaration.rule.format(declaration.default)}`"
+        rows.append(f"| `{declaration.option}` | `{declaration.env}` | {default} | {declaration.help} |")
+    return "\n".join(rows) + "\n"
+
+
+# -- the settings -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Settings:
-    """Everything an instance can be told; every field has a default that just works."""
+    """Everything an emulator can be told; every field has a default that just works."""
 
-    database_url: str = "sqlite:///superoffice-emulator.db"
-    """SQLAlchemy URL; a SQLite file by default, ``postgresql+psycopg://...`` for a shared server."""
-    fixtures: Path = dataclasses.field(default_factory=default_fixtures)
-    """The YAML or JSON file every tenant is created from and reset to."""
-    mode: Mode = "onsite"
-    """``onsite``: application tokens are not checked; ``online``: a registered token is required."""
-    wrap_exceptions: bool = True
-    """Mirror of NetServer's ``WrapExceptions``: failures in ``ExceptionInfo`` (True) or as SOAP Faults."""
-    strict: bool = False
-    """Turn the documented silent no-op for a nonexistent or invalid id into a failure."""
-    ticket_lifetime_seconds: int = 6 * 3600
-    """Sliding expiry window of a ticket; every use restarts it."""
-    journal_size: int = 1000
-    """How many calls the request journal keeps per tenant (oldest dropped first)."""
-    admin_token: str | None = None
-    """When set, the admin API under ``/_emulator/`` requires ``Authorization: Bearer <token>``."""
-    max_body_bytes: int = 1024 * 1024
-    """Requests with a larger body are refused with HTTP 413."""
-    default_tenant: str = "default"
+    database_url: str = field(
+        default="sqlite:///superoffice-emulator.db",
+        metadata=declare(
+            "--database-url",
+            DatabaseUrl(),
+            "SQLAlchemy URL of the database: a SQLite file, or postgresql+psycopg://... for a shared server.",
+        ),
+    )
+    fixtures: Path = field(
+        default_factory=default_fixtures,
+        metadata=declare(
+            "--fixtures",
+            FixtureFile(),
+            "YAML or JSON file every tenant is created from and reset to.",
+            shown_default="the demo data, `fixtures/default.yaml`",
+        ),
+    )
+    mode: Mode = field(
+        default="onsite",
+        metadata=declare(
+            "--mode",
+            Choice(MODES),
+            "onsite: application tokens are not checked; online: a registered token is required.",
+        ),
+    )
+    wrap_exceptions: bool = field(
+        default=True,
+        metadata=declare(
+            "--wrap-exceptions/--no-wrap-exceptions",
+            Flag(),
+            "NetServer's WrapExceptions: failures in the ExceptionInfo header (on) or as SOAP Faults (off).",
+        ),
+    )
+    strict: bool = field(
+        default=False,
+        metadata=declare(
+            "--strict/--no-strict",
+            Flag(),
+            "Fail (SoException) instead of silently changing nothing on a nonexistent or invalid id.",
+        ),
+    )
+    ticket_lifetime_seconds: int = field(
+        default=6 * 3600,
+        metadata=declare(
+            "--ticket-lifetime", Number(1), "Sliding ticket expiry in seconds (6 hours, as Online)."
+        ),
+    )
+    journal_size: int = field(
+        default=1000,
+        metadata=declare(
+            "--journal-size", Number(1), "Calls the request journal keeps per tenant (the oldest go first)."
+        ),
+    )
+    admin_token: str | None = field(
+        default=None,
+        metadata=declare(
+            "--admin-token",
+            Text(),
+            "When set, the admin API under /_emulator/ needs 'Authorization: Bearer TOKEN'.",
+            shown_default="none: the admin API is open",
+        ),
+    )
+    max_body_bytes: int = field(
+        default=1024 * 1024,
+        metadata=declare("--max-body-bytes", Number(1), "Requests with a larger body get HTTP 413."),
+    )
+    default_tenant: str = field(
+        default="default",
+        metadata=declare(
+            "--default-tenant",
+            TenantName(),
+            "The tenant of URLs without a tenant prefix (/Remote/Services86/...).",
+        ),
+    )
 
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How ``serve`` runs an emulator: where it listens, how many processes, how it logs."""
+
+    host: str = field(
+        default="127.0.0.1",
+        metadata=declare(
+            "--host", Host(), "Address to bind: loopback by default, 0.0.0.0 to accept other machines."
+        ),
+    )
+    port: int = field(
+        default=8080,
+        metadata=declare("--port", Number(0, 65535), "TCP port; 0 picks a free one (the banner names it)."),
+    )
+    workers: int = field(
+        default=0,
+        metadata=declare(
+            "--workers",
+            Number(0, 64),
+            "0: one process (werkzeug, threaded); N: N worker processes under granian.",
+        ),
+    )
+    log_level: str = field(
+        default="info",
+        metadata=declare(
+            "--log-level",
+            Choice(LOG_LEVELS, case_sensitive=False),
+            "info: the banner and one line per SOAP call; debug adds access lines and start-up tracebacks.",
+        ),
+    )
+    log_format: LogFormat = field(
+        default="text",
+        metadata=declare(
+            "--log-format", Choice(LOG_FORMATS), "text for people, json for one JSON object per line."
+        ),
+    )

@@ -23,7 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
-from emulator.settings import TENANT_NAME
+from emulator.domain.values import is_tenant_name, tenant_name_error
 from emulator.web import Mount
 
 CONTENT_TYPES = {
@@ -93,8 +93,8 @@ def load(name: str) -> Asset:
 
 def serve(request: Request, tenant: str | None, asset: str) -> Response:
     """Answer a request for the dashboard page or one of its assets."""
-    if tenant is not None and not TENANT_NAME.fullmatch(tenant):
-        raise NotFound(f"{tenant[:80]!r} is not a valid tenant name (letters, digits, _ and -).")
+    if tenant is not None and not is_tenant_name(tenant):
+        raise NotFound(tenant_name_error(tenant))
     if request.method not in ("GET", "HEAD"):
         raise MethodNotAllowed(["GET", "HEAD"], f"The dashboard is read with GET, not {request.method}.")
     if not asset and not request.path.endswith("/"):

@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,9 +23,10 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator import __version__, cli
+from emulator import __version__, cli, serving
 from emulator.app import EmulatorApp
-from emulator.settings import default_fixtures
+from emulator.settings import Settings, default_fixtures
+from emulator.storage.fixtures import load_fixtures
 from tests.conftest import read_row
 
 SMALL_FIXTURES = """\
@@ -58,11 +60,11 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[EmulatorApp, 
     """Replaces the blocking server loop: records what ``serve`` would serve, restores logging."""
     calls: list[tuple[EmulatorApp, str, int]] = []
 
-    def fake_run_server(app: EmulatorApp, host: str, port: int) -> None:
+    def fake_run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
         calls.append((app, host, port))
         app.runtime.database.dispose()
 
-    monkeypatch.setattr(cli, "run_server", fake_run_server)
+    monkeypatch.setattr(serving, "run_werkzeug", fake_run_werkzeug)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield calls
@@ -237,22 +239,26 @@ BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
         ["No such option '--prot'", "--port", "Try 'superoffice-emulator serve --help'"],
     ),
     (["sreve"], {}, ["No such command 'sreve'", "serve", "Try 'superoffice-emulator --help'"]),
-    (["--port", "70000"], {}, ["Invalid value for '--port'", "0<=x<=65535"]),
+    (
+        ["--port", "70000"],
+        {},
+        ["Invalid value for '--port'", "'70000' is not a whole number from 0 to 65535"],
+    ),
     (
         [],
         {"EMULATOR_PORT": "http"},
-        ["'--port' (env var: 'EMULATOR_PORT')", "'http' is not a valid integer"],
+        ["'--port' (env var: 'EMULATOR_PORT')", "'http' is not a whole number from 0 to 65535"],
     ),
     (["--mode", "cloud"], {}, ["Invalid value for '--mode'", "'onsite'", "'online'"]),
     (["--log-format", "xml"], {}, ["Invalid value for '--log-format'", "'text'", "'json'"]),
-    (["--journal-size", "0"], {}, ["Invalid value for '--journal-size'", "x>=1"]),
+    (["--journal-size", "0"], {}, ["Invalid value for '--journal-size'", "is not a whole number from 1 to"]),
     (["--fixtures", "missing.yaml"], {}, ["Invalid value for '--fixtures'", "does not exist"]),
     (["--fixtures", "bad.yaml"], {}, ["bad.yaml: roles: expected a list", "Fix the file"]),
     (["--database-url", "nosuchdb://x"], {}, ["'--database-url'", "sqlite:///emulator.db"]),
     (["--database-url", "not a url"], {}, ["'--database-url'", "is not a usable SQLAlchemy URL"]),
     (["--database-url", "mysql://u@h/db"], {}, ["'--database-url'", "SQLite or PostgreSQL, not on mysql"]),
     (["--default-tenant", "../etc"], {}, ["'--default-tenant'", "letters, digits", "Cust12345"]),
-    (["reset", "--tenant", "a/b"], {}, ["Invalid value for '--tenant'", "is not a tenant name"]),
+    (["reset", "--tenant", "a/b"], {}, ["Invalid value for '--tenant'", "is not a valid tenant name"]),
     (["load-fixtures"], {}, ["Missing argument 'FILE'"]),
     (
         ["load-fixtures", "bad.yaml"],
@@ -289,16 +295,6 @@ def test_a_bad_option_exits_2_and_says_what_to_do(
     assert not served
 
 
-def test_an_unreachable_database_exits_1_with_advice(runner: CliRunner, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
-
-    result = invoke(runner, ["init-db", "--database-url", url])
-
-    assert result.exit_code == 1
-    assert f"Cannot open the database {url}" in result.output
-    assert "directory exists and is writable" in result.output
-
-
 # -- the database commands ----------------------------------------------------------------------
 def test_init_db_creates_the_schema_and_can_run_twice(runner: CliRunner, db_url: str) -> None:
     first = invoke(runner, ["init-db", "--database-url", db_url])
@@ -311,16 +307,65 @@ def test_init_db_creates_the_schema_and_can_run_twice(runner: CliRunner, db_url:
     assert {"emulator_tenant", "appointment", "emulator_journal"} <= tables
 
 
-def test_tenants_lists_what_reset_created(runner: CliRunner, db_url: str) -> None:
+def test_tenants_lists_the_tenants_that_were_created(runner: CliRunner, db_url: str, tmp_path: Path) -> None:
+    small = tmp_path / "small.yaml"
+    small.write_text(SMALL_FIXTURES)
+    invoke(runner, ["init-db", "--database-url", db_url])
     assert invoke(runner, ["tenants", "--database-url", db_url]).output == ""
 
-    invoke(runner, ["reset", "--database-url", db_url, "--tenant", "Cust2"])
-    invoke(runner, ["reset", "--database-url", db_url], env={"EMULATOR_TENANT": "Cust1"})
-    invoke(runner, ["reset", "--database-url", db_url])
+    for tenant in ("Cust2", "Cust1"):
+        invoke(runner, ["load-fixtures", str(small), "--database-url", db_url, "--tenant", tenant])
+    invoke(runner, ["load-fixtures", str(small)], env={"EMULATOR_DATABASE_URL": db_url})
     result = invoke(runner, ["tenants", "--database-url", db_url])
 
     assert result.exit_code == 0
     assert result.output.splitlines() == ["Cust1", "Cust2", "default"]
+
+
+@pytest.mark.parametrize(
+    "command", [["tenants"], ["reset"], ["reset", "--all"], ["reset", "--tenant", "Cust1"]]
+)
+def test_tenants_and_reset_never_create_a_database(
+    runner: CliRunner, db_url: str, command: list[str]
+) -> None:
+    path = Path(db_url.removeprefix("sqlite:///"))
+
+    result = invoke(runner, [*command, "--database-url", db_url])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: There is no database at {path}. Start the server or run init-db to create one,"
+        " or choose another --database-url.\n"
+    )
+    assert not path.exists()
+
+
+def test_reset_of_a_tenant_that_does_not_exist_lists_the_tenants(
+    runner: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    small = tmp_path / "small.yaml"
+    small.write_text(SMALL_FIXTURES)
+    for tenant in ("Cust1", "Cust2"):
+        invoke(runner, ["load-fixtures", str(small), "--database-url", db_url, "--tenant", tenant])
+
+    result = invoke(runner, ["reset", "--database-url", db_url, "--tenant", "Cust3"])
+
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: There is no tenant Cust3 in {db_url}; it holds: Cust1, Cust2. Name one with --tenant,"
+        " or create it with load-fixtures FILE --tenant Cust3.\n"
+    )
+    assert invoke(runner, ["tenants", "--database-url", db_url]).output.splitlines() == ["Cust1", "Cust2"]
+
+
+def test_reset_of_an_empty_database_says_it_holds_no_tenants(runner: CliRunner, db_url: str) -> None:
+    invoke(runner, ["init-db", "--database-url", db_url])
+
+    result = invoke(runner, ["reset", "--database-url", db_url])
+
+    assert result.exit_code == 1
+    assert "There is no tenant default" in result.output and "it holds no tenants yet" in result.output
+    assert invoke(runner, ["tenants", "--database-url", db_url]).output == ""
 
 
 def test_load_fixtures_validates_then_resets_the_tenant(
@@ -328,7 +373,7 @@ def test_load_fixtures_validates_then_resets_the_tenant(
 ) -> None:
     small = tmp_path / "small.yaml"
     small.write_text(SMALL_FIXTURES)
-    invoke(runner, ["reset", "--database-url", db_url, "--tenant", "Cust1"])
+    invoke(runner, ["load-fixtures", str(default_fixtures()), "--database-url", db_url, "--tenant", "Cust1"])
     assert len(activity_ids(db_url, "Cust1")) > 1
 
     result = invoke(runner, ["load-fixtures", str(small), "--database-url", db_url, "--tenant", "Cust1"])
@@ -372,7 +417,9 @@ def test_reset_all_resets_every_tenant_to_the_given_fixtures(
     small = tmp_path / "small.yaml"
     small.write_text(SMALL_FIXTURES)
     for tenant in ("Cust1", "Cust2"):
-        invoke(runner, ["reset", "--database-url", db_url, "--tenant", tenant])
+        invoke(
+            runner, ["load-fixtures", str(default_fixtures()), "--database-url", db_url, "--tenant", tenant]
+        )
 
     result = invoke(runner, ["reset", "--all", "--database-url", db_url, "--fixtures", str(small)])
 
@@ -493,12 +540,13 @@ def test_run_server_logs_where_it_listens_hides_passwords_and_warns_of_an_open_a
     server = FakeServer()
     disposed: list[bool] = []
     monkeypatch.setattr(werkzeug.serving, "make_server", lambda *args, **kwargs: server)
-    settings = SimpleNamespace(database_url="postgresql+psycopg://crm:s3cret@db/crm", admin_token=None)
-    database = SimpleNamespace(dispose=lambda: disposed.append(True))
+    settings = Settings(database_url="postgresql+psycopg://crm:s3cret@db/crm")
+    fixtures = load_fixtures(default_fixtures())
+    database = SimpleNamespace(dispose=lambda: disposed.append(True), fixtures=fixtures)
     app: Any = SimpleNamespace(runtime=SimpleNamespace(settings=settings, database=database))
 
     with caplog.at_level(logging.INFO, logger="emulator"):
-        cli.run_server(app, "0.0.0.0", 0)
+        serving.run_werkzeug(app, "0.0.0.0", 0)
 
     text = caplog.text
     assert "listening on http://0.0.0.0:4321/" in text
@@ -539,3 +587,259 @@ def test_serve_with_workers_runs_granian_processes_that_share_the_database(tmp_p
     assert b"<Succeeded" in answer and b">true</Succeeded>" in answer
     assert read_row(database, "appointment", 17)["status"] == 3
     assert status == 0, "".join(server.output)
+
+
+# -- start-up: the banner, and failures as one line ---------------------------------------------
+def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path: Path) -> None:
+    server = ServerProcess(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--default-tenant", "Cust1"],
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'banner.db'}", "EMULATOR_LOG_FORMAT": "text"},
+    )
+    try:
+        for path in ("/Remote/Services86/SoPrincipal.svc?wsdl", "/_emulator/openapi.json", "/_emulator/ui/"):
+            assert fetch(server.url(path))[0] == 200
+    finally:
+        assert server.stop() == 0
+    base = f"http://127.0.0.1:{server.port}"
+    lines = [line.rstrip("\n") for line in server.output]
+    text = "\n".join(lines)
+    for service in ("Appointment", "SoPrincipal"):
+        assert (
+            f"{base}/Remote/Services86/{service}.svc   WSDL: {base}/Remote/Services86/{service}.svc?wsdl"
+            in text
+        )
+    assert f"Dashboard  {base}/_emulator/ui/" in text
+    assert f"Admin API  {base}/_emulator/   OpenAPI: {base}/_emulator/openapi.json" in text
+    assert "tenant Cust1;" in text
+    assert [" ".join(line.split()) for line in lines if " / " in line] == [
+        "Logins demo / demo ticket 7T:1234abcxyzExample==",
+        "sam / sam ticket 7T:U2FtU2FsZXNyZXBUaWNrZXQ=",
+        "rita / rita ticket 7T:Uml0YVJlYWRvbmx5VGlja2V0",
+        "olav / olav",
+        "ingrid / ingrid",
+    ]
+    # the banner, then one line per call (none here: the WSDL and admin reads log nothing), then "stopped"
+    assert len(lines) == 13 and lines[-1].endswith("emulator: stopped"), text
+
+
+def test_the_demo_convention_holds_every_demo_user_s_password_is_the_user_s_name() -> None:
+    from emulator.domain.sessions import verify_password
+
+    users = load_fixtures(default_fixtures()).users
+    assert users and all(verify_password(user.password_hash, user.name) for user in users)
+
+
+def test_the_banner_shows_plain_passwords_and_hides_hashed_ones(tmp_path: Path) -> None:
+    from emulator.banner import banner
+
+    fixtures_file = tmp_path / "mixed.yaml"
+    fixtures_file.write_text(
+        SMALL_FIXTURES.replace(
+            "application_tokens:",
+            "  - {associate_id: 2, name: hashed, password_hash: '$argon2id$v=19$x',"
+            " role_id: 1, group_id: 1}\n"
+            "  - {associate_id: 3, name: plain, password: s3cret, role_id: 1, group_id: 1}\n"
+            "application_tokens:",
+        )
+    )
+    settings = Settings(fixtures=fixtures_file, admin_token="t")
+
+    text = banner(settings, load_fixtures(fixtures_file), "0.0.0.0", 8080, "werkzeug")
+
+    assert "listening on http://0.0.0.0:8080/" in text
+    assert "http://127.0.0.1:8080/_emulator/ui/" in text  # a wildcard address is shown as loopback
+    assert "needs Authorization: Bearer" in text
+    logins = [" ".join(line.split()) for line in text.splitlines() if " / " in line]
+    assert logins == [
+        "Logins demo / demo ticket 7T:1234abcxyzExample==",
+        "hashed / (hashed)",
+        "plain / s3cret",
+    ]
+
+
+def test_granian_adds_nothing_to_the_banner_at_log_level_info(tmp_path: Path) -> None:
+    server = ServerProcess(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--workers", "1"],
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'quiet.db'}", "EMULATOR_LOG_FORMAT": "text"},
+    )
+    try:
+        wait_until_answering(server)  # granian's workers start after the banner
+    finally:
+        status = server.stop()
+
+    assert status == 0, "".join(server.output)
+    assert len(server.output) == 13, "".join(server.output)  # the banner's 12 lines, then "stopped"
+    assert server.output[-1].rstrip().endswith("emulator: stopped")
+
+
+def wait_until_answering(server: ServerProcess) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            fetch(server.url("/"))
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m emulator ARGS`` to its end, in a clean ``EMULATOR_*`` environment."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("EMULATOR_")}
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], status: int, *advice: str) -> str:
+    """The command failed with ``status`` and one ``Error:`` line holding every piece of ``advice``."""
+    assert result.returncode == status, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for text in advice:
+        assert text in lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another program listens on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path, taken_port: int, workers: str) -> None:
+    result = run_cli(
+        "serve", "--port", str(taken_port), "--workers", workers,
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"},
+    )  # fmt: skip
+
+    assert_one_line(
+        result, 1, f"Cannot listen on 127.0.0.1:{taken_port}: the port is in use", "choose another --port"
+    )
+    assert "listening" not in result.stderr
+
+
+def test_log_level_debug_adds_the_traceback(tmp_path: Path, taken_port: int) -> None:
+    result = run_cli(
+        "serve", "--port", str(taken_port), "--log-level", "debug",
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"},
+    )  # fmt: skip
+
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"Error: Cannot listen on 127.0.0.1:{taken_port}")
+
+
+def test_a_database_directory_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such"
+
+    result = run_cli("serve", "--database-url", f"sqlite:///{missing / 'crm.db'}")
+
+    assert_one_line(result, 1, f"the directory {missing} does not exist", f"mkdir -p {missing}")
+    assert not missing.exists()
+
+
+def test_a_directory_in_place_of_the_database_file_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("serve", "--database-url", f"sqlite:///{tmp_path}")
+
+    assert_one_line(result, 1, f"{tmp_path} is a directory, not a SQLite file")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its permissions")
+def test_an_unreadable_database_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    path.write_bytes(b"")
+    path.chmod(0)
+
+    result = run_cli("serve", "--database-url", f"sqlite:///{path}")
+
+    assert_one_line(result, 1, f"{path} cannot be read", "Fix its permissions")
+
+
+def test_a_read_only_database_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    assert run_cli("init-db", "--database-url", f"sqlite:///{path}").returncode == 0
+    path.chmod(0o444)
+    if os.access(path, os.W_OK):
+        pytest.skip("root writes every file whatever its permissions")
+
+    result = run_cli("serve", "--database-url", f"sqlite:///{path}")
+
+    assert_one_line(result, 1, "is read-only", "Make both writable")
+
+
+def damage(path: Path, start: int, length: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[start : start + length] = b"\x5a" * length
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("where", ["header", "pages"])
+def test_a_corrupt_database_file_is_found_at_start(runner: CliRunner, tmp_path: Path, where: str) -> None:
+    path = tmp_path / "crm.db"
+    url = f"sqlite:///{path}"
+    invoke(runner, ["load-fixtures", str(default_fixtures()), "--database-url", url])
+    if where == "header":
+        damage(path, 0, 100)
+    else:  # a valid header and schema, damaged table pages: only a check finds it at start
+        damage(path, 4096 * 2, 4096 * 2)
+        assert invoke(runner, ["init-db", "--database-url", url]).exit_code == 1
+
+    for command in (["serve"], ["tenants"], ["init-db"]):
+        result = run_cli(*command, "--database-url", url)
+
+        assert_one_line(result, 1, f"{path} is not a SQLite database, or it is damaged", "Move it away")
+
+
+def test_postgresql_unreachable_is_one_line() -> None:
+    url = f"postgresql+psycopg://emulator@127.0.0.1:{closed_port()}/emulator"
+
+    result = run_cli("serve", "--database-url", url)
+
+    assert_one_line(result, 1, "Cannot reach the PostgreSQL database", "Check that the server runs")
+
+
+def test_psycopg_not_installed_is_one_line(tmp_path: Path) -> None:
+    hidden = tmp_path / "site"
+    hidden.mkdir()
+    (hidden / "psycopg.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n"
+    )
+
+    result = run_cli(
+        "serve", "--database-url", "postgresql://emulator@127.0.0.1/emulator", env={"PYTHONPATH": str(hidden)}
+    )
+
+    assert_one_line(
+        result, 1, "needs psycopg 3, which is not installed", "pip install 'superoffice-emulator[postgres]'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "advice"),
+    [
+        ("mysql://u@h/db", "the emulator runs on SQLite or PostgreSQL, not on mysql"),
+        ("sqlite:///:memory:", "an in-memory SQLite database"),
+        ("sqlite://", "an in-memory SQLite database"),
+    ],
+)
+def test_an_unsupported_database_url_is_one_line_and_exit_2(url: str, advice: str) -> None:
+    result = run_cli("serve", "--database-url", url)
+
+    assert_one_line(result, 2, "Invalid value for '--database-url'", advice, "sqlite:///emulator.db")

@@ -17,13 +17,10 @@ from werkzeug.wrappers import Request
 
 from emulator import bodies
 from emulator.domain.activities import parse_identifier
+from emulator.domain.values import INT32, is_tenant_name, tenant_name_error
 from emulator.faults import FAULT_KINDS, FaultRule
-from emulator.settings import TENANT_NAME
 
 T = TypeVar("T")
-
-
-INT32 = (-(2**31), 2**31 - 1)
 
 
 class AdminError(Exception):
@@ -46,13 +43,8 @@ class AdminError(Exception):
 
 
 def tenant_name(name: str) -> str:
-    if not TENANT_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
-        raise AdminError(
-            400,
-            f"{shown!r} is not a valid tenant name: use 1 to 64 letters, digits, '_' or '-', "
-            "starting with a letter or digit (for example Cust12345).",
-        )
+    if not is_tenant_name(name):
+        raise AdminError(400, tenant_name_error(name))
     return name
 
 

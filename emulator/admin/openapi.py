@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from emulator.domain.values import TENANT_NAME
 from emulator.faults import FAULT_KINDS
 
 _STATUSES = ["Unknown", "NotStarted", "Started", "Completed"]
@@ -38,7 +39,7 @@ def _path(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
 _BAD = {"400": _error("A parameter or the body is wrong; the message says how to fix it.")}
 _AUTH = {"401": _error("The admin token is set and the request did not send it as a Bearer token.")}
 _LIMIT = {"type": "integer", "minimum": 1}
-_TENANT_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"}
+_TENANT_NAME = {"type": "string", "pattern": f"^{TENANT_NAME.pattern}$"}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": {

@@ -11,6 +11,7 @@ from typing import NamedTuple, Protocol
 
 from emulator.domain.errors import SoException, SoSentryException, shown
 from emulator.domain.sentry import User, may_update
+from emulator.domain.values import is_int32
 
 
 class ActivityKind(enum.Enum):
@@ -64,7 +65,7 @@ def parse_identifier(text: str | None) -> ActivityId | None:
     if len(digits) > 10:  # beyond 32 bits; and int() refuses very long digit strings
         return None
     number = -int(digits) if match.group(2).startswith("-") else int(digits)
-    if not -(2**31) <= number < 2**31:
+    if not is_int32(number):
         return None
     return ActivityId(kind, number)
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Request, Response
 
-from emulator.settings import TENANT_NAME
+from emulator.domain.values import is_tenant_name, tenant_name_error
 from emulator.soap.documents import build_wsdl
 from emulator.soap.operations import SERVICES
 from emulator.web import Mount, text_response
@@ -32,8 +32,8 @@ Under ``/_emulator/`` is the admin API's, not a tenant's."""
 def service_at(tenant: str | None, file_name: str, default_tenant: str) -> tuple[str, str]:
     """The tenant and service a SOAP path names (``Appointment.svc`` → ``Appointment``); else 404."""
     tenant = default_tenant if tenant is None else tenant
-    if not TENANT_NAME.fullmatch(tenant):
-        raise NotFound(f"{tenant!r} is not a valid tenant name (letters, digits, _ and -).")
+    if not is_tenant_name(tenant):
+        raise NotFound(tenant_name_error(tenant))
     service = file_name.removesuffix(".svc")
     if service not in SERVICES or not file_name.endswith(".svc"):
         raise NotFound(

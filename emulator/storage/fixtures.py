@@ -38,6 +38,7 @@ from sqlalchemy import Column
 from emulator.domain.activities import ActivityKind, ActivityStatus, parse_identifier
 from emulator.domain.sentry import Level, TableRights
 from emulator.domain.sessions import hash_password
+from emulator.domain.values import int32_error, is_int32
 from emulator.storage import schema
 
 TABLES = [kind.value for kind in ActivityKind]
@@ -116,6 +117,8 @@ class UserFixture:
     contact_id: int
     user_type: str
     tickets: tuple[str, ...]
+    password: str | None = None
+    """The password when the file gives it in plain text (the start-up banner shows it), else None."""
 
 
 @dataclass(frozen=True)
@@ -349,8 +352,8 @@ class _Validator:
         value = record.get(key, default)
         if value is None:
             raise self.fail(where, "missing", f"field '{key}' is required", key)
-        if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
-            raise self.fail(where, "bad_type", f"field '{key}' must be a 32-bit integer, got {value!r}", key)
+        if not is_int32(value):
+            raise self.fail(where, "bad_type", int32_error(f"field '{key}'", value), key)
         return value
 
     def text(
@@ -491,10 +494,11 @@ class _Validator:
         name = self.text(record, "name", where, column=schema.associate.c.name)
         where = f"users[{index}] ({name})"
         self.known_keys(record, "user", where)
-        if "password_hash" in record:
+        password = None if "password_hash" in record else self.text(record, "password", where)
+        if password is None:
             password_hash = self.text(record, "password_hash", where, column=schema.associate.c.password_hash)
         else:  # hashed by hash_passwords once the whole file is valid
-            password_hash = _PLAIN + self.text(record, "password", where)
+            password_hash = _PLAIN + password
         role_id = self.integer(record, "role_id", where)
         if role_id not in role_ids:
             raise self.fail(
@@ -519,6 +523,7 @@ class _Validator:
                 record, "user_type", where, "InternalAssociate", column=schema.associate.c.user_type
             ),
             tickets=tickets,
+            password=password,
         )
 
     def activities(self, value: object, groups: Mapping[int, int]) -> tuple[ActivityFixture, ...]:
