@@ -20,6 +20,7 @@ Nothing is built at import time: every call to :func:`create_app` makes an indep
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from emulator import __version__, admin, ui, web
+from emulator import __version__, admin, guard, ui, web
 from emulator.clock import Clock, utcnow
 from emulator.runtime import Runtime
 from emulator.settings import Settings
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("emulator")
 
 _INTERNAL_ERROR = "Internal error in the emulator; see its log."
+_ADMIN_PATH = re.compile(r"(?:/[^/]+)?/_emulator(?:/|$)")
+"""The admin API's and the dashboard's paths, which answer only under allowed host names."""
 
 
 class Site:
@@ -67,9 +70,20 @@ class EmulatorApp:
     def __init__(self, runtime: Runtime, site: Site) -> None:
         self.runtime = runtime
         self.site = site
+        self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
+            refusal = guard.check(
+                self.hosts,
+                method=environ.get("REQUEST_METHOD", "GET"),
+                host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+                origin=environ.get("HTTP_ORIGIN"),
+                fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
+                admin=_ADMIN_PATH.match(environ.get("PATH_INFO", "")) is not None,
+            )
+            if refusal is not None:
+                return web.send(web.text(refusal.status, refusal.message), environ, start_response)
             if environ.get("REQUEST_METHOD") == "POST":
                 call = paths.CALL_PATH.fullmatch(environ.get("PATH_INFO", ""))
                 if call is not None:

@@ -191,8 +191,9 @@ def main() -> None:
 @setting_options(ServerOptions)
 def serve(**options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
-    settings = build_settings(**options)
     server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
+    settings = build_settings(**options)
+    settings = settings.replace(allowed_hosts=(*settings.allowed_hosts, server.host))  # its own address
     with startup_errors(server.log_level):
         serving.serve(
             settings,

@@ -55,22 +55,27 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
+"""Addresses a server binds to but no client names in its Host header."""
+
+
 @dataclass(frozen=True)
 class HostRules:
-    """The hosts a request may name: the bound address, loopback, and the ``--allowed-host`` list."""
+    """The hosts a request may name: loopback, and the ``--allowed-host`` list.
 
-    bound: str
+    ``serve`` adds the address it is bound to (unless that is ``0.0.0.0`` or ``::``).
+    """
+
     allowed: frozenset[str]
 
     @classmethod
-    def of(cls, bound: str, allowed: Iterable[str] = ()) -> HostRules:
-        return cls(host_name(bound), frozenset(host_name(a) if a != "*" else "*" for a in allowed))
+    def of(cls, allowed: Iterable[str] = ()) -> HostRules:
+        names = {host_name(a) if a != "*" else "*" for a in allowed}
+        return cls(frozenset(names - WILDCARD_ADDRESSES))
 
     def permits(self, host: str, *, wildcard: bool = True) -> bool:
         """Whether ``host`` is allowed; ``wildcard=False`` ignores an ``*`` entry (origins)."""
-        if (wildcard and "*" in self.allowed) or is_loopback(host) or host in self.allowed:
-            return True
-        return host == self.bound and self.bound not in {"0.0.0.0", "::", ""}
+        return (wildcard and "*" in self.allowed) or is_loopback(host) or host in self.allowed
 
 
 def check(
@@ -83,7 +88,7 @@ def check(
             421,
             f"This emulator does not answer its admin API or dashboard under the host name {name!r} "
             "(a protection against DNS rebinding). If that is this machine's name, start the emulator "
-            f"with --allowed-host {name} (or EMULATOR_ALLOWED_HOSTS={name}).",
+            f"with --allowed-host {name} (or EMULATOR_ALLOWED_HOST={name}).",
         )
     if method.upper() in SAFE_METHODS:
         return None

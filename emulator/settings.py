@@ -115,6 +115,22 @@ class Host(Rule[str]):
         return text.strip()
 
 
+class HostList(Rule[tuple[str, ...]]):
+    """Host names, separated by commas; ``*`` for any."""
+
+    metavar = "HOST[,HOST...]"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+        for name in names:
+            if name != "*" and not all(c.isalnum() or c in ".-_:[]" for c in name):
+                raise SettingError(f"{shown(name)} is not a host name or address.")
+        return names
+
+    def format(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
 class TenantName(Rule[str]):
     metavar = "NAME"
 
@@ -316,6 +332,17 @@ class Settings:
     max_body_bytes: int = field(
         default=1024 * 1024,
         metadata=declare("--max-body-bytes", Number(1), "Requests with a larger body get HTTP 413."),
+    )
+    allowed_hosts: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            "--allowed-host",
+            HostList(),
+            "Host names, besides loopback and the bound address, under which the admin API and dashboard"
+            " answer and from whose pages state may change (DNS-rebinding and cross-site protection);"
+            " * for any.",
+            shown_default="none",
+        ),
     )
     default_tenant: str = field(
         default="default",

@@ -284,3 +284,60 @@ def test_the_dashboard_fits_phones_to_wide_screens_and_shows_activity_rows(
         assert visible >= 4
     finally:
         context.close()
+
+
+def test_a_page_on_another_site_cannot_change_the_emulator_with_a_form(server: LiveServer) -> None:
+    """A real cross-site page (evil.test, resolved to this machine) auto-submits a text/plain form.
+
+    No JavaScript and no click are needed for such a form; the body is valid YAML. The emulator
+    refuses it (403), and the tenant's faults and journal are as they were.
+    """
+    import http.server
+    import threading
+
+    target = server.url("/_emulator/faults")
+    page = (
+        '<form id="f" method="post" enctype="text/plain" action="' + target + '">'
+        '<input name=\'{"kind": "http503", "count": null, "x": "\' value=\'"}\'></form>'
+        "<script>document.getElementById('f').submit()</script>"
+    ).encode()
+
+    class Evil(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.test 127.0.0.1"],
+                headless=True,
+            )
+            try:
+                tab = chromium.new_page()
+                with tab.expect_response(lambda r: r.url == target) as answered:
+                    tab.goto(f"http://evil.test:{evil.server_address[1]}/")
+                assert answered.value.status == 403
+            finally:
+                chromium.close()
+    finally:
+        evil.shutdown()
+        evil.server_close()
+    faults = admin_json(server, "/_emulator/faults")
+    assert faults == []
+
+
+def admin_json(server: LiveServer, path: str) -> Any:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(server.url(path), timeout=10) as answer:
+        return json.loads(answer.read())
