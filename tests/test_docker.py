@@ -1,9 +1,11 @@
 """The Docker image, tested without a Docker engine.
 
 What can be checked here is checked: the Dockerfile is linted by hadolint; its shape is read (multi-stage,
-slim runtime, non-root user, a volume for the data, a HEALTHCHECK); the command it runs is run, with the
-image's environment, as the same ``superoffice-emulator`` the other tests drive, and the HEALTHCHECK
-command is run against it; the build context holds every file the build copies; compose.yaml is valid.
+a slim base given as a build arg, installs from the hashed lock, build args that stay in the builder,
+non-root user, a volume for the data, a HEALTHCHECK); the command it runs is run, with the image's
+environment, as the same ``superoffice-emulator`` the other tests drive, and the HEALTHCHECK command is
+run against it; the build context holds every file the build copies; compose.yaml is valid.
+``.ci/docker`` builds and runs the image on a real engine in CI.
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ class Instruction:
         return value
 
 
-def parse_dockerfile(text: str) -> list[list[Instruction]]:
-    """The instructions of each stage, FROM first; global ARGs before the first FROM are left out."""
-    stages: list[list[Instruction]] = [[]]
+def logical_lines(text: str) -> list[str]:
+    """The Dockerfile's instructions, one a line: comments and blank lines out, continued lines joined."""
+    lines: list[str] = []
     pending = ""
     for raw in text.splitlines():
         line = raw.strip()
@@ -57,13 +59,34 @@ def parse_dockerfile(text: str) -> list[list[Instruction]]:
         if line.endswith("\\"):
             pending += line[:-1].strip() + " "
             continue
-        keyword, _, args = (pending + line).partition(" ")
+        lines.append(pending + line)
         pending = ""
+    assert not pending, "the Dockerfile ends inside a continued line"
+    return lines
+
+
+def parse_dockerfile(text: str) -> list[list[Instruction]]:
+    """The instructions of each stage, FROM first; global ARGs before the first FROM are left out."""
+    stages: list[list[Instruction]] = [[]]
+    for line in logical_lines(text):
+        keyword, _, args = line.partition(" ")
         if keyword.upper() == "FROM":
             stages.append([])
         stages[-1].append(Instruction(keyword.upper(), args.strip()))
-    assert not pending, "the Dockerfile ends inside a continued line"
     return [stage for stage in stages if stage and stage[0].keyword == "FROM"]
+
+
+def global_args(text: str) -> dict[str, str]:
+    """The ARGs declared before the first FROM, with their defaults: what a FROM line may use."""
+    found: dict[str, str] = {}
+    for line in logical_lines(text):
+        keyword, _, args = line.partition(" ")
+        if keyword.upper() == "FROM":
+            break
+        if keyword.upper() == "ARG":
+            name, _, default = args.strip().partition("=")
+            found[name] = default
+    return found
 
 
 def only(stage: list[Instruction], keyword: str) -> Instruction:
@@ -121,15 +144,52 @@ def test_hadolint_passes() -> None:
 
 
 # -- the shape of the image ---------------------------------------------------------------------
+def base_image(stage: list[Instruction]) -> str:
+    """The image a stage starts FROM, with the global ARGs' defaults filled in."""
+    image = only(stage, "FROM").args.split()[0]
+    for name, default in global_args(DOCKERFILE.read_text()).items():
+        image = image.replace(f"${{{name}}}", default).replace("$" + name, default)
+    return image
+
+
 def test_multi_stage_build_with_a_slim_runtime(stages: list[list[Instruction]]) -> None:
     assert len(stages) >= 2
     builder, runtime = stages[0], stages[-1]
     name = only(builder, "FROM").args.partition(" AS ")[2]
     assert name.strip() == "builder"
-    assert only(runtime, "FROM").args.split()[0].endswith("-slim")
+    assert base_image(runtime) == base_image(builder) == "python:3.11-slim"
     assert any("pip install" in i.args for i in builder if i.keyword == "RUN")
     copies = [i.args for i in runtime if i.keyword == "COPY"]
     assert copies == ["--from=builder /opt/venv /opt/venv"], "the runtime gets the venv and nothing else"
+
+
+def test_the_base_is_a_build_arg_for_a_registry_of_ones_own(stages: list[list[Instruction]]) -> None:
+    """``--build-arg BASE_IMAGE=...`` sets both stages' base (CI's stand-in when no registry answers)."""
+    assert "BASE_IMAGE" in global_args(DOCKERFILE.read_text())
+    for stage in stages:
+        assert only(stage, "FROM").args.split()[0] == "${BASE_IMAGE}"
+
+
+def test_the_builder_installs_the_lock_with_hashes_then_the_project(stages: list[list[Instruction]]) -> None:
+    """The image gets the packages ``make install-runtime`` gets: the hashed lock, then the project alone."""
+    runs = [i.args for i in stages[0] if i.keyword == "RUN"]
+    locked = [run for run in runs if "--require-hashes" in run]
+    project = [run for run in runs if "--no-build-isolation --no-deps ." in run]
+    assert len(locked) == 1 and len(project) == 1
+    assert "-r requirements/build.txt -r requirements/runtime.txt" in locked[0]
+    assert runs.index(locked[0]) < runs.index(project[0])
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes -r requirements/build.txt -r requirements/runtime.txt" in makefile
+
+
+def test_the_network_build_args_stay_in_the_builder(stages: list[list[Instruction]]) -> None:
+    """The package index (which may carry a token) and the CA certificates are the builder's only."""
+    builder, runtime = stages[0], stages[-1]
+    declared = {i.args.partition("=")[0] for i in builder if i.keyword == "ARG"}
+    assert {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "CA_CERTIFICATES"} <= declared
+    assert not [i for i in runtime if i.keyword == "ARG"]
+    assert not {name for name in env_of(runtime) if name.startswith("PIP_")}
+    assert not [i for i in runtime if any(name in i.args for name in declared)]
 
 
 def test_runs_as_a_non_root_user(runtime: list[Instruction]) -> None:
