@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import math
 import os
 import platform
@@ -61,6 +62,44 @@ def soap_request(identifiers: Sequence[str], status: str = "Completed") -> bytes
 
 
 ONE_ID = soap_request(["appointment_id=17"])
+
+REST_CALL = "/api/v1/Agents/Appointment/SetActivityStatus"
+REST_HEADERS = {
+    "Content-Type": "application/json",
+    "Authorization": f"SOTicket {TICKET}",
+    "SO-AppToken": TOKEN,
+}
+
+
+def rest_request(identifiers: Sequence[str], status: str = "Completed") -> bytes:
+    """The REST twin's body for the same call as :func:`soap_request` (camelCase, as SuperOffice's client)."""
+    return json.dumps({"activityIdentifier": list(identifiers), "activityStatus": status}).encode()
+
+
+REST_ONE_ID = rest_request(["appointment_id=17"])
+
+
+@dataclass(frozen=True)
+class Wire:
+    """How a one-id call is sent on a wire, and how its success looks."""
+
+    name: str
+    path: str
+    headers: dict[str, str]
+    script: Path
+    """wrk's script for the wire (it reads the body from $REQ)."""
+    one_id: bytes
+    status: int
+    marker: bytes | None = None
+    """Bytes a successful answer contains, if any."""
+
+    def succeeded(self, status: int, data: bytes) -> bool:
+        return status == self.status and (self.marker is None or self.marker in data)
+
+
+SOAP = Wire("SOAP", APPOINTMENT, HEADERS, HERE / "post.lua", ONE_ID, 200, SUCCEEDED)
+REST = Wire("REST", REST_CALL, REST_HEADERS, HERE / "post_rest.lua", REST_ONE_ID, 204)
+WIRES = {"soap": SOAP, "rest": REST}
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -178,11 +217,11 @@ class InProcess:
         self.app = create_app(Settings(database_url=database_url, mode="online").replace(**settings))
         self.client = Client(self.app)
 
-    def call(self, body: bytes = ONE_ID) -> bytes:
-        answer = self.client.post(APPOINTMENT, data=body, headers=HEADERS)
+    def call(self, body: bytes = ONE_ID, wire: Wire = SOAP) -> bytes:
+        answer = self.client.post(wire.path, data=body, headers=wire.headers)
         data = answer.get_data()
-        if answer.status_code != 200 or SUCCEEDED not in data:
-            raise RuntimeError(f"the call failed: HTTP {answer.status_code}: {data[:600]!r}")
+        if not wire.succeeded(answer.status_code, data):
+            raise RuntimeError(f"the {wire.name} call failed: HTTP {answer.status_code}: {data[:600]!r}")
         return data
 
     def close(self) -> None:
@@ -352,14 +391,14 @@ def _request_file(body: bytes) -> Path:
     return Path(name)
 
 
-def wrk(url: str, body: bytes, connections: int, seconds: float) -> Load:
+def wrk(url: str, body: bytes, connections: int, seconds: float, script: Path = HERE / "post.lua") -> Load:
     """wrk with one thread and ``connections`` keep-alive connections for ``seconds`` (whole seconds)."""
     request = _request_file(body)
     env = {**os.environ, "REQ": str(request)}
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     try:
         out = subprocess.run(
-            [*argv, "-s", str(HERE / "post.lua"), url], env=env, capture_output=True, text=True, check=True
+            [*argv, "-s", str(script), url], env=env, capture_output=True, text=True, check=True
         ).stdout
     finally:
         request.unlink()
@@ -375,7 +414,9 @@ def wrk(url: str, body: bytes, connections: int, seconds: float) -> Load:
     return Load(rps, p50, p99, total, errors, f"wrk -c{connections}")
 
 
-def python_load(host: str, port: int, body: bytes, connections: int, seconds: float) -> Load:
+def python_load(
+    host: str, port: int, body: bytes, connections: int, seconds: float, wire: Wire = SOAP
+) -> Load:
     """A threaded keep-alive client, for machines without wrk (it shares the CPUs and the GIL)."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
@@ -387,10 +428,10 @@ def python_load(host: str, port: int, body: bytes, connections: int, seconds: fl
         while time.perf_counter() < stop_at:
             started = time.perf_counter()
             try:
-                connection.request("POST", APPOINTMENT, body=body, headers=HEADERS)
+                connection.request("POST", wire.path, body=body, headers=wire.headers)
                 answer = connection.getresponse()
                 data = answer.read()
-                if answer.status != 200 or SUCCEEDED not in data:
+                if not wire.succeeded(answer.status, data):
                     errors[index] += 1
             except OSError:
                 errors[index] += 1
@@ -417,15 +458,22 @@ def python_load(host: str, port: int, body: bytes, connections: int, seconds: fl
     )
 
 
-def load(server: Server, body: bytes, connections: int, seconds: float, limit: int | None = None) -> Load:
+def load(
+    server: Server,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    limit: int | None = None,
+    wire: Wire = SOAP,
+) -> Load:
     """``seconds`` of load on ``server``; with ``limit``, runs of it until that many calls are answered."""
     if limit is None:
-        return _load_once(server, body, connections, seconds)
+        return _load_once(server, body, connections, seconds, wire)
     runs: list[Load] = []
     while sum(run.requests for run in runs) < limit:
         missing = limit - sum(run.requests for run in runs)
         rate = runs[-1].requests_per_second if runs else 200.0
-        runs.append(_load_once(server, body, connections, min(10.0, max(1.0, missing / rate))))
+        runs.append(_load_once(server, body, connections, min(10.0, max(1.0, missing / rate)), wire))
     total = sum(run.requests for run in runs)
     elapsed = sum(run.requests / run.requests_per_second for run in runs if run.requests_per_second)
     return Load(
@@ -438,10 +486,10 @@ def load(server: Server, body: bytes, connections: int, seconds: float, limit: i
     )
 
 
-def _load_once(server: Server, body: bytes, connections: int, seconds: float) -> Load:
+def _load_once(server: Server, body: bytes, connections: int, seconds: float, wire: Wire = SOAP) -> Load:
     if has_wrk():
-        return wrk(server.url(APPOINTMENT), body, connections, seconds)
-    return python_load("127.0.0.1", server.port, body, connections, seconds)
+        return wrk(server.url(wire.path), body, connections, seconds, wire.script)
+    return python_load("127.0.0.1", server.port, body, connections, seconds, wire)
 
 
 def work_dir() -> Path:

@@ -24,14 +24,14 @@ def _sqlite(work: Path, name: str) -> str:
     return f"sqlite:///{work / name}"
 
 
-def _first_call(server: Server) -> None:
+def _first_call(server: Server, wire: common.Wire = common.SOAP) -> None:
     request = urllib.request.Request(
-        server.url(common.APPOINTMENT), data=ONE_ID, headers=common.HEADERS, method="POST"
+        server.url(wire.path), data=wire.one_id, headers=wire.headers, method="POST"
     )
     with urllib.request.urlopen(request, timeout=60) as answer:
-        data = answer.read()
-    if common.SUCCEEDED not in data:
-        raise RuntimeError(f"{server.kind}: the first call did not succeed: {data[:600]!r}")
+        status, data = answer.status, answer.read()
+    if not wire.succeeded(status, data):
+        raise RuntimeError(f"{server.kind}: the first {wire.name} call did not succeed: {data[:600]!r}")
 
 
 def worker_kinds() -> list[str]:
@@ -41,21 +41,49 @@ def worker_kinds() -> list[str]:
 
 # -- sections ------------------------------------------------------------------------------------
 def throughput(table: Table, work: Path) -> None:
-    """One-id calls over HTTP: ``serve`` with werkzeug, and with granian on 1 and on N workers."""
+    """One-id calls over HTTP, SOAP and REST: ``serve`` with werkzeug, and granian on 1 and on N workers."""
     rounds, seconds = q(3, 1), q(5, 2)
-    results: dict[str, list[common.Load]] = {kind: [] for kind in worker_kinds()}
+    wires = [common.WIRES[name] for name in os.environ.get("BENCH_WIRES", "soap rest").split()]
+    results: dict[tuple[str, str], list[common.Load]] = {
+        (kind, wire.name): [] for kind in worker_kinds() for wire in wires
+    }
     for round_number in range(rounds):  # servers take turns, so a burst of load elsewhere hits all alike
-        for kind in results:
+        for kind in worker_kinds():
             with Server(kind, _sqlite(work, f"throughput-{kind.replace(':', '-')}.db"), work) as server:
                 server.wait("/")
-                _first_call(server)
-                common.load(server, ONE_ID, CONNECTIONS, 1)  # warm-up
-                results[kind].append(common.load(server, ONE_ID, CONNECTIONS, seconds))
-                common.progress(f"    round {round_number + 1}: {kind}: {results[kind][-1].figure()}")
-    for kind, loads in results.items():
+                for wire in wires:
+                    _first_call(server, wire)
+                    common.load(server, wire.one_id, CONNECTIONS, 1, wire=wire)  # warm-up
+                    measured = common.load(server, wire.one_id, CONNECTIONS, seconds, wire=wire)
+                    results[kind, wire.name].append(measured)
+                    common.progress(f"    round {round_number + 1}: {kind} {wire.name}: {measured.figure()}")
+    for (kind, wire_name), loads in results.items():
         middle = sorted(loads, key=lambda load: load.requests_per_second)[len(loads) // 2]
         detail = middle.detail() + (f"; median of {rounds} runs of {seconds} s" if rounds > 1 else "")
-        table.add("throughput", common.describe(kind), middle.figure(), detail)
+        table.add("throughput", f"{wire_name} {common.describe(kind)}", middle.figure(), detail)
+
+
+def wires(table: Table, work: Path) -> None:
+    """The one-id call in-process on each wire, taking turns call by call: what a codec costs."""
+    emulator = InProcess(_sqlite(work, "wires.db"))
+    repeat = q(2000, 300)
+    times: dict[str, list[float]] = {name: [] for name in common.WIRES}
+    try:
+        for wire in common.WIRES.values():
+            for _ in range(50):
+                emulator.call(wire.one_id, wire)
+        for _ in range(repeat):
+            for name, wire in common.WIRES.items():
+                times[name] += timed(lambda wire=wire: emulator.call(wire.one_id, wire), 1)  # type: ignore[misc]
+    finally:
+        emulator.close()
+    for name, measured in times.items():
+        wire = common.WIRES[name]
+        table.add(
+            "wires", f"one id, in-process, {wire.name}", ms(statistics.median(measured)), summary(measured)
+        )
+    ratio = statistics.median(times["rest"]) / statistics.median(times["soap"])
+    table.add("wires", "REST / SOAP", f"{ratio:.2f}x", "ratio of the medians, same process, same run")
 
 
 def batch(table: Table, work: Path) -> None:
@@ -203,16 +231,42 @@ def compare(table: Table, work: Path) -> None:
     """``../shared/bench/compare.sh`` with our server beside the raw, spyne and node peers, one process each.
 
     BENCH_COMPARE_SERVER picks ours: ``granian:1`` (the default: ``serve --workers 1``, granian as
-    the Python peers have it) or ``cli`` (``serve``, werkzeug); ROUNDS, DUR and CONNS pass through.
+    the Python peers have it) or ``cli`` (``serve``, werkzeug); BENCH_COMPARE_WIRES the wires
+    (``soap rest`` by default): one run of the script per wire, since the script sends one request
+    to every server. For REST it runs from a copy of the script's folder whose ``post.lua`` adds
+    the REST headers to a JSON request (``benchmarks/compare_post.lua``); ROUNDS, DUR and CONNS
+    pass through.
     """
     script = compare_script()
     if not script.exists():
         table.add("compare", "skipped", "-", f"{script} not found (set BENCH_COMPARE_SH)")
         return
+    for name in os.environ.get("BENCH_COMPARE_WIRES", "soap rest").split():
+        _compare_wire(table, work, script, common.WIRES[name])
+
+
+def _rest_compare_script(script: Path, work: Path) -> tuple[Path, Path]:
+    """A folder beside the real one: its files linked, its ``post.lua`` REST-aware; and the request."""
+    folder = work / "compare-rest"
+    folder.mkdir(exist_ok=True)
+    for source in script.parent.iterdir():
+        target = folder / source.name
+        if source.name != "post.lua" and not target.exists():
+            target.symlink_to(source)
+    (folder / "post.lua").write_bytes((common.HERE / "compare_post.lua").read_bytes())
+    request = work / "rest-one-id.json"
+    request.write_bytes(common.REST_ONE_ID)
+    return folder / script.name, request
+
+
+def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> None:
     kind = os.environ.get("BENCH_COMPARE_SERVER", "granian:1")
-    database = work / "compare.db"
+    database = work / f"compare-{wire.name.lower()}.db"
     command = "exec " + common.shell_command(common.server_argv(kind, "$PORT", f"sqlite:///{database}"))
     env = {**os.environ, "EMULATOR_CMD": f"cd {common.ROOT} && {command}"}
+    if wire is common.REST:
+        script, request = _rest_compare_script(script, work)
+        env.update(EMULATOR_URL=wire.path, EMULATOR_REQ=str(request))
     if common.QUICK:
         env.setdefault("ROUNDS", "1")
         env.setdefault("DUR", "2")
@@ -224,19 +278,27 @@ def compare(table: Table, work: Path) -> None:
         match = re.fullmatch(r"(\S+)\s+([\d.]+)\s+(\S+)\s+([\d.]+)", line.strip())
         if match:
             figures[match.group(1)] = (float(match.group(2)), match.group(3))
-    said = [line for line in result.stderr.splitlines() if line.strip() and "Location 'file:" not in line]
+    said = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip()
+        and "Location 'file:" not in line
+        # the script's own first call is SOAP's, which the REST path refuses (415); wrk's are REST
+        and not (wire is common.REST and line.startswith("emulator: first call answered HTTP 415"))
+    ]
     warnings = " ".join(" ".join(said).split())[:300]
     rounds, seconds = env.get("ROUNDS", "3"), env.get("DUR", "4")
+    section = f"compare {wire.name}"
     for name, (rps, p99) in figures.items():
-        case = f"emulator ({common.describe(kind)})" if name == "emulator" else name
-        table.add("compare", case, f"{rps:,.0f} req/s", f"p99 {p99}; median of {rounds} x {seconds} s")
+        case = f"emulator {wire.name} ({common.describe(kind)})" if name == "emulator" else name
+        table.add(section, case, f"{rps:,.0f} req/s", f"p99 {p99}; median of {rounds} x {seconds} s")
     ours = figures.get("emulator", (0.0, ""))[0]
     for peer, target in (("spyne", 2.0), ("node", 1.0), ("raw", None)):
         if peer in figures and ours:
             goal = f" (target: at least {target:g}x)" if target else " (the floor of Python)"
-            table.add("compare", f"emulator / {peer}", f"{ours / figures[peer][0]:.2f}x", "same run" + goal)
+            table.add(section, f"emulator / {peer}", f"{ours / figures[peer][0]:.2f}x", "same run" + goal)
     if warnings:
-        table.add("compare", "compare.sh said", "-", warnings)
+        table.add(section, "compare.sh said", "-", warnings)
 
 
 def profile(table: Table, work: Path) -> None:
@@ -294,6 +356,7 @@ SECTIONS: dict[str, Section] = {
     "reset": reset,
     "tenant": tenant,
     "memory": memory,
+    "wires": wires,
     "compare": compare,
     "profile": profile,
 }

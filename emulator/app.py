@@ -8,9 +8,11 @@
 
 Every POST to a SOAP path (``[/{tenant}]/Remote/Services86/<service>.svc``) takes one way,
 :func:`emulator.soap.endpoint.serve`, straight from the WSGI environ: no werkzeug request or
-response on it. Every other request goes to :class:`Site`, werkzeug's request and routing over
-the small apps the factory mounts (each a :class:`~emulator.web.Mount` with its own rules, as
-flask mounts blueprints): the index, the SOAP paths' GET (WSDL), the admin API, the dashboard.
+response on it; every POST to a REST call (``[/{tenant}]/api/v1/Agents/<agent>/<operation>``)
+likewise takes :func:`emulator.rest.endpoint.serve`. Every other request goes to :class:`Site`,
+werkzeug's request and routing over the small apps the factory mounts (each a
+:class:`~emulator.web.Mount` with its own rules, as flask mounts blueprints): the index, the SOAP
+paths' GET (WSDL), the REST twin's discovery pages, the admin API, the dashboard.
 :meth:`EmulatorApp.__call__` is the one error handler of both: an HTTP error as plain text,
 anything unexpected as a 500 whose details only the log has.
 
@@ -30,6 +32,8 @@ from werkzeug.wrappers import Request, Response
 
 from emulator import __version__, admin, guard, ui, web
 from emulator.clock import Clock, utcnow
+from emulator.rest import endpoint as rest_endpoint
+from emulator.rest import paths as rest_paths
 from emulator.runtime import Runtime
 from emulator.settings import Settings
 from emulator.soap import endpoint, paths
@@ -85,9 +89,13 @@ class EmulatorApp:
             if refusal is not None:
                 return web.send(web.text(refusal.status, refusal.message), environ, start_response)
             if environ.get("REQUEST_METHOD") == "POST":
-                call = paths.CALL_PATH.fullmatch(environ.get("PATH_INFO", ""))
+                path = environ.get("PATH_INFO", "")
+                call = paths.CALL_PATH.fullmatch(path)
                 if call is not None:
                     return endpoint.serve(self.runtime, environ, start_response, call.group(1), call.group(2))
+                rest_call = rest_paths.CALL_PATH.fullmatch(path)
+                if rest_call is not None:
+                    return rest_endpoint.serve(self.runtime, environ, start_response, *rest_call.groups())
             return self.site(environ, start_response)
         except HTTPException as exc:
             answer = web.text(exc.code or 500, exc.description or exc.name)
@@ -103,7 +111,8 @@ def index() -> Mount:
     """``/``: which emulator this is, and where its services are."""
     text = (
         f"superoffice-emulator {__version__}: NetServer Services86 at "
-        f"{paths.SERVICE_ROOT}{{{','.join(s + '.svc' for s in SERVICES)}}}\n"
+        f"{paths.SERVICE_ROOT}{{{','.join(s + '.svc' for s in SERVICES)}}}; "
+        f"REST at {rest_paths.API_ROOT}/{rest_paths.VERSION}\n"
     )
 
     def view(request: Request, args: Mapping[str, str]) -> Response:
@@ -119,5 +128,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
     database = Database(settings.database_url, fixtures, journal_size=settings.journal_size)
     database.create_schema()
     runtime = Runtime(settings, database, clock)
-    mounts = [index(), paths.mount(settings.default_tenant), admin.mount(runtime), ui.mount()]
+    mounts = [
+        index(),
+        paths.mount(settings.default_tenant),
+        rest_paths.mount(settings.default_tenant),
+        admin.mount(runtime),
+        ui.mount(),
+    ]
     return EmulatorApp(runtime, Site(mounts, settings.max_body_bytes))

@@ -18,11 +18,12 @@ Injected faults: ``sentry`` and ``session`` come back as :class:`Failed`, like a
 (``http500``, ``http503``, ``drop``, ``malformed``) come back as :class:`Injected`, which the
 codec shows instead of its answer (:func:`emulator.web.injected` does the wire-independent ones).
 
-A second wire needs nothing here: its codec maps its credentials (REST: ``SOTicket`` →
-:class:`Ticket`, ``Basic`` → :class:`Password`) and its body to a :class:`Command`, and each
-outcome to its own form (REST: 204 for :class:`Succeeded`, an HTTP status and a JSON body with
-:class:`Failed`'s facts). An operation is one arguments class here (:data:`SERVICES`) and, per
-wire, a reader and a writer.
+A wire's codec maps its credentials (SOAP: ``Credentials/Ticket`` → :class:`Ticket`; REST
+(:mod:`emulator.rest`): ``SOTicket`` → :class:`Ticket`, ``Basic`` → :class:`Password`,
+``Bearer`` → :class:`AccessToken`, anything it cannot use → :class:`Unusable`) and its body to
+a :class:`Command`, and each outcome to its own form (SOAP: ``ExceptionInfo`` or a Fault; REST:
+204 for :class:`Succeeded`, an HTTP status and a JSON body with :class:`Failed`'s facts). An
+operation is one arguments class here (:data:`SERVICES`) and, per wire, a reader and a writer.
 """
 
 from __future__ import annotations
@@ -85,8 +86,25 @@ class Password:
     password: str
 
 
-Credentials = Ticket | Password | None
-"""How the caller says who it is; ``None`` when it sent nothing."""
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """An access token (REST ``Authorization: Bearer <token>``); accepted in ``online`` mode only."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """Credentials the wire could not use (REST: no ``Authorization``, an unknown scheme).
+
+    ``message`` says what was wrong and what to send; the call fails with ``SoSessionException``.
+    """
+
+    message: str
+
+
+Credentials = Ticket | Password | AccessToken | Unusable | None
+"""How the caller says who it is; ``None`` when it sent nothing (SOAP: no ticket header)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +264,7 @@ class Call:
     ) -> JournalEntry:
         arrival = self.command.arrival
         return JournalEntry(
+            wire=arrival.wire,
             at=self.now,
             service=arrival.service,
             operation=self.command.arguments.name,
@@ -277,13 +296,25 @@ class Call:
 
     def _authenticate(self, store: TenantStore) -> User:
         credentials = self.command.credentials
-        if not isinstance(credentials, Password):
+        online = self.runtime.settings.mode == "online"
+        if credentials is None or isinstance(credentials, Ticket):
             ticket = None if credentials is None else credentials.ticket
             return sessions.validate_ticket(store, ticket, self.now, self.runtime.ticket_lifetime)
-        if self.runtime.settings.mode == "online":
+        if isinstance(credentials, Unusable):
+            raise SoSessionException(credentials.message, friendly_text="You are not logged in.")
+        if isinstance(credentials, AccessToken):
+            if not online:
+                raise SoSessionException(
+                    "Onsite installations do not accept access tokens (Bearer); they are for Online. "
+                    "Send a ticket (SOTicket) or a user name and password (Basic), or run the "
+                    "emulator in online mode.",
+                    friendly_text="You are not logged in.",
+                )
+            return sessions.validate_access_token(store, credentials.token)
+        if online:
             raise SoSessionException(
-                "Online installations do not accept a user name and password on a call; "
-                "authenticate and send the ticket.",
+                "Basic authentication (a user name and password on a call) is not allowed in Online; "
+                "send a ticket (SOTicket) or an access token (Bearer).",
                 friendly_text="You are not logged in.",
             )
         found = store.find_login(credentials.user.strip())
@@ -359,7 +390,7 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
     else:
         entry = JournalEntry(
             runtime.clock(), arrival.service, arrival.operation, None, [], None,
-            outcome or "ok", exception_type, message, duration_ms,
+            outcome or "ok", exception_type, message, duration_ms, arrival.wire,
         )  # fmt: skip
     if log.isEnabledFor(logging.INFO):
         log.info(

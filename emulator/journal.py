@@ -13,7 +13,7 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """One SOAP call as the request journal keeps it."""
+    """One call as the request journal keeps it."""
 
     at: datetime
     service: str
@@ -25,3 +25,5 @@ class JournalEntry:
     exception_type: str | None
     message: str | None
     duration_ms: float
+    wire: str = "soap"
+    """Which wire the call came by: ``soap`` or ``rest``."""

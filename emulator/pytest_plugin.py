@@ -16,6 +16,10 @@ names the fixtures::
 - ``superoffice_client``: ``superoffice_client("Appointment")`` is a zeep client built from the WSDL that
   the tenant's endpoint serves, pointing at that endpoint, with the ``ApplicationToken`` and
   ``Credentials`` headers set. Needs ``zeep`` (``pip install zeep``).
+- ``superoffice_rest``: the tenant's REST twin: ``.session`` is a ``requests`` session with
+  ``Authorization: SOTicket <ticket>`` and ``SO-AppToken`` set, ``.post("Agents/Appointment/
+  SetActivityStatus", json=...)`` posts relative to ``.base_url`` (``http://127.0.0.1:PORT/<tenant>/api/v1``),
+  ``.headers`` are the headers for any other client, ``.as_user(ticket=...)`` another caller.
 
 Configuration, on the command line or in the ``[pytest]`` ini section (the command line wins):
 ``--superoffice-fixtures`` / ``superoffice_fixtures`` (a fixture file, YAML or JSON),
@@ -32,7 +36,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, cast
@@ -203,6 +207,80 @@ def superoffice_tenant(
     yield tenant
     superoffice_emulator.app.runtime.database.drop_tenant(tenant.name)
     superoffice_emulator.app.runtime.faults.pop(tenant.name, None)
+
+
+# -- the REST twin ------------------------------------------------------------------------------
+@dataclass
+class SuperOfficeRest:
+    """The tenant's REST endpoints and a ready ``requests`` session for them."""
+
+    tenant: SuperOfficeTenant
+    headers: dict[str, str]
+    """``Authorization`` and ``SO-AppToken`` as the session sends them: give them to any other client."""
+    session: Any
+    """A ``requests.Session`` with :attr:`headers` set."""
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/<tenant>/api/v1``: what ``new WebApi(...)`` and friends point at is
+        :attr:`tenant`'s ``url``; paths below this one are the Agents endpoints."""
+        return f"{self.tenant.url}/api/v1"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        """``session.post`` below :attr:`base_url`, e.g. ``"Agents/Appointment/SetActivityStatus"``."""
+        kwargs.setdefault("timeout", 60)
+        return self.session.post(self.url(path), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", 60)
+        return self.session.get(self.url(path), **kwargs)
+
+    def as_user(
+        self, *, ticket: str | None = None, application_token: str | EllipsisType | None = ...
+    ) -> SuperOfficeRest:
+        """Another caller on the same tenant: ``ticket`` (``None``: no Authorization header)."""
+        token = self.headers.get("SO-AppToken") if application_token is ... else application_token
+        return _rest(self.tenant, ticket, token, self._closing)
+
+    def close(self) -> None:
+        for session in self._closing:
+            session.close()
+        self._closing.clear()
+
+    _closing: list[Any] = field(default_factory=list)
+
+
+def _rest(
+    tenant: SuperOfficeTenant, ticket: str | None, token: str | None, closing: list[Any]
+) -> SuperOfficeRest:
+    _, requests = _import_zeep()
+    headers = {}
+    if ticket is not None:
+        headers["Authorization"] = f"SOTicket {ticket}"
+    if token is not None:
+        headers["SO-AppToken"] = token
+    session = requests.Session()
+    session.headers.update(headers)
+    closing.append(session)
+    return SuperOfficeRest(tenant, headers, session, closing)
+
+
+@pytest.fixture
+def superoffice_rest(
+    superoffice_tenant: SuperOfficeTenant, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeRest]:
+    """The tenant's REST twin with a ``requests`` session whose ticket and application token are set."""
+    rest = _rest(
+        superoffice_tenant,
+        str(request.config.getini("superoffice_ticket")),
+        str(request.config.getini("superoffice_application_token")),
+        [],
+    )
+    yield rest
+    rest.close()
 
 
 # -- zeep clients -------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class Reply:
     body: bytes
     drop_connection: bool = False
     """Close the connection without answering (an injected fault)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """More response headers (REST's ``WWW-Authenticate`` on a 401)."""
 
 
 def text(status: int, message: str) -> Reply:
@@ -57,9 +59,12 @@ def send(reply: Reply, environ: WSGIEnvironment, start_response: StartResponse) 
     """Answer ``reply`` through ``start_response``, or drop the connection when it says so."""
     if reply.drop_connection:
         return drop(environ, start_response)
+    if reply.status == 204:  # No Content: no body, and no headers describing one
+        start_response("204 No Content", list(reply.headers))
+        return []
     start_response(
         f"{reply.status} {HTTP_STATUS_CODES[reply.status]}",
-        [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body)))],
+        [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))), *reply.headers],
     )
     return [reply.body]
 

@@ -29,6 +29,11 @@ USERS = [
     ("olav", "Olav Colleague", 2, 2, []),
     ("ingrid", "Ingrid Othergroup", 3, 2, []),
 ]
+ACCESS_TOKENS = {  # Bearer tokens for the REST twin in online mode, shaped like SuperID's
+    "demo": ["8A:Cust12345.DemoAdministratorAccessToken"],
+    "sam": ["8A:Cust12345.SamSalesrepAccessToken"],
+    "rita": ["8A:Cust12345.RitaReadonlyAccessToken"],
+}
 ROLES = [
     {"role_id": 1, "name": "Administrator", "rights": {"all": "update"}},
     {
@@ -86,12 +91,14 @@ def build() -> dict[str, object]:
             "group_id": group,
             "role_id": role,
             "tickets": tickets,
+            "access_tokens": ACCESS_TOKENS.get(name, []),
         }
         for i, (name, full, group, role, tickets) in enumerate(USERS, start=1)
     ]
     for user in users:
-        if not user["tickets"]:
-            del user["tickets"]
+        for key in ("tickets", "access_tokens"):
+            if not user[key]:
+                del user[key]
     owners = itertools.cycle(range(1, len(USERS) + 1))
     statuses = itertools.cycle(STATUSES)
     activities: dict[str, list[dict[str, object]]] = {}

@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--host-resolver-rules=MAP evil.test 127.0.0.1",  # a site of its own, for the cross-site test
 ]
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "artifacts" / "dashboard.png"
@@ -266,12 +267,13 @@ def test_the_dashboard_fits_phones_to_wide_screens_and_shows_activity_rows(
         rows = page.locator("table.activities tbody tr")
         expect(rows.first).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        for control in [
-            *page.locator("#kinds .kind").all(),
-            *page.locator("#filters select, #filters input").all(),
-        ]:
-            box = control.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        expect(page.locator("#kinds .kind")).to_have_count(5)
+        # every box read in one step: the page redraws its cards while it polls
+        edges = page.evaluate(
+            """() => [...document.querySelectorAll('#kinds .kind, #filters select, #filters input')]
+                       .map(e => { const b = e.getBoundingClientRect(); return [b.left, b.right]; })"""
+        )
+        assert edges and all(left >= 0 and right <= width for left, right in edges), edges
         table = page.locator("table.activities").locator("xpath=..").bounding_box()
         assert table is not None and table["height"] >= 200  # several rows, not a sliver
         visible = page.evaluate(
@@ -286,7 +288,9 @@ def test_the_dashboard_fits_phones_to_wide_screens_and_shows_activity_rows(
         context.close()
 
 
-def test_a_page_on_another_site_cannot_change_the_emulator_with_a_form(server: LiveServer) -> None:
+def test_a_page_on_another_site_cannot_change_the_emulator_with_a_form(
+    browser: Any, server: LiveServer
+) -> None:
     """A real cross-site page (evil.test, resolved to this machine) auto-submits a text/plain form.
 
     No JavaScript and no click are needed for such a form; the body is valid YAML. The emulator
@@ -315,19 +319,14 @@ def test_a_page_on_another_site_cannot_change_the_emulator_with_a_form(server: L
     evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Evil)
     threading.Thread(target=evil.serve_forever, daemon=True).start()
     try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP evil.test 127.0.0.1"],
-                headless=True,
-            )
-            try:
-                tab = chromium.new_page()
-                with tab.expect_response(lambda r: r.url == target) as answered:
-                    tab.goto(f"http://evil.test:{evil.server_address[1]}/")
-                assert answered.value.status == 403
-            finally:
-                chromium.close()
+        context = browser.new_context()
+        try:
+            tab = context.new_page()
+            with tab.expect_response(lambda r: r.url == target) as answered:
+                tab.goto(f"http://evil.test:{evil.server_address[1]}/")
+            assert answered.value.status == 403
+        finally:
+            context.close()
     finally:
         evil.shutdown()
         evil.server_close()

@@ -254,3 +254,26 @@ def test_fixtures_readme_has_examples() -> None:
 def test_every_example_in_the_fixtures_readme_loads(example: str) -> None:
     fixtures = parse_fixtures(example, "fixtures/README.md")
     assert fixtures.users and fixtures.activities
+
+
+def test_access_tokens_are_validated_like_tickets() -> None:
+    base = "roles: [{role_id: 1, name: r}]\nusers:\n"
+    good = parse_fixtures(base + "  - {associate_id: 1, name: a, password: a, role_id: 1, group_id: 1, "
+                          "access_tokens: ['8A:t.1']}\n", "ok.yaml")  # fmt: skip
+    assert good.users[0].access_tokens == ("8A:t.1",)
+    twice = (
+        base
+        + "  - {associate_id: 1, name: a, password: a, role_id: 1, group_id: 1, access_tokens: ['8A:x']}\n"
+        + "  - {associate_id: 2, name: b, password: b, role_id: 1, group_id: 1, access_tokens: ['8A:x']}\n"
+    )
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(twice, "dup.yaml")
+    assert (raised.value.kind, raised.value.field) == ("duplicate", "access_tokens")
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(base + "  - {associate_id: 1, name: a, password: a, role_id: 1, group_id: 1, "
+                       "access_tokens: 8A:x}\n", "type.yaml")  # fmt: skip
+    assert raised.value.kind == "bad_type"
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(base + "  - {associate_id: 1, name: a, password: a, role_id: 1, group_id: 1, "
+                       "access_tokens: [7]}\n", "item.yaml")  # fmt: skip
+    assert raised.value.kind == "bad_type" and "access_tokens[0]" in str(raised.value)

@@ -276,3 +276,42 @@ def test_bad_configuration_is_reported_plainly(pytester: pytest.Pytester, ini: s
 
     assert result.ret != 0
     result.stdout.fnmatch_lines([message])
+
+
+def test_the_rest_fixture_hands_out_a_ready_session_and_the_base_url(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI + "superoffice_mode = online\n")
+    pytester.makepyfile(
+        """
+        import urllib.request, json
+
+        CALL = "Agents/Appointment/SetActivityStatus"
+
+        def test_the_session_has_the_ticket_and_the_application_token(superoffice_rest, superoffice_tenant):
+            ids = {"ActivityIdentifier": ["sale_id=1"], "ActivityStatus": 3}
+            answer = superoffice_rest.post(CALL, json=ids)
+            assert answer.status_code == 204
+            assert superoffice_tenant.admin("activities/sale/1")["status"] == "Completed"
+            assert superoffice_tenant.admin("journal")[0]["wire"] == "rest"
+            assert superoffice_rest.base_url == superoffice_tenant.url + "/api/v1"
+
+        def test_the_headers_serve_any_other_client(superoffice_rest, superoffice_tenant):
+            body = json.dumps({"activityIdentifier": ["todo_id=1"], "activityStatus": "Started"}).encode()
+            headers = {**superoffice_rest.headers, "Content-Type": "application/json"}
+            request = urllib.request.Request(superoffice_rest.url(CALL), data=body, headers=headers)
+            with urllib.request.urlopen(request) as answer:
+                assert answer.status == 204
+            assert superoffice_tenant.admin("activities/todo/1")["status"] == "Started"
+
+        def test_another_caller(superoffice_rest):
+            rita = superoffice_rest.as_user(ticket="7T:Uml0YVJlYWRvbmx5VGlja2V0")
+            answer = rita.post(CALL, json={"ActivityIdentifier": ["sale_id=1"], "ActivityStatus": 3})
+            assert answer.status_code == 403
+            assert answer.json()["ExceptionType"] == "SuperOffice.Exceptions.SoSentryException"
+            nobody = superoffice_rest.as_user(ticket=None)
+            assert nobody.post(CALL, json={}).status_code == 401
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=3)

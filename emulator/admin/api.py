@@ -278,12 +278,13 @@ def users(ctx: Context) -> Response:
 
 # -- journal ----------------------------------------------------------------------------------
 def journal(ctx: Context) -> Response:
-    query = Query(ctx.request.args, ("operation", "outcome", "user", "since_id", "limit"))
+    query = Query(ctx.request.args, ("operation", "outcome", "user", "since_id", "wire", "limit"))
     where = queries.JournalFilter(
         operation=query.text("operation"),
         outcome=query.text("outcome"),
         user=query.text("user"),
         since_id=query.integer("since_id", minimum=0, maximum=2**62),
+        wire=query.text("wire"),
     )
     cap = ctx.database.journal_size
     limit = query.limit("limit", default=min(100, cap), most=cap)
@@ -294,6 +295,7 @@ def journal(ctx: Context) -> Response:
                 "id": e.id,
                 "tenant": e.tenant,
                 "at": _iso(e.at),
+                "wire": e.wire,
                 "service": e.service,
                 "operation": e.operation,
                 "user": e.user,

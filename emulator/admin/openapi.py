@@ -106,11 +106,12 @@ _SCHEMAS: dict[str, Any] = {
     },
     "JournalEntry": {
         "type": "object",
-        "description": "One SOAP call as the emulator received and answered it.",
+        "description": "One call (SOAP or REST) as the emulator received and answered it.",
         "properties": {
             "id": {"type": "integer", "description": "Increasing; poll with since_id."},
             "tenant": {"type": "string"},
             "at": {"type": "string", "format": "date-time", "description": "UTC."},
+            "wire": {"enum": ["soap", "rest"], "description": "Which wire the call came by."},
             "service": {"type": "string", "examples": ["Appointment"]},
             "operation": {"type": "string", "examples": ["SetActivityStatus"]},
             "user": _NULLABLE_STRING,
@@ -274,6 +275,7 @@ _PATHS: dict[str, Any] = {
                 _query(
                     "since_id", {"type": "integer", "minimum": 0}, "Only entries with a larger id (polling)."
                 ),
+                _query("wire", {"enum": ["soap", "rest"]}, "Only calls that came by this wire."),
                 _query("limit", {**_LIMIT, "default": 100}, "At most this many; at most journal_size."),
             ],
             "responses": {

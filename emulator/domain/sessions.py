@@ -53,6 +53,8 @@ class SessionStore(Protocol):
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None: ...
 
+    def find_access_token(self, token: str) -> User | None: ...
+
     def find_login(self, name: str) -> tuple[User, str] | None: ...
 
     def has_application_token(self, token: str) -> bool: ...
@@ -101,6 +103,25 @@ def validate_ticket(store: SessionStore, ticket: str | None, now: datetime, life
     if not row.fixed and now - row.last_used >= TOUCH_RESOLUTION:
         store.touch_ticket(ticket, now)
     return row.user
+
+
+def validate_access_token(store: SessionStore, token: str) -> User:
+    """The user an access token was registered for (in the fixtures); they never expire."""
+    token = token.strip()
+    if not token:
+        raise SoSessionException(
+            "The access token is empty. Send the access token of a user registered in the fixtures "
+            "(access_tokens).",
+            friendly_text="You are not logged in.",
+        )
+    user = store.find_access_token(token)
+    if user is None:
+        raise SoSessionException(
+            "The access token is unknown: register it for a user in the fixtures (access_tokens), "
+            "or the tenant was reset to fixtures without it.",
+            friendly_text="Your session is not valid. Please log in again.",
+        )
+    return user
 
 
 def login(

@@ -474,7 +474,8 @@
         "div",
         { class: "entry-top" },
         el("time", { datetime: entry.at, title: entry.at + " UTC", text: clock(entry.at) }),
-        el("span", { class: "operation", text: entry.operation, title: `${entry.service}.svc / ${entry.operation}` }),
+        el("span", { class: "operation", text: entry.operation, title: entry.wire === "rest" ? `REST Agents/${entry.service}/${entry.operation}` : `${entry.service}.svc / ${entry.operation}` }),
+        el("span", { class: `badge wire wire-${entry.wire}`, text: entry.wire === "rest" ? "REST" : "SOAP", title: "The wire the call came by" }),
         el("span", { class: `badge outcome ${outcomeClass(entry.outcome)}`, text: entry.outcome }),
       ),
       el(

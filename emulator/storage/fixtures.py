@@ -7,7 +7,7 @@ The format (see ``emulator/fixtures/default.yaml``)::
       - {role_id: 2, name: Sales rep, rights: {all: {own: update, group: update, other: read}}}
     users:
       - {associate_id: 1, name: demo, password: demo, role_id: 1, group_id: 1,
-         tickets: ["7T:1234abcxyzExample=="]}
+         tickets: ["7T:1234abcxyzExample=="], access_tokens: ["8A:Cust12345.Demo"]}
     application_tokens: ["1234567-1234-9876"]
     activities:
       appointment:
@@ -119,6 +119,8 @@ class UserFixture:
     tickets: tuple[str, ...]
     password: str | None = None
     """The password when the file gives it in plain text (the start-up banner shows it), else None."""
+    access_tokens: tuple[str, ...] = ()
+    """Bearer access tokens (REST, Online) of this user; like fixed tickets, they never expire."""
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
         "contact_id",
         "user_type",
         "tickets",
+        "access_tokens",
     ),
     "activity": ("id", "title", "status", "associate_id", "group_id", "registered", "done"),
     "denial": ("activity", "user", "note"),  # note: free text for the reader, not stored
@@ -423,6 +426,7 @@ class _Validator:
         self.unique([u.associate_id for u in users], "users", "associate_id")
         self.unique([u.name for u in users], "users", "name")
         self.unique([t for u in users for t in u.tickets], "users", "tickets")
+        self.unique([t for u in users for t in u.access_tokens], "users", "access_tokens")
         groups = {u.associate_id: u.group_id for u in users}
         tokens = []
         for i, token in enumerate(self.sequence(top.get("application_tokens"), "application_tokens")):
@@ -508,6 +512,15 @@ class _Validator:
             self.text({"ticket": t}, "ticket", f"{where}.tickets[{i}]", column=schema.ticket.c.ticket)
             for i, t in enumerate(self.sequence(record.get("tickets"), f"{where}.tickets"))
         )
+        access_tokens = tuple(
+            self.text(
+                {"access_token": t},
+                "access_token",
+                f"{where}.access_tokens[{i}]",
+                column=schema.access_token.c.token,
+            )
+            for i, t in enumerate(self.sequence(record.get("access_tokens"), f"{where}.access_tokens"))
+        )
         associate_id = self.integer(record, "associate_id", where)
         return UserFixture(
             associate_id=associate_id,
@@ -524,6 +537,7 @@ class _Validator:
             ),
             tickets=tickets,
             password=password,
+            access_tokens=access_tokens,
         )
 
     def activities(self, value: object, groups: Mapping[int, int]) -> tuple[ActivityFixture, ...]:

@@ -48,6 +48,7 @@ class JournalWriter:
         """Append ``entry`` to the store's tenant's journal, trimming it to :attr:`size` now and then."""
         values = {
             "at": entry.at,
+            "wire": entry.wire,
             "service": entry.service,
             "operation": entry.operation,
             "user": entry.user,

@@ -188,6 +188,7 @@ class JournalFilter:
     outcome: str | None = None
     user: str | None = None
     since_id: int | None = None
+    wire: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class JournalView:
     id: int
     tenant: str
     at: datetime
+    wire: str
     service: str
     operation: str
     user: str | None
@@ -221,6 +223,8 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
             conditions.append(j.c.user == where.user)
         if where.since_id is not None:
             conditions.append(j.c.id > where.since_id)
+        if where.wire is not None:
+            conditions.append(j.c.wire == where.wire)
         order = j.c.id.asc() if where.since_id is not None else j.c.id.desc()
         rows = connection.execute(select(j).where(*conditions).order_by(order).limit(limit)).all()
     return [
@@ -228,6 +232,7 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
             id=row.id,
             tenant=row.tenant,
             at=row.at,
+            wire=row.wire,
             service=row.service,
             operation=row.operation,
             user=row.user,

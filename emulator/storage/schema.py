@@ -95,6 +95,16 @@ ticket = Table(
     ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
 )
 
+access_token = Table(
+    "access_token",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("token", String(400), primary_key=True),
+    Column("associate_id", Integer, nullable=False),
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
+)
+"""Bearer access tokens (REST, Online), registered per user in the fixtures; they never expire."""
+
 application_token = Table(
     "application_token",
     metadata,
@@ -119,6 +129,7 @@ journal = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("tenant", String(TENANT), nullable=False),
     Column("at", DateTime, nullable=False),
+    Column("wire", String(10), nullable=False, default="soap"),
     Column("service", String(40), nullable=False),
     Column("operation", String(100), nullable=False),
     Column("user", String(100), nullable=True),
@@ -135,6 +146,7 @@ journal = Table(
 TENANT_TABLES: tuple[Table, ...] = (
     sentry_denial,
     application_token,
+    access_token,
     ticket,
     *activity_tables.values(),
     associate,

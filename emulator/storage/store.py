@@ -92,6 +92,17 @@ class Statements:
             .where(a.c.tenant == _TENANT, a.c.name == bindparam("name")),
             dialect,
         )
+        access = schema.access_token
+        self.find_access_token = Statement(
+            select(*_USER_COLUMNS)
+            .select_from(
+                access.join(
+                    _WITH_ROLE, and_(a.c.tenant == access.c.tenant, a.c.associate_id == access.c.associate_id)
+                )
+            )
+            .where(access.c.tenant == _TENANT, access.c.token == bindparam("token")),
+            dialect,
+        )
         token = schema.application_token
         self.has_token = Statement(
             select(token.c.token).where(token.c.tenant == _TENANT, token.c.token == bindparam("token")),
@@ -269,6 +280,10 @@ class TenantStore:
 
     def touch_ticket(self, ticket: str, now: datetime) -> None:
         self._run(self.sql.touch_ticket, now=now, tenant=self.tenant, ticket=ticket)
+
+    def find_access_token(self, token: str) -> User | None:
+        row = self._one(self.sql.find_access_token, tenant=self.tenant, token=token)
+        return None if row is None else user_from_row(row)
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
         self._run(

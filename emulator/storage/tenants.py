@@ -103,6 +103,10 @@ def fixture_rows(tenant: str, fixtures: Fixtures) -> Rows:
                     "fixed": True,
                 }
             )
+        for token in user.access_tokens:
+            rows.setdefault(schema.access_token, []).append(
+                {"tenant": tenant, "token": token, "associate_id": user.associate_id}
+            )
     for token in fixtures.application_tokens:
         rows.setdefault(schema.application_token, []).append({"tenant": tenant, "token": token})
     for activity in fixtures.activities:

@@ -43,7 +43,7 @@ import threading
 import zlib
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Engine, bindparam, func, select
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.storage import schema
@@ -83,6 +83,16 @@ def create_schema(engine: Engine) -> None:
             # the first one's tables and creates nothing (instead of a duplicate-table error).
             connection.execute(ADVISORY_LOCK, {"key": SCHEMA_LOCK_KEY})
         schema.metadata.create_all(connection)
+        _add_missing_journal_wire(connection)
+
+
+def _add_missing_journal_wire(connection: Connection) -> None:
+    """A database made before the journal had its ``wire`` column gets it (every old entry: SOAP)."""
+    columns = {column["name"] for column in inspect(connection).get_columns(schema.journal.name)}
+    if "wire" not in columns:
+        connection.exec_driver_sql(
+            f"ALTER TABLE {schema.journal.name} ADD COLUMN wire VARCHAR(10) NOT NULL DEFAULT 'soap'"
+        )
 
 
 class Transaction:
