@@ -37,7 +37,13 @@ from typing import ClassVar, Literal
 
 from emulator import faults
 from emulator.domain import activities, sessions
-from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, SoSessionException
+from emulator.domain.errors import (
+    ClientFault,
+    ClientFaultKind,
+    SoDbAccessException,
+    SoException,
+    SoSessionException,
+)
 from emulator.domain.sentry import User
 from emulator.faults import TransportFault, TransportKind
 from emulator.runtime import Runtime
@@ -67,6 +73,10 @@ class Arrival:
     operation: str = UNREAD
     started: float = field(default_factory=time.perf_counter)
     """``time.perf_counter()`` when the request arrived; the journal's duration counts from here."""
+    contract_warnings: list[str] = field(default_factory=list)
+    """Sentences the codec adds while it decodes, one for each point where the real service would
+    have refused the request or read it differently (``--contract lenient``); the journal entry
+    and the log line carry them, also when the call fails later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +205,7 @@ class Refused:
 
     message: str
     http_status: int
+    kind: ClientFaultKind = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +266,7 @@ class Call:
             exception_type=exception_type,
             message=message,
             duration_ms=(time.perf_counter() - arrival.started) * 1000,
+            contract_warnings=tuple(arrival.contract_warnings),
         )
 
     @contextmanager
@@ -317,7 +329,7 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode) -> Outcome:
     except SoException as exc:
         outcome = Failed.of(exc)
     except ClientFault as exc:
-        outcome = Refused(exc.message, exc.http_status)
+        outcome = Refused(exc.message, exc.http_status, exc.kind)
     except TransportFault as exc:
         outcome = Injected(exc.kind)
     except StorageError as exc:
@@ -358,11 +370,11 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
     else:
         entry = JournalEntry(
             runtime.clock(), arrival.service, arrival.operation, None, [], None,
-            outcome or "ok", exception_type, message, duration_ms,
+            outcome or "ok", exception_type, message, duration_ms, tuple(arrival.contract_warnings),
         )  # fmt: skip
     if log.isEnabledFor(logging.INFO):
         log.info(
-            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
+            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms%s",
             arrival.tenant,
             entry.service,
             entry.operation,
@@ -372,6 +384,7 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
             entry.outcome,
             f" ({entry.exception_type})" if entry.exception_type else "",
             duration_ms,
+            "".join(f" [contract: {warning}]" for warning in entry.contract_warnings),
             extra={"journal": entry, "tenant": arrival.tenant, "wire": arrival.wire},
         )
     if written is not None:

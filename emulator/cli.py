@@ -24,7 +24,7 @@ import click
 from emulator import __version__, serving
 from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
 from emulator.serving import run_werkzeug as run_server
-from emulator.settings import Settings, default_fixtures
+from emulator.settings import CONTRACTS, Settings, default_fixtures
 from emulator.storage.fixtures import FixtureError, Fixtures, load_fixtures
 
 if TYPE_CHECKING:
@@ -147,6 +147,16 @@ settings_options = _options(
         help="Failures in the ExceptionInfo header (NetServer's default) or as SOAP Faults.",
     ),
     click.option(
+        "--contract",
+        envvar="EMULATOR_CONTRACT",
+        show_envvar=True,
+        type=click.Choice(CONTRACTS),
+        default=Settings.contract,
+        show_default=True,
+        help="lenient: accept the docs' schematic requests and list where NetServer would differ; "
+        "netserver: refuse them as NetServer does.",
+    ),
+    click.option(
         "--strict/--no-strict",
         envvar="EMULATOR_STRICT",
         show_envvar=True,
@@ -207,6 +217,7 @@ def build_settings(**options: Any) -> Settings:
         fixtures=options["fixtures"],
         mode=options["mode"],
         wrap_exceptions=options["wrap_exceptions"],
+        contract=options["contract"],
         strict=options["strict"],
         ticket_lifetime_seconds=options["ticket_lifetime"],
         journal_size=options["journal_size"],

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Literal
 
 Mode = Literal["onsite", "online"]
+Contract = Literal["lenient", "netserver"]
+CONTRACTS: tuple[Contract, ...] = ("lenient", "netserver")
 
 TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 """A tenant name, in paths and the admin API: letters, digits, ``_`` and ``-``; no dots or slashes."""
@@ -32,6 +34,9 @@ class Settings:
     """``onsite``: application tokens are not checked; ``online``: a registered token is required."""
     wrap_exceptions: bool = True
     """Mirror of NetServer's ``WrapExceptions``: failures in ``ExceptionInfo`` (True) or as SOAP Faults."""
+    contract: Contract = "lenient"
+    """``lenient``: accept the docs' schematic requests and say where NetServer would differ;
+    ``netserver``: refuse what NetServer's basicHttpBinding refuses, as WCF and IIS answer."""
     strict: bool = False
     """Turn the documented silent no-op for a nonexistent or invalid id into a failure."""
     ticket_lifetime_seconds: int = 6 * 3600

@@ -4,10 +4,11 @@
     EMULATOR_DATABASE_URL=sqlite:///crm.db gunicorn --workers 2 'emulator.wsgi:make_app()'
 
 The variables are the ones the CLI reads (``superoffice-emulator serve --help`` names them):
-``EMULATOR_DATABASE_URL``, ``EMULATOR_FIXTURES``, ``EMULATOR_MODE``, ``EMULATOR_WRAP_EXCEPTIONS``,
-``EMULATOR_STRICT``, ``EMULATOR_TICKET_LIFETIME``, ``EMULATOR_JOURNAL_SIZE``, ``EMULATOR_ADMIN_TOKEN``,
-``EMULATOR_MAX_BODY_BYTES``, ``EMULATOR_DEFAULT_TENANT``, and for logging ``EMULATOR_LOG_LEVEL`` and
-``EMULATOR_LOG_FORMAT``. A variable that is not set keeps the :class:`~emulator.settings.Settings` default.
+``EMULATOR_DATABASE_URL``, ``EMULATOR_FIXTURES``, ``EMULATOR_MODE``, ``EMULATOR_CONTRACT``,
+``EMULATOR_WRAP_EXCEPTIONS``, ``EMULATOR_STRICT``, ``EMULATOR_TICKET_LIFETIME``, ``EMULATOR_JOURNAL_SIZE``,
+``EMULATOR_ADMIN_TOKEN``, ``EMULATOR_MAX_BODY_BYTES``, ``EMULATOR_DEFAULT_TENANT``, and for logging
+``EMULATOR_LOG_LEVEL`` and ``EMULATOR_LOG_FORMAT``. A variable that is not set keeps the
+:class:`~emulator.settings.Settings` default.
 
 Importing this module builds nothing: ``app`` is made on first access, in the process that serves it,
 so that every worker of a pre-forking server opens its own database engine after the fork (a SQLite
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
 from emulator.logs import LOG_FORMATS, LOG_LEVELS, LogFormat, configure_logging
-from emulator.settings import Mode, Settings
+from emulator.settings import CONTRACTS, Mode, Settings
 
 if TYPE_CHECKING:
     from emulator.app import EmulatorApp
@@ -66,6 +67,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         if mode not in get_args(Mode):
             raise ValueError(f"EMULATOR_MODE={env['EMULATOR_MODE']!r} must be onsite or online.")
         changes["mode"] = mode
+    if "EMULATOR_CONTRACT" in env:
+        contract = env["EMULATOR_CONTRACT"].strip().lower()
+        if contract not in CONTRACTS:
+            raise ValueError(f"EMULATOR_CONTRACT={env['EMULATOR_CONTRACT']!r} must be lenient or netserver.")
+        changes["contract"] = contract
     if "EMULATOR_WRAP_EXCEPTIONS" in env:
         changes["wrap_exceptions"] = _bool("EMULATOR_WRAP_EXCEPTIONS", env["EMULATOR_WRAP_EXCEPTIONS"])
     if "EMULATOR_STRICT" in env:

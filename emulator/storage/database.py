@@ -134,6 +134,8 @@ class JournalEntry:
     exception_type: str | None
     message: str | None
     duration_ms: float
+    contract_warnings: Sequence[str] = ()
+    """Where the real service would have refused the request or read it differently (lenient mode)."""
 
 
 class Database:
@@ -373,6 +375,7 @@ class Database:
                         entry.exception_type,
                         entry.message,
                         entry.duration_ms,
+                        json.dumps(list(entry.contract_warnings)),
                     ),
                     _JOURNAL_LIMITS,
                     strict=True,

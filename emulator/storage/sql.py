@@ -127,6 +127,7 @@ JOURNAL_COLUMNS = (
     "exception_type",
     "message",
     "duration_ms",
+    "contract_warnings",
 )
 
 
