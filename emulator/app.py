@@ -70,10 +70,11 @@ class EmulatorApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
-            if environ.get("REQUEST_METHOD") == "POST":
-                call = paths.CALL_PATH.fullmatch(environ.get("PATH_INFO", ""))
-                if call is not None:
+            call = paths.CALL_PATH.fullmatch(environ.get("PATH_INFO", ""))
+            if call is not None:
+                if environ.get("REQUEST_METHOD") == "POST":
                     return endpoint.serve(self.runtime, environ, start_response, call.group(1), call.group(2))
+                environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
             return self.site(environ, start_response)
         except HTTPException as exc:
             answer = web.text(exc.code or 500, exc.description or exc.name)

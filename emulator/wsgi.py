@@ -97,6 +97,7 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "EMULATOR_DATABASE_URL": settings.database_url,
         "EMULATOR_FIXTURES": str(settings.fixtures),
         "EMULATOR_MODE": settings.mode,
+        "EMULATOR_CONTRACT": settings.contract,
         "EMULATOR_WRAP_EXCEPTIONS": str(settings.wrap_exceptions).lower(),
         "EMULATOR_STRICT": str(settings.strict).lower(),
         "EMULATOR_TICKET_LIFETIME": str(settings.ticket_lifetime_seconds),

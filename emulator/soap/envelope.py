@@ -172,7 +172,7 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
     if stray:
         names = sorted({child.tag[len(_S86) :] for child in stray})
         reading.note(
-            f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} directly under Envelope, "
+            f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} directly under Envelope, "
             "outside Header: NetServer reads headers only inside Header and would not see "
             f"{'it' if len(names) == 1 else 'them'}"
             + (" (no ticket: SoSessionException)." if "Credentials" in names else ".")
