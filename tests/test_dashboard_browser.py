@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from zeep.transports import Transport
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
+from tests.conftest import APPOINTMENT, DATA, DEMO_TICKET, RITA_TICKET, TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -216,6 +217,26 @@ def test_a_tenant_page_shows_that_tenant_only(watched: Watched) -> None:
     expect(row).to_have_attribute("data-status", "Started")
     expect(page.locator("#journal li")).to_have_count(1)
     expect(page.locator("#journal li").first).to_contain_text("→ Started")
+    watched.assert_clean()
+
+
+def test_a_call_netserver_would_refuse_is_marked_with_its_sentences(watched: Watched) -> None:
+    page = watched.open("/_emulator/ui/")
+    soap(watched.server, "appointment_id=1")  # as NetServer takes it: no mark
+    seed = (DATA / "seed_request.xml").read_bytes()  # lenient reads it, and says where NetServer differs
+    request = urllib.request.Request(
+        watched.server.url(APPOINTMENT), data=seed, headers={"Content-Type": "application/soap+xml"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    expect(page.locator("#journal > li")).to_have_count(2)
+    marked = page.locator("#journal > li.contract-warned")
+    expect(marked).to_have_count(1)
+    expect(marked).to_have_attribute("data-warnings", "3")
+    expect(marked.locator(".badge.contract")).to_have_text("3 contract warnings")
+    expect(marked.locator(".entry-warnings li")).to_have_count(3)
+    expect(marked.locator(".entry-warnings li").first).to_contain_text("HTTP 415")
+    expect(page.locator('#journal > li[data-warnings="0"]')).to_have_count(1)
     watched.assert_clean()
 
 
