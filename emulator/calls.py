@@ -18,6 +18,12 @@ Injected faults: ``sentry`` and ``session`` come back as :class:`Failed`, like a
 (``http500``, ``http503``, ``drop``, ``malformed``) come back as :class:`Injected`, which the
 codec shows instead of its answer (:func:`emulator.web.injected` does the wire-independent ones).
 
+Contract warnings (``--contract lenient``): while it decodes, a codec appends to
+``arrival.contract_warnings`` a sentence for each point where the real service would have
+refused the request or read it differently; the journal entry and the log line carry them,
+whatever the outcome. A refusal's :class:`Refused` keeps the ``ClientFault``'s ``kind``, which
+each codec maps to its wire (SOAP: WCF's ``a:DeserializationFailed``, ``a:ActionNotSupported``).
+
 A second wire needs nothing here: its codec maps its credentials (REST: ``SOTicket`` →
 :class:`Ticket`, ``Basic`` → :class:`Password`) and its body to a :class:`Command`, and each
 outcome to its own form (REST: 204 for :class:`Succeeded`, an HTTP status and a JSON body with
