@@ -5,6 +5,11 @@
 :func:`serve` is the whole way of a SOAP POST, from the WSGI environ to the answer: the route
 check, the body, the codec around :func:`emulator.calls.run`. Everything between decoding and
 encoding (credentials, faults, the domain call, the journal, failures) is the pipeline's.
+
+How a request is read depends on the tenant's contract mode (``--contract``,
+:mod:`emulator.soap.contract`): ``netserver`` selects the operation by the SOAPAction and
+refuses what WCF refuses; ``lenient`` reads the body's operation and notes each difference in
+the arrival's ``contract_warnings``.
 """
 
 from __future__ import annotations
@@ -110,13 +115,14 @@ class SoapCodec:
         reading = Reading(self.contract, arrival.contract_warnings)
         _check_content_type(self.http, reading)
         request = parse_request(self.body, reading)
+        arrival.operation = request.operation
         if request.version == "1.2" and self.http.mimetype == "text/xml":
             reading.depart(
                 "The envelope is SOAP 1.2, sent as text/xml: NetServer's SOAP 1.1 encoder refuses it "
                 "(the envelope version does not match).",
                 contract.version_mismatch(),
             )
-        self.version, arrival.operation = request.version, request.operation
+        self.version = request.version
         self.operation = operation = _operation(self.service, request, self.http, reading)
         ticket = request.header_text("Credentials", "Ticket")
         return calls.Command(
