@@ -287,12 +287,18 @@ def test_the_dashboard_fits_phones_to_wide_screens_and_shows_activity_rows(
         rows = page.locator("table.activities tbody tr")
         expect(rows.first).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= width
-        for control in [
-            *page.locator("#kinds .kind").all(),
-            *page.locator("#filters select, #filters input").all(),
-        ]:
-            box = control.bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
+        # measured in one go in the page: the kind cards are drawn again every few seconds, and a
+        # card measured one by one from here may be replaced between finding and measuring it
+        boxes = page.evaluate(
+            """() => [...document.querySelectorAll('#kinds .kind, #filters select, #filters input')]
+                     .map(e => { const r = e.getBoundingClientRect(); return {
+                         name: e.id || e.dataset.kind, x: r.x, width: r.width, height: r.height}; })"""
+        )
+        assert len([b for b in boxes if b["name"] in {"all", "appointment", "sale", "document", "todo"}]) == 5
+        assert {"filter-status", "filter-owner", "search"} <= {b["name"] for b in boxes}
+        for box in boxes:
+            assert box["width"] > 0 and box["height"] > 0, box  # shown
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, box
         table = page.locator("table.activities").locator("xpath=..").bounding_box()
         assert table is not None and table["height"] >= 200  # several rows, not a sliver
         visible = page.evaluate(
