@@ -88,11 +88,13 @@ class EmulatorApp:
             )
             if refusal is not None:
                 return web.send(web.text(refusal.status, refusal.message), environ, start_response)
-            if environ.get("REQUEST_METHOD") == "POST":
-                path = environ.get("PATH_INFO", "")
-                call = paths.CALL_PATH.fullmatch(path)
-                if call is not None:
+            path = environ.get("PATH_INFO", "")
+            call = paths.CALL_PATH.fullmatch(path)
+            if call is not None:
+                if environ.get("REQUEST_METHOD") == "POST":
                     return endpoint.serve(self.runtime, environ, start_response, call.group(1), call.group(2))
+                environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
+            elif environ.get("REQUEST_METHOD") == "POST":
                 rest_call = rest_paths.CALL_PATH.fullmatch(path)
                 if rest_call is not None:
                     return rest_endpoint.serve(self.runtime, environ, start_response, *rest_call.groups())

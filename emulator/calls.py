@@ -24,6 +24,12 @@ A wire's codec maps its credentials (SOAP: ``Credentials/Ticket`` → :class:`Ti
 a :class:`Command`, and each outcome to its own form (SOAP: ``ExceptionInfo`` or a Fault; REST:
 204 for :class:`Succeeded`, an HTTP status and a JSON body with :class:`Failed`'s facts). An
 operation is one arguments class here (:data:`SERVICES`) and, per wire, a reader and a writer.
+
+Contract warnings (``--contract lenient``): while it decodes, a codec appends to
+``arrival.contract_warnings`` a sentence for each point where the real service would have
+refused the request or read it differently; the journal entry and the log line carry them,
+whatever the outcome. A refusal's :class:`Refused` keeps the ``ClientFault``'s ``kind``, which
+each codec maps to its wire (SOAP: WCF's ``a:DeserializationFailed``, ``a:ActionNotSupported``).
 """
 
 from __future__ import annotations
@@ -38,7 +44,13 @@ from typing import ClassVar, Literal
 
 from emulator import faults
 from emulator.domain import activities, sessions
-from emulator.domain.errors import ClientFault, SoDbAccessException, SoException, SoSessionException
+from emulator.domain.errors import (
+    ClientFault,
+    ClientFaultKind,
+    SoDbAccessException,
+    SoException,
+    SoSessionException,
+)
 from emulator.domain.sentry import User
 from emulator.faults import TransportFault, TransportKind
 from emulator.journal import JournalEntry
@@ -69,6 +81,10 @@ class Arrival:
     operation: str = UNREAD
     started: float = field(default_factory=time.perf_counter)
     """``time.perf_counter()`` when the request arrived; the journal's duration counts from here."""
+    contract_warnings: list[str] = field(default_factory=list)
+    """Sentences the codec adds while it decodes, one for each point where the real service would
+    have refused the request or read it differently (``--contract lenient``); the journal entry
+    and the log line carry them, also when the call fails later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +230,7 @@ class Refused:
 
     message: str
     http_status: int
+    kind: ClientFaultKind = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +292,7 @@ class Call:
             exception_type=exception_type,
             message=message,
             duration_ms=(time.perf_counter() - arrival.started) * 1000,
+            contract_warnings=tuple(arrival.contract_warnings),
         )
 
     @contextmanager
@@ -349,7 +367,7 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode) -> Outcome:
     except SoException as exc:
         outcome = Failed.of(exc)
     except ClientFault as exc:
-        outcome = Refused(exc.message, exc.http_status)
+        outcome = Refused(exc.message, exc.http_status, exc.kind)
     except TransportFault as exc:
         outcome = Injected(exc.kind)
     except StorageError as exc:
@@ -391,10 +409,11 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
         entry = JournalEntry(
             runtime.clock(), arrival.service, arrival.operation, None, [], None,
             outcome or "ok", exception_type, message, duration_ms, arrival.wire,
+            tuple(arrival.contract_warnings),
         )  # fmt: skip
     if log.isEnabledFor(logging.INFO):
         log.info(
-            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms",
+            "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms%s",
             arrival.tenant,
             entry.service,
             entry.operation,
@@ -404,6 +423,7 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
             entry.outcome,
             f" ({entry.exception_type})" if entry.exception_type else "",
             duration_ms,
+            "".join(f" [contract: {warning}]" for warning in entry.contract_warnings),
             extra={"journal": entry, "tenant": arrival.tenant, "wire": arrival.wire},
         )
     if written is not None:

@@ -27,3 +27,5 @@ class JournalEntry:
     duration_ms: float
     wire: str = "soap"
     """Which wire the call came by: ``soap`` or ``rest``."""
+    contract_warnings: Sequence[str] = ()
+    """Where the real service would have refused the request or read it differently (lenient mode)."""

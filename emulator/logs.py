@@ -57,6 +57,7 @@ class JsonFormatter(logging.Formatter):
                 exception_type=entry.exception_type,
                 error=entry.message,
                 duration_ms=round(entry.duration_ms, 3),
+                contract_warnings=list(entry.contract_warnings),
             )
             wire = getattr(record, "wire", None)
             if wire is not None:

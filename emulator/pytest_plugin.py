@@ -23,10 +23,13 @@ names the fixtures::
 
 Configuration, on the command line or in the ``[pytest]`` ini section (the command line wins):
 ``--superoffice-fixtures`` / ``superoffice_fixtures`` (a fixture file, YAML or JSON),
-``--superoffice-mode`` / ``superoffice_mode`` (``onsite`` or ``online``), and the ini values
-``superoffice_ticket`` and ``superoffice_application_token``. For anything else, override the
-``superoffice_settings`` fixture in a ``conftest.py``. One test can start from its own data with
-``@pytest.mark.superoffice_fixtures("data/empty.yaml")`` (relative to the test file).
+``--superoffice-mode`` / ``superoffice_mode`` (``onsite`` or ``online``),
+``--superoffice-contract`` / ``superoffice_contract`` (``netserver``, the default: a request the
+real NetServer refuses fails here too; or ``lenient``), and the ini values ``superoffice_ticket``
+and ``superoffice_application_token``. For anything else, override the ``superoffice_settings``
+fixture in a ``conftest.py``. One test can start from its own data with
+``@pytest.mark.superoffice_fixtures("data/empty.yaml")`` (relative to the test file), and read
+its requests leniently with ``@pytest.mark.superoffice_contract("lenient")``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from emulator.settings import MODES, Mode, SettingError, Settings, declarations, default_fixtures
+from emulator.settings import (
+    CONTRACTS,
+    MODES,
+    Contract,
+    Mode,
+    SettingError,
+    Settings,
+    declarations,
+    default_fixtures,
+)
 
 if TYPE_CHECKING:
     from emulator.testing import LiveServer
@@ -66,7 +78,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=MODES,
         help="onsite (application tokens not checked) or online (required) [default: onsite].",
     )
+    group.addoption(
+        "--superoffice-contract",
+        choices=CONTRACTS,
+        help="netserver (refuse what NetServer refuses) or lenient (accept the docs' schematic "
+        "requests, journal where NetServer would differ) [default: netserver].",
+    )
     parser.addini("superoffice_fixtures", "Fixture file for superoffice_tenant (relative to the ini file).")
+    parser.addini("superoffice_contract", "netserver or lenient.", default="netserver")
     parser.addini("superoffice_mode", "onsite or online.", default="onsite")
     parser.addini("superoffice_ticket", "Ticket superoffice_client sends.", default=DEFAULT_TICKET)
     parser.addini(
@@ -81,6 +100,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "superoffice_fixtures(path): start this test's superoffice_tenant from the fixture file at path "
         "(relative to the test file).",
+    )
+    config.addinivalue_line(
+        "markers",
+        "superoffice_contract(mode): read this test's requests to its superoffice_tenant under the "
+        "contract mode 'lenient' or 'netserver'.",
     )
 
 
@@ -105,6 +129,12 @@ def _mode(config: pytest.Config) -> Mode:
         raise pytest.UsageError(f"superoffice_mode = {mode!r}: use one of {', '.join(MODES)}.") from None
 
 
+def _contract(value: object, where: str) -> Contract:
+    if value not in CONTRACTS:
+        raise pytest.UsageError(f"{where} = {value!r}: use one of {', '.join(CONTRACTS)}.")
+    return value
+
+
 @pytest.fixture(scope="session")
 def superoffice_settings(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -115,6 +145,10 @@ def superoffice_settings(
         database_url=f"sqlite:///{database}",
         fixtures=_fixtures_file(request.config),
         mode=_mode(request.config),
+        contract=_contract(
+            request.config.getoption("superoffice_contract") or request.config.getini("superoffice_contract"),
+            "superoffice_contract",
+        ),
     )
 
 
@@ -199,14 +233,21 @@ def superoffice_tenant(
 ) -> Iterator[SuperOfficeTenant]:
     """A fresh tenant for this test, created from the fixtures and dropped after it."""
     tenant = SuperOfficeTenant(f"t-{uuid.uuid4().hex[:8]}", superoffice_emulator)
+    runtime = superoffice_emulator.app.runtime
     marker = request.node.get_closest_marker("superoffice_fixtures")
     if marker is not None:
         tenant.reset(request.path.parent / str(marker.args[0]))
     else:
-        superoffice_emulator.app.runtime.database.ensure_tenant(tenant.name)
+        runtime.database.ensure_tenant(tenant.name)
+    contract = request.node.get_closest_marker("superoffice_contract")
+    if contract is not None:
+        runtime.contracts[tenant.name] = _contract(
+            contract.args[0] if contract.args else None, "superoffice_contract"
+        )
     yield tenant
-    superoffice_emulator.app.runtime.database.drop_tenant(tenant.name)
-    superoffice_emulator.app.runtime.faults.pop(tenant.name, None)
+    runtime.database.drop_tenant(tenant.name)
+    runtime.faults.pop(tenant.name, None)
+    runtime.contracts.pop(tenant.name, None)
 
 
 # -- the REST twin ------------------------------------------------------------------------------

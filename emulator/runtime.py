@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from emulator.clock import Clock, utcnow
 from emulator.faults import FaultPlan
-from emulator.settings import Settings
+from emulator.settings import Contract, Settings
 from emulator.storage.database import Database
 
 
@@ -19,6 +19,13 @@ class Runtime:
     clock: Clock = field(default=utcnow)
     faults: dict[str, FaultPlan] = field(default_factory=dict)
     """Fault rules per tenant (in memory, per process)."""
+    contracts: dict[str, Contract] = field(default_factory=dict)
+    """Tenants that read requests under another contract mode than the setting's (the pytest
+    plugin's ``superoffice_contract`` marker)."""
+
+    def contract(self, tenant: str) -> Contract:
+        """The contract mode requests to ``tenant`` are read under."""
+        return self.contracts.get(tenant, self.settings.contract)
 
     def fault_plan(self, tenant: str) -> FaultPlan:
         plan = self.faults.get(tenant)  # asked on every call: no new FaultPlan when there is one

@@ -26,6 +26,8 @@ from emulator.domain.errors import shown
 from emulator.domain.values import INT32_MAX, is_tenant_name, tenant_name_error
 
 Mode = Literal["onsite", "online"]
+Contract = Literal["lenient", "netserver"]
+CONTRACTS: tuple[Contract, ...] = ("lenient", "netserver")
 LogFormat = Literal["text", "json"]
 T = TypeVar("T")
 S = TypeVar("S")
@@ -298,6 +300,15 @@ class Settings:
             "--wrap-exceptions/--no-wrap-exceptions",
             Flag(),
             "NetServer's WrapExceptions: failures in the ExceptionInfo header (on) or as SOAP Faults (off).",
+        ),
+    )
+    contract: Contract = field(
+        default="lenient",
+        metadata=declare(
+            "--contract",
+            Choice(CONTRACTS),
+            "lenient: accept the docs' schematic requests and list where NetServer would differ"
+            " (contract_warnings); netserver: refuse what NetServer's basicHttpBinding refuses, as WCF does.",
         ),
     )
     strict: bool = field(

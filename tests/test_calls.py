@@ -137,3 +137,32 @@ def test_an_injected_transport_fault_is_an_effect_for_the_wire_and_changes_nothi
     assert outcome == calls.Injected(kind) and outcome.http_status == status
     assert read_row(db_path, "appointment", 1) == before
     assert newest_journal_entry(client)["outcome"] == f"injected {kind}"
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["call runs", "decoder refuses"])
+def test_a_decoders_contract_warnings_reach_the_journal_and_the_log_whatever_the_outcome(
+    app: EmulatorApp, client: Client, caplog: pytest.LogCaptureFixture, refused: bool
+) -> None:
+    """Any wire's codec notes on the Arrival where the real service would differ; the pipeline keeps them."""
+
+    def decode(arrival: calls.Arrival) -> calls.Command:
+        arrival.operation = "SetActivityStatus"
+        arrival.contract_warnings.append("NetServer would not read this property.")
+        if refused:
+            raise ClientFault(
+                "ActivityStatus 'Done' is not valid.", http_status=400, kind="deserialization_failed"
+            )
+        return command(arrival, calls.Ticket(DEMO_TICKET), ["appointment_id=1"])
+
+    with caplog.at_level(logging.INFO, logger="emulator.calls"):
+        outcome = calls.run(app.runtime, calls.Arrival("rest", "default", "Appointment"), decode)
+
+    if refused:
+        assert outcome == calls.Refused("ActivityStatus 'Done' is not valid.", 400, "deserialization_failed")
+    else:
+        assert outcome == calls.Succeeded(None)
+    entry = newest_journal_entry(client)
+    assert entry["contract_warnings"] == ["NetServer would not read this property."]
+    assert entry["outcome"] == ("fault" if refused else "ok")
+    (record,) = [r for r in caplog.records if r.name == "emulator.calls"]
+    assert record.getMessage().endswith("[contract: NetServer would not read this property.]")

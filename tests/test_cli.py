@@ -152,6 +152,7 @@ def test_serve_without_arguments_uses_the_defaults(
     assert (host, port) == ("127.0.0.1", 8080)
     assert settings.fixtures == default_fixtures()
     assert (settings.mode, settings.admin_token, settings.default_tenant) == ("onsite", None, "default")
+    assert settings.contract == "lenient"
 
 
 def test_serve_options_reach_the_settings(
@@ -165,6 +166,7 @@ def test_serve_options_reach_the_settings(
         [
             "serve",
             *("--database-url", db_url, "--fixtures", str(fixtures), "--mode", "online"),
+            *("--contract", "netserver"),
             *("--no-wrap-exceptions", "--strict", "--ticket-lifetime", "60", "--journal-size", "7"),
             *("--admin-token", "s3cret", "--max-body-bytes", "4096", "--default-tenant", "Cust1"),
             *("--host", "127.0.0.2", "--port", "0", "--log-level", "warning", "--log-format", "json"),
@@ -176,6 +178,7 @@ def test_serve_options_reach_the_settings(
     settings = app.runtime.settings
     assert (host, port) == ("127.0.0.2", 0)
     assert settings.fixtures == fixtures and settings.mode == "online"
+    assert settings.contract == "netserver"
     assert (settings.wrap_exceptions, settings.strict, settings.ticket_lifetime_seconds) == (False, True, 60)
     assert (settings.journal_size, settings.admin_token, settings.max_body_bytes) == (7, "s3cret", 4096)
     assert settings.default_tenant == "Cust1"
@@ -187,6 +190,7 @@ def test_serve_options_come_from_the_environment(runner: CliRunner, served: list
     env = {
         "EMULATOR_DATABASE_URL": db_url,
         "EMULATOR_MODE": "online",
+        "EMULATOR_CONTRACT": "netserver",
         "EMULATOR_WRAP_EXCEPTIONS": "false",
         "EMULATOR_STRICT": "1",
         "EMULATOR_TICKET_LIFETIME": "120",
@@ -206,6 +210,7 @@ def test_serve_options_come_from_the_environment(runner: CliRunner, served: list
     ((app, host, port),) = served
     settings = app.runtime.settings
     assert (host, port, settings.database_url, settings.mode) == ("0.0.0.0", 8181, db_url, "online")
+    assert settings.contract == "netserver"
     assert (settings.wrap_exceptions, settings.strict, settings.ticket_lifetime_seconds) == (False, True, 120)
     assert (settings.journal_size, settings.admin_token, settings.max_body_bytes) == (50, "from-env", 2048)
     assert settings.default_tenant == "Cust2"
@@ -250,6 +255,11 @@ BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
         ["'--port' (env var: 'EMULATOR_PORT')", "'http' is not a whole number from 0 to 65535"],
     ),
     (["--mode", "cloud"], {}, ["Invalid value for '--mode'", "'onsite'", "'online'"]),
+    (
+        [],
+        {"EMULATOR_CONTRACT": "wcf"},
+        ["'--contract' (env var: 'EMULATOR_CONTRACT')", "'lenient'", "'netserver'"],
+    ),
     (["--log-format", "xml"], {}, ["Invalid value for '--log-format'", "'text'", "'json'"]),
     (["--journal-size", "0"], {}, ["Invalid value for '--journal-size'", "is not a whole number from 1 to"]),
     (["--fixtures", "missing.yaml"], {}, ["Invalid value for '--fixtures'", "does not exist"]),

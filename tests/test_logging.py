@@ -72,6 +72,7 @@ def record(**journal: object) -> logging.LogRecord:
         exception_type="SuperOffice.Exceptions.SoSentryException",
         message="No update rights",
         duration_ms=2.34567,
+        contract_warnings=("The request has no SOAPAction.",),
     )
     made = logging.LogRecord("emulator.calls", logging.INFO, __file__, 1, "a call", None, None)
     made.journal = entry
@@ -98,6 +99,7 @@ def test_json_formatter_writes_the_journal_fields_of_a_call() -> None:
         "exception_type": "SuperOffice.Exceptions.SoSentryException",
         "error": "No update rights",
         "duration_ms": 2.346,
+        "contract_warnings": ["The request has no SOAPAction."],
     }
     assert datetime.fromisoformat(data["time"]).tzinfo is not None
 

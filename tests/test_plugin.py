@@ -200,6 +200,73 @@ def test_a_marker_starts_one_test_from_its_own_fixtures(pytester: pytest.Pyteste
     result.assert_outcomes(passed=2)
 
 
+SEED_EXAMPLE_TEST = """
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SEED = Path(r"{seed}").read_bytes()
+
+
+def post_seed(tenant):
+    request = urllib.request.Request(
+        tenant.service_url("Appointment"),
+        data=SEED,
+        headers={{"Content-Type": "application/soap+xml; charset=utf-8"}},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code
+
+
+def test_refused_as_netserver_refuses_it(superoffice_tenant):
+    assert post_seed(superoffice_tenant) == 415
+    assert superoffice_tenant.admin("journal")[0]["outcome"] == "fault"
+
+
+@pytest.mark.superoffice_contract("lenient")
+def test_read_leniently_with_the_marker(superoffice_tenant):
+    assert post_seed(superoffice_tenant) == 200
+    warnings = superoffice_tenant.admin("journal")[0]["contract_warnings"]
+    assert any("HTTP 415" in w for w in warnings), warnings
+
+
+def test_the_marker_holds_for_its_own_test_only(superoffice_tenant):
+    assert post_seed(superoffice_tenant) == 415
+"""
+
+
+def test_the_contract_is_netserver_unless_a_marker_says_lenient(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    seed = Path(__file__).parent / "data" / "seed_request.xml"
+    pytester.makepyfile(SEED_EXAMPLE_TEST.format(seed=seed))
+
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+
+    result.assert_outcomes(passed=3)
+
+
+@pytest.mark.parametrize("how", ["ini", "option"])
+def test_the_ini_value_or_the_option_picks_lenient(pytester: pytest.Pytester, how: str) -> None:
+    pytester.makeini(STRICT_INI + ("superoffice_contract = lenient\n" if how == "ini" else ""))
+    pytester.makepyfile(
+        """
+        def test_settings(superoffice_emulator):
+            assert superoffice_emulator.app.runtime.settings.contract == "lenient"
+        """
+    )
+
+    options = ["--superoffice-contract", "lenient"] if how == "option" else []
+    result = pytester.runpytest("-p", "no:cacheprovider", *options)
+
+    result.assert_outcomes(passed=1)
+
+
 def test_the_admin_helper_sends_the_admin_token_and_reports_errors(pytester: pytest.Pytester) -> None:
     pytester.makeini(STRICT_INI)
     pytester.makeconftest(
@@ -264,6 +331,7 @@ def test_without_zeep_the_factory_says_how_to_install_it(pytester: pytest.Pytest
     ("ini", "message"),
     [
         ("superoffice_mode = cloud\n", "*superoffice_mode = 'cloud': use one of onsite, online*"),
+        ("superoffice_contract = loose\n", "*superoffice_contract = 'loose': use one of lenient, netserver*"),
         ("superoffice_fixtures = bad.yaml\n", "*superoffice_fixtures: *bad.yaml: roles: expected a list*"),
     ],
 )

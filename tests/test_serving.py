@@ -197,6 +197,7 @@ def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'x.db'}",
         mode="online",
+        contract="netserver",
         wrap_exceptions=False,
         strict=True,
         ticket_lifetime_seconds=60,
@@ -216,6 +217,7 @@ def test_unset_variables_keep_the_defaults() -> None:
     ("name", "value"),
     [
         ("EMULATOR_MODE", "cloud"),
+        ("EMULATOR_CONTRACT", "strict"),
         ("EMULATOR_STRICT", "maybe"),
         ("EMULATOR_JOURNAL_SIZE", "0"),
         ("EMULATOR_MAX_BODY_BYTES", "lots"),

@@ -305,6 +305,7 @@ def journal(ctx: Context) -> Response:
                 "exception_type": e.exception_type,
                 "message": e.message,
                 "duration_ms": round(e.duration_ms, 3),
+                "contract_warnings": e.contract_warnings,
             }
             for e in entries
         ]

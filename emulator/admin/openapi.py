@@ -124,6 +124,12 @@ _SCHEMAS: dict[str, Any] = {
             "exception_type": _NULLABLE_STRING,
             "message": _NULLABLE_STRING,
             "duration_ms": {"type": "number"},
+            "contract_warnings": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "With --contract lenient: each point where NetServer would have refused "
+                "the request or read it differently. Empty when there is none.",
+            },
         },
     },
     "FaultRequest": {

@@ -7,7 +7,7 @@ one place that turns them into wire form (wrapped ``ExceptionInfo`` or SOAP Faul
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 
 def shown(value: object, limit: int = 120) -> str:
@@ -52,10 +52,20 @@ class SoDbAccessException(SoException):
     exception_type = "SuperOffice.Exceptions.SoDbAccessException"
 
 
+ClientFaultKind = Literal[
+    "unreadable", "deserialization_failed", "action_not_supported", "wrong_content_type"
+]
+"""Why a request was refused, whatever the wire: ``deserialization_failed`` for arguments that do not
+read (WCF's ``DeserializationFailed``), ``action_not_supported`` for an action that names no
+operation (WCF's ``ActionNotSupported``), ``wrong_content_type`` for a body type not read (HTTP 415),
+``unreadable`` for anything else."""
+
+
 class ClientFault(Exception):
     """The request itself is malformed (as WCF's deserializer would refuse it): a SOAP client fault."""
 
-    def __init__(self, message: str, http_status: int = 500) -> None:
+    def __init__(self, message: str, http_status: int = 500, kind: ClientFaultKind = "unreadable") -> None:
         super().__init__(message)
         self.message = message
         self.http_status = http_status
+        self.kind: ClientFaultKind = kind

@@ -5,6 +5,11 @@
 :func:`serve` is the whole way of a SOAP POST, from the WSGI environ to the answer: the route
 check, the body, the codec around :func:`emulator.calls.run`. Everything between decoding and
 encoding (credentials, faults, the domain call, the journal, failures) is the pipeline's.
+
+How a request is read depends on the tenant's contract mode (``--contract``,
+:mod:`emulator.soap.contract`): ``netserver`` selects the operation by the SOAPAction and
+refuses what WCF refuses; ``lenient`` reads the body's operation and notes each difference in
+the arrival's ``contract_warnings``.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from werkzeug.http import parse_options_header
 
 from emulator import calls, ns, web
 from emulator.bodies import read_environ
-from emulator.domain.errors import ClientFault, shown
+from emulator.domain.errors import ClientFault, ClientFaultKind, shown
 from emulator.runtime import Runtime
-from emulator.soap import replies
+from emulator.settings import Contract
+from emulator.soap import contract, replies
+from emulator.soap.contract import Reading
 from emulator.soap.envelope import SoapRequest, SoapVersion, parse_request, version_of
 from emulator.soap.operations import SERVICES, Operation
 from emulator.soap.paths import service_at
@@ -83,7 +90,7 @@ def serve(
 
 def soap_call(runtime: Runtime, tenant: str, service: str, http: HttpHead, body: bytes) -> Reply:
     """Answer a POST of ``body`` to ``service``.svc of ``tenant``."""
-    codec = SoapCodec(service, http, body)
+    codec = SoapCodec(service, http, body, runtime.contract(tenant))
     outcome = calls.run(runtime, calls.Arrival("soap", tenant, service), codec.decode)
     return codec.encode(outcome, wrap=runtime.settings.wrap_exceptions)
 
@@ -93,21 +100,30 @@ class SoapCodec:
 
     The answer is in the request's SOAP version: guessed from the content type or the body
     until the envelope is read, so that even an unreadable request gets a fault it can parse.
+    ``contract`` is how the request is read (:mod:`emulator.soap.contract`).
     """
 
-    __slots__ = ("body", "http", "operation", "service", "version")
+    __slots__ = ("body", "contract", "http", "operation", "service", "version")
 
-    def __init__(self, service: str, http: HttpHead, body: bytes) -> None:
-        self.service, self.http, self.body = service, http, body
+    def __init__(self, service: str, http: HttpHead, body: bytes, contract: Contract = "lenient") -> None:
+        self.service, self.http, self.body, self.contract = service, http, body, contract
         self.version: SoapVersion = version_of(body, http.mimetype)
         self.operation: Operation | None = None
 
     def decode(self, arrival: calls.Arrival) -> calls.Command:
         """The envelope as a command; ``ClientFault`` for what WCF would not accept."""
-        _check_content_type(self.http)
-        request = parse_request(self.body)
-        self.version, arrival.operation = request.version, request.operation
-        self.operation = operation = _operation(self.service, request, self.http)
+        reading = Reading(self.contract, arrival.contract_warnings)
+        _check_content_type(self.http, reading)
+        request = parse_request(self.body, reading)
+        arrival.operation = request.operation
+        if request.version == "1.2" and self.http.mimetype == "text/xml":
+            reading.depart(
+                "The envelope is SOAP 1.2, sent as text/xml: NetServer's SOAP 1.1 encoder refuses it "
+                "(the envelope version does not match).",
+                contract.version_mismatch(),
+            )
+        self.version = request.version
+        self.operation = operation = _operation(self.service, request, self.http, reading)
         ticket = request.header_text("Credentials", "Ticket")
         return calls.Command(
             arrival,
@@ -120,7 +136,8 @@ class SoapCodec:
         """The answer to ``outcome``: the response, a wrapped failure or a fault, or the injected fault."""
         version, operation = self.version, self.operation
         if isinstance(outcome, calls.Refused):
-            return replies.client_fault(version, outcome.message, outcome.http_status)
+            code = _WCF_FAULT_CODES.get(outcome.kind)
+            return replies.client_fault(version, outcome.message, outcome.http_status, code)
         if isinstance(outcome, calls.Injected):
             return web.injected(outcome, _MALFORMED)
         if isinstance(outcome, calls.Crashed):
@@ -136,30 +153,60 @@ class SoapCodec:
         return replies.success(version, response)
 
 
-def _check_content_type(http: HttpHead) -> None:
+_WCF_FAULT_CODES: dict[ClientFaultKind, str] = {
+    "deserialization_failed": "DeserializationFailed",
+    "action_not_supported": "ActionNotSupported",
+}
+"""The WCF dispatcher's fault code of a refusal (``a:...``); the others are ``s:Client``/``s:Sender``."""
+
+
+def _check_content_type(http: HttpHead, reading: Reading) -> None:
     if http.mimetype not in _SOAP_CONTENT_TYPES:
         raise ClientFault(
-            f"Content-Type {shown(http.content_type or '(none)')} is not SOAP. Send "
+            f"{contract.wrong_content_type(http.content_type)} Content-Type "
+            f"{shown(http.content_type or '(none)')} is not SOAP. Send "
             f"'{ns.SOAP11_CONTENT_TYPE}' (SOAP 1.1) or '{ns.SOAP12_CONTENT_TYPE}' (SOAP 1.2).",
             http_status=415,
+            kind="wrong_content_type",
+        )
+    if http.mimetype == "application/soap+xml":
+        reading.depart(
+            contract.soap12_warning(http.content_type), contract.unsupported_content_type(http.content_type)
         )
 
 
-def _operation(service: str, request: SoapRequest, http: HttpHead) -> Operation:
+def _operation(service: str, request: SoapRequest, http: HttpHead, reading: Reading) -> Operation:
+    """The operation to run: under ``netserver`` the one the SOAPAction names, as WCF selects it;
+    under ``lenient`` the body's, with a SOAPAction that, when sent, must agree."""
     operations = SERVICES[service]
+    action = _action(http, request.version)
+    if reading.netserver:
+        selected = next((name for name in operations if ns.soap_action(service, name) == action), None)
+        if selected is None:
+            raise contract.action_not_supported(action, service, operations)
+        if request.operation != selected:
+            raise contract.deserialization_failed(
+                f"Error in deserializing body of request message for operation '{selected}'. "
+                f"OperationFormatter encountered an invalid Message body. Expected to find node type "
+                f"'Element' with name '{selected}' and namespace '{ns.SERVICES86}'. Found node type "
+                f"'Element' with name '{request.operation}'. The SOAPAction names {selected}; the "
+                f"body's element must be {selected}."
+            )
+        return operations[selected]
     operation = operations.get(request.operation)
     if operation is None:
         raise ClientFault(
             f"The operation {shown(request.operation)} of {service}.svc is not emulated. "
             f"This emulator implements: {', '.join(sorted(operations))}."
         )
-    action = _action(http, request.version)
     expected = ns.soap_action(service, request.operation)
     if action and action != expected:
         raise ClientFault(
             f"The SOAPAction {shown(action)} does not match the body's operation "
             f"{shown(request.operation)}; expected {expected!r}."
         )
+    if not action:
+        reading.note(contract.missing_action_warning(service, request.operation))
     return operation
 
 

@@ -2,12 +2,15 @@
 
 Contract B.1: SOAP 1.1 as the WSDL says, SOAP 1.2 too; the in-headers (``ApplicationToken``,
 ``Credentials``, ``TimeZone``) inside ``Header`` or directly under ``Envelope`` (the seed's
-form); ``xsi:type`` attributes and WS-Addressing headers ignored. The parser never resolves
-entities, never reads a DTD or the network, and libxml2 refuses nesting deeper than 256.
+form); ``xsi:type`` attributes and WS-Addressing headers ignored. Under ``--contract netserver``
+(B.9) the reading is WCF's: see :func:`parse_request` and :mod:`emulator.soap.contract`. The
+parser never resolves entities, never reads a DTD or the network, and libxml2 refuses nesting
+deeper than 256.
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,6 +19,7 @@ from lxml import etree
 
 from emulator import ns
 from emulator.domain.errors import ClientFault, shown
+from emulator.soap.contract import Reading, parameter_error
 
 SoapVersion = Literal["1.1", "1.2"]
 
@@ -80,8 +84,14 @@ def version_of(body: bytes, mimetype: str = "") -> SoapVersion:
     return "1.2" if ns.SOAP12_ENV.encode() in body[:4096] else "1.1"
 
 
-def parse_request(body: bytes) -> SoapRequest:
-    """Parse ``body`` into a :class:`SoapRequest`, or raise :class:`ClientFault` saying what is wrong."""
+def parse_request(body: bytes, reading: Reading) -> SoapRequest:
+    """Parse ``body`` into a :class:`SoapRequest`, or raise :class:`ClientFault` saying what is wrong.
+
+    What NetServer refuses or reads differently goes through ``reading`` (:mod:`.contract`): a
+    second ``Body``, a second operation element, a repeated parameter or in-header are refused
+    under ``netserver`` and noted under ``lenient`` (the first one is read); in-headers directly
+    under ``Envelope`` are read and noted under ``lenient`` and not seen under ``netserver``.
+    """
     if not body or body.isspace():
         raise ClientFault("The request body is empty; send a SOAP envelope.", http_status=400)
     try:
@@ -99,35 +109,86 @@ def parse_request(body: bytes) -> SoapRequest:
             http_status=400,
         )
     header_tag, body_tag = _HEADER_AND_BODY_TAGS[version]
-    body_element = header_element = None
-    headers: dict[str, etree._Element] = {}
+    bodies: list[etree._Element] = []
+    header_element = None
+    stray: list[etree._Element] = []
     for child in root:  # one pass: Header, Body, and in-headers placed directly under Envelope
         tag = child.tag
         if tag == body_tag:
-            body_element = body_element if body_element is not None else child
+            bodies.append(child)
         elif tag == header_tag:
             header_element = header_element if header_element is not None else child
         elif isinstance(tag, str) and tag.startswith(_S86):
-            headers.setdefault(tag[len(_S86) :], child)
-    if body_element is None:
+            stray.append(child)
+    if not bodies:
         raise ClientFault("The envelope has no Body.", http_status=400)
-    operation = next((c for c in body_element if isinstance(c.tag, str)), None)
-    if operation is None:
+    if len(bodies) > 1:
+        reading.depart(
+            f"The envelope has {len(bodies)} Body elements: NetServer refuses such a message; "
+            "the emulator read the first.",
+            ClientFault(f"The envelope has {len(bodies)} Body elements; a SOAP envelope has one.", 400),
+        )
+    elements = [c for c in bodies[0] if isinstance(c.tag, str)]
+    if not elements:
         raise ClientFault("The SOAP Body is empty; it must hold the operation's element.")
+    operation = elements[0]
     if not operation.tag.startswith(_S86):
         qname = etree.QName(operation)
         raise ClientFault(
             f"The body element {{{qname.namespace}}}{qname.localname} is not in the Services86 "
             f"namespace {ns.SERVICES86}."
         )
-    if header_element is not None:  # in-headers in Header come before those under Envelope
-        in_header = {
-            child.tag[len(_S86) :]: child
-            for child in reversed(header_element)
-            if isinstance(child.tag, str) and child.tag.startswith(_S86)
-        }
-        headers = in_header | {name: e for name, e in headers.items() if name not in in_header}
-    return SoapRequest(version, operation.tag[len(_S86) :], operation, headers)
+    name = operation.tag[len(_S86) :]
+    if len(elements) > 1:
+        reading.depart(
+            f"The Body holds {len(elements)} elements: NetServer refuses a Body with more than the "
+            f"operation's element; the emulator read the first, {name}.",
+            ClientFault(
+                f"The SOAP Body holds {len(elements)} elements; it must hold only the operation's "
+                f"element ({name}).",
+            ),
+        )
+    for parameter, count in _repeated(operation):
+        reading.depart(
+            f"{parameter} appears {count} times in {name}: NetServer's formatter refuses the "
+            "request (a:DeserializationFailed); the emulator read the first.",
+            parameter_error(
+                name,
+                parameter,
+                f"The element {parameter} appears {count} times; each parameter of {name} is sent once.",
+            ),
+        )
+    headers: dict[str, etree._Element] = {}
+    if header_element is not None:
+        in_header = [c for c in header_element if isinstance(c.tag, str) and c.tag.startswith(_S86)]
+        for header, count in _repeated(header_element):
+            reading.depart(
+                f"The header {header} appears {count} times: NetServer refuses the message; the "
+                "emulator read the first.",
+                ClientFault(f"The header {header} appears {count} times; send each header once."),
+            )
+        for child in in_header:
+            headers.setdefault(child.tag[len(_S86) :], child)
+    if stray:
+        names = sorted({child.tag[len(_S86) :] for child in stray})
+        reading.note(
+            f"{' and '.join(names)} {'is' if len(names) == 1 else 'are'} directly under Envelope, "
+            "outside Header: NetServer reads headers only inside Header and would not see "
+            f"{'it' if len(names) == 1 else 'them'}"
+            + (" (no ticket: SoSessionException)." if "Credentials" in names else ".")
+        )
+        if not reading.netserver:  # in-headers in Header come before those under Envelope
+            for child in stray:
+                headers.setdefault(child.tag[len(_S86) :], child)
+    return SoapRequest(version, name, operation, headers)
+
+
+def _repeated(parent: etree._Element) -> list[tuple[str, int]]:
+    """The Services86 children of ``parent`` that appear more than once, with their counts."""
+    counts = collections.Counter(
+        c.tag[len(_S86) :] for c in parent if isinstance(c.tag, str) and c.tag.startswith(_S86)
+    )
+    return [(name, count) for name, count in counts.items() if count > 1]
 
 
 def is_nil(element: etree._Element) -> bool:

@@ -14,8 +14,9 @@ from lxml import etree
 
 from emulator import calls, ns
 from emulator.domain import activities
-from emulator.domain.errors import ClientFault, shown
+from emulator.domain.errors import shown
 from emulator.domain.sentry import User
+from emulator.soap.contract import parameter_error
 from emulator.soap.envelope import SoapRequest, is_nil
 from emulator.soap.replies import empty_element
 
@@ -36,8 +37,10 @@ def _read_status(body: etree._Element) -> activities.ActivityStatus:
         return activities.ActivityStatus[text]
     except KeyError:
         allowed = ", ".join(s.name for s in activities.ActivityStatus)
-        raise ClientFault(
-            f"The value {shown(text)} of ActivityStatus is not valid; it must be one of {allowed}."
+        raise parameter_error(
+            "SetActivityStatus",
+            "ActivityStatus",
+            f"The value {shown(text)} of ActivityStatus is not valid; it must be one of {allowed}.",
         ) from None
 
 

@@ -24,18 +24,28 @@ from emulator.web import Mount, text_response
 
 SERVICE_ROOT = "/Remote/Services86/"
 
-CALL_PATH = re.compile(r"(?:/(?!_emulator/)([^/]+))?" + re.escape(SERVICE_ROOT) + r"([^/]+)/?")
+CALL_PATH = re.compile(r"(?:/(?!_emulator/)([^/]+))?(?i:" + re.escape(SERVICE_ROOT) + r")([^/]+)/?")
 """A path :func:`mount`'s rules match, as a pattern for the POSTs: (tenant or ``None``, file name).
-Under ``/_emulator/`` is the admin API's, not a tenant's."""
+``Remote/Services86`` and the file name in any case, as on IIS; under ``/_emulator/`` is the admin
+API's, not a tenant's."""
+
+_SERVICE_FILES = {f"{service}.svc".lower(): service for service in SERVICES}
+
+
+def routed_path(call: re.Match[str]) -> str:
+    """The path of a :data:`CALL_PATH` match as :func:`mount`'s rules spell it (IIS ignores case)."""
+    tenant, file_name = call.group(1), call.group(2)
+    return ("" if tenant is None else f"/{tenant}") + SERVICE_ROOT + file_name
 
 
 def service_at(tenant: str | None, file_name: str, default_tenant: str) -> tuple[str, str]:
-    """The tenant and service a SOAP path names (``Appointment.svc`` → ``Appointment``); else 404."""
+    """The tenant and service a SOAP path names (``Appointment.svc``, ``appointment.SVC`` →
+    ``Appointment``); else 404."""
     tenant = default_tenant if tenant is None else tenant
     if not is_tenant_name(tenant):
         raise NotFound(tenant_name_error(tenant))
-    service = file_name.removesuffix(".svc")
-    if service not in SERVICES or not file_name.endswith(".svc"):
+    service = _SERVICE_FILES.get(file_name.lower())
+    if service is None:
         raise NotFound(
             f"No such service {file_name!r}. The emulator serves: "
             + ", ".join(f"{SERVICE_ROOT}{s}.svc" for s in SERVICES)

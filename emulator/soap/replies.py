@@ -1,6 +1,9 @@
 """Writing SOAP answers: the one place where an outcome's failure becomes SOAP's wire form.
 
-Every answer carries the ``Succeeded`` out-header. A NetServer failure (:class:`emulator.calls.Failed`,
+Every answer that is not a fault carries the four out-headers of the message contract in WCF's
+order, ``ExceptionInfo``, ``ExtraInfo``, ``Succeeded``, ``TimeZone``; a header without a value is
+an empty element with ``i:nil="true"``, as WCF writes it (a success: all but ``Succeeded`` nil).
+A NetServer failure (:class:`emulator.calls.Failed`,
 the facts of an ``SoException``) is wrapped as NetServer does with ``WrapExceptions`` on: HTTP 200,
 the operation's empty response body, ``Succeeded`` false and ``ExceptionInfo`` filled. With wrapping off, and
 for requests that cannot be read at all, the answer is a SOAP Fault in the request's version,
@@ -21,6 +24,8 @@ from emulator.web import Reply
 
 _S86 = "{" + ns.SERVICES86 + "}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_NIL = "{" + ns.XSI + "}nil"
+_DISPATCHER = {"a": ns.WCF_DISPATCHER}
 _ENV_NS: dict[SoapVersion, str] = {"1.1": ns.SOAP11_ENV, "1.2": ns.SOAP12_ENV}
 _CONTENT_TYPES: dict[SoapVersion, str] = {
     "1.1": ns.SOAP11_CONTENT_TYPE,
@@ -36,10 +41,20 @@ def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element, etr
     return root, header, body
 
 
-def _succeeded(header: etree._Element, value: bool) -> None:
-    element = empty_element("Succeeded")
-    header.append(element)
-    element.text = "true" if value else "false"
+def _nil(name: str) -> etree._Element:
+    element = empty_element(name, i=ns.XSI)
+    element.set(_NIL, "true")
+    return element
+
+
+def _out_headers(header: etree._Element, exception_info: etree._Element | None) -> None:
+    """The out-headers in WCF's order; ``exception_info`` ``None`` on a success."""
+    header.append(exception_info if exception_info is not None else _nil("ExceptionInfo"))
+    header.append(_nil("ExtraInfo"))
+    succeeded = empty_element("Succeeded")
+    succeeded.text = "false" if exception_info is not None else "true"
+    header.append(succeeded)
+    header.append(_nil("TimeZone"))
 
 
 def _serialize(version: SoapVersion, root: etree._Element, status: int = 200) -> Reply:
@@ -50,7 +65,7 @@ def _serialize(version: SoapVersion, root: etree._Element, status: int = 200) ->
 def success(version: SoapVersion, response: etree._Element) -> Reply:
     """``response`` (the operation's response element) with ``Succeeded`` true."""
     root, header, body = _envelope(version)
-    _succeeded(header, True)
+    _out_headers(header, None)
     body.append(response)
     return _serialize(version, root)
 
@@ -93,15 +108,18 @@ def failure(version: SoapVersion, error: Failed, empty_response: etree._Element,
     if not wrap:
         return fault(version, error.message, client=False, detail=exception_info(error))
     root, header, body = _envelope(version)
-    header.append(exception_info(error))
-    _succeeded(header, False)
+    _out_headers(header, exception_info(error))
     body.append(empty_response)
     return _serialize(version, root)
 
 
-def client_fault(version: SoapVersion, message: str, status: int) -> Reply:
-    """A request that could not be understood: always a SOAP Fault with the sender's code."""
-    return fault(version, message, client=True, status=status)
+def client_fault(version: SoapVersion, message: str, status: int, wcf_code: str | None = None) -> Reply:
+    """A request that could not be understood: always a SOAP Fault with the sender's code.
+
+    ``wcf_code`` (``DeserializationFailed``, ``ActionNotSupported``) is WCF's dispatcher code,
+    ``a:<code>``: the SOAP 1.1 ``faultcode``, and the ``Subcode`` under ``s:Sender`` in SOAP 1.2.
+    """
+    return fault(version, message, client=True, status=status, wcf_code=wcf_code)
 
 
 def fault(
@@ -111,6 +129,7 @@ def fault(
     client: bool,
     detail: etree._Element | None = None,
     status: int = 500,
+    wcf_code: str | None = None,
 ) -> Reply:
     """A SOAP Fault in ``version``; ``client`` picks Client/Sender over Server/Receiver."""
     env = _ENV_NS[version]
@@ -118,7 +137,10 @@ def fault(
     root.remove(header)
     fault_element = etree.SubElement(body, f"{{{env}}}Fault")
     if version == "1.1":
-        etree.SubElement(fault_element, "faultcode").text = "s:Client" if client else "s:Server"
+        if wcf_code is not None:
+            etree.SubElement(fault_element, "faultcode", nsmap=_DISPATCHER).text = f"a:{wcf_code}"
+        else:
+            etree.SubElement(fault_element, "faultcode").text = "s:Client" if client else "s:Server"
         reason = etree.SubElement(fault_element, "faultstring")
         reason.set(_XML_LANG, "en-US")
         reason.text = message
@@ -128,6 +150,9 @@ def fault(
         code = etree.SubElement(fault_element, f"{{{env}}}Code")
         value = etree.SubElement(code, f"{{{env}}}Value")
         value.text = "s:Sender" if client else "s:Receiver"
+        if wcf_code is not None:
+            subcode = etree.SubElement(code, f"{{{env}}}Subcode")
+            etree.SubElement(subcode, f"{{{env}}}Value", nsmap=_DISPATCHER).text = f"a:{wcf_code}"
         reason = etree.SubElement(etree.SubElement(fault_element, f"{{{env}}}Reason"), f"{{{env}}}Text")
         reason.set(_XML_LANG, "en-US")
         reason.text = message

@@ -467,9 +467,15 @@
     const identifiers = entry.identifiers.map((id) => (id === null ? "(nil)" : id));
     const shown = identifiers.slice(0, 3).join(", ") + (identifiers.length > 3 ? ` +${identifiers.length - 3}` : "");
     const detail = [entry.exception_type, entry.message].filter(Boolean).join(": ");
+    // Where the real NetServer would have refused the request or read it differently (--contract lenient).
+    const warnings = entry.contract_warnings || [];
+    const warned = warnings.length > 0;
     return el(
       "li",
-      { class: `entry outcome-${outcomeClass(entry.outcome)}${fresh ? " fresh" : ""}`, dataset: { id: String(entry.id), outcome: entry.outcome } },
+      {
+        class: `entry outcome-${outcomeClass(entry.outcome)}${warned ? " contract-warned" : ""}${fresh ? " fresh" : ""}`,
+        dataset: { id: String(entry.id), outcome: entry.outcome, warnings: String(warnings.length) },
+      },
       el(
         "div",
         { class: "entry-top" },
@@ -477,6 +483,12 @@
         el("span", { class: "operation", text: entry.operation, title: entry.wire === "rest" ? `REST Agents/${entry.service}/${entry.operation}` : `${entry.service}.svc / ${entry.operation}` }),
         el("span", { class: `badge wire wire-${entry.wire}`, text: entry.wire === "rest" ? "REST" : "SOAP", title: "The wire the call came by" }),
         el("span", { class: `badge outcome ${outcomeClass(entry.outcome)}`, text: entry.outcome }),
+        warned &&
+          el("span", {
+            class: "badge warn contract",
+            text: `${warnings.length} contract warning${warnings.length > 1 ? "s" : ""}`,
+            title: "NetServer would have refused this request or read it differently",
+          }),
       ),
       el(
         "div",
@@ -487,6 +499,7 @@
         el("span", { class: "duration", text: `${entry.duration_ms.toFixed(1)} ms` }),
       ),
       detail && el("div", { class: "entry-detail", text: detail, title: detail }),
+      warned && el("ul", { class: "entry-warnings" }, ...warnings.map((sentence) => el("li", { text: sentence }))),
     );
   }
 

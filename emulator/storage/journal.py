@@ -58,6 +58,7 @@ class JournalWriter:
             "exception_type": entry.exception_type,
             "message": entry.message,
             "duration_ms": entry.duration_ms,
+            "contract_warnings": json.dumps(list(entry.contract_warnings)),
         }
         store.add_journal_entry({name: _storable(value, _LIMITS[name]) for name, value in values.items()})
         writes = self._writes[store.tenant] = self._writes.get(store.tenant, 0) + 1

@@ -206,6 +206,7 @@ class JournalView:
     exception_type: str | None
     message: str | None
     duration_ms: float
+    contract_warnings: list[str]
 
 
 def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit: int) -> list[JournalView]:
@@ -242,6 +243,7 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
             exception_type=row.exception_type,
             message=row.message,
             duration_ms=row.duration_ms,
+            contract_warnings=list(json.loads(row.contract_warnings)),
         )
         for row in rows
     ]

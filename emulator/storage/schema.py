@@ -139,6 +139,7 @@ journal = Table(
     Column("exception_type", String(100), nullable=True),
     Column("message", Text, nullable=True),
     Column("duration_ms", Float, nullable=False),
+    Column("contract_warnings", Text, nullable=False, default="[]"),  # JSON list of sentences
     Index("ix_journal_tenant", "tenant", "id"),
     sqlite_autoincrement=True,  # ids never reused after a clear: clients poll with since_id
 )

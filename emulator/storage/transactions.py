@@ -83,16 +83,22 @@ def create_schema(engine: Engine) -> None:
             # the first one's tables and creates nothing (instead of a duplicate-table error).
             connection.execute(ADVISORY_LOCK, {"key": SCHEMA_LOCK_KEY})
         schema.metadata.create_all(connection)
-        _add_missing_journal_wire(connection)
+        _add_missing_journal_columns(connection)
 
 
-def _add_missing_journal_wire(connection: Connection) -> None:
-    """A database made before the journal had its ``wire`` column gets it (every old entry: SOAP)."""
+_ADDED_JOURNAL_COLUMNS = {
+    "wire": "VARCHAR(10) NOT NULL DEFAULT 'soap'",
+    "contract_warnings": "TEXT NOT NULL DEFAULT '[]'",
+}
+"""Journal columns newer than the first schema, with what an older database's rows get."""
+
+
+def _add_missing_journal_columns(connection: Connection) -> None:
+    """A database made before a journal column existed gets it (old entries: SOAP, no warnings)."""
     columns = {column["name"] for column in inspect(connection).get_columns(schema.journal.name)}
-    if "wire" not in columns:
-        connection.exec_driver_sql(
-            f"ALTER TABLE {schema.journal.name} ADD COLUMN wire VARCHAR(10) NOT NULL DEFAULT 'soap'"
-        )
+    for name, declaration in _ADDED_JOURNAL_COLUMNS.items():
+        if name not in columns:
+            connection.exec_driver_sql(f"ALTER TABLE {schema.journal.name} ADD COLUMN {name} {declaration}")
 
 
 class Transaction:
