@@ -173,6 +173,15 @@ settings_options = _options(
         help="How many calls the request journal keeps per tenant (the oldest go first).",
     ),
     click.option(
+        "--max-tenants",
+        envvar="EMULATOR_MAX_TENANTS",
+        show_envvar=True,
+        type=click.IntRange(min=1),
+        default=Settings.max_tenants,
+        show_default=True,
+        help="At most this many tenants; a call that would make one more fails.",
+    ),
+    click.option(
         "--admin-token",
         envvar="EMULATOR_ADMIN_TOKEN",
         show_envvar=True,
@@ -210,6 +219,7 @@ def build_settings(**options: Any) -> Settings:
         strict=options["strict"],
         ticket_lifetime_seconds=options["ticket_lifetime"],
         journal_size=options["journal_size"],
+        max_tenants=options["max_tenants"],
         admin_token=options["admin_token"] or None,
         max_body_bytes=options["max_body_bytes"],
         default_tenant=options["default_tenant"],

@@ -184,8 +184,7 @@ class SuperOfficeTenant:
         from emulator.storage.fixtures import load_fixtures
 
         database = self.server.app.runtime.database
-        database.reset(self.name, load_fixtures(fixtures) if fixtures else None)
-        self.server.app.runtime.faults.pop(self.name, None)
+        database.reset(self.name, load_fixtures(fixtures) if fixtures else None)  # its faults too
 
 
 @pytest.fixture
@@ -200,8 +199,7 @@ def superoffice_tenant(
     else:
         superoffice_emulator.app.runtime.database.ensure_tenant(tenant.name)
     yield tenant
-    superoffice_emulator.app.runtime.database.drop_tenant(tenant.name)
-    superoffice_emulator.app.runtime.faults.pop(tenant.name, None)
+    superoffice_emulator.app.runtime.database.drop_tenant(tenant.name)  # its faults too
 
 
 # -- zeep clients -------------------------------------------------------------------------------

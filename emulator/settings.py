@@ -38,6 +38,8 @@ class Settings:
     """Sliding expiry window of a ticket; every use restarts it."""
     journal_size: int = 1000
     """How many calls the request journal keeps per tenant (oldest dropped first)."""
+    max_tenants: int = 1000
+    """At most this many tenants; a call (or admin request) that would make one more fails."""
     admin_token: str | None = None
     """When set, the admin API under ``/_emulator/`` requires ``Authorization: Bearer <token>``."""
     max_body_bytes: int = 1024 * 1024

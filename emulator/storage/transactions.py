@@ -92,15 +92,24 @@ class Transaction:
     normal exit (a class rather than a generator: the calls' path is short enough to notice).
     """
 
-    def __init__(self, owner: Transactions, tenant: str) -> None:
+    def __init__(self, owner: Transactions, tenant: str, *, write: bool = True) -> None:
         self._owner = owner
         self._tenant = tenant
+        self._write = write
+        self._writers: _Lock = owner.writers if write else _NoLock()
         self.connection: Any = None
         self.cursor: Any = None
 
     def begin(self) -> None:
-        """Start the transaction: ``BEGIN IMMEDIATE`` on SQLite, the tenant's lock on PostgreSQL."""
+        """Start the transaction: ``BEGIN IMMEDIATE`` on SQLite, the tenant's lock on PostgreSQL.
+
+        A read transaction takes neither: a deferred ``BEGIN`` on SQLite, nothing on PostgreSQL.
+        """
         owner = self._owner
+        if not self._write:
+            if owner.dialect.begin is not None:
+                self.cursor.execute("BEGIN")
+            return
         if owner.dialect.begin is not None:
             self.cursor.execute(owner.dialect.begin)
         if owner.lock is not None:
@@ -113,11 +122,11 @@ class Transaction:
 
     def __enter__(self) -> Transaction:
         owner = self._owner
-        owner.writers.acquire()
+        self._writers.acquire()
         try:
             self.connection = owner.connect()
         except BaseException:
-            owner.writers.release()
+            self._writers.release()
             raise
         try:
             self.cursor = self.connection.cursor()
@@ -131,6 +140,9 @@ class Transaction:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         errors = self._owner.errors
+        if exc is None and not self._write:
+            self._end(broken=not _rollback(self.connection))
+            return
         if exc is None:
             try:
                 self.connection.commit()
@@ -148,7 +160,7 @@ class Transaction:
         try:
             self._owner.give_back(self.connection, broken=broken)
         finally:
-            self._owner.writers.release()
+            self._writers.release()
 
 
 class Transactions:
@@ -173,6 +185,10 @@ class Transactions:
         any other exception rolls back and passes through.
         """
         return Transaction(self, tenant)
+
+    def read(self, tenant: str) -> Transaction:
+        """A read-only transaction: no writer's lock, no tenant lock; rolled back at the end."""
+        return Transaction(self, tenant, write=False)
 
     def connect(self) -> Any:
         """A DB-API connection of the engine (one kept from an earlier call, for a SQLite file)."""

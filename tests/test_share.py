@@ -1,0 +1,151 @@
+"""Safe to share (issue 13): tenants made only by those who may, logins outside the writer's lock."""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.test import Client
+
+from emulator.app import EmulatorApp, create_app
+from emulator.domain import sessions
+from emulator.settings import Settings
+from emulator.storage.journal import TRIM_EVERY
+from emulator.testing import LiveServer
+from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, Answer, FakeClock, database_url, envelope, query
+from tests.test_sessions import login_envelope
+
+SESSION = "SuperOffice.Exceptions.SoSessionException"
+LOGIN_HEADERS = {
+    "Content-Type": "text/xml; charset=utf-8",
+    "SOAPAction": "http://www.superoffice.net/ws/crm/NetServer/Services86/SoPrincipal/AuthenticateUsernamePassword",
+}
+
+
+def post(client: Client, path: str, body: bytes, headers: dict[str, str] = SOAP11_HEADERS) -> Answer:
+    response = client.post(path, data=body, headers=headers)
+    return Answer(response.status_code, response.data)
+
+
+def set_status(client: Client, tenant: str, ticket: str) -> Answer:
+    return post(
+        client,
+        f"/{tenant}/Remote/Services86/Appointment.svc",
+        envelope(["appointment_id=17"], ticket=ticket),
+    )
+
+
+def login(client: Client, tenant: str, user: str, password: str) -> Answer:
+    return post(
+        client, f"/{tenant}/Remote/Services86/SoPrincipal.svc", login_envelope(user, password), LOGIN_HEADERS
+    )
+
+
+def tenants(db_path: Path) -> list[str]:
+    return [row[0] for row in query(db_path, "SELECT tenant FROM emulator_tenant ORDER BY tenant")]
+
+
+# -- 3. tenants are made by those who may ----------------------------------------------------------
+def test_a_bogus_ticket_to_a_new_name_fails_as_on_an_existing_tenant_and_writes_no_tenant(
+    client: Client, db_path: Path
+) -> None:
+    existing = set_status(client, "default", "7T:bogus")
+    fresh = set_status(client, "newcomer", "7T:bogus")
+    assert existing.succeeded is False and fresh.succeeded is False
+    assert existing.info["ExceptionType"] == fresh.info["ExceptionType"] == SESSION
+    assert existing.info["Message"] == fresh.info["Message"]
+    assert tenants(db_path) == []
+
+
+def test_a_fixture_ticket_makes_the_tenant_on_first_use(client: Client, db_path: Path) -> None:
+    assert set_status(client, "newcomer", DEMO_TICKET).succeeded is True
+    assert tenants(db_path) == ["newcomer"]
+
+
+def test_logins_make_a_tenant_only_when_the_fixtures_accept_them(client: Client, db_path: Path) -> None:
+    refused = login(client, "wrongpw", "sam", "wrong")
+    unknown = login(client, "nobody", "nobody", "sam")
+    assert refused.status == unknown.status == 200
+    assert refused.succeeded is unknown.succeeded is True  # a refused login answers IsOk false
+    assert tenants(db_path) == []
+    assert login(client, "right", "sam", "sam").body is not None
+    assert tenants(db_path) == ["right"]
+
+
+def test_unreadable_posts_to_many_names_leave_one_capped_journal(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    settings = Settings(database_url=database_url(db), journal_size=TRIM_EVERY // 2)
+    with LiveServer(settings) as server:
+        for n in range(TRIM_EVERY * 2):  # real socket, bounded: 100 requests
+            request = urllib.request.Request(
+                server.url(f"/flood{n}/Remote/Services86/Appointment.svc"),
+                data=b"<not xml",
+                headers=SOAP11_HEADERS,
+            )
+            try:
+                urllib.request.urlopen(request, timeout=10).close()
+            except urllib.error.HTTPError as answer:
+                assert answer.code in (400, 415, 500)
+    assert tenants(db) == []
+    rows = query(db, "SELECT COUNT(*), COUNT(DISTINCT tenant) FROM emulator_journal")[0]
+    assert rows[0] <= settings.journal_size + TRIM_EVERY and rows[1] <= rows[0]
+
+
+def test_a_tenant_beyond_max_tenants_is_a_clear_failure(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    application = create_app(Settings(database_url=database_url(db), max_tenants=2), clock=FakeClock())
+    try:
+        client = Client(application)
+        assert set_status(client, "one", DEMO_TICKET).succeeded is True
+        assert set_status(client, "two", DEMO_TICKET).succeeded is True
+        third = set_status(client, "three", DEMO_TICKET)
+        assert third.succeeded is False
+        assert third.info["ExceptionType"] == "SuperOffice.Exceptions.SoException"
+        assert "max_tenants" in (third.info["Message"] or "")
+        response = client.post("/_emulator/tenants/three")
+        assert response.status_code == 409
+        assert set_status(client, "two", DEMO_TICKET).succeeded is True  # existing tenants go on
+        assert tenants(db) == ["one", "two"]
+    finally:
+        application.runtime.database.dispose()
+
+
+# -- 5. logins outside the writer's lock ------------------------------------------------------------
+@pytest.fixture
+def verifications(app: EmulatorApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bool]]]:
+    """Every password verification: the hash verified, and whether the writers' lock was held."""
+    seen: list[tuple[str, bool]] = []
+    writers = app.runtime.database._transactions.writers
+    real = sessions.verify_password
+
+    def spy(password_hash: str, password: str) -> bool:
+        seen.append((password_hash, writers.locked()))  # type: ignore[attr-defined]
+        return real(password_hash, password)
+
+    monkeypatch.setattr(sessions, "verify_password", spy)
+    yield seen
+
+
+@pytest.mark.parametrize(("user", "password"), [("sam", "wrong"), ("sam", "sam"), ("nobody", "x")])
+def test_a_login_verifies_once_outside_the_writers_lock(
+    client: Client, verifications: list[tuple[str, bool]], user: str, password: str
+) -> None:
+    login(client, "default", "sam", "sam")  # the tenant exists
+    verifications.clear()
+    login(client, "default", user, password)
+    assert len(verifications) == 1 and verifications[0][1] is False
+
+
+def test_an_unknown_user_name_verifies_the_dummy_hash(
+    client: Client, verifications: list[tuple[str, bool]]
+) -> None:
+    login(client, "default", "nobody", "x")
+    login(client, "fresh", "nobody", "x")  # a tenant not made yet: the same
+    assert [h for h, _ in verifications] == [sessions.DUMMY_HASH, sessions.DUMMY_HASH]
+
+
+def test_the_dummy_hash_has_the_hashers_parameters() -> None:
+    assert sessions.PASSWORD_HASHER.check_needs_rehash(sessions.DUMMY_HASH) is False
+    assert sessions.verified_hash(None, "anything") is None
