@@ -11,8 +11,8 @@
 Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
 so no database connection ever crosses a ``fork``. The parent only creates the schema first, then
 closes its engine: on a new SQLite file that also switches it to WAL once, instead of every worker
-racing to do it. What an emulator keeps in memory stays in its worker: with ``workers > 1`` a fault
-injected through the admin API applies in the worker that received it only.
+racing to do it. Everything shared lives in the database: with ``workers > 1`` a fault injected
+through the admin API fires in whichever worker gets the matching call, ``count`` times in all.
 """
 
 from __future__ import annotations

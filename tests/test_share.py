@@ -149,3 +149,41 @@ def test_an_unknown_user_name_verifies_the_dummy_hash(
 def test_the_dummy_hash_has_the_hashers_parameters() -> None:
     assert sessions.PASSWORD_HASHER.check_needs_rehash(sessions.DUMMY_HASH) is False
     assert sessions.verified_hash(None, "anything") is None
+
+
+# -- 7. one fault plan for all workers --------------------------------------------------------------
+def test_faults_fire_count_times_across_two_workers(tmp_path: Path) -> None:
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import APPOINTMENT
+    from tests.test_serving import post as post_soap
+    from tests.test_serving import running
+
+    def admin(url: str, method: str = "GET", body: bytes | None = None) -> object:
+        request = urllib.request.Request(
+            url, data=body, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.load(answer)
+
+    with running(tmp_path / "crm.db", 2, tmp_path / "server.log") as server:
+        admin(server.url("/_emulator/faults"), "POST", b'{"kind": "sentry", "count": 6}')
+        # every worker sees the rule, whichever one answers
+        assert all(len(admin(server.url("/_emulator/faults"))) == 1 for _ in range(8))  # type: ignore[arg-type]
+
+        def call(n: int) -> Answer:
+            body = envelope([f"appointment_id={n + 1}"], "Completed")
+            return Answer(*post_soap(server.url(APPOINTMENT), body))
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(call, range(16)))
+        assert admin(server.url("/_emulator/faults")) == []
+        journal = admin(server.url("/_emulator/journal?limit=100"))
+        log = server.log()
+    denied = [a for a in answers if a.info.get("ExceptionType") == "SuperOffice.Exceptions.SoSentryException"]
+    assert len(denied) == 6, log
+    assert sum(a.succeeded is True for a in answers) == 10
+    assert isinstance(journal, list)
+    assert sum(e["exception_type"] == "SuperOffice.Exceptions.SoSentryException" for e in journal) == 6
+    assert "worker-2" in log

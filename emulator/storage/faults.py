@@ -35,7 +35,8 @@ class FaultRules:
             dialect,
         )
         self._insert = Statement(_f.insert().inline(), dialect, columns=_COLUMNS)
-        self._newest = Statement(select(func.max(_f.c.id)).where(_f.c.tenant == _TENANT), dialect)
+        newest = select(func.max(_f.c.id)).where(_f.c.tenant == _TENANT)
+        self._newest = Statement(newest, dialect)
         self._count_down = Statement(
             update(_f).where(_f.c.id == bindparam("id")).values(count=_f.c.count - literal_column("1")), dialect
         )
