@@ -37,9 +37,8 @@ class FaultRules:
         self._insert = Statement(_f.insert().inline(), dialect, columns=_COLUMNS)
         newest = select(func.max(_f.c.id)).where(_f.c.tenant == _TENANT)
         self._newest = Statement(newest, dialect)
-        self._count_down = Statement(
-            update(_f).where(_f.c.id == bindparam("id")).values(count=_f.c.count - literal_column("1")), dialect
-        )
+        count_down = update(_f).where(_f.c.id == bindparam("id"))
+        self._count_down = Statement(count_down.values(count=_f.c.count - literal_column("1")), dialect)
         self._delete_one = Statement(
             delete(_f).where(_f.c.tenant == _TENANT, _f.c.id == bindparam("id")), dialect
         )
