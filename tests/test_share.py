@@ -187,3 +187,57 @@ def test_faults_fire_count_times_across_two_workers(tmp_path: Path) -> None:
     assert isinstance(journal, list)
     assert sum(e["exception_type"] == "SuperOffice.Exceptions.SoSentryException" for e in journal) == 6
     assert "worker-2" in log
+
+
+# -- 6. the database is watched ---------------------------------------------------------------------
+def _http(url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=SOAP11_HEADERS if body else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
+
+
+def _remove_sqlite_file(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_file_deleted_or_replaced_while_serving_fails_every_call(
+    tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import sqlite3
+
+    db = tmp_path / "crm.db"
+    if not database_url(db).startswith("sqlite"):
+        pytest.skip("a SQLite file")
+    with LiveServer(Settings(database_url=database_url(db))) as server:
+        url = server.url("/Remote/Services86/Appointment.svc")
+        assert Answer(*_http(url, envelope(["appointment_id=17"]))).succeeded is True
+        _remove_sqlite_file(db)
+        if how == "replaced":
+            sqlite3.connect(db).close()  # another (empty) database in its place
+        for _ in range(3):
+            failed = Answer(*_http(url, envelope(["appointment_id=18"])))
+            assert failed.succeeded is False
+            assert failed.info["ExceptionType"] == "SuperOffice.Exceptions.SoDbAccessException"
+        status, body = _http(server.url("/_emulator/health"))
+        assert status == 503 and json.loads(body)["status"] == "unavailable"
+    errors = [r.getMessage() for r in caplog.records if r.name == "emulator.storage"]
+    assert len(errors) == 1 and how in errors[0]
+
+
+def test_health_answers_503_when_the_schema_is_gone(client: Client, db_path: Path) -> None:
+    import sqlite3
+
+    if not database_url(db_path).startswith("sqlite"):
+        pytest.skip("a SQLite file")
+    assert client.get("/_emulator/health").status_code == 200
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("DROP TABLE emulator_tenant")
+    response = client.get("/_emulator/health")
+    assert response.status_code == 503 and response.get_json()["status"] == "unavailable"

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -145,17 +143,15 @@ def index(ctx: Context) -> Response:
 
 
 def health(ctx: Context) -> Response:
-    try:
-        with ctx.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        log.exception("health check: the database cannot be reached")
+    problem = ctx.database.health()
+    if problem is not None:
+        log.error("health check: the database does not answer: %s", problem)
         return _json(
             {
                 "status": "unavailable",
                 "version": __version__,
                 "tenant": ctx.tenant,
-                "error": f"The database cannot be reached ({type(exc).__name__}); see the emulator's log.",
+                "error": f"The database does not answer ({problem}); see the emulator's log.",
             },
             503,
         )

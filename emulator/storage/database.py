@@ -71,6 +71,17 @@ class Database:
     def create_schema(self) -> None:
         """Create the missing tables; on PostgreSQL one process at a time (N workers start at once)."""
         create_schema(self.engine)
+        if self._transactions.watch is not None:
+            self._transactions.watch.remember()
+
+    def health(self) -> str | None:
+        """``None`` when the database answers a query on the schema; else what is wrong."""
+        try:
+            with self._transactions.read("") as transaction:  # of no tenant
+                self._tenants.count(transaction.cursor)
+        except StorageError as exc:
+            return str(exc)
+        return None
 
     def dispose(self) -> None:
         self._transactions.close()

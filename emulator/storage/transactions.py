@@ -47,7 +47,7 @@ from sqlalchemy import BigInteger, Engine, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.storage import schema
-from emulator.storage.engine import ReusedConnections, is_sqlite_file
+from emulator.storage.engine import DatabaseFileGone, FileWatch, ReusedConnections, is_sqlite_file
 from emulator.storage.sql import Dialect, Statement
 
 # PostgreSQL advisory lock keys (one bigint each): a fixed prefix in the high 32 bits, so they do
@@ -124,7 +124,12 @@ class Transaction:
         owner = self._owner
         self._writers.acquire()
         try:
+            if owner.watch is not None:
+                owner.watch.check()
             self.connection = owner.connect()
+        except DatabaseFileGone as exc:
+            self._writers.release()
+            raise StorageError(exc) from exc
         except BaseException:
             self._writers.release()
             raise
@@ -177,6 +182,8 @@ class Transactions:
         self.errors: tuple[type[Exception], ...] = (engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
         """What a database failure raises: the driver's errors (our statements), SQLAlchemy's."""
         self._reused = ReusedConnections(engine) if is_sqlite_file(engine) else None
+        self.watch = FileWatch(str(engine.url.database)) if is_sqlite_file(engine) else None
+        """SQLite files: the file's identity, checked before every transaction."""
 
     def write(self, tenant: str) -> Transaction:
         """A write transaction holding ``tenant``'s locks, committed when the ``with`` block ends.
