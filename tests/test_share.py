@@ -241,3 +241,84 @@ def test_health_answers_503_when_the_schema_is_gone(client: Client, db_path: Pat
         connection.execute("DROP TABLE emulator_tenant")
     response = client.get("/_emulator/health")
     assert response.status_code == 503 and response.get_json()["status"] == "unavailable"
+
+
+# -- 8. small things --------------------------------------------------------------------------------
+def test_read_only_admin_queries_go_on_while_another_process_holds_the_write_lock(
+    client: Client, db_path: Path
+) -> None:
+    import sqlite3
+    import threading
+
+    if not database_url(db_path).startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    assert client.get("/_emulator/activities?limit=1").status_code == 200  # the tenant exists now
+    reads = [
+        "/_emulator/activities?limit=5",
+        "/_emulator/activities/appointment/17",
+        "/_emulator/users",
+        "/_emulator/journal",
+        "/_emulator/faults",
+        "/_emulator/tenants",
+        "/_emulator/health",
+    ]
+    answers: dict[str, int] = {}
+
+    def read_all() -> None:
+        for path in reads:
+            answers[path] = client.get(path).status_code
+
+    writer = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process's writer, holding SQLite's write lock
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        reader.join(timeout=20)  # a read that waited for the lock would wait the 30 s busy timeout
+        finished = not reader.is_alive()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert finished and answers == dict.fromkeys(reads, 200)
+
+
+def test_control_characters_a_client_sends_are_escaped_in_the_text_log(client: Client) -> None:
+    import io
+    import logging
+
+    from emulator.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    stream = io.StringIO()
+    try:
+        configure_logging(stream=stream)
+        login(client, "default", "evil&#13;&#10;2026-12-01 00:00:00 INFO forged&#9;x", "x")
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
+    call_lines = [line for line in stream.getvalue().splitlines() if "AuthenticateUsernamePassword" in line]
+    assert len(call_lines) == 1
+    assert "user=evil\\x0d\\x0a2026-12-01 00:00:00 INFO forged\\x09x" in call_lines[0]
+    assert "\t" not in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/_emulator/", "/_emulator/health", "/_emulator/journal", "/_emulator/ui/",
+     "/Remote/Services86/Appointment.svc", "/Remote/Services86/Appointment.svc?wsdl", "/nowhere"],
+)  # fmt: skip
+def test_head_answers_as_get_does_without_a_body(tmp_path: Path, path: str) -> None:
+    import http.client
+
+    with LiveServer(Settings(database_url=database_url(tmp_path / "crm.db"))) as server:
+        answers = {}
+        for method in ("GET", "HEAD"):
+            connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+            try:
+                connection.request(method, path)
+                response = connection.getresponse()
+                answers[method] = (response.status, response.getheader("Content-Length"), response.read())
+            finally:
+                connection.close()
+    get, head = answers["GET"], answers["HEAD"]
+    assert head[0] == get[0] and head[1] == get[1] == str(len(get[2])) and head[2] == b""

@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from emulator.faults import FaultRule
 from emulator.journal import JournalEntry
 from emulator.storage import schema
-from emulator.storage.engine import make_engine, postgres_url
+from emulator.storage.engine import READ_ONLY, make_engine, postgres_url
 from emulator.storage.faults import fault_rules_for
 from emulator.storage.fixtures import Fixtures
 from emulator.storage.journal import JournalWriter
@@ -113,15 +113,10 @@ class Database:
         with self._transactions.read(tenant) as transaction:
             yield TenantStore(transaction.cursor, tenant, self._statements)
 
-    def login_hash(self, tenant: str, name: str) -> tuple[bool, str | None]:
-        """Whether ``tenant`` exists, and the password hash of its user ``name`` (``None``: no such
-        user), read without the writer's lock; for a tenant not made yet, the fixtures' hash."""
-        with self.reading(tenant) as store:
-            found = store.find_login(name)
-            if found is not None:
-                return True, found[1]
-            exists = store.tenant_exists()
-        return exists, None if exists else self.fixtures.password_hash(name)
+    def read_connection(self) -> Connection:
+        """A connection of the engine for reads only: it takes no write lock (SQLite: a deferred
+        ``BEGIN``); the admin API's queries use it."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
 
     def _create(self, cursor: object, tenant: str, fixtures: Fixtures) -> None:
         """Create ``tenant`` from ``fixtures``, unless the database holds :attr:`max_tenants`."""
@@ -131,7 +126,12 @@ class Database:
 
     # -- tenants ----------------------------------------------------------------------------
     def ensure_tenant(self, tenant: str) -> bool:
-        """Create ``tenant`` from the fixtures unless it exists; True when it was created now."""
+        """Create ``tenant`` from the fixtures unless it exists; True when it was created now.
+
+        An existing tenant costs a read only (no writer's lock): the admin API's reads call this."""
+        with self.reading(tenant) as store:
+            if store.tenant_exists():
+                return False
         with self._transactions.write(tenant) as transaction:
             if TenantStore(transaction.cursor, tenant, self._statements).tenant_exists():
                 return False

@@ -21,6 +21,9 @@ from emulator.storage.sql import dialect_named
 
 log = logging.getLogger("emulator.storage")
 
+READ_ONLY = "emulator_read_only"
+"""The execution option of a connection that only reads (SQLite: no ``BEGIN IMMEDIATE``)."""
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
 """How long a PostgreSQL transaction waits for a lock (a tenant's, a row's) before it fails."""
@@ -79,7 +82,9 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read (READ_ONLY) takes no write lock: a deferred BEGIN, for one consistent snapshot
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
