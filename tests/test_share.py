@@ -112,6 +112,36 @@ def test_a_tenant_beyond_max_tenants_is_a_clear_failure(tmp_path: Path) -> None:
         application.runtime.database.dispose()
 
 
+def test_a_password_on_a_call_makes_the_tenant_only_when_the_fixtures_accept_it(
+    app: EmulatorApp, db_path: Path, verifications: list[tuple[str, bool]]
+) -> None:
+    from emulator import calls
+    from tests.test_calls import run_rest
+
+    wrong = run_rest(app, calls.Password("sam", "wrong"), ["appointment_id=17"])
+    assert isinstance(wrong, calls.Failed) and wrong.exception_type == SESSION
+    assert tenants(db_path) == []
+    assert isinstance(run_rest(app, calls.Password("sam", "sam"), ["appointment_id=17"]), calls.Succeeded)
+    assert tenants(db_path) == ["default"]
+    assert len(verifications) == 2 and not any(locked for _, locked in verifications)
+
+
+def test_a_flood_of_bogus_tickets_to_new_names_makes_no_tenant(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    settings = Settings(database_url=database_url(db), admin_token="s3cret", journal_size=10)
+    with LiveServer(settings) as server:
+        for n in range(TRIM_EVERY * 2 + 20):  # real socket, bounded: 120 requests
+            request = urllib.request.Request(
+                server.url(f"/name{n}/Remote/Services86/Appointment.svc"),
+                data=envelope(["appointment_id=17"], ticket=f"7T:bogus{n}"),
+                headers=SOAP11_HEADERS,
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert Answer(answer.status, answer.read()).info["ExceptionType"] == SESSION
+    assert tenants(db) == []
+    assert query(db, "SELECT COUNT(*) FROM emulator_journal")[0][0] <= settings.journal_size + TRIM_EVERY
+
+
 # -- 5. logins outside the writer's lock ------------------------------------------------------------
 @pytest.fixture
 def verifications(app: EmulatorApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, bool]]]:
