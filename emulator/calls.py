@@ -55,7 +55,7 @@ from emulator.domain.sentry import User
 from emulator.faults import TransportFault, TransportKind
 from emulator.journal import JournalEntry
 from emulator.runtime import Runtime
-from emulator.storage.database import StorageError
+from emulator.storage.database import StorageError, TenantLimitReached
 from emulator.storage.store import TenantStore
 
 log = logging.getLogger("emulator.calls")
@@ -154,13 +154,16 @@ class AuthenticateUsernamePassword:
     def perform(self, call: Call) -> Login:
         call.user = self.user_name
         call.inject_faults()
-        with call.runtime.database.transaction(call.tenant) as store:
-            call.check_application_token(store)
-            result = sessions.login(store, self.user_name, self.password, call.now)
-        if result is None:
-            call.outcome = "refused"
-            return Login(None, None)
-        return Login(*result)
+        name = (self.user_name or "").strip()
+        verified = call.verified_hash(name, self.password or "")  # outside any lock
+        if verified is not None:
+            with call.runtime.database.transaction(call.tenant) as store:
+                call.check_application_token(store)
+                result = sessions.login(store, name, verified, call.now)
+            if result is not None:
+                return Login(*result)
+        call.outcome = "refused"
+        return Login(None, None)
 
 
 Arguments = SetActivityStatus | AuthenticateUsernamePassword
@@ -297,22 +300,70 @@ class Call:
 
     @contextmanager
     def session(self) -> Iterator[tuple[TenantStore, User]]:
-        """One transaction, after the application token and the credentials have been checked."""
-        self.inject_faults()
-        with self.runtime.database.transaction(self.command.arrival.tenant) as store:
-            self.check_application_token(store)
-            user = self._authenticate(store)
-            self.user = user.name
-            yield store, user
-            # the journal entry commits with the change, or neither does
-            self.journaled = self.journal_entry()
-            self.runtime.database.record(store, self.journaled)
+        """One transaction, after the application token and the credentials have been checked.
 
-    def check_application_token(self, store: TenantStore) -> None:
+        A tenant is made from the fixtures on its first call only when the fixtures accept the
+        credentials; any other call to a tenant that does not exist fails as bad credentials do
+        on one that does, and writes nothing.
+        """
+        credentials = self.command.credentials
+        verified: str | None = None
+        if isinstance(credentials, Password) and self.runtime.settings.mode != "online":
+            verified = self.verified_hash(credentials.user.strip(), credentials.password)  # no lock held
+        database = self.runtime.database
+        with database.transaction(self.tenant, create=lambda: self._fixtures_accept(verified)) as store:
+            rule = self._take_fault(store)
+            if rule is None:
+                yield from self._authenticated(store, verified)
+                return
+        # the rule's count is committed; its failure (or its wait) comes outside the transaction
+        faults.apply(rule, self.user)
+        with database.transaction(self.tenant, create=False) as store:  # after a latency fault
+            yield from self._authenticated(store, verified)
+
+    def _authenticated(self, store: TenantStore, verified: str | None) -> Iterator[tuple[TenantStore, User]]:
+        self.check_application_token(store)
+        user = self._authenticate(store, verified)
+        self.user = user.name
+        yield store, user
+        # the journal entry commits with the change, or neither does
+        self.journaled = self.journal_entry()
+        self.runtime.database.record(store, self.journaled)
+
+    def _take_fault(self, store: TenantStore) -> faults.FaultRule | None:
+        rule = self.runtime.database.take_fault(store, self.command.arguments.name, self.identifiers)
+        if rule is not None:
+            self.outcome = f"injected {rule.kind}"
+        return rule
+
+    def _fixtures_accept(self, verified: str | None) -> bool:
+        """Whether the fixtures accept the call's credentials (a new tenant may be made for it)."""
+        credentials = self.command.credentials
+        if isinstance(credentials, Ticket):
+            return self.runtime.database.fixtures.has_ticket(credentials.ticket.strip())
+        return verified is not None  # a password verified against the fixtures' hash
+
+    def verified_hash(self, name: str, password: str) -> str | None:
+        """The hash of user ``name`` that ``password`` matches (``None``: it does not, or there is
+        no such user), read without the writer's lock and verified outside any lock; for a tenant
+        not made yet, as the fixtures would make it. Checks the application token too."""
+        database = self.runtime.database
+        with database.reading(self.tenant) as store:
+            exists = store.tenant_exists()
+            if exists:
+                self.check_application_token(store)
+                found = store.find_login(name)
+                stored = None if found is None else found[1]
+        if not exists:
+            self.check_application_token(database.fixtures)
+            stored = database.fixtures.password_hash(name)
+        return sessions.verified_hash(stored, password)
+
+    def check_application_token(self, store: sessions.TokenStore) -> None:
         required = self.runtime.settings.mode == "online"
         sessions.check_application_token(store, self.command.application_token, required=required)
 
-    def _authenticate(self, store: TenantStore) -> User:
+    def _authenticate(self, store: TenantStore, verified: str | None) -> User:
         credentials = self.command.credentials
         online = self.runtime.settings.mode == "online"
         if credentials is None or isinstance(credentials, Ticket):
@@ -336,19 +387,23 @@ class Call:
                 friendly_text="You are not logged in.",
             )
         found = store.find_login(credentials.user.strip())
-        if found is None or not sessions.verify_password(found[1], credentials.password):
-            raise SoSessionException(
-                "The user name or password is wrong.", friendly_text="Wrong user name or password."
-            )
+        if found is None or found[1] != verified:  # verified before the lock (or changed since)
+            raise _wrong_password()
         return found[0]
 
     def inject_faults(self) -> None:
-        """Apply the tenant's injected fault for this call, if one matches."""
+        """Apply the tenant's injected fault for this call, if one matches (in a transaction of its own)."""
         command = self.command
-        rule = self.runtime.fault_plan(command.arrival.tenant).take(command.arguments.name, self.identifiers)
+        rule = self.runtime.database.take_fault_now(command.tenant, command.arguments.name, self.identifiers)
         if rule is not None:
             self.outcome = f"injected {rule.kind}"
         faults.apply(rule, self.user)
+
+
+def _wrong_password() -> SoSessionException:
+    return SoSessionException(
+        "The user name or password is wrong.", friendly_text="Wrong user name or password."
+    )
 
 
 # -- the pipeline -----------------------------------------------------------------------------------
@@ -370,6 +425,9 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode) -> Outcome:
         outcome = Refused(exc.message, exc.http_status, exc.kind)
     except TransportFault as exc:
         outcome = Injected(exc.kind)
+    except TenantLimitReached as exc:
+        log.error("%s: tenant %s not created: %s", arrival.wire, arrival.tenant, exc)
+        outcome = Failed.of(SoException(str(exc), friendly_text="The emulator holds too many tenants."))
     except StorageError as exc:
         log.exception("database error in %s.%s", arrival.service, arrival.operation)
         outcome = Failed.of(
@@ -428,8 +486,8 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
         )
     if written is not None:
         return
-    try:  # journal rows need no tenant row: a request that never got in creates no tenant
+    try:  # a request that never got in creates no tenant (its entry goes under the orphans' cap)
         with runtime.database.transaction(arrival.tenant, create=False) as store:
-            runtime.database.record(store, entry)
+            runtime.database.record(store, entry, tenant_may_be_missing=True)
     except StorageError:
         log.exception("could not write the journal entry")

@@ -1,7 +1,8 @@
 """Fault injection: make the next calls (or the calls touching given ids) fail on purpose.
 
-The admin API adds :class:`FaultRule` objects to a tenant's :class:`FaultPlan`; every call
-(:mod:`emulator.calls`) asks the plan once, when it knows its identifiers, and applies what it gets:
+The admin API adds :class:`FaultRule` objects to a tenant's plan, kept in the database
+(:mod:`emulator.storage.faults`, the same for every worker process); every call
+(:mod:`emulator.calls`) takes its rule once, in its own transaction, and applies what it gets:
 
 - ``sentry`` and ``session`` raise the NetServer exception, so they come back exactly as a real
   refusal would (wrapped, or as a Fault with ``WrapExceptions`` off); nothing is written;
@@ -13,10 +14,9 @@ The admin API adds :class:`FaultRule` objects to a tenant's :class:`FaultPlan`; 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from emulator.domain.activities import parse_identifier
@@ -63,48 +63,6 @@ class TransportFault(Exception):
         super().__init__(kind)
         self.rule = rule
         self.kind: TransportKind = kind
-
-
-@dataclass
-class FaultPlan:
-    """One tenant's fault rules, consumed in the order they were added. Thread-safe."""
-
-    rules: list[FaultRule] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _next_id: int = 1
-
-    def add(self, rule: FaultRule) -> FaultRule:
-        with self._lock:
-            rule.id = self._next_id
-            self._next_id += 1
-            self.rules.append(rule)
-        return rule
-
-    def remove(self, rule_id: int) -> bool:
-        """Drop the rule with ``rule_id``; False when there is none (or it was used up)."""
-        with self._lock:
-            found = [rule for rule in self.rules if rule.id == rule_id]
-            for rule in found:
-                self.rules.remove(rule)
-        return bool(found)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.rules.clear()
-
-    def take(self, operation: str, identifiers: Sequence[str | None]) -> FaultRule | None:
-        """The first rule matching this call, counted down (and dropped when used up)."""
-        if not self.rules:
-            return None
-        with self._lock:
-            for rule in self.rules:
-                if rule.matches(operation, identifiers):
-                    if rule.count is not None:
-                        rule.count -= 1
-                        if rule.count <= 0:
-                            self.rules.remove(rule)
-                    return rule
-        return None
 
 
 def apply(rule: FaultRule | None, user: str | None) -> None:

@@ -6,8 +6,9 @@
 
 :mod:`emulator.calls` logs every call once, on the ``emulator.calls`` logger, with the
 :class:`~emulator.journal.JournalEntry` in ``extra={"journal": ..., "tenant": ..., "wire": ...}``.
-The text format prints the message as it is; the JSON format writes one object per line with the
-call's fields (``wire`` is ``soap`` or ``rest``, when the record has it)::
+The text format prints the message with its control characters escaped (a newline as ``\\x0a``:
+a user name sent by a client cannot start a forged line); the JSON format writes one object per
+line with the call's fields (``wire`` is ``soap`` or ``rest``, when the record has it)::
 
     {"time": "2025-01-01T12:00:00.123Z", "level": "INFO", "logger": "emulator.calls", "message": "...",
      "tenant": "default", "service": "Appointment", "operation": "SetActivityStatus", "user": "demo",
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -67,6 +69,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character (and Unicode's line separators) as ``\\xNN``/``\\uNNNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
+class TextFormatter(logging.Formatter):
+    """:data:`TEXT_FORMAT`, one line per message: control characters in it escaped (a traceback
+    after it keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+
 class _EmulatorHandler(logging.StreamHandler[IO[str]]):
     """The handler :func:`configure_logging` installs; a second call replaces it."""
 
@@ -74,7 +93,7 @@ class _EmulatorHandler(logging.StreamHandler[IO[str]]):
 def make_formatter(log_format: LogFormat) -> logging.Formatter:
     if log_format == "json":
         return JsonFormatter()
-    formatter = logging.Formatter(TEXT_FORMAT)
+    formatter = TextFormatter(TEXT_FORMAT)
     formatter.default_msec_format = "%s.%03d"
     return formatter
 

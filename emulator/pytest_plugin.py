@@ -223,8 +223,7 @@ class SuperOfficeTenant:
         from emulator.storage.fixtures import load_fixtures
 
         database = self.server.app.runtime.database
-        database.reset(self.name, load_fixtures(fixtures) if fixtures else None)
-        self.server.app.runtime.faults.pop(self.name, None)
+        database.reset(self.name, load_fixtures(fixtures) if fixtures else None)  # its faults too
 
 
 @pytest.fixture
@@ -245,8 +244,7 @@ def superoffice_tenant(
             contract.args[0] if contract.args else None, "superoffice_contract"
         )
     yield tenant
-    runtime.database.drop_tenant(tenant.name)
-    runtime.faults.pop(tenant.name, None)
+    runtime.database.drop_tenant(tenant.name)  # its faults too
     runtime.contracts.pop(tenant.name, None)
 
 

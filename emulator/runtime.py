@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from emulator.clock import Clock, utcnow
-from emulator.faults import FaultPlan
 from emulator.settings import Contract, Settings
-from emulator.storage.database import Database
+from emulator.storage.database import Database, FaultPlan
 
 
 @dataclass
@@ -17,8 +16,6 @@ class Runtime:
     settings: Settings
     database: Database
     clock: Clock = field(default=utcnow)
-    faults: dict[str, FaultPlan] = field(default_factory=dict)
-    """Fault rules per tenant (in memory, per process)."""
     contracts: dict[str, Contract] = field(default_factory=dict)
     """Tenants that read requests under another contract mode than the setting's (the pytest
     plugin's ``superoffice_contract`` marker)."""
@@ -28,8 +25,8 @@ class Runtime:
         return self.contracts.get(tenant, self.settings.contract)
 
     def fault_plan(self, tenant: str) -> FaultPlan:
-        plan = self.faults.get(tenant)  # asked on every call: no new FaultPlan when there is one
-        return plan if plan is not None else self.faults.setdefault(tenant, FaultPlan())
+        """``tenant``'s injected fault rules, in the database: one plan for every worker process."""
+        return self.database.fault_plan(tenant)
 
     @functools.cached_property
     def ticket_lifetime(self) -> timedelta:

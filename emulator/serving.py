@@ -13,8 +13,8 @@ so no database connection ever crosses a ``fork``. The parent only checks the da
 the schema first (:func:`emulator.preflight.check_database`), then closes its engine: on a new
 SQLite file that also switches it to WAL once, instead of every worker racing to do it. Every
 start-up check runs before the banner (:mod:`emulator.banner`), so a failure never follows it.
-What an emulator keeps in memory stays in its worker: with ``workers > 1`` a fault
-injected through the admin API applies in the worker that received it only.
+Everything shared lives in the database: with ``workers > 1`` a fault injected through the admin
+API fires in whichever worker gets the matching call, ``count`` times in all.
 """
 
 from __future__ import annotations

@@ -331,6 +331,12 @@ class Settings:
             "--journal-size", Number(1), "Calls the request journal keeps per tenant (the oldest go first)."
         ),
     )
+    max_tenants: int = field(
+        default=1000,
+        metadata=declare(
+            "--max-tenants", Number(1), "At most this many tenants; a call that would make one more fails."
+        ),
+    )
     admin_token: str | None = field(
         default=None,
         metadata=declare(

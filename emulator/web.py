@@ -66,7 +66,7 @@ def send(reply: Reply, environ: WSGIEnvironment, start_response: StartResponse) 
         f"{reply.status} {HTTP_STATUS_CODES[reply.status]}",
         [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))), *reply.headers],
     )
-    return [reply.body]
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [reply.body]
 
 
 def drop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

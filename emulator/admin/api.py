@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -31,7 +29,7 @@ from emulator.domain.activities import ActivityKind, ActivityStatus
 from emulator.faults import FaultRule
 from emulator.runtime import Runtime
 from emulator.storage import queries
-from emulator.storage.database import Database
+from emulator.storage.database import Database, TenantLimitReached
 from emulator.storage.fixtures import FixtureError, parse_fixtures
 
 log = logging.getLogger("emulator.admin")
@@ -73,6 +71,8 @@ def handle(runtime: Runtime, request: Request, tenant: str | None, rest: str) ->
         return handler(Context(runtime, request, name, prefix, args))
     except AdminError as exc:
         return _error(exc.status, exc.message, exc.headers, exc.details)
+    except TenantLimitReached as exc:
+        return _error(409, str(exc))
     except MethodNotAllowed as exc:
         allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
         return _error(
@@ -143,17 +143,15 @@ def index(ctx: Context) -> Response:
 
 
 def health(ctx: Context) -> Response:
-    try:
-        with ctx.database.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        log.exception("health check: the database cannot be reached")
+    problem = ctx.database.health()
+    if problem is not None:
+        log.error("health check: the database does not answer: %s", problem)
         return _json(
             {
                 "status": "unavailable",
                 "version": __version__,
                 "tenant": ctx.tenant,
-                "error": f"The database cannot be reached ({type(exc).__name__}); see the emulator's log.",
+                "error": f"The database does not answer ({problem}); see the emulator's log.",
             },
             503,
         )
@@ -166,8 +164,7 @@ def openapi(ctx: Context) -> Response:
 
 # -- data -------------------------------------------------------------------------------------
 def reset(ctx: Context) -> Response:
-    ctx.database.reset(ctx.tenant)
-    ctx.runtime.fault_plan(ctx.tenant).clear()
+    ctx.database.reset(ctx.tenant)  # its fault rules too
     log.info("admin: tenant %s reset to %s", ctx.tenant, ctx.database.fixtures.source)
     return _json({"tenant": ctx.tenant, "status": "reset"})
 
@@ -186,8 +183,7 @@ def load_fixtures(ctx: Context) -> Response:
         fixtures = parse_fixtures(body, "request body", json_format=json_format)
     except FixtureError as exc:
         raise AdminError(400, str(exc), details={"fixture_error": exc.as_dict()}) from None
-    ctx.database.reset(ctx.tenant, fixtures)
-    ctx.runtime.fault_plan(ctx.tenant).clear()
+    ctx.database.reset(ctx.tenant, fixtures)  # its fault rules too
     log.info("admin: tenant %s loaded from posted fixtures", ctx.tenant)
     counts = {
         "roles": len(fixtures.roles),
@@ -330,7 +326,7 @@ def _rule_json(rule: FaultRule) -> dict[str, Any]:
 
 
 def faults(ctx: Context) -> Response:
-    return _json([_rule_json(rule) for rule in list(ctx.runtime.fault_plan(ctx.tenant).rules)])
+    return _json([_rule_json(rule) for rule in ctx.runtime.fault_plan(ctx.tenant).rules])
 
 
 def add_fault(ctx: Context) -> Response:
@@ -341,9 +337,7 @@ def add_fault(ctx: Context) -> Response:
 
 
 def clear_faults(ctx: Context) -> Response:
-    plan = ctx.runtime.fault_plan(ctx.tenant)
-    deleted = len(plan.rules)
-    plan.clear()
+    deleted = ctx.runtime.fault_plan(ctx.tenant).clear()
     return _json({"tenant": ctx.tenant, "deleted": deleted})
 
 
@@ -384,7 +378,6 @@ def delete_tenant(ctx: Context) -> Response:
     if queries.get_tenant(ctx.database, name) is None:
         raise AdminError(404, f"There is no tenant {name!r}; GET /_emulator/tenants lists them.")
     ctx.database.drop_tenant(name)
-    ctx.runtime.faults.pop(name, None)
     log.info("admin: tenant %s deleted", name)
     return _json({"deleted": name})
 

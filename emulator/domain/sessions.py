@@ -22,6 +22,12 @@ PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism
 64 MiB one per login that costs the emulator half a second at start. Verification reads the
 parameters from the stored hash, so hashes made with other parameters keep working."""
 
+DUMMY_HASH = (
+    "$argon2id$v=19$m=19456,t=2,p=1$ahVN1c+BKLf0zceEcmKUgA$a2xySx/uPY1aoyLU1ppD1+2uzfOgntSpKHdDZfGBqPk"
+)
+"""A hash of no user's password, with :data:`PASSWORD_HASHER`'s parameters: verified for an
+unknown user name, so that it takes as long as a known one."""
+
 
 def new_ticket() -> str:
     """``7T:`` followed by base64 of 192 random bits: unguessable, like NetServer's."""
@@ -46,6 +52,10 @@ class TicketRow(NamedTuple):
     fixed: bool
 
 
+class TokenStore(Protocol):
+    def has_application_token(self, token: str) -> bool: ...
+
+
 class SessionStore(Protocol):
     def find_ticket(self, ticket: str) -> TicketRow | None: ...
 
@@ -60,7 +70,7 @@ class SessionStore(Protocol):
     def has_application_token(self, token: str) -> bool: ...
 
 
-def check_application_token(store: SessionStore, token: str | None, *, required: bool) -> None:
+def check_application_token(store: TokenStore, token: str | None, *, required: bool) -> None:
     """In ``online`` mode the token must be sent and registered; ``onsite`` does not check it."""
     if not required:
         return
@@ -124,12 +134,24 @@ def validate_access_token(store: SessionStore, token: str) -> User:
     return user
 
 
+def verified_hash(stored: str | None, password: str) -> str | None:
+    """``stored`` when ``password`` matches it; ``None`` when not, or when there is no ``stored``
+    hash (an unknown user name), which takes as long: a dummy hash is verified instead.
+
+    Run it outside any lock: one verification costs tens of milliseconds of CPU."""
+    if stored is None:
+        verify_password(DUMMY_HASH, password)
+        return None
+    return stored if verify_password(stored, password) else None
+
+
 def login(
-    store: SessionStore, name: str | None, password: str | None, now: datetime
+    store: SessionStore, name: str | None, password_hash: str, now: datetime
 ) -> tuple[User, str] | None:
-    """A fresh ticket for a correct user name and password, or ``None``."""
+    """A fresh ticket for user ``name`` whose password was verified against ``password_hash``
+    (:func:`verified_hash`), or ``None`` when the user or its hash changed meanwhile."""
     found = store.find_login((name or "").strip())
-    if found is None or not verify_password(found[1], password or ""):
+    if found is None or found[1] != password_hash:
         return None
     user, _ = found
     ticket = new_ticket()

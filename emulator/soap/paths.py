@@ -58,7 +58,7 @@ def mount(default_tenant: str) -> Mount:
 
     def page(request: Request, args: Mapping[str, str]) -> Response:
         _, service = service_at(args.get("tenant"), args["service"], default_tenant)
-        if request.method != "GET":
+        if request.method not in ("GET", "HEAD"):
             return text_response(405, "Use POST for SOAP calls, GET ?wsdl for the WSDL.")
         if not {"wsdl", "singlewsdl"} & {key.lower() for key in request.args}:
             return text_response(

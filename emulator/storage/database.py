@@ -16,14 +16,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
+from emulator.faults import FaultRule
 from emulator.journal import JournalEntry
 from emulator.storage import schema
-from emulator.storage.engine import make_engine, postgres_url
+from emulator.storage.engine import READ_ONLY, make_engine, postgres_url
+from emulator.storage.faults import fault_rules_for
 from emulator.storage.fixtures import Fixtures
 from emulator.storage.journal import JournalWriter
 from emulator.storage.sql import dialect_named
@@ -31,19 +33,34 @@ from emulator.storage.store import TenantStore, statements_for
 from emulator.storage.tenants import tenants_for
 from emulator.storage.transactions import StorageError, Transactions, create_schema
 
-__all__ = ["Database", "StorageError", "make_engine", "postgres_url"]
+__all__ = ["Database", "StorageError", "TenantLimitReached", "make_engine", "postgres_url"]
+
+
+class TenantLimitReached(Exception):
+    """A new tenant would exceed ``max_tenants``; nothing was written."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The emulator holds its maximum of {limit} tenants (the max_tenants setting, "
+            "--max-tenants); delete some with DELETE /_emulator/tenants/<name>, or raise the limit."
+        )
+        self.limit = limit
 
 
 class Database:
     """Owns the engine; hands out per-tenant stores in transactions; creates and resets tenants."""
 
-    def __init__(self, url: str, fixtures: Fixtures, journal_size: int = 1000) -> None:
+    def __init__(
+        self, url: str, fixtures: Fixtures, journal_size: int = 1000, max_tenants: int = 1000
+    ) -> None:
         self.engine = make_engine(url)
         self.fixtures = fixtures
+        self.max_tenants = max_tenants
         dialect = dialect_named(self.engine.dialect.name)
         self._transactions = Transactions(self.engine, dialect)
         self._statements = statements_for(dialect)
         self._tenants = tenants_for(dialect)
+        self._faults = fault_rules_for(dialect)
         self._journal = JournalWriter(journal_size)
 
     @property
@@ -54,36 +71,71 @@ class Database:
     def create_schema(self) -> None:
         """Create the missing tables; on PostgreSQL one process at a time (N workers start at once)."""
         create_schema(self.engine)
+        if self._transactions.watch is not None:
+            self._transactions.watch.remember()
+
+    def health(self) -> str | None:
+        """``None`` when the database answers a query on the schema; else what is wrong."""
+        try:
+            with self._transactions.read("") as transaction:  # of no tenant
+                self._tenants.count(transaction.cursor)
+        except StorageError as exc:
+            return str(exc)
+        return None
 
     def dispose(self) -> None:
         self._transactions.close()
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self, tenant: str, *, create: bool = True) -> Iterator[TenantStore]:
-        """A store for ``tenant`` (created from the fixtures on first use) in one write transaction.
+    def transaction(self, tenant: str, *, create: bool | Callable[[], bool] = True) -> Iterator[TenantStore]:
+        """A store for ``tenant`` in one write transaction; ``tenant`` is created from the fixtures
+        on first use when ``create`` is true (or, a callable, returns true when asked then).
 
         A database failure, here or in the store, raises :class:`StorageError`; any other
         exception rolls the transaction back and passes through (see
-        :mod:`emulator.storage.transactions` for the locks). ``create=False`` skips creating the
-        tenant, for a journal entry of a call that never got in.
+        :mod:`emulator.storage.transactions` for the locks). Without ``create`` the store of a
+        tenant that does not exist finds nothing (no ticket, no user) and should write nothing.
+        A new tenant beyond :attr:`max_tenants` raises :class:`TenantLimitReached`.
         """
         with self._transactions.write(tenant) as transaction:
             store = TenantStore(transaction.cursor, tenant, self._statements)
-            if create and not store.tenant_exists():
+            if create and not store.tenant_exists() and (create is True or create()):
                 # a tenant's first call, or one dropped meanwhile (perhaps by another worker
                 # process): made from the fixtures and committed, whatever the call then does
-                self._tenants.create(transaction.cursor, tenant, self.fixtures)
+                self._create(transaction.cursor, tenant, self.fixtures)
                 transaction.commit_and_begin()
             yield store
 
+    @contextmanager
+    def reading(self, tenant: str) -> Iterator[TenantStore]:
+        """A store for ``tenant`` in a read-only transaction: no writer's lock; creates nothing."""
+        with self._transactions.read(tenant) as transaction:
+            yield TenantStore(transaction.cursor, tenant, self._statements)
+
+    def read_connection(self) -> Connection:
+        """A connection of the engine for reads only: it takes no write lock (SQLite: a deferred
+        ``BEGIN``); the admin API's queries use it."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
+    def _create(self, cursor: object, tenant: str, fixtures: Fixtures) -> None:
+        """Create ``tenant`` from ``fixtures``, unless the database holds :attr:`max_tenants`."""
+        if self._tenants.count(cursor) >= self.max_tenants:
+            raise TenantLimitReached(self.max_tenants)
+        self._tenants.create(cursor, tenant, fixtures)
+
     # -- tenants ----------------------------------------------------------------------------
     def ensure_tenant(self, tenant: str) -> bool:
-        """Create ``tenant`` from the fixtures unless it exists; True when it was created now."""
+        """Create ``tenant`` from the fixtures unless it exists; True when it was created now.
+
+        An existing tenant costs a read only (no writer's lock): the admin API's reads call this."""
+        with self.reading(tenant) as store:
+            if store.tenant_exists():
+                return False
         with self._transactions.write(tenant) as transaction:
             if TenantStore(transaction.cursor, tenant, self._statements).tenant_exists():
                 return False
-            self._tenants.create(transaction.cursor, tenant, self.fixtures)
+            self._create(transaction.cursor, tenant, self.fixtures)
             return True
 
     def reset(self, tenant: str, fixtures: Fixtures | None = None) -> None:
@@ -100,7 +152,58 @@ class Database:
         with self.engine.connect() as connection:
             return list(connection.execute(select(schema.tenant.c.tenant).order_by("tenant")).scalars())
 
+    # -- injected faults ----------------------------------------------------------------------
+    def take_fault(
+        self, store: TenantStore, operation: str, identifiers: Sequence[str | None]
+    ) -> FaultRule | None:
+        """The store's tenant's first fault rule matching this call, counted down in the store's
+        (write) transaction; ``None`` when none matches."""
+        return self._faults.take(store.cursor, store.tenant, operation, identifiers)
+
+    def take_fault_now(
+        self, tenant: str, operation: str, identifiers: Sequence[str | None]
+    ) -> FaultRule | None:
+        """:meth:`take_fault` in a transaction of its own, which takes the writer's lock only
+        when ``tenant`` has rules."""
+        if not self.fault_plan(tenant).rules:
+            return None
+        with self.transaction(tenant, create=False) as store:
+            return self.take_fault(store, operation, identifiers)
+
+    def fault_plan(self, tenant: str) -> FaultPlan:
+        return FaultPlan(self, tenant)
+
     # -- journal ----------------------------------------------------------------------------
-    def record(self, store: TenantStore, entry: JournalEntry) -> None:
-        """Append ``entry`` to the store's tenant's journal, trimming it to ``journal_size`` now and then."""
-        self._journal.record(store, entry)
+    def record(self, store: TenantStore, entry: JournalEntry, *, tenant_may_be_missing: bool = False) -> None:
+        """Append ``entry`` to the store's tenant's journal, trimming it to ``journal_size`` now and then;
+        with ``tenant_may_be_missing``, entries of tenants that do not exist share one such cap."""
+        self._journal.record(store, entry, tenant_may_be_missing=tenant_may_be_missing)
+
+
+class FaultPlan:
+    """One tenant's injected fault rules, in the database (the same for every worker process)."""
+
+    def __init__(self, database: Database, tenant: str) -> None:
+        self._database = database
+        self._tenant = tenant
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        """The active rules, in the order they were added (read without the writer's lock)."""
+        with self._database._transactions.read(self._tenant) as transaction:
+            return self._database._faults.list(transaction.cursor, self._tenant)
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        """Store ``rule`` (its ``id`` set) after the tenant's other rules."""
+        with self._database._transactions.write(self._tenant) as transaction:
+            return self._database._faults.add(transaction.cursor, self._tenant, rule)
+
+    def remove(self, rule_id: int) -> bool:
+        """Drop the rule with ``rule_id``; False when there is none (or it was used up)."""
+        with self._database._transactions.write(self._tenant) as transaction:
+            return self._database._faults.remove(transaction.cursor, self._tenant, rule_id)
+
+    def clear(self) -> int:
+        """Drop every rule of the tenant; how many there were."""
+        with self._database._transactions.write(self._tenant) as transaction:
+            return self._database._faults.clear(transaction.cursor, self._tenant)

@@ -9,6 +9,8 @@ with a lock timeout like SQLite's busy timeout.
 from __future__ import annotations
 
 import collections
+import logging
+import os
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -16,6 +18,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import PoolProxiedConnection
 
 from emulator.storage.sql import dialect_named
+
+log = logging.getLogger("emulator.storage")
+
+READ_ONLY = "emulator_read_only"
+"""The execution option of a connection that only reads (SQLite: no ``BEGIN IMMEDIATE``)."""
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POSTGRES_LOCK_TIMEOUT_MS = SQLITE_BUSY_TIMEOUT_MS
@@ -75,7 +82,9 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read (READ_ONLY) takes no write lock: a deferred BEGIN, for one consistent snapshot
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -116,3 +125,45 @@ class ReusedConnections:
     def close(self) -> None:
         while self._idle:
             self._idle.pop().close()
+
+
+class DatabaseFileGone(Exception):
+    """The SQLite file was deleted or replaced while the emulator had it open."""
+
+
+class FileWatch:
+    """A SQLite file's identity (device and inode), checked before every transaction (~1 µs).
+
+    A file deleted while serving would take writes on the connections still open to it, all lost
+    at the next start; a file put in its place is another database. Either makes every
+    transaction fail (:class:`DatabaseFileGone`), and the log says which, once.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._identity: tuple[int, int] | None = None
+        self._reported = False
+
+    def remember(self) -> None:
+        """Take the file's identity as it is now (after the schema was created)."""
+        stat = os.stat(self.path)
+        self._identity = (stat.st_dev, stat.st_ino)
+
+    def check(self) -> None:
+        if self._identity is None:
+            return
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            self._fail(f"the database file {self.path} was deleted while the emulator had it open")
+            return
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            self._fail(
+                f"the database file {self.path} was replaced by another file while the emulator had it open"
+            )
+
+    def _fail(self, what: str) -> None:
+        if not self._reported:
+            self._reported = True
+            log.error("%s: every call fails until the emulator is restarted", what)
+        raise DatabaseFileGone(what)

@@ -153,6 +153,17 @@ class Fixtures:
     activities: tuple[ActivityFixture, ...]
     denials: tuple[DenialFixture, ...] = field(default=())
 
+    def has_ticket(self, ticket: str) -> bool:
+        """Whether ``ticket`` is one of the users' fixed tickets."""
+        return any(ticket in user.tickets for user in self.users)
+
+    def has_application_token(self, token: str) -> bool:
+        return token in self.application_tokens
+
+    def password_hash(self, name: str) -> str | None:
+        """The password hash of the user named ``name``; ``None`` when there is none."""
+        return next((user.password_hash for user in self.users if user.name == name), None)
+
 
 def load_fixtures(path: Path) -> Fixtures:
     """Read and validate the fixture file at ``path`` (``.yaml``, ``.yml`` or ``.json``).

@@ -43,9 +43,15 @@ class JournalWriter:
     def __init__(self, size: int) -> None:
         self.size = size
         self._writes: dict[str, int] = {}  # per tenant
+        self._orphans = 0  # writes for tenants that do not exist
 
-    def record(self, store: TenantStore, entry: JournalEntry) -> None:
-        """Append ``entry`` to the store's tenant's journal, trimming it to :attr:`size` now and then."""
+    def record(self, store: TenantStore, entry: JournalEntry, *, tenant_may_be_missing: bool = False) -> None:
+        """Append ``entry`` to the store's tenant's journal, trimming it to :attr:`size` now and then.
+
+        With ``tenant_may_be_missing``, the entries of tenants that do not exist (a request that
+        never got in) share one cap: all of them together are trimmed to :attr:`size`, however
+        many names they were sent to.
+        """
         values = {
             "at": entry.at,
             "wire": entry.wire,
@@ -61,6 +67,11 @@ class JournalWriter:
             "contract_warnings": json.dumps(list(entry.contract_warnings)),
         }
         store.add_journal_entry({name: _storable(value, _LIMITS[name]) for name, value in values.items()})
+        if tenant_may_be_missing and not store.tenant_exists():
+            self._orphans += 1
+            if self._orphans % TRIM_EVERY == 0:
+                store.trim_orphan_journal(self.size)
+            return
         writes = self._writes[store.tenant] = self._writes.get(store.tenant, 0) + 1
         if writes % TRIM_EVERY == 0:
             store.trim_journal(self.size)

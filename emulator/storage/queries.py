@@ -97,7 +97,7 @@ def list_activities(
     selects = [_activity_select(tenant, kind, where) for kind in kinds]
     matching = (union_all(*selects) if len(selects) > 1 else selects[0]).subquery()
     page = select(matching).order_by(matching.c.kind_order, matching.c.id).limit(limit).offset(offset)
-    with database.engine.connect() as connection:
+    with database.read_connection() as connection:
         total = connection.execute(select(func.count()).select_from(matching)).scalar_one()
         rows = connection.execute(page).all()
     return [_activity(row) for row in rows], total
@@ -161,7 +161,7 @@ def list_users(database: Database, tenant: str) -> list[UserView]:
         .where(a.c.tenant == tenant)
         .order_by(a.c.associate_id)
     )
-    with database.engine.connect() as connection:
+    with database.read_connection() as connection:
         rows = connection.execute(statement).all()
     return [
         UserView(
@@ -213,7 +213,7 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
     """Newest first; or, with ``since_id``, the entries after it, oldest first. At most ``limit``."""
     j = schema.journal
     limit = max(0, min(limit, database.journal_size))
-    with database.engine.connect() as connection:
+    with database.read_connection() as connection:
         floor = _journal_floor(connection, tenant, database.journal_size)
         conditions: list[ColumnElement[bool]] = [j.c.tenant == tenant, j.c.id > floor]
         if where.operation is not None:
@@ -274,13 +274,13 @@ class TenantView:
 
 def list_tenants(database: Database) -> list[TenantView]:
     t = schema.tenant
-    with database.engine.connect() as connection:
+    with database.read_connection() as connection:
         rows = connection.execute(select(t.c.tenant, t.c.created).order_by(t.c.tenant)).all()
     return [TenantView(row.tenant, row.created) for row in rows]
 
 
 def get_tenant(database: Database, name: str) -> TenantView | None:
     t = schema.tenant
-    with database.engine.connect() as connection:
+    with database.read_connection() as connection:
         row = connection.execute(select(t.c.tenant, t.c.created).where(t.c.tenant == name)).first()
     return None if row is None else TenantView(row.tenant, row.created)

@@ -144,7 +144,23 @@ journal = Table(
     sqlite_autoincrement=True,  # ids never reused after a clear: clients poll with since_id
 )
 
+fault = Table(
+    "emulator_fault",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("count", Integer, nullable=True),  # NULL: until removed
+    Column("identifiers", Text, nullable=False),  # JSON list, normalised (appointment_id=17)
+    Column("operation", String(100), nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Index("ix_fault_tenant", "tenant", "id"),
+    sqlite_autoincrement=True,  # ids never reused: DELETE faults/<id> names one rule only
+)
+"""Injected fault rules (:mod:`emulator.storage.faults`): one plan for every worker process."""
+
 TENANT_TABLES: tuple[Table, ...] = (
+    fault,
     sentry_denial,
     application_token,
     access_token,

@@ -124,6 +124,17 @@ class Statements:
         self.journal_trim = Statement(
             delete(j).where(j.c.tenant == _TENANT, j.c.id <= bindparam("floor")), dialect
         )
+        orphan = j.c.tenant.not_in(select(schema.tenant.c.tenant).scalar_subquery())
+        self.orphans_floor = Statement(
+            select(j.c.id)
+            .where(orphan)
+            .order_by(j.c.id.desc())
+            .limit(literal_column("1", Integer))
+            .offset(bindparam("keep", type_=j.c.id.type)),
+            dialect,
+        )
+        """The id just below the newest ``keep`` entries of tenants that do not exist."""
+        self.orphans_trim = Statement(delete(j).where(orphan, j.c.id <= bindparam("floor")), dialect)
         self._selects: dict[tuple[ActivityKind, int], Statement] = {}
         self._updates: dict[tuple[ActivityKind, int], Statement] = {}
 
@@ -313,3 +324,9 @@ class TenantStore:
         row = self._one(self.sql.journal_floor, tenant=self.tenant, keep=keep)
         if row is not None:
             self._run(self.sql.journal_trim, tenant=self.tenant, floor=row[0])
+
+    def trim_orphan_journal(self, keep: int) -> None:
+        """Delete all but the newest ``keep`` journal entries of all tenants that do not exist."""
+        row = self._one(self.sql.orphans_floor, keep=keep)
+        if row is not None:
+            self._run(self.sql.orphans_trim, floor=row[0])

@@ -12,7 +12,7 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, bindparam, delete, insert
+from sqlalchemy import BindParameter, Table, bindparam, delete, func, insert, select
 
 from emulator.clock import utcnow
 from emulator.storage import schema
@@ -44,6 +44,12 @@ class Tenants:
             Statement(delete(table).where(table.c.tenant == tenant), dialect)
             for table in schema.TENANT_TABLES  # children first
         ]
+        self._count = Statement(select(func.count()).select_from(schema.tenant), dialect)
+
+    def count(self, cursor: Any) -> int:
+        """How many tenants the database holds."""
+        cursor.execute(self._count.text, [])
+        return int(cursor.fetchone()[0])
 
     def create(self, cursor: Any, tenant: str, fixtures: Fixtures) -> None:
         """Insert ``tenant`` and its rows made from ``fixtures`` (it must not exist)."""

@@ -47,7 +47,7 @@ from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, inspect,
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.storage import schema
-from emulator.storage.engine import ReusedConnections, is_sqlite_file
+from emulator.storage.engine import DatabaseFileGone, FileWatch, ReusedConnections, is_sqlite_file
 from emulator.storage.sql import Dialect, Statement
 
 # PostgreSQL advisory lock keys (one bigint each): a fixed prefix in the high 32 bits, so they do
@@ -108,15 +108,24 @@ class Transaction:
     normal exit (a class rather than a generator: the calls' path is short enough to notice).
     """
 
-    def __init__(self, owner: Transactions, tenant: str) -> None:
+    def __init__(self, owner: Transactions, tenant: str, *, write: bool = True) -> None:
         self._owner = owner
         self._tenant = tenant
+        self._write = write
+        self._writers: _Lock = owner.writers if write else _NoLock()
         self.connection: Any = None
         self.cursor: Any = None
 
     def begin(self) -> None:
-        """Start the transaction: ``BEGIN IMMEDIATE`` on SQLite, the tenant's lock on PostgreSQL."""
+        """Start the transaction: ``BEGIN IMMEDIATE`` on SQLite, the tenant's lock on PostgreSQL.
+
+        A read transaction takes neither: a deferred ``BEGIN`` on SQLite, nothing on PostgreSQL.
+        """
         owner = self._owner
+        if not self._write:
+            if owner.dialect.begin is not None:
+                self.cursor.execute("BEGIN")
+            return
         if owner.dialect.begin is not None:
             self.cursor.execute(owner.dialect.begin)
         if owner.lock is not None:
@@ -129,11 +138,16 @@ class Transaction:
 
     def __enter__(self) -> Transaction:
         owner = self._owner
-        owner.writers.acquire()
+        self._writers.acquire()
         try:
+            if owner.watch is not None:
+                owner.watch.check()
             self.connection = owner.connect()
+        except DatabaseFileGone as exc:
+            self._writers.release()
+            raise StorageError(exc) from exc
         except BaseException:
-            owner.writers.release()
+            self._writers.release()
             raise
         try:
             self.cursor = self.connection.cursor()
@@ -147,6 +161,9 @@ class Transaction:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         errors = self._owner.errors
+        if exc is None and not self._write:
+            self._end(broken=not _rollback(self.connection))
+            return
         if exc is None:
             try:
                 self.connection.commit()
@@ -164,7 +181,7 @@ class Transaction:
         try:
             self._owner.give_back(self.connection, broken=broken)
         finally:
-            self._owner.writers.release()
+            self._writers.release()
 
 
 class Transactions:
@@ -181,6 +198,8 @@ class Transactions:
         self.errors: tuple[type[Exception], ...] = (engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
         """What a database failure raises: the driver's errors (our statements), SQLAlchemy's."""
         self._reused = ReusedConnections(engine) if is_sqlite_file(engine) else None
+        self.watch = FileWatch(str(engine.url.database)) if is_sqlite_file(engine) else None
+        """SQLite files: the file's identity, checked before every transaction."""
 
     def write(self, tenant: str) -> Transaction:
         """A write transaction holding ``tenant``'s locks, committed when the ``with`` block ends.
@@ -189,6 +208,10 @@ class Transactions:
         any other exception rolls back and passes through.
         """
         return Transaction(self, tenant)
+
+    def read(self, tenant: str) -> Transaction:
+        """A read-only transaction: no writer's lock, no tenant lock; rolled back at the end."""
+        return Transaction(self, tenant, write=False)
 
     def connect(self) -> Any:
         """A DB-API connection of the engine (one kept from an earlier call, for a SQLite file)."""
