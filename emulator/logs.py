@@ -6,7 +6,7 @@
 
 :mod:`emulator.calls` logs every call once, on the ``emulator.calls`` logger, with the
 :class:`~emulator.journal.JournalEntry` in ``extra={"journal": ..., "tenant": ..., "wire": ...}``.
-The text format prints the message with its control characters escaped (a newline as ``\\x0a``:
+The text format escapes control characters in the values a message quotes (a newline as ``\\x0a``:
 a user name sent by a client cannot start a forged line); the JSON format writes one object per
 line with the call's fields (``wire`` is ``soap`` or ``rest``, when the record has it)::
 
@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -78,12 +79,23 @@ def escape_controls(text: str) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """:data:`TEXT_FORMAT`, one line per message: control characters in it escaped (a traceback
-    after it keeps its lines)."""
+    """:data:`TEXT_FORMAT`: control characters escaped in the values put into a message (what a
+    client sent: a user name, an operation), so no client can forge a line; the emulator's own
+    message text, such as the start-up banner, keeps its lines, and so does a traceback."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = escape_controls(record.message)
+        args = record.args
+        if args:
+            if isinstance(args, Mapping):
+                safe: Any = {key: _escaped(value) for key, value in args.items()}
+            else:
+                safe = tuple(_escaped(value) for value in args)
+            record.message = str(record.msg) % safe
         return super().formatMessage(record)
+
+
+def _escaped(value: object) -> object:
+    return escape_controls(value) if isinstance(value, str) else value
 
 
 class _EmulatorHandler(logging.StreamHandler[IO[str]]):

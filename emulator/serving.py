@@ -175,7 +175,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _log_listening(settings: Settings, fixtures: Fixtures, host: str, port: int, how: str) -> None:
-    log.info("%s", banner(settings, fixtures, host, port, how))
+    log.info(banner(settings, fixtures, host, port, how))  # our own text: its lines are kept
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
 
