@@ -189,6 +189,16 @@ settings_options = _options(
         help="Larger request bodies are refused with HTTP 413.",
     ),
     click.option(
+        "--request-timeout",
+        envvar="EMULATOR_REQUEST_TIMEOUT",
+        show_envvar=True,
+        type=click.FloatRange(min=0, min_open=True),
+        default=Settings.request_timeout,
+        show_default=True,
+        help="Seconds a request body may take to arrive (then HTTP 408), and an idle keep-alive "
+        "connection stays open (--workers 1 or more).",
+    ),
+    click.option(
         "--default-tenant",
         envvar="EMULATOR_DEFAULT_TENANT",
         show_envvar=True,
@@ -212,6 +222,7 @@ def build_settings(**options: Any) -> Settings:
         journal_size=options["journal_size"],
         admin_token=options["admin_token"] or None,
         max_body_bytes=options["max_body_bytes"],
+        request_timeout=options["request_timeout"],
         default_tenant=options["default_tenant"],
     )
 
@@ -270,9 +281,9 @@ def main() -> None:
     envvar="EMULATOR_WORKERS",
     show_envvar=True,
     type=click.IntRange(0, 64),
-    default=0,
+    default=1,
     show_default=True,
-    help="0: one process (werkzeug, threaded); N: N worker processes under granian.",
+    help="N: N worker processes under granian; 0: werkzeug's development server in this process.",
 )
 @click.option(
     "--log-level",

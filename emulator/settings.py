@@ -42,6 +42,9 @@ class Settings:
     """When set, the admin API under ``/_emulator/`` requires ``Authorization: Bearer <token>``."""
     max_body_bytes: int = 1024 * 1024
     """Requests with a larger body are refused with HTTP 413."""
+    request_timeout: float = 30.0
+    """Seconds a request body may take to arrive before it is answered 408 (granian only), and that
+    an idle keep-alive connection is kept open."""
     default_tenant: str = "default"
 
     def replace(self, **changes: object) -> Settings:
