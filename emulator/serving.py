@@ -25,6 +25,9 @@ import ipaddress
 import logging
 import signal
 import socket
+import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -143,7 +146,8 @@ def _serve_granian(
         websockets=False,
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"
-    _log_listening(settings, host, port, how)
+    listening = functools.partial(_log_listening, settings, host, port, how)
+    threading.Thread(target=_when_accepting, args=(host, port, listening), daemon=True).start()
     server.serve(
         target_loader=functools.partial(worker_rsgi_app, settings, log_level, log_format, threads),
         wrap_loader=False,
@@ -194,6 +198,20 @@ def _log_listening(settings: Settings, host: str, port: int, how: str) -> None:
     )
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
+
+
+def _when_accepting(host: str, port: int, then: Callable[[], None], within: float = 60) -> None:
+    """Call ``then`` once ``host``:``port`` accepts connections (granian's workers bind it
+    themselves), so that the "listening" line means what it says; give up after ``within`` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+        except OSError:
+            time.sleep(0.02)
+            continue
+        then()
+        return
 
 
 def _plural(count: int, noun: str) -> str:

@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from emulator import __version__, cli
-from emulator.app import EmulatorApp
-from emulator.settings import default_fixtures
+from emulator.app import EmulatorApp, create_app
+from emulator.settings import Settings, default_fixtures
 from tests.conftest import read_row
 
 SMALL_FIXTURES = """\
@@ -55,14 +55,19 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[EmulatorApp, str, int]]]:
-    """Replaces the blocking server loop: records what ``serve`` would serve, restores logging."""
+    """Replaces the blocking server loops (granian's and werkzeug's): records what ``serve`` would
+    serve, restores logging."""
     calls: list[tuple[EmulatorApp, str, int]] = []
 
     def fake_run_server(app: EmulatorApp, host: str, port: int) -> None:
         calls.append((app, host, port))
         app.runtime.database.dispose()
 
+    def fake_serve_granian(settings: Settings, host: str, port: int, *options: Any) -> None:
+        fake_run_server(create_app(settings), host, port)
+
     monkeypatch.setattr(cli, "run_server", fake_run_server)
+    monkeypatch.setattr(cli.serving, "_serve_granian", fake_serve_granian)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield calls
