@@ -50,6 +50,11 @@ Processes, not threads, are what scale (the GIL, SQLite's one writer); the threa
 that an injected ``latency`` fault or a slow login holds up its own call only, up to this many."""
 
 
+STOP_WITHIN = 10
+"""Seconds granian's workers get to finish their calls after SIGTERM before they are killed (as
+``docker stop`` waits): a stalled body would otherwise hold its worker up to ``request_timeout``."""
+
+
 def serve(
     settings: Settings,
     host: str = "127.0.0.1",
@@ -143,6 +148,7 @@ def _serve_granian(
         log_level=LogLevels(log_level),
         log_access=log_level == "debug",
         respawn_failed_workers=True,
+        workers_kill_timeout=STOP_WITHIN,
         websockets=False,
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"

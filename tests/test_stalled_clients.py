@@ -257,3 +257,22 @@ def test_a_drop_fault_closes_the_connection_without_an_answer(
         assert call(connection) == 200  # the server is still there
     finally:
         connection.close()
+
+
+def test_sigterm_stops_the_server_while_a_body_is_stalled(tmp_path: Path) -> None:
+    server = ServerProcess(
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--request-timeout", "300"],
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}", "EMULATOR_LOG_FORMAT": "text"},
+    )
+    stalled = stalled_socket(server.port)
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=PATIENCE)
+        try:
+            assert call(connection) == 200  # the stalled body is in the server, the call went past it
+        finally:
+            connection.close()
+        status = server.stop()  # SIGTERM; SIGKILL (status -9) if it has not stopped within 30 s
+    finally:
+        stalled.close()
+    assert status == 0, "".join(server.output)
+    assert "stopped" in server.output[-1]
