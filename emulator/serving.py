@@ -25,9 +25,6 @@ import ipaddress
 import logging
 import signal
 import socket
-import threading
-import time
-from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -152,8 +149,9 @@ def _serve_granian(
         websockets=False,
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"
-    listening = functools.partial(_log_listening, settings, host, port, how)
-    threading.Thread(target=_when_accepting, args=(host, port, listening), daemon=True).start()
+    # once granian has bound the port (it accepts connections from then on), before it forks the
+    # workers: a thread of the parent would be copied into them mid-write, with its locks held
+    server.on_startup(functools.partial(_log_listening, settings, host, port, how))
     server.serve(
         target_loader=functools.partial(worker_rsgi_app, settings, log_level, log_format, threads),
         wrap_loader=False,
@@ -204,20 +202,6 @@ def _log_listening(settings: Settings, host: str, port: int, how: str) -> None:
     )
     if settings.admin_token is None and not _is_loopback(host):
         log.warning("the admin API is open to every client that reaches %s; set --admin-token", host)
-
-
-def _when_accepting(host: str, port: int, then: Callable[[], None], within: float = 60) -> None:
-    """Call ``then`` once ``host``:``port`` accepts connections (granian's workers bind it
-    themselves), so that the "listening" line means what it says; give up after ``within`` s."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, port), timeout=1).close()
-        except OSError:
-            time.sleep(0.02)
-            continue
-        then()
-        return
 
 
 def _plural(count: int, noun: str) -> str:
