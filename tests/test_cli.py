@@ -456,13 +456,25 @@ def fetch(url: str) -> tuple[int, str, bytes]:
         return response.status, response.headers.get_content_type(), response.read()
 
 
+def wait_for(url: str, within: float = 60) -> tuple[int, str, bytes]:
+    """``fetch(url)``, again until the server accepts connections (at most ``within`` seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return fetch(url)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_python_m_emulator_serves_until_sigterm(tmp_path: Path) -> None:
     server = ServerProcess(
         [sys.executable, "-m", "emulator", "serve", "--port", "0"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
-        index = fetch(server.url("/"))
+        index = wait_for(server.url("/"))  # granian's workers bind after the line is logged
         wsdl = fetch(server.url("/Cust12345/Remote/Services86/Appointment.svc?wsdl"))
     finally:
         status = server.stop()

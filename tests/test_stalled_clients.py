@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import APPOINTMENT, SOAP11_HEADERS, Answer, envelope, read_row
-from tests.test_cli import ServerProcess
+from tests.test_cli import ServerProcess, wait_for
 
 TIMEOUT = 2.0  # --request-timeout of the servers here, in seconds
 MAX_BODY = 4096  # --max-body-bytes
@@ -33,10 +33,12 @@ CALLS = 300  # the other client's calls while they are open
 def start(tmp_path: Path, *options: str) -> ServerProcess:
     command = [sys.executable, "-m", "emulator", "serve", "--port", "0", *options]
     command += ["--request-timeout", str(TIMEOUT), "--max-body-bytes", str(MAX_BODY)]
-    return ServerProcess(
+    server = ServerProcess(
         command,
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
+    wait_for(server.url("/"))  # granian's workers bind after the line is logged
+    return server
 
 
 @pytest.fixture(scope="module", params=[(), ("--workers", "2")], ids=["default", "workers-2"])
@@ -264,6 +266,7 @@ def test_sigterm_stops_the_server_while_a_body_is_stalled(tmp_path: Path) -> Non
         [sys.executable, "-m", "emulator", "serve", "--port", "0", "--request-timeout", "300"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
+    wait_for(server.url("/"))
     stalled = stalled_socket(server.port)
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=PATIENCE)
