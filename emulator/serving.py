@@ -149,8 +149,9 @@ def _serve_granian(
         websockets=False,
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"
-    # once granian has bound the port (it accepts connections from then on), before it forks the
-    # workers: a thread of the parent would be copied into them mid-write, with its locks held
+    # when granian starts, before it forks the workers (they bind the port a moment later, so a
+    # client may have to retry); never from a thread of the parent: the fork would copy it into
+    # the workers mid-write, with its locks held, and they would hang on their first log line
     server.on_startup(functools.partial(_log_listening, settings, host, port, how))
     server.serve(
         target_loader=functools.partial(worker_rsgi_app, settings, log_level, log_format, threads),
