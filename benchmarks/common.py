@@ -245,7 +245,8 @@ def cli_command() -> list[str]:
 
 
 def server_argv(kind: str, port: str, database_url: str) -> list[str]:
-    """``superoffice-emulator serve`` as ``cli`` (werkzeug, one process) or ``granian:N`` (N workers)."""
+    """``superoffice-emulator serve`` as ``cli`` (``--workers 0``: werkzeug, one process) or ``granian:N``
+    (N workers; 1 is the default)."""
     if kind == "cli":
         workers = "0"
     elif kind.startswith("granian:"):
@@ -277,7 +278,7 @@ def shell_command(argv: Sequence[str]) -> str:
 
 def describe(kind: str) -> str:
     if kind == "cli":
-        return "serve (werkzeug, 1 process)"
+        return "serve --workers 0 (werkzeug, 1 process)"
     workers = int(kind.split(":", 1)[1])
     return f"serve --workers {workers} (granian)"
 
@@ -285,13 +286,14 @@ def describe(kind: str) -> str:
 class Server:
     """A server subprocess on a free port, in its own process group, with its output in a file."""
 
-    def __init__(self, kind: str, database_url: str, work: Path) -> None:
+    def __init__(self, kind: str, database_url: str, work: Path, options: Sequence[str] = ()) -> None:
+        """``options``: more options of ``serve``."""
         self.port = free_port()
         self.kind = kind
         self._log: IO[bytes] = (work / f"server-{kind.replace(':', '-')}-{self.port}.log").open("wb")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            server_argv(kind, str(self.port), database_url),
+            [*server_argv(kind, str(self.port), database_url), *options],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,

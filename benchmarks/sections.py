@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
+import socket
 import statistics
 import subprocess
 import time
@@ -84,6 +86,63 @@ def wires(table: Table, work: Path) -> None:
         )
     ratio = statistics.median(times["rest"]) / statistics.median(times["soap"])
     table.add("wires", "REST / SOAP", f"{ratio:.2f}x", "ratio of the medians, same process, same run")
+
+
+def stalled(table: Table, work: Path) -> None:
+    """Other clients' calls while clients that announced a body and stopped sending hold sockets.
+
+    With one worker (the default) and two: four such sockets open, one client's one-id calls one
+    after the other on a keep-alive connection; then how long the stalled clients waited for their
+    answer (``--request-timeout 5``). Issue 13 asks for a p99 under 50 ms.
+    """
+    calls, timeout, held = q(500, 150), 5, 4
+    for kind in ("granian:1", "granian:2"):
+        name = f"stalled-{kind.replace(':', '-')}.db"
+        options = ["--request-timeout", str(timeout)]
+        with Server(kind, _sqlite(work, name), work, options) as server:
+            server.wait("/")
+            _first_call(server)
+            sockets = [_stalled_socket(server.port) for _ in range(held)]
+            opened = time.perf_counter()
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            times = []
+            try:
+                for _ in range(calls):
+                    started = time.perf_counter()
+                    connection.request("POST", common.APPOINTMENT, body=ONE_ID, headers=common.HEADERS)
+                    answer = connection.getresponse()
+                    if common.SUCCEEDED not in answer.read():
+                        raise RuntimeError(f"{kind}: a call failed with HTTP {answer.status}")
+                    times.append(time.perf_counter() - started)
+                statuses = [_answer_status(sock) for sock in sockets]
+                waited = time.perf_counter() - opened
+            finally:
+                connection.close()
+                for sock in sockets:
+                    sock.close()
+        table.add(
+            "stalled",
+            f"{common.describe(kind)}, {held} stalled bodies open",
+            f"p99 {ms(common.percentile(times, 99))}",
+            f"{calls} sequential one-id calls, median {ms(statistics.median(times))}; the stalled got "
+            f"{', '.join(map(str, sorted(set(statuses))))} after {waited:.1f} s "
+            f"(--request-timeout {timeout})",
+        )
+
+
+def _stalled_socket(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(
+        f"POST {common.APPOINTMENT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+        "Content-Length: 100000\r\n\r\n<?xml ver".encode()
+    )
+    return sock
+
+
+def _answer_status(sock: socket.socket) -> int:
+    """The status of the answer on ``sock`` (0 if the server closed it without one)."""
+    head = sock.recv(64)
+    return int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
 
 
 def batch(table: Table, work: Path) -> None:
@@ -350,6 +409,7 @@ def _profiled(emulator: InProcess, calls: int) -> tuple[str, str]:
 
 SECTIONS: dict[str, Section] = {
     "throughput": throughput,
+    "stalled": stalled,
     "batch": batch,
     "rows": rows,
     "coldstart": coldstart,

@@ -5,8 +5,11 @@
 
     serve(Settings(database_url="sqlite:///crm.db"), "127.0.0.1", 8080, workers=2)  # until SIGINT/SIGTERM
 
-``workers >= 1`` runs granian (a Rust HTTP server; WSGI calls on a few Python threads per worker),
-``workers == 0`` werkzeug's threaded development server in this process.
+``workers >= 1`` runs granian (a Rust HTTP server) on its RSGI interface, each request body read
+whole on the worker's event loop before the call runs on one of a few Python threads
+(:mod:`emulator.rsgi`): a client that stops sending costs its socket only, and is answered 408
+after ``settings.request_timeout``. ``workers == 0`` runs werkzeug's threaded development server
+in this process (no such protection: for in-process use).
 
 Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
 so no database connection ever crosses a ``fork``. The parent only checks the database and creates
@@ -33,18 +36,21 @@ from emulator.settings import Settings
 
 if TYPE_CHECKING:
     from emulator.app import EmulatorApp
+    from emulator.rsgi import BufferedWsgi
     from emulator.storage.fixtures import Fixtures
 
 log = logging.getLogger("emulator")
 
-THREADS = 1
-"""Python threads per granian worker that run WSGI calls, by default. Processes, not threads, are
-what scale: the GIL runs one thread at a time, and SQLite one writer (a process's threads queue
-on :class:`~emulator.storage.database.Database`'s writer lock, not in SQLite's sleeping busy
-handler). Measured here on 2026-11-23 (2 CPUs, one worker, 4 connections, medians of 3 runs):
-1 thread 3,631 req/s, 2 threads 1,734, 4 threads 1,794; the Python threads and granian's own
-contend for the GIL. The price of 1: a call held up by an injected ``latency`` fault holds up
-its worker, so a test that injects latency while other calls must go on wants more workers."""
+THREADS = 4
+"""Python threads per granian worker that run the emulator's calls, by default (see
+:mod:`emulator.rsgi`: granian's event loop reads every body first, then a thread runs the call).
+Processes, not threads, are what scale (the GIL, SQLite's one writer); the threads are there so
+that an injected ``latency`` fault or a slow login holds up its own call only, up to this many."""
+
+
+STOP_WITHIN = 10
+"""Seconds granian's workers get to finish their calls after SIGTERM before they are killed (as
+``docker stop`` waits): a stalled body would otherwise hold its worker up to ``request_timeout``."""
 
 
 def serve(
@@ -89,6 +95,20 @@ def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> Emu
     return make_app(settings, configure_logs=False)
 
 
+def worker_rsgi_app(settings: Settings, log_level: str, log_format: LogFormat, threads: int) -> BufferedWsgi:
+    """:func:`worker_app` behind the RSGI adapter that reads each body first (in the worker)."""
+    from emulator.rsgi import BufferedWsgi
+
+    app = worker_app(settings, log_level, log_format)
+    return BufferedWsgi(
+        app,
+        request_timeout=settings.request_timeout,
+        max_body_bytes=settings.max_body_bytes,
+        threads=threads,
+        on_close=app.runtime.database.dispose,
+    )
+
+
 def _serve_granian(
     settings: Settings,
     fixtures: Fixtures,
@@ -101,6 +121,7 @@ def _serve_granian(
 ) -> None:
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     port = check_port(host, port)  # granian binds in its own code: a clear failure first
@@ -108,25 +129,31 @@ def _serve_granian(
         "emulator.wsgi:app",  # the name granian shows; the app comes from worker_app below
         address=host,
         port=port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,
         workers=workers,
-        blocking_threads=threads,
+        # an idle keep-alive connection is closed after this, as are headers that stop arriving
+        http1_settings=HTTP1Settings(header_read_timeout=max(1, round(settings.request_timeout * 1000))),
         log_level=LogLevels(log_level if log_level in ("debug", "error") else "warning"),
         log_access=log_level == "debug",
         respawn_failed_workers=True,
+        workers_kill_timeout=STOP_WITHIN,
         websockets=False,
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"
     listening: list[bool] = []
 
+    # when granian has bound its socket, before it forks the workers (they accept a moment later,
+    # so a client may have to retry); never from a thread of the parent: the fork would copy it
+    # into the workers mid-write, with its locks held, and they would hang on their first log line
     @server.on_startup
-    def _listening() -> None:  # granian has bound its socket; its workers start next
+    def _listening() -> None:
         listening.append(True)
         _log_listening(settings, fixtures, host, port, how)
 
     try:
         server.serve(
-            target_loader=functools.partial(worker_app, settings, log_level, log_format), wrap_loader=False
+            target_loader=functools.partial(worker_rsgi_app, settings, log_level, log_format, threads),
+            wrap_loader=False,
         )
     except RuntimeError as exc:
         if listening:

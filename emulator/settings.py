@@ -108,6 +108,27 @@ class Number(Rule[int]):
         raise SettingError(f"{shown(text)} is not a whole number from {self.minimum} to {self.maximum}.")
 
 
+class Seconds(Rule[float]):
+    """A duration in seconds, above zero (``2.5`` allowed)."""
+
+    metavar = "SECONDS"
+
+    def __init__(self, maximum: float = 24 * 3600) -> None:
+        self.maximum = maximum
+
+    def parse(self, text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            value = -1.0
+        if 0 < value <= self.maximum:
+            return value
+        raise SettingError(f"{shown(text)} is not a number of seconds above 0 and at most {self.maximum:g}.")
+
+    def format(self, value: float) -> str:
+        return f"{value:g}"
+
+
 class Host(Rule[str]):
     metavar = "HOST"
 
@@ -346,6 +367,15 @@ class Settings:
             shown_default="none: the admin API is open",
         ),
     )
+    request_timeout: float = field(
+        default=30.0,
+        metadata=declare(
+            "--request-timeout",
+            Seconds(),
+            "Seconds a request's headers and body may take to arrive (and an idle keep-alive connection"
+            " may stay open) before it is answered 408 and closed; other clients never wait for it.",
+        ),
+    )
     max_body_bytes: int = field(
         default=1024 * 1024,
         metadata=declare("--max-body-bytes", Number(1), "Requests with a larger body get HTTP 413."),
@@ -390,11 +420,12 @@ class ServerOptions:
         metadata=declare("--port", Number(0, 65535), "TCP port; 0 picks a free one (the banner names it)."),
     )
     workers: int = field(
-        default=0,
+        default=1,
         metadata=declare(
             "--workers",
             Number(0, 64),
-            "0: one process (werkzeug, threaded); N: N worker processes under granian.",
+            "N worker processes under granian, each reading a request's whole body before the call runs"
+            " (stalled clients get 408); 0: werkzeug's threaded server in this process, for in-process use.",
         ),
     )
     log_level: str = field(

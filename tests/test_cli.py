@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from emulator import __version__, cli, serving
-from emulator.app import EmulatorApp
+from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings, default_fixtures
 from emulator.storage.fixtures import load_fixtures
 from tests.conftest import read_row
@@ -57,14 +57,19 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[EmulatorApp, str, int]]]:
-    """Replaces the blocking server loop: records what ``serve`` would serve, restores logging."""
+    """Replaces the blocking server loops (granian's and werkzeug's): records what ``serve`` would
+    serve, restores logging."""
     calls: list[tuple[EmulatorApp, str, int]] = []
 
     def fake_run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
         calls.append((app, host, port))
         app.runtime.database.dispose()
 
+    def fake_serve_granian(settings: Settings, fixtures: Any, host: str, port: int, *options: Any) -> None:
+        fake_run_werkzeug(create_app(settings), host, port)
+
     monkeypatch.setattr(serving, "run_werkzeug", fake_run_werkzeug)
+    monkeypatch.setattr(serving, "_serve_granian", fake_serve_granian)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield calls
@@ -508,13 +513,25 @@ def fetch(url: str) -> tuple[int, str, bytes]:
         return response.status, response.headers.get_content_type(), response.read()
 
 
+def wait_for(url: str, within: float = 60) -> tuple[int, str, bytes]:
+    """``fetch(url)``, again until the server accepts connections (at most ``within`` seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return fetch(url)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def test_python_m_emulator_serves_until_sigterm(tmp_path: Path) -> None:
     server = ServerProcess(
         [sys.executable, "-m", "emulator", "serve", "--port", "0"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
-        index = fetch(server.url("/"))
+        index = wait_for(server.url("/"))  # granian's workers bind after the line is logged
         wsdl = fetch(server.url("/Cust12345/Remote/Services86/Appointment.svc?wsdl"))
     finally:
         status = server.stop()
@@ -607,7 +624,7 @@ def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path:
     )
     try:
         for path in ("/Remote/Services86/SoPrincipal.svc?wsdl", "/_emulator/openapi.json", "/_emulator/ui/"):
-            assert fetch(server.url(path))[0] == 200
+            assert wait_for(server.url(path))[0] == 200  # granian's worker accepts just after the banner
     finally:
         assert server.stop() == 0
     base = f"http://127.0.0.1:{server.port}"

@@ -463,15 +463,15 @@ def wait_until_up(process: subprocess.Popen[bytes], port: int, within: float, lo
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the server exited with {process.returncode}: {log.read_text()[-2000:]}")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             connection.request("GET", "/")
-            ok = connection.getresponse().status == 200
-            connection.close()
-            if ok:
+            if connection.getresponse().status == 200:
                 return
         except OSError:
             pass
+        finally:
+            connection.close()
         time.sleep(0.05)
     pytest.fail(f"the server did not answer within {within} s: {log.read_text()[-2000:]}")
 

@@ -1,0 +1,258 @@
+"""The emulator's WSGI app behind granian's RSGI interface, each request body read whole first.
+
+    from emulator.rsgi import BufferedWsgi
+
+    rsgi_app = BufferedWsgi(create_app(settings), request_timeout=30, max_body_bytes=1 << 20)
+
+A WSGI server hands the app a body that is still arriving, so a client that announces a
+``Content-Length`` and then stops sending holds the thread that reads it. Here the body is read
+on granian's event loop, where a stalled client costs nothing but its socket: a body that has
+not arrived within ``request_timeout`` seconds is answered 408, one over ``max_body_bytes`` 413
+(from its ``Content-Length`` before a byte is read, or as soon as a chunked body grows past it),
+and the connection is closed after either. Only a complete body reaches the app: a WSGI environ
+is built from the RSGI scope and the buffered bytes, the (synchronous) app runs on a small pool of
+threads, so that an injected ``latency`` fault or a password hash does not hold up the other
+connections of the worker, and its answer goes back with one ``response_bytes``.
+
+An app whose answer breaks off while it is produced (the ``drop`` fault raises from its body
+iterator) gets its client's connection shut down before a byte of the answer is sent: RSGI has no
+call for that, so the adapter finds the connection's socket among the process's descriptors by its
+two addresses. Should that fail, the announced body is cut short instead; either way the client
+sees a dropped connection, never a made-up answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("emulator")
+
+THREADS = 4
+"""Threads per worker process that run the app's calls."""
+
+
+class Headers(Protocol):
+    def items(self) -> list[tuple[str, str]]: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+class Scope(Protocol):
+    """The part of granian's RSGI HTTP scope the adapter reads."""
+
+    proto: str
+    http_version: str
+    server: str
+    client: str
+    scheme: str
+    method: str
+    path: str
+    query_string: str
+    authority: str | None
+
+    @property
+    def headers(self) -> Headers: ...
+
+
+class HTTPProtocol(Protocol):
+    """The part of granian's RSGI HTTP protocol object the adapter uses."""
+
+    async def __call__(self) -> bytes: ...
+    def __aiter__(self) -> Any: ...
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any: ...
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than ``max_body_bytes``."""
+
+
+class BufferedWsgi:
+    """An RSGI app that reads each request body whole (within limits), then calls ``app`` on it."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        request_timeout: float,
+        max_body_bytes: int,
+        threads: int = THREADS,
+        on_close: Callable[[], object] | None = None,
+    ) -> None:
+        """``threads`` 0 runs each call on the event loop itself; ``on_close`` runs at shutdown."""
+        self.app = app
+        self.request_timeout = request_timeout
+        self.max_body_bytes = max_body_bytes
+        self.threads = threads
+        self.on_close = on_close
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.threads:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="emulator-call")
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self.on_close is not None:
+            self.on_close()
+
+    async def __call__(self, scope: Scope, protocol: HTTPProtocol) -> None:
+        if scope.proto != "http":
+            return
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                body = await self._read_body(scope, protocol)
+        except TimeoutError:
+            protocol.response_bytes(
+                408,
+                _TEXT_CLOSE,
+                f"The request body did not arrive within {self.request_timeout:g} s "
+                "(request_timeout).\n".encode(),
+            )
+            return
+        except BodyTooLarge:
+            message = f"The request body is larger than {self.max_body_bytes} bytes (max_body_bytes).\n"
+            protocol.response_bytes(413, _TEXT_CLOSE, message.encode())
+            return
+        except Exception:  # the client went away, or sent a broken chunked body
+            log.debug("request body of %s %s not read", scope.method, scope.path, exc_info=True)
+            with contextlib.suppress(Exception):
+                protocol.response_bytes(400, _TEXT_CLOSE, b"The request body could not be read.\n")
+            return
+        environ = wsgi_environ(scope, body)
+        if self._pool is None:
+            answer = call_wsgi(self.app, environ)
+        else:
+            answer = await asyncio.get_running_loop().run_in_executor(
+                self._pool, call_wsgi, self.app, environ
+            )
+        status, headers, content, complete = answer
+        if complete:
+            protocol.response_bytes(status, headers, content)
+        else:
+            shut_down_connection(scope.server, scope.client)
+            protocol.response_stream(status, headers)  # and end it at once: the body is cut short
+
+    async def _read_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
+        length = scope.headers.get("content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_body_bytes:
+                raise BodyTooLarge()
+            return await protocol()
+        chunks, size = [], 0
+        async for chunk in protocol:
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+_TEXT_CLOSE = [("content-type", "text/plain; charset=utf-8"), ("connection", "close")]
+
+_SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
+    """The WSGI environ (PEP 3333) of the request in ``scope`` whose whole body is ``body``."""
+    host, _, port = scope.server.rpartition(":")
+    client, _, client_port = scope.client.rpartition(":")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.query_string,
+        "SERVER_NAME": host,
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "REMOTE_ADDR": client,
+        "REMOTE_PORT": client_port,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for name, value in scope.headers.items():
+        key = _SPECIAL_HEADERS.get(name) or "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    if scope.authority and "HTTP_HOST" not in environ:
+        environ["HTTP_HOST"] = scope.authority
+    if body or "CONTENT_LENGTH" in environ:
+        environ["CONTENT_LENGTH"] = str(len(body))  # the body is whole: also for a chunked one
+    return environ
+
+
+def call_wsgi(
+    app: WSGIApplication, environ: WSGIEnvironment
+) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+    """Run ``app`` on ``environ``: status, headers, body, and False when the body broke off."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda data: None  # the write() callable; the emulator never uses it
+
+    result: Iterable[bytes] = app(environ, start_response)
+    complete = True
+    try:
+        content = b"".join(result)
+    except Exception:
+        content, complete = b"", False
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    return int(status.split(" ", 1)[0]), headers, content, complete
+
+
+def shut_down_connection(server: str, client: str) -> bool:
+    """Shut down this process's TCP socket from ``server`` to ``client`` (``host:port`` each).
+
+    False when no descriptor of the process is that socket (or the system lists none).
+    """
+    wanted = {_address_text(server), _address_text(client)}
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        with contextlib.suppress(OSError):
+            names = os.listdir(folder)
+            break
+    else:
+        return False
+    for name in names:
+        try:
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except (OSError, ValueError):
+            continue
+        with sock:
+            try:
+                if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+                    continue
+                local, peer = sock.getsockname(), sock.getpeername()
+            except OSError:
+                continue
+            if {_address_text(f"{local[0]}:{local[1]}"), _address_text(f"{peer[0]}:{peer[1]}")} == wanted:
+                sock.shutdown(socket.SHUT_RDWR)
+                return True
+    return False
+
+
+def _address_text(address: str) -> str:
+    """``host:port`` with an IPv6 host unbracketed, so that two spellings compare equal."""
+    host, _, port = address.rpartition(":")
+    return f"{host.strip('[]')}:{port}"
