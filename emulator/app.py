@@ -127,7 +127,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
     """Build an emulator for ``settings``: load fixtures, open the database, create the schema."""
     settings = settings or Settings()
     fixtures = load_fixtures(settings.fixtures)
-    database = Database(settings.database_url, fixtures, journal_size=settings.journal_size)
+    database = Database(
+        settings.database_url,
+        fixtures,
+        journal_size=settings.journal_size,
+        journal_body_bytes=settings.journal_body_bytes,
+    )
     database.create_schema()
     runtime = Runtime(settings, database, clock)
     mounts = [

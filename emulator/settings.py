@@ -331,6 +331,14 @@ class Settings:
             "--journal-size", Number(1), "Calls the request journal keeps per tenant (the oldest go first)."
         ),
     )
+    journal_body_bytes: int = field(
+        default=65536,
+        metadata=declare(
+            "--journal-body-bytes",
+            Number(0),
+            "Bytes of each call's request and response body the journal keeps (0: no bodies).",
+        ),
+    )
     admin_token: str | None = field(
         default=None,
         metadata=declare(

@@ -37,14 +37,16 @@ __all__ = ["Database", "StorageError", "make_engine", "postgres_url"]
 class Database:
     """Owns the engine; hands out per-tenant stores in transactions; creates and resets tenants."""
 
-    def __init__(self, url: str, fixtures: Fixtures, journal_size: int = 1000) -> None:
+    def __init__(
+        self, url: str, fixtures: Fixtures, journal_size: int = 1000, journal_body_bytes: int = 65536
+    ) -> None:
         self.engine = make_engine(url)
         self.fixtures = fixtures
         dialect = dialect_named(self.engine.dialect.name)
         self._transactions = Transactions(self.engine, dialect)
         self._statements = statements_for(dialect)
         self._tenants = tenants_for(dialect)
-        self._journal = JournalWriter(journal_size)
+        self._journal = JournalWriter(journal_size, journal_body_bytes)
 
     @property
     def journal_size(self) -> int:
