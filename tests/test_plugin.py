@@ -428,8 +428,8 @@ def test_the_tenant_verifies_its_calls_and_a_failure_lists_the_calls_seen(pytest
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.re_match_lines(
         [
-            r".*AssertionError: expected calls with operation='SetActivityStatus', outcome='failed' at least once, "
-            r"found 0; tenant t-[0-9a-f]{8} saw 1 call:",
+            r".*AssertionError: expected calls with operation='SetActivityStatus', outcome='failed' "
+            r"at least once, found 0; tenant t-[0-9a-f]{8} saw 1 call:",
             r".*#\d+ soap Appointment\.SetActivityStatus user=demo ids=\['appointment_id=1'\] outcome=ok",
         ]
     )
