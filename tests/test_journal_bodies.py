@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +131,21 @@ def test_bodies_false_leaves_them_out_of_the_list(live: LiveServer) -> None:
     assert {key: value for key, value in full.items() if not key.endswith("_body")} == light
     bad = requests.get(live.url("/_emulator/journal?bodies=maybe"), timeout=30)
     assert bad.status_code == 400
+
+
+def test_an_older_database_gets_the_body_columns_and_its_old_entries_have_none(
+    settings: Settings, db_path: Path
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the old database is made by dropping columns with sqlite3")
+    with serve(settings) as server:
+        assert soap_post(server, envelope(["appointment_id=1"])).status_code == 200
+    with sqlite3.connect(db_path) as connection:  # as a database made before the bodies were kept
+        connection.execute("ALTER TABLE emulator_journal DROP COLUMN request_body")
+        connection.execute("ALTER TABLE emulator_journal DROP COLUMN response_body")
+
+    with serve(settings) as server:
+        assert soap_post(server, envelope(["appointment_id=2"])).status_code == 200
+        new, old = journal(server)
+    assert (old["request_body"], old["response_body"]) == (None, None)
+    assert new["request_body"] == envelope(["appointment_id=2"]).decode()
