@@ -128,7 +128,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
     settings = settings or Settings()
     fixtures = load_fixtures(settings.fixtures)
     database = Database(
-        settings.database_url, fixtures, journal_size=settings.journal_size, max_tenants=settings.max_tenants
+        settings.database_url,
+        fixtures,
+        journal_size=settings.journal_size,
+        journal_body_bytes=settings.journal_body_bytes,
+        max_tenants=settings.max_tenants,
     )
     database.create_schema()
     runtime = Runtime(settings, database, clock)

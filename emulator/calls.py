@@ -2,16 +2,18 @@
 
 A wire (SOAP today, the REST twin next) is a codec around :func:`run`::
 
-    arrival = Arrival("soap", tenant, service)                # what the journal knows at once
-    outcome = calls.run(runtime, arrival, codec.decode)       # bytes -> Command, inside the pipeline
-    reply = codec.encode(outcome)                             # Outcome -> bytes
+    arrival = Arrival("soap", tenant, service, request_body=body)   # what the journal knows at once
+    reply = calls.run(runtime, arrival, codec.decode, codec.encode)  # bytes -> Command -> Outcome -> reply
 
 :func:`run` calls the codec's ``decode`` (so that a request it cannot read is journaled and
 logged like any other), then checks the application token and the credentials (a ticket, or a
 user name and password), applies the tenant's injected faults, runs the domain operation in one
 transaction that also writes the journal entry, and translates every failure into an
-:data:`Outcome`: nothing raised here ever reaches a codec. The codec only maps bytes to a
-:class:`Command` and an :data:`Outcome` to bytes; it never catches an exception of its own.
+:data:`Outcome`: nothing raised here ever reaches a codec. The journal keeps the request's raw
+body and the encoded reply's: a call that succeeds in its own transaction has its reply encoded
+inside it, before the commit, so that its one journal row has the response body (no second
+write). The codec only maps bytes to a :class:`Command` and an :data:`Outcome` to bytes; it
+never catches an exception of its own.
 
 Injected faults: ``sentry`` and ``session`` come back as :class:`Failed`, like a real refusal;
 ``latency`` is served here (the pipeline waits, then the call goes on); the transport faults
@@ -40,7 +42,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
 from emulator import faults
 from emulator.domain import activities, sessions
@@ -81,6 +83,8 @@ class Arrival:
     operation: str = UNREAD
     started: float = field(default_factory=time.perf_counter)
     """``time.perf_counter()`` when the request arrived; the journal's duration counts from here."""
+    request_body: bytes = b""
+    """The request's raw body, for the journal."""
     contract_warnings: list[str] = field(default_factory=list)
     """Sentences the codec adds while it decodes, one for each point where the real service would
     have refused the request or read it differently (``--contract lenient``); the journal entry
@@ -133,9 +137,9 @@ class SetActivityStatus:
     """As sent: ``appointment_id=666`` and the like; ``None`` for a nil item."""
     status: activities.ActivityStatus
 
-    def perform(self, call: Call) -> None:
+    def perform(self, call: Call[Any]) -> None:
         call.identifiers, call.status = self.identifiers, self.status.name
-        with call.session() as (store, user):
+        with call.session(answer=None) as (store, user):
             changed = activities.set_activity_status(
                 store, user, self.identifiers, self.status, call.now, strict=call.runtime.settings.strict
             )
@@ -151,7 +155,7 @@ class AuthenticateUsernamePassword:
     user_name: str | None
     password: str | None
 
-    def perform(self, call: Call) -> Login:
+    def perform(self, call: Call[Any]) -> Login:
         call.user = self.user_name
         call.inject_faults()
         name = (self.user_name or "").strip()
@@ -260,27 +264,46 @@ class Injected:
 Outcome = Succeeded | Failed | Refused | Crashed | Injected
 
 
+class Encoded(Protocol):
+    """A wire's encoded reply (:class:`emulator.web.Reply`): the journal keeps its body."""
+
+    @property
+    def body(self) -> bytes: ...
+
+
+E = TypeVar("E", bound=Encoded)
+Encode = Callable[[Outcome], E]
+"""A codec's writer: an :data:`Outcome` as the wire's reply."""
+
+
 # -- one call in flight -----------------------------------------------------------------------------
 @dataclass
-class Call:
+class Call(Generic[E]):
     """One command in flight, and what the journal will say of it."""
 
     runtime: Runtime
     command: Command
     now: datetime
+    encode: Encode[E]
     user: str | None = None
     identifiers: Sequence[str | None] = ()
     status: str | None = None
     outcome: str = "ok"
     journaled: JournalEntry | None = None
     """The entry written in the call's own transaction, when it got that far."""
+    reply: E | None = None
+    """The reply encoded in that transaction (the journal entry has its body)."""
 
     @property
     def tenant(self) -> str:
         return self.command.tenant
 
     def journal_entry(
-        self, outcome: str | None = None, exception_type: str | None = None, message: str | None = None
+        self,
+        outcome: str | None = None,
+        exception_type: str | None = None,
+        message: str | None = None,
+        response_body: bytes = b"",
     ) -> JournalEntry:
         arrival = self.command.arrival
         return JournalEntry(
@@ -296,11 +319,16 @@ class Call:
             message=message,
             duration_ms=(time.perf_counter() - arrival.started) * 1000,
             contract_warnings=tuple(arrival.contract_warnings),
+            request_body=arrival.request_body,
+            response_body=response_body,
         )
 
     @contextmanager
-    def session(self) -> Iterator[tuple[TenantStore, User]]:
+    def session(self, answer: Result) -> Iterator[tuple[TenantStore, User]]:
         """One transaction, after the application token and the credentials have been checked.
+
+        ``answer`` is the operation's result should it succeed (known before it runs): its reply
+        is encoded before the commit, for the journal entry written in the same transaction.
 
         A tenant is made from the fixtures on its first call only when the fixtures accept the
         credentials; any other call to a tenant that does not exist fails as bad credentials do
@@ -314,20 +342,23 @@ class Call:
         with database.transaction(self.tenant, create=lambda: self._fixtures_accept(verified)) as store:
             rule = self._take_fault(store)
             if rule is None:
-                yield from self._authenticated(store, verified)
+                yield from self._authenticated(store, verified, answer)
                 return
         # the rule's count is committed; its failure (or its wait) comes outside the transaction
         faults.apply(rule, self.user)
         with database.transaction(self.tenant, create=False) as store:  # after a latency fault
-            yield from self._authenticated(store, verified)
+            yield from self._authenticated(store, verified, answer)
 
-    def _authenticated(self, store: TenantStore, verified: str | None) -> Iterator[tuple[TenantStore, User]]:
+    def _authenticated(
+        self, store: TenantStore, verified: str | None, answer: Result
+    ) -> Iterator[tuple[TenantStore, User]]:
         self.check_application_token(store)
         user = self._authenticate(store, verified)
         self.user = user.name
         yield store, user
         # the journal entry commits with the change, or neither does
-        self.journaled = self.journal_entry()
+        self.reply = self.encode(Succeeded(answer))
+        self.journaled = self.journal_entry(response_body=self.reply.body)
         self.runtime.database.record(store, self.journaled)
 
     def _take_fault(self, store: TenantStore) -> faults.FaultRule | None:
@@ -411,13 +442,14 @@ Decode = Callable[[Arrival], Command]
 """A codec's reader: the request's bytes (which it holds) as a :class:`Command`, or ``ClientFault``."""
 
 
-def run(runtime: Runtime, arrival: Arrival, decode: Decode) -> Outcome:
-    """Decode, authenticate, run the operation, translate its failure; journal and log the call."""
-    call: Call | None = None
+def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -> E:
+    """Decode, authenticate, run the operation, translate its failure, encode the outcome; journal
+    and log the call; the reply."""
+    call: Call[E] | None = None
     outcome: Outcome
     try:
         command = decode(arrival)
-        call = Call(runtime, command, runtime.clock())
+        call = Call(runtime, command, runtime.clock(), encode)
         outcome = Succeeded(command.arguments.perform(call))
     except SoException as exc:
         outcome = Failed.of(exc)
@@ -439,8 +471,10 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode) -> Outcome:
     except Exception as exc:  # never a stack trace to the client; the log has it
         log.exception("unexpected error in %s.%s", arrival.service, arrival.operation)
         outcome = Crashed(type(exc).__name__, str(exc))
-    _journal(runtime, arrival, call, outcome)
-    return outcome
+    ran = call is not None and call.reply is not None and isinstance(outcome, Succeeded)
+    reply = cast(E, call.reply) if ran and call is not None else encode(outcome)
+    _journal(runtime, arrival, call, outcome, reply.body)
+    return reply
 
 
 def _described(outcome: Outcome) -> tuple[str | None, str | None, str | None]:
@@ -454,7 +488,9 @@ def _described(outcome: Outcome) -> tuple[str | None, str | None, str | None]:
     return None, None, None
 
 
-def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outcome) -> None:
+def _journal(
+    runtime: Runtime, arrival: Arrival, call: Call[Any] | None, result: Outcome, response_body: bytes
+) -> None:
     """Log the call, and write its journal entry unless its own transaction already did."""
     duration_ms = (time.perf_counter() - arrival.started) * 1000
     outcome, exception_type, message = _described(result)
@@ -462,12 +498,12 @@ def _journal(runtime: Runtime, arrival: Arrival, call: Call | None, result: Outc
     if written is not None:
         entry = written
     elif call is not None:
-        entry = call.journal_entry(outcome, exception_type, message)
+        entry = call.journal_entry(outcome, exception_type, message, response_body)
     else:
         entry = JournalEntry(
             runtime.clock(), arrival.service, arrival.operation, None, [], None,
             outcome or "ok", exception_type, message, duration_ms, arrival.wire,
-            tuple(arrival.contract_warnings),
+            tuple(arrival.contract_warnings), arrival.request_body, response_body,
         )  # fmt: skip
     if log.isEnabledFor(logging.INFO):
         log.info(

@@ -1,4 +1,4 @@
-"""The request journal's entry: what the emulator remembers of one SOAP call.
+"""The request journal's entry: what the emulator remembers of one call.
 
 The call pipeline makes one per call; the log line carries it (:mod:`emulator.logs`) and the
 storage writes it to the tenant's journal (:mod:`emulator.storage.journal`).
@@ -29,3 +29,7 @@ class JournalEntry:
     """Which wire the call came by: ``soap`` or ``rest``."""
     contract_warnings: Sequence[str] = ()
     """Where the real service would have refused the request or read it differently (lenient mode)."""
+    request_body: bytes = b""
+    """The request's raw body as it arrived (the writer cuts it to ``--journal-body-bytes``)."""
+    response_body: bytes = b""
+    """The body the wire answered (empty for a dropped connection)."""

@@ -13,6 +13,10 @@ names the fixtures::
   in a temporary directory (a :class:`~emulator.testing.LiveServer`).
 - ``superoffice_tenant``: a fresh tenant per test (``t-<8 hex digits>``), created from the fixtures and
   dropped afterwards, so tests never see each other's changes, also when run in parallel.
+  ``superoffice_tenant.calls(operation=..., outcome=..., wire=..., user=...)`` are its journal
+  entries (oldest first, with ``request_body`` and ``response_body``), and
+  ``superoffice_tenant.assert_called(operation, outcome=..., times=...)`` verifies them (a failure
+  lists the calls seen).
 - ``superoffice_client``: ``superoffice_client("Appointment")`` is a zeep client built from the WSDL that
   the tenant's endpoint serves, pointing at that endpoint, with the ``ApplicationToken`` and
   ``Credentials`` headers set. Needs ``zeep`` (``pip install zeep``).
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -218,12 +223,62 @@ class SuperOfficeTenant:
             with exc:
                 raise AdminAPIError(exc.code, exc.read().decode("utf-8", "replace")) from None
 
+    def calls(
+        self,
+        operation: str | None = None,
+        outcome: str | None = None,
+        wire: str | None = None,
+        user: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The tenant's journal entries matching every filter given, oldest first: dicts as the
+        admin API's ``journal`` returns them, with ``request_body`` and ``response_body``."""
+        query = {"operation": operation, "outcome": outcome, "wire": wire, "user": user}
+        query_string = urllib.parse.urlencode(
+            {**{key: value for key, value in query.items() if value is not None}, "limit": 2**31 - 1}
+        )
+        return list(reversed(self.admin(f"journal?{query_string}")))
+
+    def assert_called(
+        self,
+        operation: str | None = None,
+        *,
+        outcome: str | None = None,
+        wire: str | None = None,
+        user: str | None = None,
+        times: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Assert that the tenant's journal has calls matching every filter given: ``times`` of
+        them, or at least one. The matching entries, oldest first; on failure, the message
+        lists every call the tenant saw."""
+        matching = self.calls(operation, outcome, wire, user)
+        if (len(matching) == times) if times is not None else bool(matching):
+            return matching
+        wanted = {"operation": operation, "outcome": outcome, "wire": wire, "user": user}
+        described = ", ".join(f"{key}={value!r}" for key, value in wanted.items() if value is not None)
+        expected = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+        seen = self.calls()
+        lines = [
+            f"expected calls with {described or 'any filter'} {expected}, found {len(matching)}; "
+            f"tenant {self.name} saw {len(seen)} call{'s' * (len(seen) != 1)}:"
+        ]
+        lines += [f"  {_described_call(entry)}" for entry in seen] or ["  (none)"]
+        raise AssertionError("\n".join(lines))
+
     def reset(self, fixtures: Path | None = None) -> None:
         """Put the tenant back to the session's fixtures, or to the fixture file ``fixtures``."""
         from emulator.storage.fixtures import load_fixtures
 
         database = self.server.app.runtime.database
         database.reset(self.name, load_fixtures(fixtures) if fixtures else None)  # its faults too
+
+
+def _described_call(entry: dict[str, Any]) -> str:
+    """One journal entry on one line, for a failed verification."""
+    failure = f" {entry['exception_type']}" if entry.get("exception_type") else ""
+    return (
+        f"#{entry['id']} {entry['wire']} {entry['service']}.{entry['operation']} "
+        f"user={entry['user'] or '-'} ids={entry['identifiers']} outcome={entry['outcome']}{failure}"
+    )
 
 
 @pytest.fixture

@@ -358,6 +358,14 @@ class Settings:
             "--max-tenants", Number(1), "At most this many tenants; a call that would make one more fails."
         ),
     )
+    journal_body_bytes: int = field(
+        default=65536,
+        metadata=declare(
+            "--journal-body-bytes",
+            Number(0),
+            "Bytes of each call's request and response body the journal keeps (0: no bodies).",
+        ),
+    )
     admin_token: str | None = field(
         default=None,
         metadata=declare(

@@ -8,6 +8,7 @@ that fails, whether with a ClientFault or a bug.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,26 @@ def command(arrival: calls.Arrival, credentials: calls.Credentials, ids: list[st
     return calls.Command(arrival, credentials, None, calls.SetActivityStatus(ids, ActivityStatus.Completed))
 
 
+@dataclass(frozen=True)
+class Echoed:
+    """A stand-in codec's reply: the outcome itself, its ``repr`` as the body."""
+
+    outcome: calls.Outcome
+
+    @property
+    def body(self) -> bytes:
+        return repr(self.outcome).encode()
+
+
+def run_pipeline(app: EmulatorApp, arrival: calls.Arrival, decode: calls.Decode) -> calls.Outcome:
+    """The pipeline's outcome, as the codec's encoder receives it."""
+    return calls.run(app.runtime, arrival, decode, Echoed).outcome
+
+
 def run_rest(app: EmulatorApp, credentials: calls.Credentials, ids: list[str | None]) -> calls.Outcome:
     """SetActivityStatus as the REST codec will hand it over."""
     arrival = calls.Arrival("rest", "default", "Appointment", "SetActivityStatus")
-    return calls.run(app.runtime, arrival, lambda arrival: command(arrival, credentials, ids))
+    return run_pipeline(app, arrival, lambda arrival: command(arrival, credentials, ids))
 
 
 def newest_journal_entry(client: Client) -> dict[str, Any]:
@@ -97,7 +114,7 @@ def test_a_decoder_that_refuses_the_request_is_journaled_under_the_operation_it_
         arrival.operation = "SetActivityStatus"
         raise ClientFault("ActivityStatus 'Done' is not valid.", http_status=400)
 
-    outcome = calls.run(app.runtime, calls.Arrival("rest", "default", "Appointment"), decode)
+    outcome = run_pipeline(app, calls.Arrival("rest", "default", "Appointment"), decode)
 
     assert outcome == calls.Refused("ActivityStatus 'Done' is not valid.", 400)
     entry = newest_journal_entry(client)
@@ -114,7 +131,7 @@ def test_a_decoder_that_breaks_is_an_internal_error_without_its_details(
     def decode(arrival: calls.Arrival) -> calls.Command:
         raise KeyError("secret detail")
 
-    outcome = calls.run(app.runtime, calls.Arrival("rest", "default", "Appointment"), decode)
+    outcome = run_pipeline(app, calls.Arrival("rest", "default", "Appointment"), decode)
 
     assert isinstance(outcome, calls.Crashed) and outcome.error_type == "KeyError"
     entry = newest_journal_entry(client)
@@ -155,7 +172,7 @@ def test_a_decoders_contract_warnings_reach_the_journal_and_the_log_whatever_the
         return command(arrival, calls.Ticket(DEMO_TICKET), ["appointment_id=1"])
 
     with caplog.at_level(logging.INFO, logger="emulator.calls"):
-        outcome = calls.run(app.runtime, calls.Arrival("rest", "default", "Appointment"), decode)
+        outcome = run_pipeline(app, calls.Arrival("rest", "default", "Appointment"), decode)
 
     if refused:
         assert outcome == calls.Refused("ActivityStatus 'Done' is not valid.", 400, "deserialization_failed")

@@ -369,3 +369,26 @@ def admin_json(server: LiveServer, path: str) -> Any:
 
     with urllib.request.urlopen(server.url(path), timeout=10) as answer:
         return json.loads(answer.read())
+
+
+def test_clicking_a_call_shows_its_request_and_response_bodies(watched: Watched) -> None:
+    page = watched.open("/_emulator/ui/")
+    soap(watched.server, "appointment_id=1")
+    entry = page.locator("#journal > li")
+    expect(entry).to_have_count(1)
+    bodies = entry.locator(".entry-bodies")
+    expect(bodies).to_be_hidden()
+
+    entry.locator(".operation").click()
+
+    expect(bodies.locator("pre.body")).to_have_count(2)
+    expect(bodies.locator("h3")).to_have_text(["Request", "Response"])
+    expect(bodies.locator("pre.body").first).to_contain_text("appointment_id=1")
+    expect(bodies.locator("pre.body").last).to_contain_text("SetActivityStatusResponse")
+    box = bodies.locator("pre.body").first.bounding_box()
+    assert box is not None and box["height"] <= 260  # scrolls instead of pushing the journal away
+    bodies.locator("pre.body").first.click()  # reading a body (selecting text) keeps it open
+    expect(bodies).to_be_visible()
+    entry.locator(".operation").click()
+    expect(bodies).to_be_hidden()
+    watched.assert_clean()

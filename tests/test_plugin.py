@@ -383,3 +383,60 @@ def test_the_rest_fixture_hands_out_a_ready_session_and_the_base_url(pytester: p
     result = pytester.runpytest("-p", "no:cacheprovider")
 
     result.assert_outcomes(passed=3)
+
+
+def test_the_tenant_verifies_its_calls_and_a_failure_lists_the_calls_seen(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        IDS = dict(ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed")
+
+        def test_calls_and_assert_called(superoffice_tenant, superoffice_client, superoffice_rest):
+            superoffice_client("Appointment").service.SetActivityStatus(**IDS)
+            superoffice_client("Appointment", ticket="no-such-ticket").service.SetActivityStatus(**IDS)
+            answer = superoffice_rest.post(
+                "Agents/Appointment/SetActivityStatus",
+                json={"ActivityIdentifier": ["appointment_id=2"], "ActivityStatus": "Completed"},
+            )
+            assert answer.status_code == 204
+            calls = superoffice_tenant.calls(operation="SetActivityStatus")
+            assert [(c["wire"], c["outcome"]) for c in calls] == [
+                ("soap", "ok"), ("soap", "failed"), ("rest", "ok")
+            ]  # oldest first
+            assert "Envelope" in calls[0]["request_body"] and "appointment_id=1" in calls[0]["request_body"]
+            assert "SetActivityStatusResponse" in calls[0]["response_body"]
+            assert [c["wire"] for c in superoffice_tenant.calls(outcome="ok")] == ["soap", "rest"]
+            assert len(superoffice_tenant.calls(wire="rest")) == 1
+            assert len(superoffice_tenant.assert_called("SetActivityStatus", times=3)) == 3
+            superoffice_tenant.assert_called("SetActivityStatus", outcome="failed", wire="soap", times=1)
+            superoffice_tenant.assert_called(user="demo")
+
+        def test_a_failed_verification_says_what_was_seen(superoffice_tenant, superoffice_client):
+            superoffice_client("Appointment").service.SetActivityStatus(**IDS)
+            superoffice_tenant.assert_called("SetActivityStatus", outcome="failed")
+
+        def test_no_calls_at_all(superoffice_tenant):
+            superoffice_tenant.assert_called("SetActivityStatus", times=0)
+            superoffice_tenant.assert_called("SetActivityStatus")
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.re_match_lines(
+        [
+            r".*AssertionError: expected calls with operation='SetActivityStatus', outcome='failed' "
+            r"at least once, found 0; tenant t-[0-9a-f]{8} saw 1 call:",
+            r".*#\d+ soap Appointment\.SetActivityStatus user=demo ids=\['appointment_id=1'\] outcome=ok",
+        ]
+    )
+    result.stdout.re_match_lines(
+        [
+            r".*AssertionError: expected calls with operation='SetActivityStatus' at least once, found 0; "
+            r"tenant t-[0-9a-f]{8} saw 0 calls:",
+            r".*\(none\)",
+        ]
+    )

@@ -510,7 +510,7 @@ def _rows(db_path: Path, tenant: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def _entries(server: LiveServer, tenant: str) -> list[dict[str, Any]]:
-    skip = {"id", "tenant", "wire", "duration_ms"}
+    skip = {"id", "tenant", "wire", "duration_ms", "request_body", "response_body"}  # differ by wire
     return [{k: v for k, v in e.items() if k not in skip} for e in journal(server, tenant)]
 
 

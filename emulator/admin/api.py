@@ -274,7 +274,7 @@ def users(ctx: Context) -> Response:
 
 # -- journal ----------------------------------------------------------------------------------
 def journal(ctx: Context) -> Response:
-    query = Query(ctx.request.args, ("operation", "outcome", "user", "since_id", "wire", "limit"))
+    query = Query(ctx.request.args, ("operation", "outcome", "user", "since_id", "wire", "limit", "bodies"))
     where = queries.JournalFilter(
         operation=query.text("operation"),
         outcome=query.text("outcome"),
@@ -284,7 +284,8 @@ def journal(ctx: Context) -> Response:
     )
     cap = ctx.database.journal_size
     limit = query.limit("limit", default=min(100, cap), most=cap)
-    entries = queries.read_journal(ctx.database, ctx.tenant, where, limit=limit)
+    bodies = query.choice("bodies", {"true": True, "false": False}) is not False
+    entries = queries.read_journal(ctx.database, ctx.tenant, where, limit=limit, bodies=bodies)
     return _json(
         [
             {
@@ -302,6 +303,7 @@ def journal(ctx: Context) -> Response:
                 "message": e.message,
                 "duration_ms": round(e.duration_ms, 3),
                 "contract_warnings": e.contract_warnings,
+                **({"request_body": e.request_body, "response_body": e.response_body} if bodies else {}),
             }
             for e in entries
         ]

@@ -130,6 +130,17 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "With --contract lenient: each point where NetServer would have refused "
                 "the request or read it differently. Empty when there is none.",
             },
+            "request_body": {
+                **_NULLABLE_STRING,
+                "description": "The request's raw body as UTF-8 text (undecodable bytes replaced), at most "
+                "--journal-body-bytes bytes of it; a longer one ends in '[cut: N bytes in all]'. Null when "
+                "bodies are not kept (--journal-body-bytes 0). Left out with bodies=false.",
+            },
+            "response_body": {
+                **_NULLABLE_STRING,
+                "description": "The body the emulator answered, kept as request_body is. Left out with "
+                "bodies=false.",
+            },
         },
     },
     "FaultRequest": {
@@ -283,6 +294,11 @@ _PATHS: dict[str, Any] = {
                 ),
                 _query("wire", {"enum": ["soap", "rest"]}, "Only calls that came by this wire."),
                 _query("limit", {**_LIMIT, "default": 100}, "At most this many; at most journal_size."),
+                _query(
+                    "bodies",
+                    {"enum": ["true", "false"], "default": "true"},
+                    "false: leave request_body and response_body out (a lighter list).",
+                ),
             ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("JournalEntry")}, "The entries."),

@@ -86,8 +86,8 @@ def rest_call(
 ) -> Reply:
     """Answer a POST of ``body`` to ``operation`` of the ``service`` agent of ``tenant``."""
     codec = RestCodec(reader, http, body)
-    outcome = calls.run(runtime, calls.Arrival("rest", tenant, service, operation), codec.decode)
-    return replies.encode(outcome)
+    arrival = calls.Arrival("rest", tenant, service, operation, request_body=body)
+    return calls.run(runtime, arrival, codec.decode, replies.encode)
 
 
 class RestCodec:

@@ -91,8 +91,9 @@ def serve(
 def soap_call(runtime: Runtime, tenant: str, service: str, http: HttpHead, body: bytes) -> Reply:
     """Answer a POST of ``body`` to ``service``.svc of ``tenant``."""
     codec = SoapCodec(service, http, body, runtime.contract(tenant))
-    outcome = calls.run(runtime, calls.Arrival("soap", tenant, service), codec.decode)
-    return codec.encode(outcome, wrap=runtime.settings.wrap_exceptions)
+    wrap = runtime.settings.wrap_exceptions
+    arrival = calls.Arrival("soap", tenant, service, request_body=body)
+    return calls.run(runtime, arrival, codec.decode, lambda outcome: codec.encode(outcome, wrap=wrap))
 
 
 class SoapCodec:

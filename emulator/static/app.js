@@ -500,6 +500,31 @@
       ),
       detail && el("div", { class: "entry-detail", text: detail, title: detail }),
       warned && el("ul", { class: "entry-warnings" }, ...warnings.map((sentence) => el("li", { text: sentence }))),
+      el("div", { class: "entry-bodies", hidden: true }),
+    );
+  }
+
+  function bodyBlock(label, body) {
+    const text = body === null ? "(not kept: --journal-body-bytes is 0)" : body === "" ? "(empty)" : body;
+    return el("section", {}, el("h3", { text: label }), el("pre", { class: "body", text }));
+  }
+
+  // A click on a journal entry shows its request and response bodies (read on the first click:
+  // the list itself comes without them), another click hides them.
+  async function toggleBodies(event) {
+    const item = event.target.closest("#journal > li.entry");
+    if (!item || event.target.closest(".entry-bodies")) return;
+    const box = item.querySelector(".entry-bodies");
+    box.hidden = !box.hidden;
+    if (box.hidden || box.dataset.loaded) return;
+    const id = Number(item.dataset.id);
+    const { data } = await api(`journal?since_id=${id - 1}&limit=1`);
+    const entry = data.find((found) => found.id === id);
+    box.dataset.loaded = "yes";
+    box.replaceChildren(
+      ...(entry
+        ? [bodyBlock("Request", entry.request_body), bodyBlock("Response", entry.response_body)]
+        : [el("p", { class: "empty", text: "This entry is no longer in the journal." })]),
     );
   }
 
@@ -511,7 +536,7 @@
 
   async function loadJournal() {
     const generation = ++state.journalGeneration;
-    const { data } = await api("journal?limit=" + JOURNAL_KEEP);
+    const { data } = await api(`journal?limit=${JOURNAL_KEEP}&bodies=false`);
     if (generation !== state.journalGeneration) return;
     $("journal").replaceChildren(...data.map((entry) => journalRow(entry, false)));
     state.journalLastId = data.length ? data[0].id : 0;
@@ -521,7 +546,7 @@
 
   async function pollJournal() {
     const generation = state.journalGeneration;
-    const { data } = await api("journal?since_id=" + state.journalLastId);
+    const { data } = await api(`journal?since_id=${state.journalLastId}&bodies=false`);
     if (generation !== state.journalGeneration || data.length === 0) return false;
     const list = $("journal");
     for (const entry of data) list.prepend(journalRow(entry, true)); // oldest first: newest ends on top
@@ -534,7 +559,7 @@
 
   async function journalStillThere() {
     // The journal may be cleared or the tenant reset by someone else: then start again from the top.
-    const { data } = await api("journal?limit=1");
+    const { data } = await api("journal?limit=1&bodies=false");
     const top = data[0];
     if (top ? top.id !== state.journalLastId || top.at !== state.journalTopAt : state.journalLastId !== 0) {
       if (!top || top.id <= state.journalLastId) await loadJournal();
@@ -630,6 +655,7 @@
   function wire() {
     for (const tab of ["activities", "users", "faults"]) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
     $("reset-button").addEventListener("click", resetTenant);
+    $("journal").addEventListener("click", (event) => toggleBodies(event).catch(report));
     $("fault-button").addEventListener("click", openFaultDialog);
     $("fault-button-2").addEventListener("click", openFaultDialog);
     $("fault-kind").addEventListener("change", syncFaultForm);

@@ -51,7 +51,12 @@ class Database:
     """Owns the engine; hands out per-tenant stores in transactions; creates and resets tenants."""
 
     def __init__(
-        self, url: str, fixtures: Fixtures, journal_size: int = 1000, max_tenants: int = 1000
+        self,
+        url: str,
+        fixtures: Fixtures,
+        journal_size: int = 1000,
+        max_tenants: int = 1000,
+        journal_body_bytes: int = 65536,
     ) -> None:
         self.engine = make_engine(url)
         self.fixtures = fixtures
@@ -61,7 +66,7 @@ class Database:
         self._statements = statements_for(dialect)
         self._tenants = tenants_for(dialect)
         self._faults = fault_rules_for(dialect)
-        self._journal = JournalWriter(journal_size)
+        self._journal = JournalWriter(journal_size, journal_body_bytes)
 
     @property
     def journal_size(self) -> int:

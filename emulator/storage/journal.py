@@ -37,11 +37,26 @@ def _storable(value: Any, limit: int | None) -> Any:
     return value
 
 
-class JournalWriter:
-    """Appends entries to a tenant's journal and keeps it near ``size`` entries."""
+CUT_MARKER = "\n[cut: {size} bytes in all]"
+"""Ends a stored body that was longer than the cap."""
 
-    def __init__(self, size: int) -> None:
+
+def stored_body(body: bytes, cap: int) -> str | None:
+    """``body`` as the journal keeps it: its first ``cap`` bytes as UTF-8 text (undecodable bytes
+    replaced), followed by :data:`CUT_MARKER` when it was longer; ``None`` when ``cap`` is 0."""
+    if cap <= 0:
+        return None
+    text = body[:cap].decode("utf-8", "replace")
+    return text + CUT_MARKER.format(size=len(body)) if len(body) > cap else text
+
+
+class JournalWriter:
+    """Appends entries to a tenant's journal and keeps it near ``size`` entries, each body cut to
+    ``body_bytes`` (so a tenant's journal holds at most about ``size * 2 * body_bytes`` of bodies)."""
+
+    def __init__(self, size: int, body_bytes: int = 65536) -> None:
         self.size = size
+        self.body_bytes = body_bytes
         self._writes: dict[str, int] = {}  # per tenant
         self._orphans = 0  # writes for tenants that do not exist
 
@@ -65,6 +80,8 @@ class JournalWriter:
             "message": entry.message,
             "duration_ms": entry.duration_ms,
             "contract_warnings": json.dumps(list(entry.contract_warnings)),
+            "request_body": stored_body(entry.request_body, self.body_bytes),
+            "response_body": stored_body(entry.response_body, self.body_bytes),
         }
         store.add_journal_entry({name: _storable(value, _LIMITS[name]) for name, value in values.items()})
         if tenant_may_be_missing and not store.tenant_exists():

@@ -207,11 +207,21 @@ class JournalView:
     message: str | None
     duration_ms: float
     contract_warnings: list[str]
+    request_body: str | None = None
+    """As kept (:func:`emulator.storage.journal.stored_body`); ``None``: not kept or not read."""
+    response_body: str | None = None
 
 
-def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit: int) -> list[JournalView]:
-    """Newest first; or, with ``since_id``, the entries after it, oldest first. At most ``limit``."""
+_BODIES = ("request_body", "response_body")
+
+
+def read_journal(
+    database: Database, tenant: str, where: JournalFilter, *, limit: int, bodies: bool = True
+) -> list[JournalView]:
+    """Newest first; or, with ``since_id``, the entries after it, oldest first. At most ``limit``.
+    Without ``bodies``, the request and response bodies are not read."""
     j = schema.journal
+    columns = [column for column in j.c if bodies or column.key not in _BODIES]
     limit = max(0, min(limit, database.journal_size))
     with database.read_connection() as connection:
         floor = _journal_floor(connection, tenant, database.journal_size)
@@ -227,7 +237,7 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
         if where.wire is not None:
             conditions.append(j.c.wire == where.wire)
         order = j.c.id.asc() if where.since_id is not None else j.c.id.desc()
-        rows = connection.execute(select(j).where(*conditions).order_by(order).limit(limit)).all()
+        rows = connection.execute(select(*columns).where(*conditions).order_by(order).limit(limit)).all()
     return [
         JournalView(
             id=row.id,
@@ -244,6 +254,8 @@ def read_journal(database: Database, tenant: str, where: JournalFilter, *, limit
             message=row.message,
             duration_ms=row.duration_ms,
             contract_warnings=list(json.loads(row.contract_warnings)),
+            request_body=row._mapping.get("request_body"),
+            response_body=row._mapping.get("response_body"),
         )
         for row in rows
     ]

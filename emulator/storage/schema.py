@@ -140,6 +140,8 @@ journal = Table(
     Column("message", Text, nullable=True),
     Column("duration_ms", Float, nullable=False),
     Column("contract_warnings", Text, nullable=False, default="[]"),  # JSON list of sentences
+    Column("request_body", Text, nullable=True),  # NULL: not kept
+    Column("response_body", Text, nullable=True),
     Index("ix_journal_tenant", "tenant", "id"),
     sqlite_autoincrement=True,  # ids never reused after a clear: clients poll with since_id
 )

@@ -89,6 +89,8 @@ def create_schema(engine: Engine) -> None:
 _ADDED_JOURNAL_COLUMNS = {
     "wire": "VARCHAR(10) NOT NULL DEFAULT 'soap'",
     "contract_warnings": "TEXT NOT NULL DEFAULT '[]'",
+    "request_body": "TEXT",
+    "response_body": "TEXT",
 }
 """Journal columns newer than the first schema, with what an older database's rows get."""
 
