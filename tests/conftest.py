@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -247,7 +247,7 @@ def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def envelope(
-    identifiers: list[str | None] | None,
+    identifiers: Sequence[str | None] | None,
     status: str | None = "Completed",
     *,
     ticket: str | None = DEMO_TICKET,

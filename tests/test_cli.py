@@ -28,6 +28,7 @@ from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings, default_fixtures
 from emulator.storage.fixtures import load_fixtures
 from tests.conftest import read_row
+from tests.support.http import free_port as closed_port
 
 SMALL_FIXTURES = """\
 roles:
@@ -741,12 +742,6 @@ def taken_port() -> Iterator[int]:
         other.bind(("127.0.0.1", 0))
         other.listen()
         yield other.getsockname()[1]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("workers", ["0", "2"])

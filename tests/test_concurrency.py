@@ -18,22 +18,16 @@ know the order in which the server committed their batches, so the test recovers
 
 from __future__ import annotations
 
-import contextlib
 import graphlib
 import http.client
 import importlib.util
 import itertools
 import json
-import os
 import random
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,9 +39,10 @@ import pytest
 from emulator.settings import Settings
 from emulator.testing import LiveServer
 from tests.conftest import APPOINTMENT, DEMO_TICKET, RITA_TICKET, SAM_TICKET, Answer, envelope
+from tests.support.http import free_port
+from tests.support.servers import server_process
 from tests.test_fuzz import STATUSES, Expected, Key, Model, Row, assert_written, read_rows
 
-ROOT = Path(__file__).parents[1]
 POOL: list[Key] = (
     [("appointment", n) for n in range(1, 11)]
     + [("sale", n) for n in range(1, 11)]
@@ -397,83 +392,6 @@ def test_overlapping_batches_from_8_clients_replay_serially(db_path: Path) -> No
 def _with_tenant_call(batches: list[Batch]) -> list[Batch]:
     """The journal also holds the empty call that created the tenant."""
     return [*batches, Batch(-1, -1, DEMO_TICKET, [], 0, (), Expected("noop"))]
-
-
-# -- a server in its own process -------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-SERVE_WITH_WORKERS = """
-import sys
-from pathlib import Path
-from emulator.serving import serve
-from emulator.settings import Settings
-database_url, port, workers, fixtures = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-settings = Settings(database_url=database_url, **({"fixtures": Path(fixtures[0])} if fixtures else {}))
-serve(settings, "127.0.0.1", port, workers=workers, log_level="warning")
-"""
-
-
-@contextlib.contextmanager
-def server_process(
-    database: Path,
-    port: int,
-    *,
-    log: Path,
-    fixtures: Path | None = None,
-    workers: int | None = None,
-    ready_within: float = 30,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A server in its own process group, answering on ``port``; SIGKILLed (the whole group) at the end.
-
-    ``workers`` None: ``python -m emulator serve`` (the CLI); a number: ``emulator.serving.serve``
-    with that many worker processes.
-    """
-    url = f"sqlite:///{database}"
-    if workers is None:
-        command = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        command += ["--database-url", url, "--log-level", "warning"]
-        command += ["--fixtures", str(fixtures)] if fixtures else []
-    else:
-        command = [sys.executable, "-c", SERVE_WITH_WORKERS, url, str(port), str(workers)]
-        command += [str(fixtures)] if fixtures else []
-    with log.open("ab") as log_file:
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        wait_until_up(process, port, ready_within, log)
-        yield process
-    finally:
-        kill_hard(process)
-
-
-def kill_hard(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the server and every worker it started (its process group, which this test created)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-
-
-def wait_until_up(process: subprocess.Popen[bytes], port: int, within: float, log: Path) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}: {log.read_text()[-2000:]}")
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            connection.request("GET", "/")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            connection.close()
-        time.sleep(0.05)
-    pytest.fail(f"the server did not answer within {within} s: {log.read_text()[-2000:]}")
 
 
 def test_overlapping_batches_against_2_worker_processes(tmp_path: Path) -> None:

@@ -24,17 +24,16 @@ import pytest
 import yaml
 
 from tests.conftest import APPOINTMENT, envelope
+from tests.support.http import free_port
+from tests.support.servers import kill_hard, server_process
 from tests.test_concurrency import (
     HEADERS,
     Batch,
     assert_answers,
     create_tenant,
     drive,
-    free_port,
     integrity,
-    kill_hard,
     plan_batches,
-    server_process,
     verify_serial_replay,
 )
 from tests.test_fuzz import KINDS, Key, Model, Row, read_rows

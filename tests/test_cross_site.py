@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from emulator.settings import Settings
 from emulator.testing import LiveServer
 from tests.conftest import APPOINTMENT, SOAP11_HEADERS, envelope, snapshot
+from tests.support.http import send
 
 EVIL = "http://evil.example"
 
@@ -20,16 +20,6 @@ EVIL = "http://evil.example"
 def server(settings: Settings) -> Iterator[LiveServer]:
     with LiveServer(settings) as live:
         yield live
-
-
-def send(server: LiveServer, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        answer = connection.getresponse()
-        return answer.status, answer.read()
-    finally:
-        connection.close()
 
 
 def test_a_cross_site_text_plain_form_post_changes_nothing(server: LiveServer, db_path: Path) -> None:

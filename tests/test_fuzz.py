@@ -450,13 +450,13 @@ def mutate(data: bytes, mutation: tuple[str, tuple[Any, ...]]) -> bytes:
     if kind == "truncate":
         return data[: _position(data, args[0])]
     if kind == "insert":
-        i = _position(data, args[0])
-        return data[:i] + args[1] + data[i:]
+        i, inserted = _position(data, args[0]), bytes(args[1])
+        return data[:i] + inserted + data[i:]
     if kind == "delete":
         i = _position(data, args[0])
         return data[:i] + data[i + args[1] :]
     if kind == "rename":
-        tag, nth, new = args
+        tag, nth, new = str(args[0]), int(args[1]), str(args[2])
         places = [m.start() for m in re.finditer(re.escape(tag.encode()), data)]
         if not places:
             return data

@@ -7,7 +7,6 @@ answers a good request afterwards.
 
 from __future__ import annotations
 
-import http.client
 import socket
 import sqlite3
 import time
@@ -33,6 +32,8 @@ from tests.conftest import (
     read_row,
     snapshot,
 )
+from tests.support.http import chunked_post
+from tests.support.http import free_port as closed_port
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -131,14 +132,6 @@ def assert_nobody_connected(sock: socket.socket) -> None:
         return
     connection.close()
     pytest.fail("the emulator opened a network connection while parsing the request")
-
-
-def closed_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    sock.close()
-    return port
 
 
 @pytest.fixture
@@ -355,18 +348,6 @@ def small_live(live_db: Path) -> Iterator[LiveServer]:
     with LiveServer(settings, clock=FakeClock()) as server:
         server.app.runtime.database.ensure_tenant("default")
         yield server
-
-
-def chunked_post(server: LiveServer, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    """POST ``body`` with ``Transfer-Encoding: chunked`` (no Content-Length) over a real socket."""
-    connection = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    try:
-        chunks = (body[i : i + 1000] for i in range(0, len(body), 1000))
-        connection.request("POST", path, body=chunks, headers=headers, encode_chunked=True)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def test_chunked_body_under_the_limit_is_served(small_live: LiveServer, live_db: Path) -> None:

@@ -518,7 +518,7 @@ def test_soap_and_rest_calls_of_the_same_batches_leave_identical_rows_and_journa
     live: LiveServer, db_path: Path
 ) -> None:
     batches: list[tuple[list[str | None], str, str]] = [
-        (MIX, "Completed", DEMO_TICKET),
+        ([*MIX], "Completed", DEMO_TICKET),
         (["sale_id=7", "todo_id=99999"], "Started", SAM_TICKET),  # a nonexistent id: no change
         (["appointment_id=2", "sale_id=13"], "Completed", DEMO_TICKET),  # Sentry: nobody may change 13
         (["appointment_id=7", None, "sale_id=1"], "NotStarted", SAM_TICKET),

@@ -8,6 +8,7 @@ everyone, ``appointment_id=99`` (olav's) to sam.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from tests.conftest import (
 SENTRY = "SuperOffice.Exceptions.SoSentryException"
 
 
-def set_status(client: Client, ids: list[str | None], ticket: str, status: str = "Completed") -> Answer:
+def set_status(client: Client, ids: Sequence[str | None], ticket: str, status: str = "Completed") -> Answer:
     response = client.post(APPOINTMENT, data=envelope(ids, status, ticket=ticket), headers=SOAP11_HEADERS)
     return Answer(response.status_code, response.data)
 

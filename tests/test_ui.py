@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from werkzeug.test import Client
@@ -148,7 +149,7 @@ def test_the_admin_api_is_still_reached_around_the_page(client: Client) -> None:
         "version": __version__,
         "tenant": "default",
     }
-    assert client.get("/Cust1/_emulator/health").json["tenant"] == "Cust1"
+    assert cast("dict[str, Any]", client.get("/Cust1/_emulator/health").json)["tenant"] == "Cust1"
     other = client.get("/_emulator/uix")
     assert other.status_code == 404
     assert other.content_type == "application/json"

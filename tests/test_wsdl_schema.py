@@ -20,12 +20,13 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from lxml import etree
 
 from emulator import ns
+from emulator.calls import Failed
 from emulator.domain.errors import SoSentryException
 from emulator.soap.documents import build_wsdl
 from emulator.soap.replies import exception_info
@@ -69,9 +70,9 @@ class Node:
 
 
 def reduce(node: etree._Element) -> Node:
-    attributes = {}
-    for key, value in node.attrib.items():
-        name = str(key)
+    attributes: dict[str, str] = {}
+    for key, raw in node.attrib.items():
+        name, value = str(key), str(raw)
         if name in QNAME_ATTRIBUTES and node.tag.startswith(f"{{{XSD}}}"):
             prefix, _, local = value.rpartition(":")
             value = f"{{{node.nsmap.get(prefix or None, '')}}}{local}"
@@ -79,9 +80,9 @@ def reduce(node: etree._Element) -> Node:
             attributes[name] = value
     children = tuple(reduce(child) for child in node if isinstance(child.tag, str))
     local = etree.QName(node).localname
-    name = node.get("name") or (node.get("value") if local == "enumeration" else node.get("Name"))
+    named = node.get("name") or (node.get("value") if local == "enumeration" else node.get("Name"))
     return Node(
-        label=f"{local}[{name}]" if name else local,
+        label=f"{local}[{named}]" if named else local,
         tag=node.tag,
         attributes=attributes,
         text=(node.text or "").strip(),
@@ -221,7 +222,11 @@ def xml_schema(root: etree._Element, directory: Path) -> etree.XMLSchema:
     files = {namespace: directory / f"schema{i}.xsd" for i, namespace in enumerate(schemas(root))}
     for namespace, schema in schemas(root).items():
         # A new root carries every namespace in scope: QNames in attribute values need them.
-        alone = etree.Element(schema.tag, attrib=dict(schema.attrib), nsmap=dict(schema.nsmap))
+        # (lxml's stubs type nsmap without the default namespace's None key; the cast keeps it.)
+        nsmap = cast("dict[str, str]", {**schema.nsmap})
+        alone = etree.Element(
+            schema.tag, attrib={str(k): str(v) for k, v in schema.attrib.items()}, nsmap=nsmap
+        )
         alone.extend(copy.deepcopy(list(schema)))
         for imported in alone.iterfind(f"{{{XSD}}}import"):
             imported.set("schemaLocation", files[imported.get("namespace", "")].as_uri())
@@ -235,7 +240,7 @@ def test_our_schemas_are_valid_and_the_emulators_answers_conform(service: str, t
     (the ``ExceptionInfo`` of a refusal, with its dictionary of parameters) is valid under them."""
     schema = xml_schema(ours(service), tmp_path)
     error = SoSentryException("No write access", parameters={"appointment_id": "7", "table": "appointment"})
-    info = exception_info(error)
+    info = exception_info(Failed.of(error))
     assert schema.validate(info), schema.error_log
     assert info.find(f"{{{S86}}}Parameters/{{{S86}}}SoExceptionInfoParametersKeyValuePair") is not None
     info.append(etree.Element(f"{{{S86}}}Surplus"))
@@ -267,7 +272,10 @@ def _find(root: etree._Element, xpath: str) -> etree._Element:
 
 
 def _unset(attribute: str) -> Callable[[etree._Element], None]:
-    return lambda node: node.attrib.pop(attribute)
+    def unset(node: etree._Element) -> None:
+        node.attrib.pop(attribute)
+
+    return unset
 
 
 def _set(attribute: str, value: str) -> Callable[[etree._Element], None]:
@@ -331,7 +339,7 @@ DRIFTS = [
     ),
     pytest.param(
         "//xs:simpleType[@name='EjUserStatus']//xs:enumeration[@value='StatusSpm']",
-        lambda node: node.getparent().remove(node),  # type: ignore[union-attr]
+        lambda node: node.getparent().remove(node),
         "restriction/enumeration[StatusSpm]: @value is 'StatusSystem' in ours",
         id="enumeration-value-dropped",
     ),
@@ -343,7 +351,7 @@ DRIFTS = [
     ),
     pytest.param(
         "//xs:complexType[@name='FieldPropertyDictionary']/xs:annotation",
-        lambda node: node.getparent().remove(node),  # type: ignore[union-attr]
+        lambda node: node.getparent().remove(node),
         "complexType[FieldPropertyDictionary]/annotation: ours has {http://www.w3.org/2001/XMLSchema}sequence",
         id="dictionary-appinfo-dropped",
     ),
@@ -356,7 +364,7 @@ DRIFTS = [
     ),
     pytest.param(
         f"{_S86_SCHEMA}/xs:element[@name='RoleType']",
-        lambda node: node.getparent().remove(node),  # type: ignore[union-attr]
+        lambda node: node.getparent().remove(node),
         "element[RoleType]: missing in ours",
         id="global-element-missing",
     ),
