@@ -6,6 +6,7 @@ import http.client
 import os
 import re
 import socket
+import sqlite3
 import statistics
 import subprocess
 import time
@@ -128,6 +129,68 @@ def stalled(table: Table, work: Path) -> None:
             f"{', '.join(map(str, sorted(set(statuses))))} after {waited:.1f} s "
             f"(--request-timeout {timeout})",
         )
+
+
+def mixed_load(table: Table, work: Path) -> None:
+    """Issue 13's load figure: 50 clients for 20 s on the default server, valid and invalid batches.
+
+    The bodies, in turn: one id; 100 ids; a read-only user's batch (a Sentry refusal); an unknown
+    ticket (a session failure); ids that do not exist (the documented no-op). Every answer is
+    HTTP 200; a 5xx or a socket error is a failure. Then the journal is counted: every answered
+    call must have its entry (the journal keeps them all here), so none was lost.
+    """
+    if not common.has_wrk():
+        table.add("load", "50 clients, mixed batches", "skipped", "needs wrk (apt-get install wrk)")
+        return
+    connections, seconds = 50, q(20, 5)
+    rita = "7T:Uml0YVJlYWRvbmx5VGlja2V0"
+    bodies = [
+        ONE_ID,
+        common.soap_request([f"sale_id={n}" for n in range(1, 101)]),
+        ONE_ID.replace(common.TICKET.encode(), rita.encode()),
+        ONE_ID.replace(common.TICKET.encode(), b"7T:NoSuchTicket"),
+        common.soap_request(["appointment_id=999999", "todo_id=888888"]),
+    ]
+    files = []
+    for index, body in enumerate(bodies, 1):
+        path = work / f"mixed-{index}.xml"
+        path.write_bytes(body)
+        files.append(path)
+    database = work / "mixed.db"
+    options = ["--journal-size", "100000000"]
+    with Server("granian:1", _sqlite(work, database.name), work, options) as server:
+        server.wait("/")
+        _first_call(server)
+        env = {**os.environ, **{f"REQ{i}": str(path) for i, path in enumerate(files, 1)}}
+        argv = [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(common.HERE / "mixed.lua"),
+        ]
+        out = subprocess.run(
+            [*argv, server.url(common.APPOINTMENT)], env=env, capture_output=True, text=True, check=True
+        ).stdout
+        time.sleep(1)  # the calls in flight when wrk stopped finish and are journaled
+    answered = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    with sqlite3.connect(database) as connection:
+        journaled = connection.execute("SELECT count(*) FROM journal").fetchone()[0] - 1  # less the first
+    lost = max(0, answered - journaled)
+    table.add(
+        "load",
+        f"{connections} clients, {seconds} s, mixed batches",
+        f"{rps:,.0f} req/s",
+        f"p99 {p99}, {answered:,} answered, non-2xx {int(bad.group(1)) if bad else 0}, "
+        f"socket errors {socket_errors.group(1) if socket_errors else 'none'}, "
+        f"journal entries {journaled:,} (lost {lost})",
+    )
 
 
 def _stalled_socket(port: int) -> socket.socket:
@@ -410,6 +473,7 @@ def _profiled(emulator: InProcess, calls: int) -> tuple[str, str]:
 SECTIONS: dict[str, Section] = {
     "throughput": throughput,
     "stalled": stalled,
+    "load": mixed_load,
     "batch": batch,
     "rows": rows,
     "coldstart": coldstart,
