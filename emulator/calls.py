@@ -370,8 +370,13 @@ class Call(Generic[E]):
     def _fixtures_accept(self, verified: str | None) -> bool:
         """Whether the fixtures accept the call's credentials (a new tenant may be made for it)."""
         credentials = self.command.credentials
+        fixtures = self.runtime.database.fixtures
         if isinstance(credentials, Ticket):
-            return self.runtime.database.fixtures.has_ticket(credentials.ticket.strip())
+            return fixtures.has_ticket(credentials.ticket.strip())
+        if isinstance(credentials, AccessToken):
+            return self.runtime.settings.mode == "online" and fixtures.has_access_token(
+                credentials.token.strip()
+            )
         return verified is not None  # a password verified against the fixtures' hash
 
     def verified_hash(self, name: str, password: str) -> str | None:

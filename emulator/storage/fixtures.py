@@ -157,6 +157,10 @@ class Fixtures:
         """Whether ``ticket`` is one of the users' fixed tickets."""
         return any(ticket in user.tickets for user in self.users)
 
+    def has_access_token(self, token: str) -> bool:
+        """Whether ``token`` is one of the users' Bearer access tokens."""
+        return any(token in user.access_tokens for user in self.users)
+
     def has_application_token(self, token: str) -> bool:
         return token in self.application_tokens
 
