@@ -13,23 +13,23 @@ LOCK := requirements/runtime.txt requirements/dev.txt requirements/build.txt
 
 $(BIN)/python:
 	@echo "== creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 
 # The runtime alone (make run): the locked runtime packages and the project, no test tools.
 $(VENV)/.runtime: pyproject.toml requirements/runtime.txt requirements/build.txt | $(BIN)/python
 	@echo "== installing the locked runtime packages (requirements/runtime.txt)"
-	$(PIP) install --require-hashes -r requirements/build.txt -r requirements/runtime.txt
+	@$(PIP) install --require-hashes -r requirements/build.txt -r requirements/runtime.txt
 	@echo "== installing superoffice-emulator itself (editable)"
-	$(PIP) install --no-build-isolation --no-deps -e .
-	touch $@
+	@$(PIP) install --no-build-isolation --no-deps -e .
+	@touch $@
 
 # Everything the tests need (make test): runtime + the test, browser and postgres extras.
 $(VENV)/.installed: pyproject.toml requirements/dev.txt requirements/build.txt | $(BIN)/python
 	@echo "== installing the locked packages for the tests (requirements/dev.txt)"
-	$(PIP) install --require-hashes -r requirements/build.txt -r requirements/dev.txt
+	@$(PIP) install --require-hashes -r requirements/build.txt -r requirements/dev.txt
 	@echo "== installing superoffice-emulator itself (editable)"
-	$(PIP) install --no-build-isolation --no-deps -e .
-	touch $@ $(VENV)/.runtime
+	@$(PIP) install --no-build-isolation --no-deps -e .
+	@touch $@ $(VENV)/.runtime
 
 install-runtime: $(VENV)/.runtime
 
