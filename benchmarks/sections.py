@@ -181,7 +181,9 @@ def mixed_load(table: Table, work: Path) -> None:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     with sqlite3.connect(database) as connection:
-        journaled = connection.execute("SELECT count(*) FROM journal").fetchone()[0] - 1  # less the first
+        journaled = (
+            connection.execute("SELECT count(*) FROM emulator_journal").fetchone()[0] - 1
+        )  # less the first
     lost = max(0, answered - journaled)
     table.add(
         "load",
