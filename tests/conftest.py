@@ -13,6 +13,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,7 @@ def _read(db_path: Path, sql: str, params: dict[str, Any]) -> tuple[list[str], l
     """Column names and rows of ``sql`` on the test's database, through a connection of its own."""
     url = _postgres_databases.get(Path(db_path))
     if url is None:
-        with sqlite3.connect(db_path) as lite:
+        with closing(sqlite3.connect(db_path)) as lite, lite:
             cursor = lite.execute(sql, params)
             rows = cursor.fetchall()
             names = [d[0] for d in cursor.description or ()]

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,10 @@ def test_an_older_database_gets_the_body_columns_and_its_old_entries_have_none(
         pytest.skip("the old database is made by dropping columns with sqlite3")
     with serve(settings) as server:
         assert soap_post(server, envelope(["appointment_id=1"])).status_code == 200
-    with sqlite3.connect(db_path) as connection:  # as a database made before the bodies were kept
+    with (
+        closing(sqlite3.connect(db_path)) as connection,
+        connection,
+    ):  # as a database made before the bodies were kept
         connection.execute("ALTER TABLE emulator_journal DROP COLUMN request_body")
         connection.execute("ALTER TABLE emulator_journal DROP COLUMN response_body")
 

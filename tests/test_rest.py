@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -549,7 +550,7 @@ def test_a_database_from_before_the_wire_column_gets_it(db_path: Path) -> None:
     from emulator.settings import Settings
 
     create_app(Settings(database_url=f"sqlite:///{db_path}")).runtime.database.dispose()
-    with sqlite3.connect(db_path) as old:
+    with closing(sqlite3.connect(db_path)) as old, old:
         old.execute("ALTER TABLE emulator_journal DROP COLUMN wire")
     old.close()
     with LiveServer(Settings(database_url=f"sqlite:///{db_path}")) as server:

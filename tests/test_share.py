@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -269,7 +270,7 @@ def test_health_answers_503_when_the_schema_is_gone(client: Client, db_path: Pat
     if not database_url(db_path).startswith("sqlite"):
         pytest.skip("a SQLite file")
     assert client.get("/_emulator/health").status_code == 200
-    with sqlite3.connect(db_path) as connection:
+    with closing(sqlite3.connect(db_path)) as connection, connection:
         connection.execute("DROP TABLE emulator_tenant")
     response = client.get("/_emulator/health")
     assert response.status_code == 503 and response.get_json()["status"] == "unavailable"
