@@ -248,6 +248,10 @@ class _NoLock:
     def release(self) -> None:
         pass
 
+    def locked(self) -> bool:
+        """Never held, as :class:`threading.Lock` would say of itself."""
+        return False
+
 
 def _rollback(connection: Any) -> bool:
     """Roll back; False when the connection could not (the pool discards a broken one)."""
