@@ -26,6 +26,7 @@ import pytest
 from emulator.settings import Settings
 from emulator.wsgi import make_app, settings_from_env, settings_to_env
 from tests.conftest import APPOINTMENT, SOAP11_HEADERS, Answer, envelope
+from tests.test_settings import every_setting_changed
 
 START_TIMEOUT = 60.0  # seconds; generous, for a loaded CI machine
 SHARED_ID = 200  # every call also completes this appointment: its updatedCount counts the calls
@@ -194,18 +195,7 @@ def test_serve_refuses_impossible_counts(settings: Settings, options: dict[str, 
 
 # -- emulator.wsgi --------------------------------------------------------------------------------
 def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'x.db'}",
-        mode="online",
-        contract="netserver",
-        wrap_exceptions=False,
-        strict=True,
-        ticket_lifetime_seconds=60,
-        journal_size=7,
-        admin_token="secret",
-        max_body_bytes=4096,
-        default_tenant="Cust12345",
-    )
+    settings = every_setting_changed(tmp_path)
     assert settings_from_env(settings_to_env(settings)) == settings
 
 

@@ -70,18 +70,34 @@ def test_the_cli_and_the_wsgi_entry_refuse_the_same_values(
     assert f"(env var: '{name}'): {reason}" in " ".join(result.output.split()), result.output
 
 
-def test_values_round_trip_through_the_environment(tmp_path: Path) -> None:
-    settings = Settings(
+def every_setting_changed(tmp_path: Path) -> Settings:
+    """Settings with every field but the fixture file away from its default (a test holds that)."""
+    return Settings(
         database_url=f"sqlite:///{tmp_path / 'x.db'}",
         mode="online",
+        contract="netserver",
         wrap_exceptions=False,
         strict=True,
         ticket_lifetime_seconds=60,
         journal_size=7,
+        journal_body_bytes=0,
+        max_tenants=3,
         admin_token="secret",
+        request_timeout=2.5,
         max_body_bytes=4096,
+        allowed_hosts=("crm.test", "other.test"),
         default_tenant="Cust12345",
     )
+
+
+def test_values_round_trip_through_the_environment(tmp_path: Path) -> None:
+    settings = every_setting_changed(tmp_path)
+    unchanged = [
+        d.name
+        for d in declarations(Settings)
+        if d.name != "fixtures" and getattr(settings, d.name) == d.default
+    ]
+    assert unchanged == [], "give every setting a value of its own here"
     server = ServerOptions(host="0.0.0.0", port=0, workers=2, log_level="debug", log_format="json")
 
     assert from_env(Settings, to_env(settings)) == settings
