@@ -108,6 +108,14 @@ class EmulatorApp:
             answer = web.text(500, _INTERNAL_ERROR)
         return web.send(answer, environ, start_response)
 
+    def is_call(self, environ: WSGIEnvironment) -> bool:
+        """Whether the request is a SOAP or REST call (which may run on a server's event loop:
+        :mod:`emulator.blocking`); admin, dashboard and WSDL requests are not."""
+        if environ.get("REQUEST_METHOD") != "POST":
+            return False
+        path = environ.get("PATH_INFO", "")
+        return paths.CALL_PATH.fullmatch(path) is not None or rest_paths.CALL_PATH.fullmatch(path) is not None
+
 
 def index() -> Mount:
     """``/``: which emulator this is, and where its services are."""

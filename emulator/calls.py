@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 
-from emulator import faults
+from emulator import blocking, faults
 from emulator.domain import activities, sessions
 from emulator.domain.errors import (
     ClientFault,
@@ -156,6 +156,7 @@ class AuthenticateUsernamePassword:
     password: str | None
 
     def perform(self, call: Call[Any]) -> Login:
+        blocking.about_to_block()  # a password is verified: never on the event loop
         call.user = self.user_name
         call.inject_faults()
         name = (self.user_name or "").strip()
@@ -363,6 +364,8 @@ class Call(Generic[E]):
 
     def _take_fault(self, store: TenantStore) -> faults.FaultRule | None:
         rule = self.runtime.database.take_fault(store, self.command.arguments.name, self.identifiers)
+        if rule is not None and rule.kind == "latency":
+            blocking.about_to_block()  # in the transaction: the rule's count is rolled back
         if rule is not None:
             self.outcome = f"injected {rule.kind}"
         return rule
@@ -383,6 +386,7 @@ class Call(Generic[E]):
         """The hash of user ``name`` that ``password`` matches (``None``: it does not, or there is
         no such user), read without the writer's lock and verified outside any lock; for a tenant
         not made yet, as the fixtures would make it. Checks the application token too."""
+        blocking.about_to_block()
         database = self.runtime.database
         with database.reading(self.tenant) as store:
             exists = store.tenant_exists()

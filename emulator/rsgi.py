@@ -10,9 +10,13 @@ on granian's event loop, where a stalled client costs nothing but its socket: a 
 not arrived within ``request_timeout`` seconds is answered 408, one over ``max_body_bytes`` 413
 (from its ``Content-Length`` before a byte is read, or as soon as a chunked body grows past it),
 and the connection is closed after either. Only a complete body reaches the app: a WSGI environ
-is built from the RSGI scope and the buffered bytes, the (synchronous) app runs on a small pool of
-threads, so that an injected ``latency`` fault or a password hash does not hold up the other
-connections of the worker, and its answer goes back with one ``response_bytes``.
+is built from the RSGI scope and the buffered bytes, and the (synchronous) app runs on it. A request
+that ``inline`` accepts (the emulator's: a SOAP or REST call with a small body) runs on the event
+loop itself, where a handoff to a thread would cost more than the call; should it be about to
+block (:mod:`emulator.blocking`: a password to verify, an injected ``latency`` fault) it stops
+before anything is committed and runs again on one of a small pool of threads, as every other
+request does, so that it holds up its own connection only. Its answer goes back with one
+``response_bytes``.
 
 An app whose answer breaks off while it is produced (the ``drop`` fault raises from its body
 iterator) gets its client's connection shut down before a byte of the answer is sent: RSGI has no
@@ -34,13 +38,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
+from emulator import blocking
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("emulator")
 
 THREADS = 4
-"""Threads per worker process that run the app's calls."""
+"""Threads per worker process that run the requests that do not run on the event loop."""
+
+INLINE_BODY_BYTES = 64 * 1024
+"""Requests with a larger body never run on the event loop (a batch of thousands of ids)."""
 
 
 class Headers(Protocol):
@@ -88,10 +97,13 @@ class BufferedWsgi:
         request_timeout: float,
         max_body_bytes: int,
         threads: int = THREADS,
+        inline: Callable[[WSGIEnvironment], bool] | None = None,
         on_close: Callable[[], object] | None = None,
     ) -> None:
-        """``threads`` 0 runs each call on the event loop itself; ``on_close`` runs at shutdown."""
+        """``inline`` says which requests may run on the event loop (see the module's doc);
+        ``threads`` 0 runs every request there; ``on_close`` runs at shutdown."""
         self.app = app
+        self.inline = inline
         self.request_timeout = request_timeout
         self.max_body_bytes = max_body_bytes
         self.threads = threads
@@ -131,10 +143,10 @@ class BufferedWsgi:
             with contextlib.suppress(Exception):
                 protocol.response_bytes(400, _TEXT_CLOSE, b"The request body could not be read.\n")
             return
-        environ = wsgi_environ(scope, body)
-        if self._pool is None:
-            answer = call_wsgi(self.app, environ)
-        else:
+        answer = self._call_inline(scope, body)
+        if answer is None:
+            assert self._pool is not None
+            environ = wsgi_environ(scope, body)
             answer = await asyncio.get_running_loop().run_in_executor(
                 self._pool, call_wsgi, self.app, environ
             )
@@ -144,6 +156,21 @@ class BufferedWsgi:
         else:
             shut_down_connection(scope.server, scope.client)
             protocol.response_stream(status, headers)  # and end it at once: the body is cut short
+
+    def _call_inline(self, scope: Scope, body: bytes) -> Answer | None:
+        """The answer of the app run on the event loop, or ``None`` when it must run on the pool."""
+        if self._pool is None:
+            return call_wsgi(self.app, wsgi_environ(scope, body))
+        if self.inline is None or len(body) > INLINE_BODY_BYTES:
+            return None
+        environ = wsgi_environ(scope, body)
+        if not self.inline(environ):
+            return None
+        try:
+            with blocking.on_event_loop():
+                return call_wsgi(self.app, environ)
+        except blocking.WouldBlock:
+            return None
 
     async def _read_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
         length = scope.headers.get("content-length")
@@ -198,9 +225,11 @@ def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
     return environ
 
 
-def call_wsgi(
-    app: WSGIApplication, environ: WSGIEnvironment
-) -> tuple[int, list[tuple[str, str]], bytes, bool]:
+Answer = tuple[int, list[tuple[str, str]], bytes, bool]
+"""An app's answer: status, headers, body, and False when the body broke off."""
+
+
+def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:
     """Run ``app`` on ``environ``: status, headers, body, and False when the body broke off."""
     started: list[Any] = []
 

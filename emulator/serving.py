@@ -6,10 +6,11 @@
     serve(Settings(database_url="sqlite:///crm.db"), "127.0.0.1", 8080, workers=2)  # until SIGINT/SIGTERM
 
 ``workers >= 1`` runs granian (a Rust HTTP server) on its RSGI interface, each request body read
-whole on the worker's event loop before the call runs on one of a few Python threads
-(:mod:`emulator.rsgi`): a client that stops sending costs its socket only, and is answered 408
-after ``settings.request_timeout``. ``workers == 0`` runs werkzeug's threaded development server
-in this process (no such protection: for in-process use).
+whole on the worker's event loop before the app runs (:mod:`emulator.rsgi`): a client that stops
+sending costs its socket only, and is answered 408 after ``settings.request_timeout``. A SOAP or
+REST call runs on the event loop itself, every other request (and a call about to block:
+:mod:`emulator.blocking`) on one of a few Python threads. ``workers == 0`` runs werkzeug's threaded
+development server in this process (no such protection: for in-process use).
 
 Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
 so no database connection ever crosses a ``fork``. The parent only checks the database and creates
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("emulator")
 
 THREADS = 4
-"""Python threads per granian worker that run the emulator's calls, by default (see
-:mod:`emulator.rsgi`: granian's event loop reads every body first, then a thread runs the call).
+"""Python threads per granian worker that run the requests that do not run on its event loop (see
+:mod:`emulator.rsgi`): admin and dashboard requests, logins, calls with a ``latency`` fault.
 Processes, not threads, are what scale (the GIL, SQLite's one writer); the threads are there so
 that an injected ``latency`` fault or a slow login holds up its own call only, up to this many."""
 
@@ -105,6 +106,7 @@ def worker_rsgi_app(settings: Settings, log_level: str, log_format: LogFormat, t
         request_timeout=settings.request_timeout,
         max_body_bytes=settings.max_body_bytes,
         threads=threads,
+        inline=app.is_call,
         on_close=app.runtime.database.dispose,
     )
 

@@ -1,0 +1,46 @@
+"""Calls that may run on the server's event loop, and the few steps that must leave it.
+
+Under granian (:mod:`emulator.rsgi`) a SOAP or REST call runs on the worker's event loop itself:
+a handoff to a thread costs more than the whole call. Two steps of a call take long enough to
+hold up every other connection of the worker, and say so before they start::
+
+    blocking.about_to_block()   # raises WouldBlock on the event loop; returns elsewhere
+    time.sleep(rule.latency_ms / 1000)
+
+They are the verification of a password (Argon2, tens of milliseconds) and the wait of an injected
+``latency`` fault. :class:`WouldBlock` is raised before anything is committed (inside the call's
+transaction, which it rolls back, or before one begins); the adapter catches it and runs the
+whole request again on a thread of its pool, where :func:`about_to_block` returns at once.
+Everywhere else (werkzeug's threads, tests, a WSGI server of the user's choice) it always does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_ON_EVENT_LOOP: ContextVar[bool] = ContextVar("emulator_on_event_loop", default=False)
+
+
+class WouldBlock(BaseException):
+    """The call is about to block its thread; run it again where it may (see the module's doc).
+
+    A ``BaseException``: no ``except Exception`` of the pipeline turns it into a failure.
+    """
+
+
+def about_to_block() -> None:
+    """Raise :class:`WouldBlock` when running on the event loop; otherwise return."""
+    if _ON_EVENT_LOOP.get():
+        raise WouldBlock()
+
+
+@contextmanager
+def on_event_loop() -> Iterator[None]:
+    """Run the block as a call on the event loop: :func:`about_to_block` raises there."""
+    token = _ON_EVENT_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _ON_EVENT_LOOP.reset(token)
