@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -25,6 +26,7 @@ from emulator.faults import FaultRule
 from emulator.journal import JournalEntry
 from emulator.storage import schema
 from emulator.storage.engine import READ_ONLY, make_engine, postgres_url
+from emulator.storage.facts import FactsCache
 from emulator.storage.faults import fault_rules_for
 from emulator.storage.fixtures import Fixtures
 from emulator.storage.journal import JournalWriter
@@ -67,6 +69,7 @@ class Database:
         self._tenants = tenants_for(dialect)
         self._faults = fault_rules_for(dialect)
         self._journal = JournalWriter(journal_size, journal_body_bytes)
+        self._facts = FactsCache()
 
     @property
     def journal_size(self) -> int:
@@ -105,11 +108,15 @@ class Database:
         """
         with self._transactions.write(tenant) as transaction:
             store = TenantStore(transaction.cursor, tenant, self._statements)
-            if create and not store.tenant_exists() and (create is True or create()):
+            generation = store.generation()
+            if generation is None and create and (create is True or create()):
                 # a tenant's first call, or one dropped meanwhile (perhaps by another worker
                 # process): made from the fixtures and committed, whatever the call then does
                 self._create(transaction.cursor, tenant, self.fixtures)
                 transaction.commit_and_begin()
+                generation = store.generation()
+            if generation is not None:
+                store.facts = self._facts.at(tenant, generation)
             yield store
 
     @contextmanager
@@ -162,8 +169,17 @@ class Database:
         self, store: TenantStore, operation: str, identifiers: Sequence[str | None]
     ) -> FaultRule | None:
         """The store's tenant's first fault rule matching this call, counted down in the store's
-        (write) transaction; ``None`` when none matches."""
-        return self._faults.take(store.cursor, store.tenant, operation, identifiers)
+        (write) transaction; ``None`` when none matches (or, known from this generation, the
+        tenant has none)."""
+        facts = store.facts
+        if facts is not None and facts.no_fault_rules:
+            return None
+        rule, armed = self._faults.take(store.cursor, store.tenant, operation, identifiers)
+        if rule is not None and rule.count is not None:
+            self._tenants.next_generation(store.cursor, store.tenant)  # counted down or used up
+        elif not armed and facts is not None:
+            facts.no_fault_rules = True
+        return rule
 
     def take_fault_now(
         self, tenant: str, operation: str, identifiers: Sequence[str | None]
@@ -200,15 +216,23 @@ class FaultPlan:
 
     def add(self, rule: FaultRule) -> FaultRule:
         """Store ``rule`` (its ``id`` set) after the tenant's other rules."""
-        with self._database._transactions.write(self._tenant) as transaction:
-            return self._database._faults.add(transaction.cursor, self._tenant, rule)
+        with self._changing() as cursor:
+            return self._database._faults.add(cursor, self._tenant, rule)
 
     def remove(self, rule_id: int) -> bool:
         """Drop the rule with ``rule_id``; False when there is none (or it was used up)."""
-        with self._database._transactions.write(self._tenant) as transaction:
-            return self._database._faults.remove(transaction.cursor, self._tenant, rule_id)
+        with self._changing() as cursor:
+            return self._database._faults.remove(cursor, self._tenant, rule_id)
 
     def clear(self) -> int:
         """Drop every rule of the tenant; how many there were."""
-        with self._database._transactions.write(self._tenant) as transaction:
-            return self._database._faults.clear(transaction.cursor, self._tenant)
+        with self._changing() as cursor:
+            return self._database._faults.clear(cursor, self._tenant)
+
+    @contextmanager
+    def _changing(self) -> Iterator[Any]:
+        """A write transaction's cursor for a change of the plan, which makes it a new generation."""
+        database = self._database
+        with database._transactions.write(self._tenant) as transaction:
+            yield transaction.cursor
+            database._tenants.next_generation(transaction.cursor, self._tenant)

@@ -73,17 +73,18 @@ class FaultRules:
 
     def take(
         self, cursor: Any, tenant: str, operation: str, identifiers: Sequence[str | None]
-    ) -> FaultRule | None:
+    ) -> tuple[FaultRule | None, bool]:
         """The first rule matching this call, counted down (deleted when used up), in the
-        caller's write transaction; ``None`` when none matches."""
-        for rule in self.list(cursor, tenant):
+        caller's write transaction (``None`` when none matches), and whether the tenant has any."""
+        rules = self.list(cursor, tenant)
+        for rule in rules:
             if rule.matches(operation, identifiers):
                 if rule.count is not None:
                     statement = self._delete_one if rule.count <= 1 else self._count_down
                     cursor.execute(statement.text, statement.params({"tenant": tenant, "id": rule.id}))
                     rule.count -= 1
-                return rule
-        return None
+                return rule, True
+        return None, bool(rules)
 
 
 def _rule(row: Sequence[Any]) -> FaultRule:

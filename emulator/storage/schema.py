@@ -9,6 +9,7 @@ owner ``associate_id`` and ``group_idx``, and NetServer's ``registered``/``updat
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -34,6 +35,8 @@ tenant = Table(
     metadata,
     Column("tenant", String(TENANT), primary_key=True),
     Column("created", DateTime, nullable=False),
+    Column("generation", BigInteger, nullable=False, default=0),
+    # random at creation, one more at each change of the fault plan: see emulator.storage.facts
 )
 
 

@@ -36,6 +36,7 @@ from emulator.domain.activities import (
 from emulator.domain.sentry import Level, TableRights, User
 from emulator.domain.sessions import TicketRow
 from emulator.storage import schema
+from emulator.storage.facts import TenantFacts
 from emulator.storage.sql import Dialect, Statement
 
 _a, _r, _t = schema.associate, schema.role, schema.ticket
@@ -108,8 +109,8 @@ class Statements:
             select(token.c.token).where(token.c.tenant == _TENANT, token.c.token == bindparam("token")),
             dialect,
         )
-        self.tenant_exists = Statement(
-            select(schema.tenant.c.tenant).where(schema.tenant.c.tenant == _TENANT), dialect
+        self.tenant_generation = Statement(
+            select(schema.tenant.c.generation).where(schema.tenant.c.tenant == _TENANT), dialect
         )
         self.journal_insert = Statement(insert(j).inline(), dialect, columns=JOURNAL_COLUMNS)
         self.journal_floor = Statement(
@@ -235,13 +236,18 @@ class TenantStore:
     """Implements ``ActivityStore`` and ``SessionStore`` for ``tenant`` in one open transaction.
 
     It runs :class:`Statements` on the transaction's DB-API cursor; the transaction is
-    :meth:`emulator.storage.database.Database.transaction`'s.
+    :meth:`emulator.storage.database.Database.transaction`'s. With ``facts`` (the tenant's, read
+    under its generation in this transaction) application tokens and fixture tickets are
+    looked up there first.
     """
 
-    def __init__(self, cursor: Any, tenant: str, statements: Statements) -> None:
+    def __init__(
+        self, cursor: Any, tenant: str, statements: Statements, facts: TenantFacts | None = None
+    ) -> None:
         self.cursor = cursor
         self.tenant = tenant
         self.sql = statements
+        self.facts = facts
 
     def _run(self, statement: Statement, **values: Any) -> None:
         self.cursor.execute(statement.text, statement.params(values))
@@ -251,8 +257,13 @@ class TenantStore:
         row = self.cursor.fetchone()
         return None if row is None else statement.row(row)
 
+    def generation(self) -> int | None:
+        """The tenant's generation (:mod:`emulator.storage.facts`); ``None`` when it does not exist."""
+        row = self._one(self.sql.tenant_generation, tenant=self.tenant)
+        return None if row is None else int(row[0])
+
     def tenant_exists(self) -> bool:
-        return self._one(self.sql.tenant_exists, tenant=self.tenant) is not None
+        return self.facts is not None or self.generation() is not None
 
     # -- activities -------------------------------------------------------------------------
     def fetch_activities(
@@ -286,8 +297,16 @@ class TenantStore:
 
     # -- sessions ---------------------------------------------------------------------------
     def find_ticket(self, ticket: str) -> TicketRow | None:
+        facts = self.facts
+        if facts is not None and (known := facts.fixture_tickets.get(ticket)) is not None:
+            return known
         row = self._one(self.sql.find_ticket, tenant=self.tenant, ticket=ticket)
-        return None if row is None else TicketRow(user_from_row(row), row[11], row[12])
+        if row is None:
+            return None
+        found = TicketRow(user_from_row(row), row[11], row[12])
+        if facts is not None:
+            facts.remember_ticket(ticket, found)
+        return found
 
     def touch_ticket(self, ticket: str, now: datetime) -> None:
         self._run(self.sql.touch_ticket, now=now, tenant=self.tenant, ticket=ticket)
@@ -311,7 +330,13 @@ class TenantStore:
         return None if row is None else (user_from_row(row), row[11])
 
     def has_application_token(self, token: str) -> bool:
-        return self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
+        facts = self.facts
+        if facts is not None and (known := facts.application_tokens.get(token)) is not None:
+            return known
+        registered = self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
+        if facts is not None:
+            facts.remember_token(token, registered)
+        return registered
 
     # -- journal ----------------------------------------------------------------------------
     def add_journal_entry(self, values: Mapping[str, Any]) -> None:

@@ -12,10 +12,11 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Table, bindparam, delete, func, insert, select
+from sqlalchemy import BindParameter, Table, bindparam, delete, func, insert, literal_column, select, update
 
 from emulator.clock import utcnow
 from emulator.storage import schema
+from emulator.storage.facts import new_generation
 from emulator.storage.fixtures import Fixtures
 from emulator.storage.sql import Dialect, Statement
 from emulator.storage.store import encode_rights
@@ -45,6 +46,11 @@ class Tenants:
             for table in schema.TENANT_TABLES  # children first
         ]
         self._count = Statement(select(func.count()).select_from(schema.tenant), dialect)
+        t = schema.tenant
+        self._next_generation = Statement(
+            update(t).where(t.c.tenant == tenant).values(generation=t.c.generation + literal_column("1")),
+            dialect,
+        )
 
     def count(self, cursor: Any) -> int:
         """How many tenants the database holds."""
@@ -54,10 +60,14 @@ class Tenants:
     def create(self, cursor: Any, tenant: str, fixtures: Fixtures) -> None:
         """Insert ``tenant`` and its rows made from ``fixtures`` (it must not exist)."""
         rows = fixture_rows(tenant, fixtures)
-        rows[schema.tenant] = [{"tenant": tenant, "created": utcnow()}]
+        rows[schema.tenant] = [{"tenant": tenant, "created": utcnow(), "generation": new_generation()}]
         for table, statement in self._inserts.items():
             if rows.get(table):
                 cursor.executemany(statement.text, [statement.params(row) for row in rows[table]])
+
+    def next_generation(self, cursor: Any, tenant: str) -> None:
+        """Make what processes remember of ``tenant`` stale (:mod:`emulator.storage.facts`)."""
+        cursor.execute(self._next_generation.text, self._next_generation.params({"tenant": tenant}))
 
     def delete(self, cursor: Any, tenant: str) -> None:
         """Delete every row of ``tenant``, its tenant row too."""

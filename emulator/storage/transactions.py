@@ -83,24 +83,29 @@ def create_schema(engine: Engine) -> None:
             # the first one's tables and creates nothing (instead of a duplicate-table error).
             connection.execute(ADVISORY_LOCK, {"key": SCHEMA_LOCK_KEY})
         schema.metadata.create_all(connection)
-        _add_missing_journal_columns(connection)
+        _add_missing_columns(connection)
 
 
-_ADDED_JOURNAL_COLUMNS = {
-    "wire": "VARCHAR(10) NOT NULL DEFAULT 'soap'",
-    "contract_warnings": "TEXT NOT NULL DEFAULT '[]'",
-    "request_body": "TEXT",
-    "response_body": "TEXT",
+_ADDED_COLUMNS = {
+    schema.journal.name: {
+        "wire": "VARCHAR(10) NOT NULL DEFAULT 'soap'",
+        "contract_warnings": "TEXT NOT NULL DEFAULT '[]'",
+        "request_body": "TEXT",
+        "response_body": "TEXT",
+    },
+    schema.tenant.name: {"generation": "BIGINT NOT NULL DEFAULT 0"},
 }
-"""Journal columns newer than the first schema, with what an older database's rows get."""
+"""Columns newer than the first schema, per table, with what an older database's rows get."""
 
 
-def _add_missing_journal_columns(connection: Connection) -> None:
-    """A database made before a journal column existed gets it (old entries: SOAP, no warnings)."""
-    columns = {column["name"] for column in inspect(connection).get_columns(schema.journal.name)}
-    for name, declaration in _ADDED_JOURNAL_COLUMNS.items():
-        if name not in columns:
-            connection.exec_driver_sql(f"ALTER TABLE {schema.journal.name} ADD COLUMN {name} {declaration}")
+def _add_missing_columns(connection: Connection) -> None:
+    """A database made before a column existed gets it (old journal entries: SOAP, no warnings)."""
+    inspector = inspect(connection)
+    for table, added in _ADDED_COLUMNS.items():
+        columns = {column["name"] for column in inspector.get_columns(table)}
+        for name, declaration in added.items():
+            if name not in columns:
+                connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
 
 
 class Transaction:
