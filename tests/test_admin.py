@@ -21,7 +21,8 @@ from emulator.domain.activities import ActivityKind, ActivityStatus
 from emulator.settings import Settings
 from emulator.storage.fixtures import Fixtures
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, RITA_TICKET, SOAP11_HEADERS, Answer, database_url, envelope, query
+from tests.support.database import database_url, query
+from tests.support.soap import DEMO_TICKET, RITA_TICKET, set_status
 
 KIND_ORDER = list(ActivityKind)
 
@@ -56,15 +57,6 @@ def call(
     response = http.open(path, method=method, data=body, headers=headers)
     assert response.mimetype == "application/json", response.get_data(as_text=True)
     return response.status_code, response.get_json(), response
-
-
-def soap(http: Client, tenant: str, ids: list[str | None], status: str, ticket: str = DEMO_TICKET) -> Answer:
-    response = http.post(
-        f"/{tenant}/Remote/Services86/Appointment.svc",
-        data=envelope(ids, status, ticket=ticket),
-        headers=SOAP11_HEADERS,
-    )
-    return Answer(response.status_code, response.data)
 
 
 def expected_order(activities: list[Any]) -> list[tuple[str, int]]:
@@ -153,7 +145,7 @@ def test_reset_restores_fixtures_and_clears_journal_and_faults(
     http: Client, tenant: str, fixtures: Fixtures
 ) -> None:
     original = next(a for a in fixtures.activities if a.kind is ActivityKind.APPOINTMENT and a.id == 17)
-    assert soap(http, tenant, ["appointment_id=17"], "Completed").succeeded is True
+    assert set_status(http, ["appointment_id=17"], "Completed", tenant=tenant).succeeded is True
     assert call(http, "GET", f"/{tenant}/_emulator/activities/appointment/17")[1]["status"] == "Completed"
     assert call(http, "POST", f"/{tenant}/_emulator/faults", '{"kind": "http503", "count": null}')[0] == 201
 
@@ -166,7 +158,9 @@ def test_reset_restores_fixtures_and_clears_journal_and_faults(
     assert after["status"] == original.status.name and after["updatedCount"] == 0 and after["updated"] is None
     assert call(http, "GET", f"/{tenant}/_emulator/journal")[1] == []
     assert call(http, "GET", f"/{tenant}/_emulator/faults")[1] == []
-    assert soap(http, tenant, ["appointment_id=17"], "Started").status == 200  # the 503 rule is gone
+    assert (
+        set_status(http, ["appointment_id=17"], "Started", tenant=tenant).status == 200
+    )  # the 503 rule is gone
 
 
 SMALL_FIXTURES = """
@@ -186,7 +180,9 @@ activities:
 
 
 def test_fixtures_in_yaml_replace_the_tenant_data(http: Client, tenant: str) -> None:
-    soap(http, tenant, ["appointment_id=17"], "Completed")  # creates the tenant from the default fixtures
+    set_status(
+        http, ["appointment_id=17"], "Completed", tenant=tenant
+    )  # creates the tenant from the default fixtures
     status, body, _ = call(http, "POST", f"/{tenant}/_emulator/fixtures", SMALL_FIXTURES)
     assert status == 200
     assert body["loaded"] == {"roles": 2, "users": 2, "application_tokens": 0, "activities": 2, "denials": 0}
@@ -199,8 +195,11 @@ def test_fixtures_in_yaml_replace_the_tenant_data(http: Client, tenant: str) -> 
     assert [u["name"] for u in call(http, "GET", f"/{tenant}/_emulator/users")[1]] == ["kari", "vera"]
     assert call(http, "GET", f"/{tenant}/_emulator/journal")[1] == []
     # the posted data is live: its ticket works, the default demo ticket no longer does
-    assert soap(http, tenant, ["appointment_id=500"], "Completed", ticket="7T:kari").succeeded is True
-    refused = soap(http, tenant, ["appointment_id=500"], "Started")
+    assert (
+        set_status(http, ["appointment_id=500"], "Completed", ticket="7T:kari", tenant=tenant).succeeded
+        is True
+    )
+    refused = set_status(http, ["appointment_id=500"], "Started", tenant=tenant)
     assert (
         refused.succeeded is False
         and refused.info["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
@@ -253,7 +252,7 @@ def test_fixtures_in_json_with_json_content_type(http: Client, tenant: str) -> N
 def test_bad_fixtures_are_400_with_the_validator_message_and_change_nothing(
     http: Client, tenant: str, body: str | bytes, content_type: str, kind: str | None, where: str
 ) -> None:
-    soap(http, tenant, ["appointment_id=17"], "Completed")
+    set_status(http, ["appointment_id=17"], "Completed", tenant=tenant)
     before = call(http, "GET", f"/{tenant}/_emulator/activities?limit=1000")[1]
     status, answer, _ = call(
         http, "POST", f"/{tenant}/_emulator/fixtures", body, **{"Content-Type": content_type}
@@ -317,7 +316,7 @@ def test_activities_by_id_shows_a_change_made_over_soap(
     http: Client, tenant: str, fixtures: Fixtures
 ) -> None:
     demo = next(u for u in fixtures.users if DEMO_TICKET in u.tickets)
-    assert soap(http, tenant, ["sale_id=3", "appointment_id=3"], "Completed").succeeded is True
+    assert set_status(http, ["sale_id=3", "appointment_id=3"], "Completed", tenant=tenant).succeeded is True
     got = call(http, "GET", f"/{tenant}/_emulator/activities?id=3")[1]
     changed = {a["identifier"]: a for a in got}
     assert set(changed) == {f"{a.kind.key}=3" for a in fixtures.activities if a.id == 3}
@@ -389,9 +388,11 @@ def test_users_show_role_and_rights_but_no_secrets(http: Client, tenant: str, fi
 
 # -- journal ------------------------------------------------------------------------------------
 def test_journal_records_calls_newest_first_and_filters(http: Client, tenant: str) -> None:
-    soap(http, tenant, ["appointment_id=17"], "Completed")
-    soap(http, tenant, ["appointment_id=18", "sale_id=2"], "Started")
-    denied = soap(http, tenant, ["appointment_id=1"], "Completed", ticket=RITA_TICKET)  # read-only user
+    set_status(http, ["appointment_id=17"], "Completed", tenant=tenant)
+    set_status(http, ["appointment_id=18", "sale_id=2"], "Started", tenant=tenant)
+    denied = set_status(
+        http, ["appointment_id=1"], "Completed", ticket=RITA_TICKET, tenant=tenant
+    )  # read-only user
     assert denied.succeeded is False
 
     status, entries, _ = call(http, "GET", f"/{tenant}/_emulator/journal")
@@ -425,11 +426,11 @@ def test_journal_records_calls_newest_first_and_filters(http: Client, tenant: st
 
 
 def test_journal_polling_with_since_id_returns_only_newer_oldest_first(http: Client, tenant: str) -> None:
-    soap(http, tenant, ["appointment_id=1"], "Completed")
+    set_status(http, ["appointment_id=1"], "Completed", tenant=tenant)
     last_seen = call(http, "GET", f"/{tenant}/_emulator/journal")[1][0]["id"]
     assert call(http, "GET", f"/{tenant}/_emulator/journal?since_id={last_seen}")[1] == []
     for activity_id in (2, 3, 4):
-        soap(http, tenant, [f"appointment_id={activity_id}"], "Completed")
+        set_status(http, [f"appointment_id={activity_id}"], "Completed", tenant=tenant)
     polled = call(http, "GET", f"/{tenant}/_emulator/journal?since_id={last_seen}")[1]
     assert [e["identifiers"] for e in polled] == [
         ["appointment_id=2"],
@@ -441,9 +442,9 @@ def test_journal_polling_with_since_id_returns_only_newer_oldest_first(http: Cli
 
 def test_journal_is_per_tenant_and_clearable(http: Client, tenant: str) -> None:
     other = tenant + "b"
-    soap(http, tenant, ["appointment_id=1"], "Completed")
-    soap(http, tenant, ["appointment_id=2"], "Completed")
-    soap(http, other, ["appointment_id=3"], "Completed")
+    set_status(http, ["appointment_id=1"], "Completed", tenant=tenant)
+    set_status(http, ["appointment_id=2"], "Completed", tenant=tenant)
+    set_status(http, ["appointment_id=3"], "Completed", tenant=other)
     assert call(http, "DELETE", f"/{tenant}/_emulator/journal")[:2] == (200, {"tenant": tenant, "deleted": 2})
     assert call(http, "GET", f"/{tenant}/_emulator/journal")[1] == []
     assert [e["identifiers"] for e in call(http, "GET", f"/{other}/_emulator/journal")[1]] == [
@@ -467,7 +468,7 @@ def test_journal_stays_bounded_by_its_cap(capped: tuple[Client, Path]) -> None:
     http, db = capped
     calls = 150
     for n in range(calls):
-        soap(http, "default", [f"appointment_id={n % 30 + 1}"], "Completed")
+        set_status(http, [f"appointment_id={n % 30 + 1}"], "Completed", tenant="default")
     stored = _journal_rows(db, "default")
     assert stored <= 20 + 50 < calls  # trimmed to the cap every 50 writes
 
@@ -483,7 +484,7 @@ def test_journal_of_every_tenant_stays_bounded_when_tenants_take_turns(capped: t
     http, db = capped
     for _ in range(100):
         for tenant in ("TeamA", "TeamB"):
-            soap(http, tenant, ["appointment_id=1"], "Completed")
+            set_status(http, ["appointment_id=1"], "Completed", tenant=tenant)
     assert _journal_rows(db, "TeamA") <= 20 + 50
     assert _journal_rows(db, "TeamB") <= 20 + 50
 
@@ -568,8 +569,8 @@ def test_removing_a_fault_by_a_non_number_is_400(http: Client) -> None:
 
 def test_a_fault_fires_for_the_tenant_it_was_set_on_only(http: Client, tenant: str) -> None:
     call(http, "POST", f"/{tenant}/_emulator/faults", '{"kind": "sentry"}')
-    assert soap(http, tenant + "x", ["appointment_id=17"], "Completed").succeeded is True
-    denied = soap(http, tenant, ["appointment_id=17"], "Completed")
+    assert set_status(http, ["appointment_id=17"], "Completed", tenant=tenant + "x").succeeded is True
+    denied = set_status(http, ["appointment_id=17"], "Completed", tenant=tenant)
     assert (
         denied.succeeded is False
         and denied.info["ExceptionType"] == "SuperOffice.Exceptions.SoSentryException"
@@ -596,7 +597,7 @@ def test_tenants_are_created_listed_and_deleted(http: Client, tenant: str, fixtu
 
 
 def test_deleting_a_tenant_drops_its_faults_and_it_comes_back_fresh(http: Client, tenant: str) -> None:
-    soap(http, tenant, ["appointment_id=17"], "Completed")
+    set_status(http, ["appointment_id=17"], "Completed", tenant=tenant)
     call(http, "POST", f"/{tenant}/_emulator/faults", '{"kind": "http500", "count": null}')
     call(http, "DELETE", f"/_emulator/tenants/{tenant}")
     assert call(http, "GET", f"/{tenant}/_emulator/faults")[1] == []
@@ -651,7 +652,7 @@ def test_admin_token_is_required_when_set(guarded: Client, authorization: str | 
 
 def test_admin_token_lets_the_holder_in_and_health_stays_open(guarded: Client) -> None:
     assert call(guarded, "GET", "/_emulator/health")[0] == 200
-    soap(guarded, "default", ["appointment_id=17"], "Completed")
+    set_status(guarded, ["appointment_id=17"], "Completed", tenant="default")
     assert call(guarded, "POST", "/_emulator/reset")[0] == 401
     token = {"Authorization": "Bearer s3cret-token"}
     assert (

@@ -24,7 +24,8 @@ from zeep.transports import Transport
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, TOKEN, database_url, envelope
+from tests.support.database import database_url
+from tests.support.soap import DEMO_TICKET, SOAP11_HEADERS, TOKEN, envelope
 
 SOAP_HEADERS = {"ApplicationToken": TOKEN, "Credentials": {"Ticket": DEMO_TICKET}}
 

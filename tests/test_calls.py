@@ -8,7 +8,6 @@ that fails, whether with a ClientFault or a bug.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,35 +19,11 @@ from emulator.app import EmulatorApp
 from emulator.domain.activities import ActivityStatus
 from emulator.domain.errors import ClientFault
 from emulator.faults import FaultRule
-from tests.conftest import DEMO_TICKET, read_row
+from tests.support.calls import command, run_pipeline, run_rest
+from tests.support.database import read_row
+from tests.support.soap import DEMO_TICKET
 
 SESSION = "SuperOffice.Exceptions.SoSessionException"
-
-
-def command(arrival: calls.Arrival, credentials: calls.Credentials, ids: list[str | None]) -> calls.Command:
-    return calls.Command(arrival, credentials, None, calls.SetActivityStatus(ids, ActivityStatus.Completed))
-
-
-@dataclass(frozen=True)
-class Echoed:
-    """A stand-in codec's reply: the outcome itself, its ``repr`` as the body."""
-
-    outcome: calls.Outcome
-
-    @property
-    def body(self) -> bytes:
-        return repr(self.outcome).encode()
-
-
-def run_pipeline(app: EmulatorApp, arrival: calls.Arrival, decode: calls.Decode) -> calls.Outcome:
-    """The pipeline's outcome, as the codec's encoder receives it."""
-    return calls.run(app.runtime, arrival, decode, Echoed).outcome
-
-
-def run_rest(app: EmulatorApp, credentials: calls.Credentials, ids: list[str | None]) -> calls.Outcome:
-    """SetActivityStatus as the REST codec will hand it over."""
-    arrival = calls.Arrival("rest", "default", "Appointment", "SetActivityStatus")
-    return run_pipeline(app, arrival, lambda arrival: command(arrival, credentials, ids))
 
 
 def newest_journal_entry(client: Client) -> dict[str, Any]:

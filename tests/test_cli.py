@@ -5,13 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import queue
-import re
 import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,20 +24,10 @@ from emulator import __version__, cli, serving
 from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings, default_fixtures
 from emulator.storage.fixtures import load_fixtures
-from tests.conftest import read_row
+from tests.support.database import read_row
+from tests.support.fixtures import SMALL_FIXTURES
 from tests.support.http import free_port as closed_port
-
-SMALL_FIXTURES = """\
-roles:
-  - {role_id: 1, name: Administrator, rights: {all: update}}
-users:
-  - {associate_id: 1, name: demo, password: demo, role_id: 1, group_id: 1,
-     tickets: ["7T:1234abcxyzExample=="]}
-application_tokens: ["1234567-1234-9876"]
-activities:
-  appointment:
-    - {id: 41, title: Only one, status: NotStarted, associate_id: 1}
-"""
+from tests.support.servers import ServerProcess, fetch, wait_for
 
 
 @pytest.fixture
@@ -445,87 +432,6 @@ def test_reset_all_resets_every_tenant_to_the_given_fixtures(
 
 
 # -- a real server, as `python -m emulator` -----------------------------------------------------
-class ServerProcess:
-    """A ``superoffice-emulator`` process; the port is read from its start-up log line."""
-
-    LISTENING = re.compile(r"listening on http://(?P<host>[^:/]+):(?P<port>\d+)/")
-
-    def __init__(self, command: Sequence[str], env: Mapping[str, str], timeout: float = 60) -> None:
-        self.process = subprocess.Popen(
-            list(command),
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.port = self._wait_for_port(timeout)
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._lines.put(line)
-        self._lines.put("")
-
-    def _wait_for_port(self, timeout: float) -> int:
-        while True:
-            try:
-                line = self._lines.get(timeout=timeout)
-            except queue.Empty:
-                self.stop()
-                raise AssertionError(f"no start-up line within {timeout}s: {self.output}") from None
-            self.output.append(line)
-            if not line:
-                self.stop()
-                raise AssertionError(f"the server exited: {''.join(self.output)}")
-            match = self.LISTENING.search(line)
-            if match:
-                return int(match["port"])
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> int:
-        """SIGTERM (what ``docker stop`` sends), then the exit status; the rest of the log is kept."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            status = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            status = self.process.wait()
-        while True:
-            try:
-                line = self._lines.get(timeout=5)
-            except queue.Empty:
-                break
-            if not line:
-                break
-            self.output.append(line)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
-        return status
-
-
-def fetch(url: str) -> tuple[int, str, bytes]:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return response.status, response.headers.get_content_type(), response.read()
-
-
-def wait_for(url: str, within: float = 60) -> tuple[int, str, bytes]:
-    """``fetch(url)``, again until the server accepts connections (at most ``within`` seconds)."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return fetch(url)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def test_python_m_emulator_serves_until_sigterm(tmp_path: Path) -> None:
     server = ServerProcess(
         [sys.executable, "-m", "emulator", "serve", "--port", "0"],
@@ -691,25 +597,13 @@ def test_granian_adds_nothing_to_the_banner_at_log_level_info(tmp_path: Path) ->
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'quiet.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
-        wait_until_answering(server)  # granian's workers start after the banner
+        wait_for(server.url("/"))  # granian's workers start after the banner
     finally:
         status = server.stop()
 
     assert status == 0, "".join(server.output)
     assert len(server.output) == 13, "".join(server.output)  # the banner's 12 lines, then "stopped"
     assert server.output[-1].rstrip().endswith("emulator: stopped")
-
-
-def wait_until_answering(server: ServerProcess) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            fetch(server.url("/"))
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -15,23 +15,15 @@ from typing import Any, cast
 
 import pytest
 from lxml import etree
-from werkzeug.test import Client
+from werkzeug.test import Client, TestResponse
 
 from emulator import ns
 from emulator.app import create_app
 from emulator.settings import Contract, Settings
-from tests.conftest import (
-    APPOINTMENT,
-    DATA,
-    SOAP11_HEADERS,
-    SOAP12_HEADERS,
-    SOPRINCIPAL,
-    TOKEN,
-    FakeClock,
-    envelope,
-    read_row,
-    snapshot,
-)
+from tests.support.clock import FakeClock
+from tests.support.database import read_row, snapshot
+from tests.support.paths import DATA
+from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, SOAP12_HEADERS, SOPRINCIPAL, TOKEN, envelope, post
 
 S86 = "{" + ns.SERVICES86 + "}"
 NIL = "{" + ns.XSI + "}nil"
@@ -88,9 +80,9 @@ def headers_for(version: str, service: str = "Appointment") -> dict[str, str]:
 class Reply:
     """A SOAP reply taken apart to the bytes that matter."""
 
-    def __init__(self, status: int, data: bytes) -> None:
-        self.status, self.data = status, data
-        self.root = etree.fromstring(data)
+    def __init__(self, response: TestResponse) -> None:
+        self.status, self.data = response.status_code, response.data
+        self.root = etree.fromstring(self.data)
         self.env = "{" + str(etree.QName(self.root).namespace) + "}"
         self.header = self.root.find(self.env + "Header")
         self.fault = self.root.find(f"{self.env}Body/{self.env}Fault")
@@ -123,11 +115,6 @@ class Reply:
         return text
 
 
-def post(client: Client, body: bytes, headers: dict[str, str], path: str = APPOINTMENT) -> Reply:
-    response = client.post(path, data=body, headers=headers)
-    return Reply(response.status_code, response.data)
-
-
 def journal(client: Client) -> list[dict[str, Any]]:
     response = client.get("/_emulator/journal")
     assert response.status_code == 200
@@ -151,8 +138,8 @@ def test_a_success_answers_every_out_header_nil_but_succeeded(
     emulator: Client, contract: Contract, db_path: Path
 ) -> None:
     for version in versions(contract):
-        reply = post(
-            emulator, envelope(["appointment_id=1"], "Completed", version=version), headers_for(version)
+        reply = Reply(
+            post(emulator, envelope(["appointment_id=1"], "Completed", version=version), headers_for(version))
         )
         assert reply.status == 200 and reply.env == "{" + ENV[version] + "}"
         assert reply.out_headers == SUCCESS_HEADERS
@@ -165,7 +152,7 @@ def test_a_wrapped_failure_fills_exception_info_and_keeps_the_others_nil(
 ) -> None:
     for version in versions(contract):
         body = envelope(["appointment_id=1"], ticket="7T:forged", version=version)
-        reply = post(emulator, body, headers_for(version))
+        reply = Reply(post(emulator, body, headers_for(version)))
         assert reply.status == 200
         names = [(name, nil) for name, nil, _ in reply.out_headers]
         assert names == [
@@ -186,11 +173,13 @@ def test_soprincipal_answers_the_same_out_headers_on_a_login_and_a_refused_one(
 ) -> None:
     for version in versions(contract):
         for password, succeeded in (("demo", "true"), ("wrong", "false")):
-            reply = post(
-                emulator,
-                login(password=password, version=version),
-                headers_for(version, "SoPrincipal"),
-                SOPRINCIPAL,
+            reply = Reply(
+                post(
+                    emulator,
+                    login(password=password, version=version),
+                    headers_for(version, "SoPrincipal"),
+                    path=SOPRINCIPAL,
+                )
             )
             assert reply.status == 200
             assert reply.out_headers == SUCCESS_HEADERS  # a refused login is an answer, not a failure
@@ -204,7 +193,7 @@ def test_a_soprincipal_failure_is_wrapped_with_every_out_header(
     app = create_app(settings.replace(contract=contract, mode="online"), clock=clock)
     try:
         body = login().replace(f"<t:ApplicationToken>{TOKEN}".encode(), b"<t:ApplicationToken>nope")
-        reply = post(Client(app), body, SOAP11_LOGIN, SOPRINCIPAL)
+        reply = Reply(post(Client(app), body, SOAP11_LOGIN, path=SOPRINCIPAL))
     finally:
         app.runtime.database.dispose()
     assert reply.status == 200
@@ -218,11 +207,13 @@ def test_a_soprincipal_failure_is_wrapped_with_every_out_header(
 def test_a_status_outside_the_enum_is_wcfs_deserialization_fault(
     emulator: Client, contract: Contract, db_path: Path
 ) -> None:
-    post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS)
+    Reply(post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS))
     before = snapshot(db_path)
     for version in versions(contract):
-        reply = post(
-            emulator, envelope(["appointment_id=666"], "Finished", version=version), headers_for(version)
+        reply = Reply(
+            post(
+                emulator, envelope(["appointment_id=666"], "Finished", version=version), headers_for(version)
+            )
         )
         assert reply.status == 500
         if version == "1.1":
@@ -238,7 +229,7 @@ def test_a_status_outside_the_enum_is_wcfs_deserialization_fault(
 
 # -- 4. netserver refuses, lenient reads and says so --------------------------------------------
 def test_the_seed_example_byte_for_byte(emulator: Client, contract: Contract) -> None:
-    reply = post(emulator, (DATA / "seed_request.xml").read_bytes(), SOAP12_HEADERS)
+    reply = Reply(post(emulator, (DATA / "seed_request.xml").read_bytes(), SOAP12_HEADERS))
     (entry,) = journal(emulator)
     if contract == "netserver":
         assert reply.status == 415 and WCF_415 in reply.reason
@@ -255,13 +246,13 @@ def test_the_seed_example_byte_for_byte(emulator: Client, contract: Contract) ->
 def test_a_soap12_content_type_is_415_naming_the_expected_type(
     emulator: Client, contract: Contract, db_path: Path
 ) -> None:
-    post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS)
+    Reply(post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS))
     before = snapshot(db_path)
     for path, body in (
         (APPOINTMENT, envelope(["sale_id=4"], "Completed", version="1.2")),
         (SOPRINCIPAL, login(version="1.2")),
     ):
-        reply = post(emulator, body, SOAP12_HEADERS, path)
+        reply = Reply(post(emulator, body, SOAP12_HEADERS, path=path))
         entry = journal(emulator)[0]
         if contract == "netserver":
             assert reply.status == 415 and reply.reason.startswith(WCF_415)
@@ -275,9 +266,9 @@ def test_a_soap12_content_type_is_415_naming_the_expected_type(
 
 
 def test_a_soap12_envelope_sent_as_text_xml(emulator: Client, contract: Contract, db_path: Path) -> None:
-    post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS)
+    Reply(post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS))
     before = snapshot(db_path)
-    reply = post(emulator, envelope(["sale_id=4"], version="1.2"), SOAP11_HEADERS)
+    reply = Reply(post(emulator, envelope(["sale_id=4"], version="1.2"), SOAP11_HEADERS))
     if contract == "netserver":
         assert reply.status == 400 and reply.env == "{" + ns.SOAP11_ENV + "}"
         assert reply.code() == ("s:Client", ns.SOAP11_ENV)
@@ -303,12 +294,12 @@ def test_a_soap12_envelope_sent_as_text_xml(emulator: Client, contract: Contract
 def test_a_missing_empty_or_wrong_soapaction(
     emulator: Client, contract: Contract, db_path: Path, action: str | None
 ) -> None:
-    post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS)
+    Reply(post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS))
     before = snapshot(db_path)
     headers = {"Content-Type": "text/xml; charset=utf-8"}
     if action is not None:
         headers["SOAPAction"] = action
-    reply = post(emulator, envelope(["appointment_id=2"], "Completed"), headers)
+    reply = Reply(post(emulator, envelope(["appointment_id=2"], "Completed"), headers))
     entry = journal(emulator)[0]
     sent = (action or "").strip('"')
     if contract == "netserver":
@@ -328,7 +319,7 @@ def test_a_missing_empty_or_wrong_soapaction(
 
 
 def test_soprincipal_without_soapaction(emulator: Client, contract: Contract) -> None:
-    reply = post(emulator, login(), {"Content-Type": "text/xml; charset=utf-8"}, SOPRINCIPAL)
+    reply = Reply(post(emulator, login(), {"Content-Type": "text/xml; charset=utf-8"}, path=SOPRINCIPAL))
     if contract == "netserver":
         assert reply.status == 500 and reply.code() == ("a:ActionNotSupported", DISPATCHER)
         assert ns.soap_action("SoPrincipal", "AuthenticateUsernamePassword") in reply.reason
@@ -341,7 +332,7 @@ def test_netserver_runs_the_operation_the_soapaction_names(
     emulator: Client, contract: Contract, db_path: Path
 ) -> None:
     """SetActivityStatus's action and a login in the body: WCF's formatter expects the action's element."""
-    reply = post(emulator, login(), SOAP11_HEADERS, APPOINTMENT)
+    reply = Reply(post(emulator, login(), SOAP11_HEADERS, path=APPOINTMENT))
     assert reply.status == 500
     if contract == "netserver":
         assert reply.code() == ("a:DeserializationFailed", DISPATCHER)
@@ -353,9 +344,9 @@ def test_netserver_runs_the_operation_the_soapaction_names(
 def test_headers_outside_header_are_not_seen_by_netserver(
     emulator: Client, contract: Contract, db_path: Path
 ) -> None:
-    post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS)
+    Reply(post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS))
     before = snapshot(db_path)
-    reply = post(emulator, envelope(["todo_id=6"], "Started", headers_in_header=False), SOAP11_HEADERS)
+    reply = Reply(post(emulator, envelope(["todo_id=6"], "Started", headers_in_header=False), SOAP11_HEADERS))
     entry = journal(emulator)[0]
     assert reply.status == 200
     if contract == "netserver":
@@ -406,9 +397,9 @@ TWO_STATUSES = envelope(["sale_id=4"], "Completed").replace(
 def test_a_second_body_operation_or_parameter_is_never_first_one_wins_in_netserver(
     emulator: Client, contract: Contract, db_path: Path, body: bytes, code: str, refusal: str, warning: str
 ) -> None:
-    post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS)
+    Reply(post(emulator, envelope(["todo_id=1"], "NotStarted"), SOAP11_HEADERS))
     before = snapshot(db_path)
-    reply = post(emulator, body, SOAP11_HEADERS)
+    reply = Reply(post(emulator, body, SOAP11_HEADERS))
     entry = journal(emulator)[0]
     if contract == "netserver":
         assert reply.fault is not None and reply.code()[0] == code
@@ -433,7 +424,7 @@ def test_a_repeated_login_parameter_or_header(emulator: Client, contract: Contra
         (repeated_user, "UserName appears 2 times"),
         (repeated_token, "ApplicationToken appears 2 times"),
     ):
-        reply = post(emulator, body, SOAP11_LOGIN, SOPRINCIPAL)
+        reply = Reply(post(emulator, body, SOAP11_LOGIN, path=SOPRINCIPAL))
         entry = journal(emulator)[0]
         if contract == "netserver":
             assert reply.fault is not None and sentence in reply.reason
@@ -444,8 +435,8 @@ def test_a_repeated_login_parameter_or_header(emulator: Client, contract: Contra
 
 
 def test_a_request_as_netserver_takes_it_has_no_warnings(emulator: Client) -> None:
-    assert post(emulator, envelope(["appointment_id=1"]), SOAP11_HEADERS).status == 200
-    assert post(emulator, login(), SOAP11_LOGIN, SOPRINCIPAL).status == 200
+    assert Reply(post(emulator, envelope(["appointment_id=1"]), SOAP11_HEADERS)).status == 200
+    assert Reply(post(emulator, login(), SOAP11_LOGIN, path=SOPRINCIPAL)).status == 200
     assert [e["contract_warnings"] for e in journal(emulator)] == [[], []]
 
 
@@ -459,7 +450,7 @@ def test_a_request_as_netserver_takes_it_has_no_warnings(emulator: Client) -> No
     ],
 )
 def test_service_paths_are_case_insensitive(emulator: Client, db_path: Path, path: str) -> None:
-    reply = post(emulator, envelope(["appointment_id=1"]), SOAP11_HEADERS, path)
+    reply = Reply(post(emulator, envelope(["appointment_id=1"]), SOAP11_HEADERS, path=path))
     assert reply.status == 200 and reply.out_headers == SUCCESS_HEADERS
     tenant = "Cust1" if path.startswith("/Cust1") else "default"
     assert read_row(db_path, "appointment", 1, tenant=tenant)["status"] == 3
@@ -472,7 +463,7 @@ def test_the_log_line_carries_the_warnings(
     emulator: Client, contract: Contract, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="emulator.calls"):
-        post(emulator, envelope(["appointment_id=1"]), {"Content-Type": "text/xml; charset=utf-8"})
+        Reply(post(emulator, envelope(["appointment_id=1"]), {"Content-Type": "text/xml; charset=utf-8"}))
     (record,) = [r for r in caplog.records if r.name == "emulator.calls"]
     if contract == "lenient":
         assert "[contract: The request has no SOAPAction" in record.getMessage()

@@ -23,11 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import APPOINTMENT, envelope
-from tests.support.http import free_port
-from tests.support.servers import kill_hard, server_process
-from tests.test_concurrency import (
-    HEADERS,
+from tests.support.batches import (
     Batch,
     assert_answers,
     create_tenant,
@@ -36,9 +32,12 @@ from tests.test_concurrency import (
     plan_batches,
     verify_serial_replay,
 )
-from tests.test_fuzz import KINDS, Key, Model, Row, read_rows
+from tests.support.http import free_port
+from tests.support.model import KINDS, Key, Model, Row, read_rows
+from tests.support.paths import ROOT
+from tests.support.servers import kill_hard, server_process
+from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope
 
-ROOT = Path(__file__).parents[1]
 EXTRA = 600
 """Records added to each table of the default fixtures, so that every batch can own three."""
 CLIENTS, CALLS, MARKERS = 8, 30, 3
@@ -172,7 +171,7 @@ def test_sigkill_while_creating_or_resetting_a_tenant_leaves_old_or_new(tmp_path
     rng = random.Random()
     change = envelope([f"todo_id={n}" for n in range(1000, 1400)], "Completed")
     with server_process(database, port, fixtures=fixtures, log=log) as process:
-        sender = post_in_background(port, APPOINTMENT, change, HEADERS)  # creates the tenant first
+        sender = post_in_background(port, APPOINTMENT, change, SOAP11_HEADERS)  # creates the tenant first
         time.sleep(rng.uniform(0, 0.3))
         kill_hard(process)
         sender.join(timeout=60)
@@ -183,7 +182,7 @@ def test_sigkill_while_creating_or_resetting_a_tenant_leaves_old_or_new(tmp_path
         assert call_sync(port, "/_emulator/reset", b"", {}) == 200
         pristine = read_rows(database)
         assert len(pristine) == complete
-        assert call_sync(port, APPOINTMENT, change, HEADERS) == 200
+        assert call_sync(port, APPOINTMENT, change, SOAP11_HEADERS) == 200
         changed = read_rows(database)
         assert changed != pristine
         reset = post_in_background(port, "/_emulator/reset", b"", {})

@@ -10,8 +10,9 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import APPOINTMENT, SOAP11_HEADERS, envelope, snapshot
+from tests.support.database import snapshot
 from tests.support.http import send
+from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope
 
 EVIL = "http://evil.example"
 

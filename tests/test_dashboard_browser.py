@@ -26,7 +26,8 @@ from zeep.transports import Transport
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import APPOINTMENT, DATA, DEMO_TICKET, RITA_TICKET, TOKEN
+from tests.support.paths import DATA
+from tests.support.soap import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -28,9 +28,9 @@ import pytest
 import yaml
 
 from emulator import cli
-from tests.test_cli import ServerProcess
+from tests.support.paths import ROOT
+from tests.support.servers import ServerProcess
 
-ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"

@@ -11,7 +11,9 @@ import zeep.helpers
 from zeep.transports import Transport
 
 from emulator.testing import LiveServer
-from tests.conftest import APPOINTMENT, DATA, DEMO_TICKET, SOPRINCIPAL, TOKEN, read_row, snapshot
+from tests.support.database import read_row, snapshot
+from tests.support.paths import DATA
+from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOPRINCIPAL, TOKEN
 
 
 def client_for(server: LiveServer, path: str) -> zeep.Client:

@@ -15,28 +15,27 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client
 
 from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import (
-    APPOINTMENT,
-    DEMO_TICKET,
-    SOAP11_HEADERS,
-    SOAP12_HEADERS,
-    Answer,
-    FakeClock,
-    database_url,
-    envelope,
-    read_row,
-    snapshot,
-)
+from tests.support.clock import FakeClock
+from tests.support.database import database_url, read_row, snapshot
 from tests.support.http import chunked_post
 from tests.support.http import free_port as closed_port
+from tests.support.soap import (
+    APPOINTMENT,
+    DEMO_TICKET,
+    SOAP11,
+    SOAP11_HEADERS,
+    SOAP12,
+    SOAP12_HEADERS,
+    Answer,
+    envelope,
+    post,
+)
 
-SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
-SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 GOOD = envelope(["todo_id=1"], "Completed")
 GOOD_WITHOUT_DECLARATION = GOOD.split(b"?>", 1)[1]
 LIMIT = 4096
@@ -75,10 +74,6 @@ def before(app: EmulatorApp, db_path: Path) -> dict[str, list[tuple[object, ...]
     """The default tenant created and its data taken, before any hostile request."""
     app.runtime.database.ensure_tenant("default")
     return snapshot(db_path)
-
-
-def post(client: Client, body: bytes, headers: dict[str, str] | None = None) -> TestResponse:
-    return client.post(APPOINTMENT, data=body, headers=SOAP11_HEADERS if headers is None else headers)
 
 
 def assert_no_trace(data: bytes) -> None:

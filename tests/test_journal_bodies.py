@@ -15,7 +15,7 @@ import requests
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import APPOINTMENT, DEMO_TICKET, SOAP11_HEADERS, envelope
+from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOAP11_HEADERS, envelope
 
 REST_CALL = "/api/v1/Agents/Appointment/SetActivityStatus"
 

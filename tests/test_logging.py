@@ -13,7 +13,7 @@ from werkzeug.test import Client
 
 from emulator.journal import JournalEntry
 from emulator.logs import JsonFormatter, configure_logging, make_formatter
-from tests.conftest import APPOINTMENT, RITA_TICKET, SOAP11_HEADERS, envelope
+from tests.support.soap import APPOINTMENT, RITA_TICKET, SOAP11_HEADERS, envelope, post
 
 JOURNAL_KEYS = {
     "tenant",
@@ -53,11 +53,6 @@ def lines(stream: io.StringIO) -> list[str]:
 
 def call_lines(stream: io.StringIO) -> list[str]:
     return [line for line in lines(stream) if "emulator.calls" in line]
-
-
-def post(client: Client, body: bytes, path: str = APPOINTMENT) -> None:
-    response = client.post(path, data=body, headers=SOAP11_HEADERS)
-    assert response.status_code == 200
 
 
 def record(**journal: object) -> logging.LogRecord:
@@ -129,8 +124,8 @@ def test_text_format_is_the_message_with_time_level_and_logger() -> None:
 def test_one_text_line_per_call_by_default(stream: io.StringIO, client: Client) -> None:
     configure_logging(stream=stream)
 
-    post(client, envelope(["appointment_id=1", "sale_id=2"]))
-    post(client, envelope(["appointment_id=1"], ticket=RITA_TICKET))
+    assert post(client, envelope(["appointment_id=1", "sale_id=2"])).status_code == 200
+    assert post(client, envelope(["appointment_id=1"], ticket=RITA_TICKET)).status_code == 200
 
     calls = call_lines(stream)
     assert len(calls) == 2, lines(stream)
@@ -146,8 +141,9 @@ def test_one_text_line_per_call_by_default(stream: io.StringIO, client: Client) 
 def test_json_lines_by_option(stream: io.StringIO, client: Client) -> None:
     configure_logging(log_format="json", stream=stream)
 
-    post(client, envelope(["appointment_id=1", "sale_id=2"]), path="/Cust12345" + APPOINTMENT)
-    post(client, envelope(["appointment_id=1"], ticket=RITA_TICKET))
+    in_a_tenant = post(client, envelope(["appointment_id=1", "sale_id=2"]), path="/Cust12345" + APPOINTMENT)
+    assert in_a_tenant.status_code == 200
+    assert post(client, envelope(["appointment_id=1"], ticket=RITA_TICKET)).status_code == 200
 
     records = [json.loads(line) for line in lines(stream)]  # every line is JSON
     calls = [r for r in records if r["logger"] == "emulator.calls"]
@@ -180,7 +176,7 @@ def test_the_level_decides_whether_calls_are_logged(
 ) -> None:
     configure_logging(level=level, stream=stream)
 
-    post(client, envelope(["appointment_id=1"]))
+    assert post(client, envelope(["appointment_id=1"])).status_code == 200
 
     assert bool(call_lines(stream)) is logged
     assert logging.getLogger().level == logging.getLevelNamesMapping()[level.upper()]

@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # spyne's `import cgi`
     import emulator.soap.wsdl
     import emulator.testing  # noqa: F401
-from tests.test_cli import SMALL_FIXTURES
+from tests.support.fixtures import SMALL_FIXTURES
 
 pytest_plugins = ["pytester"]
 

@@ -15,19 +15,16 @@ import requests
 
 from emulator.rest.paths import endpoint_paths
 from emulator.testing import LiveServer
-from tests.conftest import (
+from tests.support.clock import FakeClock
+from tests.support.database import database_url, query_dicts, read_row, snapshot
+from tests.support.soap import (
     APPOINTMENT,
     DEMO_TICKET,
     RITA_TICKET,
     SAM_TICKET,
     SOAP11_HEADERS,
     TOKEN,
-    FakeClock,
-    database_url,
     envelope,
-    query_dicts,
-    read_row,
-    snapshot,
 )
 
 CALL = "/api/v1/Agents/Appointment/SetActivityStatus"

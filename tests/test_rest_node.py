@@ -21,7 +21,9 @@ import pytest
 
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, RITA_TICKET, TOKEN, FakeClock, database_url, read_row, snapshot
+from tests.support.clock import FakeClock
+from tests.support.database import database_url, read_row, snapshot
+from tests.support.soap import DEMO_TICKET, RITA_TICKET, TOKEN
 
 NODE_PROJECT = Path(__file__).parent / "node"
 SCRIPT = NODE_PROJECT / "set_activity_status.js"

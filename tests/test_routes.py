@@ -5,17 +5,13 @@ from __future__ import annotations
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import APPOINTMENT, SOAP11_HEADERS, envelope
-
-
-def soap_post(client: Client, path: str, **headers: str) -> tuple[int, bytes]:
-    response = client.post(path, data=envelope(["appointment_id=1"]), headers={**SOAP11_HEADERS, **headers})
-    return response.status_code, response.data
+from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope, post
 
 
 @pytest.mark.parametrize("path", [APPOINTMENT + "/", "/Cust7" + APPOINTMENT + "/"])
 def test_a_trailing_slash_names_the_same_endpoint(client: Client, path: str) -> None:
-    status, data = soap_post(client, path)
+    response = post(client, envelope(["appointment_id=1"]), path=path)
+    status, data = response.status_code, response.data
     assert status == 200 and b">true</Succeeded>" in data
 
 

@@ -8,7 +8,6 @@ everyone, ``appointment_id=99`` (olav's) to sam.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -16,38 +15,29 @@ from werkzeug.test import Client
 
 from emulator.app import create_app
 from emulator.settings import Settings
-from tests.conftest import (
-    APPOINTMENT,
+from tests.support.clock import FakeClock
+from tests.support.database import read_row, snapshot
+from tests.support.soap import (
     DEMO_TICKET,
     RITA_TICKET,
     SAM_TICKET,
-    SOAP11_HEADERS,
-    Answer,
-    FakeClock,
-    envelope,
-    read_row,
-    snapshot,
+    set_status,
 )
 
 SENTRY = "SuperOffice.Exceptions.SoSentryException"
 
 
-def set_status(client: Client, ids: Sequence[str | None], ticket: str, status: str = "Completed") -> Answer:
-    response = client.post(APPOINTMENT, data=envelope(ids, status, ticket=ticket), headers=SOAP11_HEADERS)
-    return Answer(response.status_code, response.data)
-
-
 def test_sales_rep_updates_own_and_group_records(client: Client, db_path: Path) -> None:
     ids = ["appointment_id=2", "appointment_id=4", "sale_id=7", "todo_id=9"]  # sam, olav, sam, olav
-    assert set_status(client, ids, SAM_TICKET).succeeded is True
+    assert set_status(client, ids, ticket=SAM_TICKET).succeeded is True
     assert read_row(db_path, "appointment", 4)["status"] == 3
     assert read_row(db_path, "appointment", 4)["updated_associate_id"] == 2
 
 
 def test_other_groups_record_fails_the_whole_batch(client: Client, db_path: Path) -> None:
-    set_status(client, ["todo_id=1"], DEMO_TICKET, "NotStarted")
+    set_status(client, ["todo_id=1"], "NotStarted", ticket=DEMO_TICKET)
     before = snapshot(db_path)
-    answer = set_status(client, ["appointment_id=2", "appointment_id=4", "sale_id=5"], SAM_TICKET)
+    answer = set_status(client, ["appointment_id=2", "appointment_id=4", "sale_id=5"], ticket=SAM_TICKET)
     assert answer.status == 200 and answer.succeeded is False
     assert answer.info["ExceptionType"] == SENTRY
     message = answer.info["Message"] or ""
@@ -60,7 +50,7 @@ def test_other_groups_record_fails_the_whole_batch(client: Client, db_path: Path
 
 
 def test_read_only_user_may_change_nothing(client: Client, db_path: Path) -> None:
-    answer = set_status(client, ["appointment_id=3"], RITA_TICKET)  # her own record
+    answer = set_status(client, ["appointment_id=3"], ticket=RITA_TICKET)  # her own record
     assert answer.info["ExceptionType"] == SENTRY and "rita" in (answer.info["Message"] or "")
     assert read_row(db_path, "appointment", 3)["updatedCount"] == 0
 
@@ -71,14 +61,14 @@ def test_read_only_user_may_change_nothing(client: Client, db_path: Path) -> Non
 def test_fixture_denials_refuse_even_where_the_role_allows(
     client: Client, db_path: Path, ticket: str, identifier: str
 ) -> None:
-    answer = set_status(client, ["todo_id=2", identifier], ticket)  # todo 2 is sam's own
+    answer = set_status(client, ["todo_id=2", identifier], ticket=ticket)  # todo 2 is sam's own
     assert answer.info["ExceptionType"] == SENTRY
     assert answer.parameters["ActivityIdentifier"] == identifier
     assert read_row(db_path, "todo", 2)["updatedCount"] == 0
 
 
 def test_denial_for_one_user_leaves_others_alone(client: Client, db_path: Path) -> None:
-    assert set_status(client, ["appointment_id=99"], DEMO_TICKET).succeeded is True
+    assert set_status(client, ["appointment_id=99"], ticket=DEMO_TICKET).succeeded is True
     assert read_row(db_path, "appointment", 99)["status"] == 3
 
 
@@ -87,7 +77,7 @@ def test_with_wrap_exceptions_off_the_same_facts_arrive_as_a_fault(
 ) -> None:
     app = create_app(settings.replace(wrap_exceptions=False), clock=clock)
     try:
-        answer = set_status(Client(app), ["appointment_id=2", "sale_id=5"], SAM_TICKET)
+        answer = set_status(Client(app), ["appointment_id=2", "sale_id=5"], ticket=SAM_TICKET)
         assert answer.status == 500 and answer.fault is not None
         assert "sale_id=5" in answer.fault_text and "s:Server" in answer.fault_text
         assert answer.info["ExceptionType"] == SENTRY

@@ -7,107 +7,21 @@ locked") and the file must hold every change exactly once.
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from emulator.settings import Settings
 from emulator.wsgi import make_app, settings_from_env, settings_to_env
-from tests.conftest import APPOINTMENT, SOAP11_HEADERS, Answer, envelope
-from tests.test_settings import every_setting_changed
+from tests.support.http import http_call
+from tests.support.servers import running
+from tests.support.settings import every_setting_changed
+from tests.support.soap import APPOINTMENT, Answer, envelope
 
-START_TIMEOUT = 60.0  # seconds; generous, for a loaded CI machine
 SHARED_ID = 200  # every call also completes this appointment: its updatedCount counts the calls
-
-
-class Server:
-    """``serve(settings, '127.0.0.1', 0, workers)`` in a subprocess of its own process group."""
-
-    def __init__(self, db_path: Path, workers: int, log_path: Path) -> None:
-        self.port = 0  # known once the log line names the port that serve() picked
-        self.log_path = log_path
-        code = (
-            "import sys\n"
-            "from emulator.serving import serve\n"
-            "from emulator.settings import Settings\n"
-            "serve(Settings(database_url=sys.argv[1]), '127.0.0.1', 0, int(sys.argv[2]))\n"
-        )
-        self._log = log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", code, f"sqlite:///{db_path}", str(workers)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the server exited with {self.process.returncode}:\n{self.log()}")
-            if not self.port:
-                listening = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", self.log())
-                self.port = int(listening.group(1)) if listening else 0
-            try:
-                if self.port:
-                    with urllib.request.urlopen(self.url("/"), timeout=5) as answer:
-                        if answer.status == 200:
-                            return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"the server did not answer within {START_TIMEOUT} s:\n{self.log()}")
-
-    def stop(self) -> int:
-        """SIGTERM, as ``docker stop`` sends it; the exit status (the whole group is killed if stuck)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-
-@contextmanager
-def running(db_path: Path, workers: int, log_path: Path) -> Iterator[Server]:
-    server = Server(db_path, workers, log_path)
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
-def post(url: str, body: bytes) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers=SOAP11_HEADERS, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
 
 
 def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) -> None:
@@ -126,7 +40,7 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
             tenant, own = job
             prefix = "" if tenant == "default" else f"/{tenant}"
             body = envelope([f"appointment_id={own}", f"appointment_id={SHARED_ID}"], "Completed")
-            return post(server.url(prefix + APPOINTMENT), body)
+            return http_call(server.url(prefix + APPOINTMENT), body)
 
         with ThreadPoolExecutor(threads) as pool:
             answers = list(pool.map(call, jobs))
@@ -171,7 +85,7 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
 def test_workers_zero_serves_with_werkzeug_in_one_process(tmp_path: Path) -> None:
     db_path = tmp_path / "crm.db"
     with running(db_path, 0, tmp_path / "server.log") as server:
-        status, body = post(server.url(APPOINTMENT), envelope(["appointment_id=1"], "Started"))
+        status, body = http_call(server.url(APPOINTMENT), envelope(["appointment_id=1"], "Started"))
         log = server.log()
         assert server.stop() == 0, log
     assert status == 200 and Answer(status, body).succeeded is True

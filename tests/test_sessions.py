@@ -12,49 +12,17 @@ from werkzeug.test import Client
 from emulator.app import EmulatorApp, create_app
 from emulator.domain.sessions import TICKET_PREFIX, new_ticket
 from emulator.settings import Settings
-from tests.conftest import (
-    APPOINTMENT,
+from tests.support.clock import FakeClock
+from tests.support.database import read_row, snapshot
+from tests.support.soap import (
     DEMO_TICKET,
-    SOAP11_HEADERS,
-    SOPRINCIPAL,
-    TOKEN,
+    S86,
     Answer,
-    FakeClock,
-    envelope,
-    read_row,
-    snapshot,
+    login,
+    set_status,
 )
 
-S86 = "{http://www.superoffice.net/ws/crm/NetServer/Services86}"
 SESSION = "SuperOffice.Exceptions.SoSessionException"
-
-
-def login_envelope(user: str, password: str, token: str | None = TOKEN) -> bytes:
-    head = f"<t:ApplicationToken>{token}</t:ApplicationToken>" if token else ""
-    return (
-        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
-        'xmlns:t="http://www.superoffice.net/ws/crm/NetServer/Services86">'
-        f"<s:Header>{head}</s:Header><s:Body><t:AuthenticateUsernamePassword>"
-        f"<t:UserName>{user}</t:UserName><t:Password>{password}</t:Password>"
-        "</t:AuthenticateUsernamePassword></s:Body></s:Envelope>"
-    ).encode()
-
-
-def login(client: Client, user: str, password: str, token: str | None = TOKEN) -> Answer:
-    response = client.post(
-        SOPRINCIPAL,
-        data=login_envelope(user, password, token),
-        headers={
-            "Content-Type": "text/xml; charset=utf-8",
-            "SOAPAction": "http://www.superoffice.net/ws/crm/NetServer/Services86/SoPrincipal/AuthenticateUsernamePassword",
-        },
-    )
-    return Answer(response.status_code, response.data)
-
-
-def set_status(client: Client, ids: list[str | None], status: str = "Completed", **kw: object) -> Answer:
-    response = client.post(APPOINTMENT, data=envelope(ids, status, **kw), headers=SOAP11_HEADERS)  # type: ignore[arg-type]
-    return Answer(response.status_code, response.data)
 
 
 def ticket_of(answer: Answer) -> str:

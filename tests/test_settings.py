@@ -21,6 +21,7 @@ from emulator.settings import (
     to_env,
 )
 from emulator.wsgi import settings_from_env
+from tests.support.settings import every_setting_changed
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -68,26 +69,6 @@ def test_the_cli_and_the_wsgi_entry_refuse_the_same_values(
     assert result.exit_code == 2
     reason = str(refused.value).removeprefix(f"{name}: ")
     assert f"(env var: '{name}'): {reason}" in " ".join(result.output.split()), result.output
-
-
-def every_setting_changed(tmp_path: Path) -> Settings:
-    """Settings with every field but the fixture file away from its default (a test holds that)."""
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'x.db'}",
-        mode="online",
-        contract="netserver",
-        wrap_exceptions=False,
-        strict=True,
-        ticket_lifetime_seconds=60,
-        journal_size=7,
-        journal_body_bytes=0,
-        max_tenants=3,
-        admin_token="secret",
-        request_timeout=2.5,
-        max_body_bytes=4096,
-        allowed_hosts=("crm.test", "other.test"),
-        default_tenant="Cust12345",
-    )
 
 
 def test_values_round_trip_through_the_environment(tmp_path: Path) -> None:

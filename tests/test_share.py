@@ -15,33 +15,12 @@ from emulator.domain import sessions
 from emulator.settings import Settings
 from emulator.storage.journal import TRIM_EVERY
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, Answer, FakeClock, database_url, envelope, query
-from tests.test_sessions import login_envelope
+from tests.support.clock import FakeClock
+from tests.support.database import database_url, query
+from tests.support.http import http_call
+from tests.support.soap import DEMO_TICKET, SOAP11_HEADERS, Answer, envelope, login, set_status
 
 SESSION = "SuperOffice.Exceptions.SoSessionException"
-LOGIN_HEADERS = {
-    "Content-Type": "text/xml; charset=utf-8",
-    "SOAPAction": "http://www.superoffice.net/ws/crm/NetServer/Services86/SoPrincipal/AuthenticateUsernamePassword",
-}
-
-
-def post(client: Client, path: str, body: bytes, headers: dict[str, str] = SOAP11_HEADERS) -> Answer:
-    response = client.post(path, data=body, headers=headers)
-    return Answer(response.status_code, response.data)
-
-
-def set_status(client: Client, tenant: str, ticket: str) -> Answer:
-    return post(
-        client,
-        f"/{tenant}/Remote/Services86/Appointment.svc",
-        envelope(["appointment_id=17"], ticket=ticket),
-    )
-
-
-def login(client: Client, tenant: str, user: str, password: str) -> Answer:
-    return post(
-        client, f"/{tenant}/Remote/Services86/SoPrincipal.svc", login_envelope(user, password), LOGIN_HEADERS
-    )
 
 
 def tenants(db_path: Path) -> list[str]:
@@ -52,8 +31,8 @@ def tenants(db_path: Path) -> list[str]:
 def test_a_bogus_ticket_to_a_new_name_fails_as_on_an_existing_tenant_and_writes_no_tenant(
     client: Client, db_path: Path
 ) -> None:
-    existing = set_status(client, "default", "7T:bogus")
-    fresh = set_status(client, "newcomer", "7T:bogus")
+    existing = set_status(client, ["appointment_id=17"], tenant="default", ticket="7T:bogus")
+    fresh = set_status(client, ["appointment_id=17"], tenant="newcomer", ticket="7T:bogus")
     assert existing.succeeded is False and fresh.succeeded is False
     assert existing.info["ExceptionType"] == fresh.info["ExceptionType"] == SESSION
     assert existing.info["Message"] == fresh.info["Message"]
@@ -61,17 +40,17 @@ def test_a_bogus_ticket_to_a_new_name_fails_as_on_an_existing_tenant_and_writes_
 
 
 def test_a_fixture_ticket_makes_the_tenant_on_first_use(client: Client, db_path: Path) -> None:
-    assert set_status(client, "newcomer", DEMO_TICKET).succeeded is True
+    assert set_status(client, ["appointment_id=17"], tenant="newcomer", ticket=DEMO_TICKET).succeeded is True
     assert tenants(db_path) == ["newcomer"]
 
 
 def test_logins_make_a_tenant_only_when_the_fixtures_accept_them(client: Client, db_path: Path) -> None:
-    refused = login(client, "wrongpw", "sam", "wrong")
-    unknown = login(client, "nobody", "nobody", "sam")
+    refused = login(client, "sam", "wrong", tenant="wrongpw")
+    unknown = login(client, "nobody", "sam", tenant="nobody")
     assert refused.status == unknown.status == 200
     assert refused.succeeded is unknown.succeeded is True  # a refused login answers IsOk false
     assert tenants(db_path) == []
-    assert login(client, "right", "sam", "sam").body is not None
+    assert login(client, "sam", "sam", tenant="right").body is not None
     assert tenants(db_path) == ["right"]
 
 
@@ -99,15 +78,17 @@ def test_a_tenant_beyond_max_tenants_is_a_clear_failure(tmp_path: Path) -> None:
     application = create_app(Settings(database_url=database_url(db), max_tenants=2), clock=FakeClock())
     try:
         client = Client(application)
-        assert set_status(client, "one", DEMO_TICKET).succeeded is True
-        assert set_status(client, "two", DEMO_TICKET).succeeded is True
-        third = set_status(client, "three", DEMO_TICKET)
+        assert set_status(client, ["appointment_id=17"], tenant="one", ticket=DEMO_TICKET).succeeded is True
+        assert set_status(client, ["appointment_id=17"], tenant="two", ticket=DEMO_TICKET).succeeded is True
+        third = set_status(client, ["appointment_id=17"], tenant="three", ticket=DEMO_TICKET)
         assert third.succeeded is False
         assert third.info["ExceptionType"] == "SuperOffice.Exceptions.SoException"
         assert "max_tenants" in (third.info["Message"] or "")
         response = client.post("/_emulator/tenants/three")
         assert response.status_code == 409
-        assert set_status(client, "two", DEMO_TICKET).succeeded is True  # existing tenants go on
+        assert (
+            set_status(client, ["appointment_id=17"], tenant="two", ticket=DEMO_TICKET).succeeded is True
+        )  # existing tenants go on
         assert tenants(db) == ["one", "two"]
     finally:
         application.runtime.database.dispose()
@@ -117,7 +98,7 @@ def test_a_password_on_a_call_makes_the_tenant_only_when_the_fixtures_accept_it(
     app: EmulatorApp, db_path: Path, verifications: list[tuple[str, bool]]
 ) -> None:
     from emulator import calls
-    from tests.test_calls import run_rest
+    from tests.support.calls import run_rest
 
     wrong = run_rest(app, calls.Password("sam", "wrong"), ["appointment_id=17"])
     assert isinstance(wrong, calls.Failed) and wrong.exception_type == SESSION
@@ -163,17 +144,17 @@ def verifications(app: EmulatorApp, monkeypatch: pytest.MonkeyPatch) -> Iterator
 def test_a_login_verifies_once_outside_the_writers_lock(
     client: Client, verifications: list[tuple[str, bool]], user: str, password: str
 ) -> None:
-    login(client, "default", "sam", "sam")  # the tenant exists
+    login(client, "sam", "sam", tenant="default")  # the tenant exists
     verifications.clear()
-    login(client, "default", user, password)
+    login(client, user, password, tenant="default")
     assert len(verifications) == 1 and verifications[0][1] is False
 
 
 def test_an_unknown_user_name_verifies_the_dummy_hash(
     client: Client, verifications: list[tuple[str, bool]]
 ) -> None:
-    login(client, "default", "nobody", "x")
-    login(client, "fresh", "nobody", "x")  # a tenant not made yet: the same
+    login(client, "nobody", "x", tenant="default")
+    login(client, "nobody", "x", tenant="fresh")  # a tenant not made yet: the same
     assert [h for h, _ in verifications] == [sessions.DUMMY_HASH, sessions.DUMMY_HASH]
 
 
@@ -187,9 +168,8 @@ def test_faults_fire_count_times_across_two_workers(tmp_path: Path) -> None:
     import json
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.conftest import APPOINTMENT
-    from tests.test_serving import post as post_soap
-    from tests.test_serving import running
+    from tests.support.servers import running
+    from tests.support.soap import APPOINTMENT
 
     def admin(url: str, method: str = "GET", body: bytes | None = None) -> object:
         request = urllib.request.Request(
@@ -205,7 +185,7 @@ def test_faults_fire_count_times_across_two_workers(tmp_path: Path) -> None:
 
         def call(n: int) -> Answer:
             body = envelope([f"appointment_id={n + 1}"], "Completed")
-            return Answer(*post_soap(server.url(APPOINTMENT), body))
+            return Answer(*http_call(server.url(APPOINTMENT), body))
 
         with ThreadPoolExecutor(4) as pool:
             answers = list(pool.map(call, range(16)))
@@ -223,16 +203,6 @@ def test_faults_fire_count_times_across_two_workers(tmp_path: Path) -> None:
 
 
 # -- 6. the database is watched ---------------------------------------------------------------------
-def _http(url: str, body: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers=SOAP11_HEADERS if body else {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read()
-
-
 def _remove_sqlite_file(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -250,15 +220,15 @@ def test_a_database_file_deleted_or_replaced_while_serving_fails_every_call(
         pytest.skip("a SQLite file")
     with LiveServer(Settings(database_url=database_url(db))) as server:
         url = server.url("/Remote/Services86/Appointment.svc")
-        assert Answer(*_http(url, envelope(["appointment_id=17"]))).succeeded is True
+        assert Answer(*http_call(url, envelope(["appointment_id=17"]), timeout=30)).succeeded is True
         _remove_sqlite_file(db)
         if how == "replaced":
             sqlite3.connect(db).close()  # another (empty) database in its place
         for _ in range(3):
-            failed = Answer(*_http(url, envelope(["appointment_id=18"])))
+            failed = Answer(*http_call(url, envelope(["appointment_id=18"]), timeout=30))
             assert failed.succeeded is False
             assert failed.info["ExceptionType"] == "SuperOffice.Exceptions.SoDbAccessException"
-        status, body = _http(server.url("/_emulator/health"))
+        status, body = http_call(server.url("/_emulator/health"), timeout=30)
         assert status == 503 and json.loads(body)["status"] == "unavailable"
     errors = [r.getMessage() for r in caplog.records if r.name == "emulator.storage"]
     assert len(errors) == 1 and how in errors[0]
@@ -325,7 +295,7 @@ def test_control_characters_a_client_sends_are_escaped_in_the_text_log(client: C
     stream = io.StringIO()
     try:
         configure_logging(stream=stream)
-        login(client, "default", "evil&#13;&#10;2026-12-01 00:00:00 INFO forged&#9;x", "x")
+        login(client, "evil&#13;&#10;2026-12-01 00:00:00 INFO forged&#9;x", "x", tenant="default")
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPOINTMENT, SOAP11_HEADERS, Answer, envelope, read_row
-from tests.test_cli import ServerProcess, wait_for
+from tests.support.database import read_row
+from tests.support.servers import ServerProcess, wait_for
+from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, Answer, envelope
 
 TIMEOUT = 2.0  # --request-timeout of the servers here, in seconds
 MAX_BODY = 4096  # --max-body-bytes

@@ -18,17 +18,9 @@ from emulator.domain.activities import ActivityKind, ActivityStatus
 from emulator.settings import Settings
 from emulator.storage.database import StorageError
 from emulator.testing import LiveServer
-from tests.conftest import (
-    APPOINTMENT,
-    DEMO_TICKET,
-    SOAP11_HEADERS,
-    TOKEN,
-    Answer,
-    FakeClock,
-    envelope,
-    query,
-    read_row,
-)
+from tests.support.clock import FakeClock
+from tests.support.database import query, read_row
+from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOAP11_HEADERS, TOKEN, Answer, envelope
 
 NOW = datetime(2026, 3, 1, 12, 30, 45, 123456)
 

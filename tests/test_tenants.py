@@ -23,7 +23,8 @@ from emulator.app import EmulatorApp, create_app
 from emulator.domain.activities import ActivityStatus
 from emulator.settings import Settings
 from emulator.testing import LiveServer
-from tests.conftest import DEMO_TICKET, SOAP11_HEADERS, TOKEN, Answer, database_url, envelope, read_row
+from tests.support.database import database_url, read_row
+from tests.support.soap import DEMO_TICKET, SOAP11_HEADERS, TOKEN, envelope, set_status
 
 STATUSES = [s.name for s in ActivityStatus]
 
@@ -50,13 +51,6 @@ def new_tenant() -> str:
     return f"Cust{uuid.uuid4().hex[:10]}"
 
 
-def soap(http: Client, prefix: str, ids: list[str | None], status: str) -> Answer:
-    response = http.post(
-        f"{prefix}/Remote/Services86/Appointment.svc", data=envelope(ids, status), headers=SOAP11_HEADERS
-    )
-    return Answer(response.status_code, response.data)
-
-
 def get(http: Client, path: str) -> Any:
     response = http.get(path)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -70,7 +64,7 @@ def tenant_names(http: Client) -> list[str]:
 def test_a_tenant_is_created_from_the_fixtures_on_first_use(http: Client, db: Path) -> None:
     tenant = new_tenant()
     assert tenant not in tenant_names(http)
-    assert soap(http, f"/{tenant}", ["appointment_id=17"], "Completed").succeeded is True
+    assert set_status(http, ["appointment_id=17"], "Completed", tenant=tenant).succeeded is True
     assert tenant in tenant_names(http)
     assert read_row(db, "appointment", 17, tenant=tenant)["status"] == ActivityStatus.Completed
     # the other fixture rows are there, untouched
@@ -81,7 +75,7 @@ def test_a_tenant_is_created_from_the_fixtures_on_first_use(http: Client, db: Pa
 def test_a_change_in_one_tenant_is_invisible_in_another_and_in_the_default(http: Client, db: Path) -> None:
     first, second = new_tenant(), new_tenant()
     baseline = get(http, f"/{second}/_emulator/activities/sale/4")
-    assert soap(http, f"/{first}", ["sale_id=4"], "Completed").succeeded is True
+    assert set_status(http, ["sale_id=4"], "Completed", tenant=first).succeeded is True
     assert get(http, f"/{first}/_emulator/activities/sale/4")["updatedCount"] == 1
     assert get(http, f"/{second}/_emulator/activities/sale/4") == baseline
     assert get(http, "/_emulator/activities/sale/4")["updatedCount"] == 0
@@ -91,7 +85,7 @@ def test_a_change_in_one_tenant_is_invisible_in_another_and_in_the_default(http:
 def test_unprefixed_paths_are_the_configured_default_tenant(http: Client, db: Path) -> None:
     get(http, "/_emulator/health")
     http.post("/_emulator/reset")
-    assert soap(http, "", ["todo_id=2"], "Completed").succeeded is True
+    assert set_status(http, ["todo_id=2"], "Completed").succeeded is True
     assert read_row(db, "todo", 2, tenant="Main")["updatedCount"] == 1
     assert get(http, "/Main/_emulator/activities/todo/2")["updatedCount"] == 1
     assert get(http, "/_emulator/activities/todo/2")["updatedCount"] == 1
@@ -102,7 +96,7 @@ def test_unprefixed_paths_are_the_configured_default_tenant(http: Client, db: Pa
 def test_reset_of_one_tenant_leaves_the_others_alone(http: Client) -> None:
     first, second = new_tenant(), new_tenant()
     for tenant in (first, second):
-        soap(http, f"/{tenant}", ["appointment_id=2"], "Completed")
+        set_status(http, ["appointment_id=2"], "Completed", tenant=tenant)
     assert http.post(f"/{first}/_emulator/reset").status_code == 200
     assert get(http, f"/{first}/_emulator/activities/appointment/2")["updatedCount"] == 0
     assert get(http, f"/{second}/_emulator/activities/appointment/2")["updatedCount"] == 1

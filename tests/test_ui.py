@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from emulator import __version__, ui
 from emulator.app import create_app
 from emulator.settings import Settings
-from tests.conftest import database_url
+from tests.support.database import database_url
 
 STATIC = Path(ui.__file__).parent / "static"
 ASSETS = {

@@ -21,24 +21,22 @@ from lxml import etree
 from emulator import ns
 from emulator.soap import documents, wsdl
 from emulator.soap.documents import build_wsdl
+from tests.support.wsdl import (
+    NSMAP,
+    REAL,
+    REAL_LOCATION,
+    SERVICES,
+    SOAP,
+    SOAP12,
+    WSAW,
+    WSDL,
+    XSD,
+    ours,
+    real,
+)
 
-CONTRACT = Path(__file__).parent / "contract"
-REAL = {
-    "Appointment": CONTRACT / "Appointment-SetActivityStatus.wsdl",
-    "SoPrincipal": CONTRACT / "SoPrincipal-Authenticate.wsdl",
-}
-REAL_LOCATION = {
-    "Appointment": "http://127.0.0.1:8080/Remote/Services86/Appointment.svc",
-    "SoPrincipal": "http://127.0.0.1:8080/Remote/Services86/SoPrincipal.svc",
-}
 OPERATION = {"Appointment": "SetActivityStatus", "SoPrincipal": "AuthenticateUsernamePassword"}
 
-WSDL = "http://schemas.xmlsoap.org/wsdl/"
-SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
-SOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
-XSD = "http://www.w3.org/2001/XMLSchema"
-WSAW = "http://www.w3.org/2006/05/addressing/wsdl"
-NSMAP = {"wsdl": WSDL, "soap": SOAP, "xs": XSD, "wsaw": WSAW}
 
 # What `python -m zeep` prints for the real trimmed WSDLs (tests/contract/SOURCES.md), with the
 # zeep-assigned namespace prefixes written as ns?.
@@ -60,17 +58,6 @@ EXPECTED_SIGNATURES = {
         " Credentials: ns?:SoCredentials, AuthenticationSucceeded: xsd:boolean}"
     ),
 }
-
-SERVICES = ["Appointment", "SoPrincipal"]
-
-
-def ours(service: str, location: str | None = None) -> etree._Element:
-    document = build_wsdl(service, location or REAL_LOCATION[service])  # type: ignore[arg-type]
-    return etree.fromstring(document)
-
-
-def real(service: str) -> etree._Element:
-    return etree.parse(str(REAL[service])).getroot()
 
 
 def one(root: etree._Element, path: str) -> etree._Element:

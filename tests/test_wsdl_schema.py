@@ -30,9 +30,11 @@ from emulator.calls import Failed
 from emulator.domain.errors import SoSentryException
 from emulator.soap.documents import build_wsdl
 from emulator.soap.replies import exception_info
-from tests.test_wsdl import REAL, SERVICES, WSDL, XSD
+from tests.support.wsdl import REAL, SERVICES, WSDL, XSD, ours, real
 
 S86 = ns.SERVICES86
+LOCATION = "http://127.0.0.1:8080/"
+"""The service address our WSDLs are built with here (the schemas do not depend on it)."""
 
 COMPONENTS = ("element", "complexType", "simpleType", "attribute", "attributeGroup", "group")
 """The kinds of global declaration of a schema; each kind has its own symbol space."""
@@ -44,14 +46,6 @@ DEFAULTS = {
     "mixed": "false",
     "abstract": "false",
 }
-
-
-def ours(service: str) -> etree._Element:
-    return etree.fromstring(build_wsdl(service, "http://127.0.0.1:8080/"))  # type: ignore[arg-type]
-
-
-def real(service: str) -> etree._Element:
-    return etree.parse(str(REAL[service])).getroot()
 
 
 # --- The comparison --------------------------------------------------------------------------
@@ -155,7 +149,7 @@ def differences(expected_root: etree._Element, actual_root: etree._Element) -> l
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_real_type_and_element_is_declared_alike_in_ours(service: str) -> None:
-    found = differences(real(service), ours(service))
+    found = differences(real(service), ours(service, LOCATION))
     assert found == [], "\n".join(found)
 
 
@@ -178,7 +172,7 @@ def test_the_real_declarations_are_all_compared(service: str) -> None:
 def test_schema_settings_and_imports_are_the_real_ones(service: str) -> None:
     """Each schema qualifies as the real one does and imports what the real one imports (of the
     namespaces the document has a schema for: the real SoPrincipal.svc also imports a trimmed one)."""
-    real_schemas, our_schemas = schemas(real(service)), schemas(ours(service))
+    real_schemas, our_schemas = schemas(real(service)), schemas(ours(service, LOCATION))
     for namespace, real_schema in real_schemas.items():
         our_schema = our_schemas[namespace]
         for setting in ("elementFormDefault", "attributeFormDefault"):
@@ -195,7 +189,7 @@ def test_schema_settings_and_imports_are_the_real_ones(service: str) -> None:
 
 def test_the_dictionary_entries_are_anonymous_and_the_masks_lists_of_flags() -> None:
     """The two differences issue 11 names, stated on their own."""
-    root = ours("SoPrincipal")
+    root = ours("SoPrincipal", LOCATION)
     declared = components(root)
     for entry in (
         "SoExceptionInfoParametersKeyValuePair",
@@ -238,7 +232,7 @@ def xml_schema(root: etree._Element, directory: Path) -> etree.XMLSchema:
 def test_our_schemas_are_valid_and_the_emulators_answers_conform(service: str, tmp_path: Path) -> None:
     """The edited schemas still compile, and what the emulator writes into the reshaped types
     (the ``ExceptionInfo`` of a refusal, with its dictionary of parameters) is valid under them."""
-    schema = xml_schema(ours(service), tmp_path)
+    schema = xml_schema(ours(service, LOCATION), tmp_path)
     error = SoSentryException("No write access", parameters={"appointment_id": "7", "table": "appointment"})
     info = exception_info(Failed.of(error))
     assert schema.validate(info), schema.error_log
@@ -248,7 +242,7 @@ def test_our_schemas_are_valid_and_the_emulators_answers_conform(service: str, t
 
 
 def test_a_mask_is_a_list_of_flag_names(tmp_path: Path) -> None:
-    schema = xml_schema(ours("SoPrincipal"), tmp_path)
+    schema = xml_schema(ours("SoPrincipal", LOCATION), tmp_path)
 
     def table_right(mask: str) -> etree._Element:
         right = etree.Element(f"{{{S86}}}TableRight")

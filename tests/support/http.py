@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import http.client
 import socket
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 
 from emulator.testing import LiveServer
+from tests.support.soap import SOAP11_HEADERS
 
 
 def free_port() -> int:
@@ -39,3 +43,19 @@ def chunked_post(server: LiveServer, path: str, body: bytes, headers: dict[str, 
         return response.status, response.read()
     finally:
         connection.close()
+
+
+def http_call(
+    url: str, body: bytes | None = None, *, headers: Mapping[str, str] | None = None, timeout: float = 60
+) -> tuple[int, bytes]:
+    """``body`` POSTed to ``url`` (SetActivityStatus's SOAP 1.1 headers unless ``headers``), or a GET
+    when there is no body: the status and the body of the answer, an HTTP error's too."""
+    if headers is None:
+        headers = SOAP11_HEADERS if body is not None else {}
+    request = urllib.request.Request(url, data=body, headers=dict(headers))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()

@@ -1,0 +1,27 @@
+"""Settings for tests that need every field set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emulator.settings import Settings
+
+
+def every_setting_changed(tmp_path: Path) -> Settings:
+    """Settings with every field but the fixture file away from its default (a test holds that)."""
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'x.db'}",
+        mode="online",
+        contract="netserver",
+        wrap_exceptions=False,
+        strict=True,
+        ticket_lifetime_seconds=60,
+        journal_size=7,
+        journal_body_bytes=0,
+        max_tenants=3,
+        admin_token="secret",
+        request_timeout=2.5,
+        max_body_bytes=4096,
+        allowed_hosts=("crm.test", "other.test"),
+        default_tenant="Cust12345",
+    )
