@@ -11,6 +11,7 @@ timed assertion fails for reasons of its own.
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import sys
 import threading
@@ -275,3 +276,26 @@ def test_sigterm_stops_the_server_while_a_body_is_stalled(tmp_path: Path) -> Non
         stalled.close()
     assert status == 0, "".join(server.output)
     assert "stopped" in server.output[-1]
+
+
+def test_a_call_moved_off_the_event_loop_counts_its_fault_once(
+    default_server: tuple[ServerProcess, Path],
+) -> None:
+    """A call with a latency fault starts on the event loop, stops before anything is committed
+    and runs again on a thread (emulator.blocking): the rule's count goes down once per call."""
+    server, database = default_server
+    rule = b'{"kind": "latency", "latency_ms": 50, "count": 2, "identifiers": ["appointment_id=43"]}'
+    assert admin_post(server.port, "/_emulator/faults", rule) == 201
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=PATIENCE)
+    try:
+        assert call(connection, "appointment_id=43") == 200
+        connection.request("GET", "/_emulator/faults")
+        answer = connection.getresponse()
+        (left,) = json.loads(answer.read())
+        assert left["count"] == 1
+        assert call(connection, "appointment_id=43") == 200
+        connection.request("GET", "/_emulator/faults")
+        assert json.loads(connection.getresponse().read()) == []
+    finally:
+        connection.close()
+    assert read_row(database, "appointment", 43)["updatedCount"] == 2  # each call ran once

@@ -185,9 +185,10 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
 
 def _repeated(parent: etree._Element) -> list[tuple[str, int]]:
     """The Services86 children of ``parent`` that appear more than once, with their counts."""
-    counts = collections.Counter(
-        c.tag[len(_S86) :] for c in parent if isinstance(c.tag, str) and c.tag.startswith(_S86)
-    )
+    names = [c.tag[len(_S86) :] for c in parent if isinstance(c.tag, str) and c.tag.startswith(_S86)]
+    if len(set(names)) == len(names):  # the usual case, without counting
+        return []
+    counts = collections.Counter(names)
     return [(name, count) for name, count in counts.items() if count > 1]
 
 
