@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import json
 import math
 import os
@@ -222,6 +223,37 @@ class InProcess:
         data = answer.get_data()
         if not wire.succeeded(answer.status_code, data):
             raise RuntimeError(f"the {wire.name} call failed: HTTP {answer.status_code}: {data[:600]!r}")
+        return data
+
+    def call_direct(self, body: bytes = ONE_ID) -> bytes:
+        """The SOAP call through the WSGI app itself, without the test client (as a server calls it)."""
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": APPOINTMENT,
+            "QUERY_STRING": "",
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1:8080",
+            "CONTENT_TYPE": HEADERS["Content-Type"],
+            "CONTENT_LENGTH": str(len(body)),
+            "HTTP_SOAPACTION": SOAP_ACTION,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+        statuses: list[str] = []
+
+        def start_response(
+            status: str, headers: object, exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            statuses.append(status)
+            return lambda data: None
+
+        data = b"".join(self.app(environ, start_response))  # type: ignore[arg-type]
+        if not statuses[0].startswith("200") or SUCCEEDED not in data:
+            raise RuntimeError(f"the SOAP call failed: {statuses[0]}: {data[:600]!r}")
         return data
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from benchmarks import common
 from benchmarks.bigdb import generated_ids, make_database
@@ -427,13 +428,16 @@ def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> 
 
 
 def profile(table: Table, work: Path) -> None:
-    """Where a one-id call spends its time (in-process, cProfile; pyinstrument when installed)."""
+    """Where a one-id call spends its time (in-process, cProfile; pyinstrument when installed),
+    and the share of each stage of the call in cProfile's own time."""
     emulator = InProcess(_sqlite(work, "profile.db"))
     calls = q(3000, 500)
     try:
         for _ in range(50):
             emulator.call()
         plain = timed(emulator.call, calls)
+        direct = timed(emulator.call_direct, calls)
+        stages = _stages(emulator, calls)
         text, tool = _profiled(emulator, calls)
     finally:
         emulator.close()
@@ -446,6 +450,50 @@ def profile(table: Table, work: Path) -> None:
         ms(statistics.median(plain)),
         f"{summary(plain)}; {tool} output in {path}",
     )
+    per_call = statistics.median(direct) * 1e6
+    table.add(
+        "profile",
+        "one id, the WSGI app called directly",
+        ms(statistics.median(direct)),
+        f"{summary(direct)}; as a server calls it (no test client); the stages below are of this",
+    )
+    total = sum(stages.values())
+    for stage, seconds in sorted(stages.items(), key=lambda item: -item[1]):
+        share = seconds / total
+        table.add("profile", stage, f"{share:.0%}", f"about {share * per_call:.0f} us of the unprofiled call")
+
+
+_STAGES = (
+    ("sqlite3: COMMIT (pages written to the WAL)", ("<method 'commit' of 'sqlite3",)),
+    ("sqlite3: the statements", ("<method 'execute' of 'sqlite3", "<method 'fetch")),
+    ("reading the envelope (lxml)", ("emulator/soap/envelope", "emulator/soap/operations", "lxml")),
+    ("the log line", ("logging/", "emulator/logs")),
+    ("journal entry", ("emulator/storage/journal", "emulator/journal", "json/")),
+    ("storage: parameters, locks, the file check", ("emulator/storage/", "sqlalchemy/", "posix.stat")),
+    ("the call: pipeline and domain rules", ("emulator/calls", "emulator/domain", "emulator/faults")),
+    ("the answer (replies, encoding)", ("emulator/soap/replies", "emulator/soap/endpoint", "emulator/web")),
+    ("the WSGI app: routing, host check", ("emulator/app", "emulator/guard", "werkzeug/")),
+)
+"""Stages of a call, by where its functions live; the first that matches a function takes it."""
+
+
+def _stages(emulator: InProcess, calls: int) -> dict[str, float]:
+    """cProfile's own time (tottime) of ``calls`` calls, summed per stage of :data:`_STAGES`."""
+    import cProfile
+    import pstats
+
+    cprofile = cProfile.Profile()
+    cprofile.enable()
+    for _ in range(calls):
+        emulator.call_direct()
+    cprofile.disable()
+    stats: Any = getattr(pstats.Stats(cprofile), "stats")  # noqa: B009 (not in the stubs)
+    stages: dict[str, float] = {}
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.items():
+        where = f"{filename}:{name}" if filename != "~" else name
+        stage = next((label for label, marks in _STAGES if any(mark in where for mark in marks)), "other")
+        stages[stage] = stages.get(stage, 0.0) + tottime
+    return stages
 
 
 def _profiled(emulator: InProcess, calls: int) -> tuple[str, str]:

@@ -95,7 +95,9 @@ class TextFormatter(logging.Formatter):
 
 
 def _escaped(value: object) -> object:
-    return escape_controls(value) if isinstance(value, str) else value
+    # isprintable() is False for every character escape_controls escapes (and a few more): a
+    # check at C speed for the usual value, which has none
+    return escape_controls(value) if isinstance(value, str) and not value.isprintable() else value
 
 
 class _EmulatorHandler(logging.StreamHandler[IO[str]]):
