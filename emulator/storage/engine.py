@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import PoolProxiedConnection
 
+from emulator.storage.checkpoints import NO_AUTOCHECKPOINT
 from emulator.storage.sql import dialect_named
 
 log = logging.getLogger("emulator.storage")
@@ -114,6 +115,9 @@ class ReusedConnections:
         except IndexError:
             connection = self._engine.raw_connection()
             connection.detach()
+            cursor = connection.cursor()
+            cursor.execute(NO_AUTOCHECKPOINT)  # the calls never checkpoint: a thread does
+            cursor.close()
             return connection
 
     def give_back(self, connection: PoolProxiedConnection, *, broken: bool) -> None:

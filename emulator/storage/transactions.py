@@ -47,6 +47,7 @@ from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, inspect,
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator.storage import schema
+from emulator.storage.checkpoints import Checkpointer
 from emulator.storage.engine import DatabaseFileGone, FileWatch, ReusedConnections, is_sqlite_file
 from emulator.storage.sql import Dialect, Statement
 
@@ -178,6 +179,8 @@ class Transaction:
                 self._end(broken=not _rollback(self.connection))
                 raise StorageError(failure) from failure
             self._end(broken=False)
+            if self._owner.checkpoints is not None:
+                self._owner.checkpoints.committed()
             return
         self._end(broken=not _rollback(self.connection))
         if isinstance(exc, errors):
@@ -207,6 +210,8 @@ class Transactions:
         self._reused = ReusedConnections(engine) if is_sqlite_file(engine) else None
         self.watch = FileWatch(str(engine.url.database)) if is_sqlite_file(engine) else None
         """SQLite files: the file's identity, checked before every transaction."""
+        self.checkpoints = Checkpointer(str(engine.url.database)) if is_sqlite_file(engine) else None
+        """SQLite files: the WAL's checkpoints, on a thread (the calls' connections make none)."""
 
     def write(self, tenant: str) -> Transaction:
         """A write transaction holding ``tenant``'s locks, committed when the ``with`` block ends.
@@ -235,6 +240,8 @@ class Transactions:
             self._reused.give_back(connection, broken=broken)
 
     def close(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.close()
         if self._reused is not None:
             self._reused.close()
 
