@@ -10,7 +10,9 @@ whole on the worker's event loop before the app runs (:mod:`emulator.rsgi`): a c
 sending costs its socket only, and is answered 408 after ``settings.request_timeout``. A SOAP or
 REST call runs on the event loop itself, every other request (and a call about to block:
 :mod:`emulator.blocking`) on one of a few Python threads. ``workers == 0`` runs werkzeug's threaded
-development server in this process (no such protection: for in-process use).
+development server in this process (no such protection: for in-process use). granian's workers
+run their event loops on uvloop where it is installed (a dependency everywhere but Windows), else
+on asyncio's own (:func:`event_loop`).
 
 Each granian worker builds its own emulator (:func:`emulator.wsgi.make_app`) after it has started,
 so no database connection ever crosses a ``fork``. The parent only checks the database and creates
@@ -36,6 +38,8 @@ from emulator.preflight import StartupError, check_database, check_port, listen
 from emulator.settings import Settings
 
 if TYPE_CHECKING:
+    from granian.constants import Loops
+
     from emulator.app import EmulatorApp
     from emulator.rsgi import BufferedWsgi
     from emulator.storage.fixtures import Fixtures
@@ -111,6 +115,19 @@ def worker_rsgi_app(settings: Settings, log_level: str, log_format: LogFormat, t
     )
 
 
+def event_loop() -> Loops:
+    """The event loop granian's workers run: uvloop when it can be imported (a dependency on every
+    platform but Windows), else asyncio's. Named, never granian's ``auto``, which would take
+    another loop first (rloop) should one ever be installed alongside."""
+    from granian.constants import Loops
+
+    try:
+        import uvloop  # noqa: F401  (granian imports it again in each worker)
+    except ImportError:
+        return Loops.asyncio
+    return Loops.uvloop
+
+
 def _serve_granian(
     settings: Settings,
     fixtures: Fixtures,
@@ -133,6 +150,7 @@ def _serve_granian(
         port=port,
         interface=Interfaces.RSGI,
         workers=workers,
+        loop=event_loop(),
         # an idle keep-alive connection is closed after this, as are headers that stop arriving
         http1_settings=HTTP1Settings(header_read_timeout=max(1, round(settings.request_timeout * 1000))),
         log_level=LogLevels(log_level if log_level in ("debug", "error") else "warning"),

@@ -8,6 +8,7 @@ locked") and the file must hold every change exactly once.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -80,6 +81,44 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
         assert tenant_rows == [(t,) for t in sorted(tenants)]
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+# every request a worker takes notes down whether it runs on a uvloop event loop, then goes on
+RECORD_THE_LOOP = """
+import asyncio, uvloop
+from emulator.rsgi import BufferedWsgi
+answer = BufferedWsgi.__call__
+async def noting_the_loop(self, scope, protocol):
+    with open({path!r}, "a") as notes:
+        notes.write(f"{{isinstance(asyncio.get_running_loop(), uvloop.Loop)}}\\n")
+    await answer(self, scope, protocol)
+BufferedWsgi.__call__ = noting_the_loop
+"""
+
+
+def test_the_workers_run_their_requests_on_uvloop(tmp_path: Path) -> None:
+    pytest.importorskip("uvloop")  # a dependency on every platform but Windows
+    notes = tmp_path / "loops.txt"
+    with running(
+        tmp_path / "crm.db", 1, tmp_path / "server.log", RECORD_THE_LOOP.format(path=str(notes))
+    ) as server:
+        status, body = http_call(server.url(APPOINTMENT), envelope(["appointment_id=1"], "Started"))
+        log = server.log()
+        assert server.stop() == 0, log
+    assert status == 200 and Answer(status, body).succeeded is True, log
+    seen = notes.read_text().split()
+    assert seen and set(seen) == {"True"}, seen  # GET / while waiting for it, then the SOAP call
+
+
+def test_the_loop_is_uvloop_when_it_can_be_imported_else_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
+    from granian.constants import Loops
+
+    from emulator.serving import event_loop
+
+    pytest.importorskip("uvloop")
+    assert event_loop() is Loops.uvloop
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop now raises ImportError
+    assert event_loop() is Loops.asyncio
 
 
 def test_workers_zero_serves_with_werkzeug_in_one_process(tmp_path: Path) -> None:

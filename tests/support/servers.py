@@ -186,10 +186,11 @@ def wait_for(url: str, within: float = 60) -> tuple[int, str, bytes]:
 class Server:
     """``serve(settings, '127.0.0.1', 0, workers)`` in a subprocess of its own process group."""
 
-    def __init__(self, db_path: Path, workers: int, log_path: Path) -> None:
+    def __init__(self, db_path: Path, workers: int, log_path: Path, before: str = "") -> None:
+        """``before``: Python code that the subprocess runs first (the workers are forked from it)."""
         self.port = 0  # known once the log line names the port that serve() picked
         self.log_path = log_path
-        code = (
+        code = before + (
             "import sys\n"
             "from emulator.serving import serve\n"
             "from emulator.settings import Settings\n"
@@ -243,8 +244,8 @@ class Server:
 
 
 @contextlib.contextmanager
-def running(db_path: Path, workers: int, log_path: Path) -> Iterator[Server]:
-    server = Server(db_path, workers, log_path)
+def running(db_path: Path, workers: int, log_path: Path, before: str = "") -> Iterator[Server]:
+    server = Server(db_path, workers, log_path, before)
     try:
         server.wait_ready()
         yield server
