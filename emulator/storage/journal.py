@@ -19,22 +19,25 @@ TRIM_EVERY = 50
 """A tenant's journal is trimmed to its cap every this many writes (of this process)."""
 
 
-_LIMITS = {
-    column.key: column.type.length if isinstance(column.type, String) else None
+_TEXT_COLUMNS: tuple[tuple[str, int | None], ...] = tuple(
+    (column.key, column.type.length)
     for column in schema.journal.columns
-}
-"""The longest string each journal column takes (None: any)."""
+    if isinstance(column.type, String) and column.key not in ("tenant", "identifiers", "contract_warnings")
+)
+"""The journal's text columns an entry fills with what a client may have sent, and the longest
+string each takes (None: any); the JSON columns hold no NUL (JSON escapes it)."""
 
 
-def _storable(value: Any, limit: int | None) -> Any:
+_NONE = "[]"
+"""An empty JSON list (no contract warnings)."""
+
+
+def _storable(value: str, limit: int | None) -> str:
     """``value`` made storable on every backend: a string without NUL characters, cut to its
     column's length. SQLite ignores ``VARCHAR(n)``, PostgreSQL refuses a longer value (and any
     NUL), and a journal entry quotes what a client sent (a user name, an operation)."""
-    if isinstance(value, str):
-        value = value.replace("\x00", "")
-        if limit is not None:
-            value = value[:limit]
-    return value
+    value = value.replace("\x00", "")
+    return value if limit is None else value[:limit]
 
 
 CUT_MARKER = "\n[cut: {size} bytes in all]"
@@ -67,7 +70,8 @@ class JournalWriter:
         never got in) share one cap: all of them together are trimmed to :attr:`size`, however
         many names they were sent to.
         """
-        values = {
+        warnings = entry.contract_warnings
+        values: dict[str, Any] = {
             "at": entry.at,
             "wire": entry.wire,
             "service": entry.service,
@@ -79,11 +83,15 @@ class JournalWriter:
             "exception_type": entry.exception_type,
             "message": entry.message,
             "duration_ms": entry.duration_ms,
-            "contract_warnings": json.dumps(list(entry.contract_warnings)),
+            "contract_warnings": json.dumps(list(warnings)) if warnings else _NONE,
             "request_body": stored_body(entry.request_body, self.body_bytes),
             "response_body": stored_body(entry.response_body, self.body_bytes),
         }
-        store.add_journal_entry({name: _storable(value, _LIMITS[name]) for name, value in values.items()})
+        for name, limit in _TEXT_COLUMNS:
+            value = values[name]
+            if value is not None and ("\x00" in value or (limit is not None and len(value) > limit)):
+                values[name] = _storable(value, limit)
+        store.add_journal_entry(values)
         if tenant_may_be_missing and not store.tenant_exists():
             self._orphans += 1
             if self._orphans % TRIM_EVERY == 0:
