@@ -8,6 +8,10 @@ therefore never checkpoint (``PRAGMA wal_autocheckpoint=0``, :data:`NO_AUTOCHECK
 :class:`Checkpointer` thread of each process runs a ``PASSIVE`` checkpoint (which never waits for
 a writer nor makes one wait) every :data:`INTERVAL` seconds after commits, on a connection of its
 own, while the calls go on: the driver lets go of Python's lock while SQLite copies and syncs.
+SQLite starts the WAL again from its beginning only after a checkpoint that copied all of it, which
+one made beside calls that keep writing never does; so once the WAL is longer than
+:data:`MAX_WAL_BYTES` the thread holds the process's writers back and finishes a ``RESTART``
+checkpoint (the pages written since the last one), and the next commit starts the WAL again.
 
 A checkpoint changes nothing a call can see and nothing that survives a crash differently: a
 committed transaction is in the WAL until it is copied, and SQLite reads it from there. Should
@@ -18,14 +22,21 @@ checkpoints it as usual.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import urllib.parse
+from contextlib import AbstractContextManager
+from typing import Any
 
 log = logging.getLogger("emulator.storage")
 
 NO_AUTOCHECKPOINT = "PRAGMA wal_autocheckpoint=0"
 INTERVAL = 0.1
+MAX_WAL_BYTES = 4 << 20
+"""A WAL longer than this is checkpointed to its end (RESTART), so that it starts again."""
+CACHE_KIB = 64
+"""The checkpointing connection's page cache (SQLite's default is 2 MiB per connection)."""
 """Seconds between checkpoints while there are commits (at most one checkpoint per interval)."""
 
 
@@ -36,8 +47,10 @@ class Checkpointer:
     :meth:`close` runs a last checkpoint and stops the thread.
     """
 
-    def __init__(self, path: str, interval: float = INTERVAL) -> None:
+    def __init__(self, path: str, writers: AbstractContextManager[Any], interval: float = INTERVAL) -> None:
+        """``writers`` is the lock this process's write transactions hold (taken to finish a WAL)."""
         self.path = path
+        self._writers = writers
         self.interval = interval
         self._commits = 0
         self._done = 0
@@ -66,6 +79,7 @@ class Checkpointer:
             log.exception("WAL checkpoints stopped: %s could not be opened", self.path)
             return
         try:
+            connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # it copies pages, it keeps none
             while not self._stop.wait(self.interval):
                 self._checkpoint(connection)
             self._checkpoint(connection)
@@ -78,7 +92,13 @@ class Checkpointer:
             return
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # busy (another process checkpoints), or the file is gone
+            if os.path.getsize(self.path + "-wal") > MAX_WAL_BYTES:
+                # the calls went on writing while it copied, so SQLite never starts the WAL
+                # again from its beginning: once it is this long, copy the rest with the
+                # process's writers held back (a few pages: the bulk is copied already)
+                with self._writers:
+                    connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        except (sqlite3.Error, OSError) as exc:  # busy (another process writes), or the file is gone
             log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
             return
         self._done = commits

@@ -201,7 +201,8 @@ class Transactions:
         self.engine = engine
         self.dialect = dialect
         postgres = dialect.name == "postgresql"
-        self.writers: _Lock = _NoLock() if postgres else threading.Lock()
+        writers = threading.Lock()
+        self.writers: _Lock = _NoLock() if postgres else writers
         """SQLite: this process's writers go one at a time."""
         self.lock = Statement(ADVISORY_LOCK, dialect) if postgres else None
         """PostgreSQL: the statement that takes a tenant's advisory lock."""
@@ -210,7 +211,7 @@ class Transactions:
         self._reused = ReusedConnections(engine) if is_sqlite_file(engine) else None
         self.watch = FileWatch(str(engine.url.database)) if is_sqlite_file(engine) else None
         """SQLite files: the file's identity, checked before every transaction."""
-        self.checkpoints = Checkpointer(str(engine.url.database)) if is_sqlite_file(engine) else None
+        self.checkpoints = Checkpointer(str(engine.url.database), writers) if is_sqlite_file(engine) else None
         """SQLite files: the WAL's checkpoints, on a thread (the calls' connections make none)."""
 
     def write(self, tenant: str) -> Transaction:
