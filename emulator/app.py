@@ -75,6 +75,7 @@ class EmulatorApp:
         self.runtime = runtime
         self.site = site
         self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
+        self._local_database = runtime.database.engine.dialect.name == "sqlite"
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -109,9 +110,10 @@ class EmulatorApp:
         return web.send(answer, environ, start_response)
 
     def is_call(self, environ: WSGIEnvironment) -> bool:
-        """Whether the request is a SOAP or REST call (which may run on a server's event loop:
-        :mod:`emulator.blocking`); admin, dashboard and WSDL requests are not."""
-        if environ.get("REQUEST_METHOD") != "POST":
+        """Whether the request is a SOAP or REST call on a SQLite database, which may run on a
+        server's event loop (:mod:`emulator.blocking`). Admin, dashboard and WSDL requests are
+        not, nor are calls on PostgreSQL, whose every statement waits for the network."""
+        if environ.get("REQUEST_METHOD") != "POST" or not self._local_database:
             return False
         path = environ.get("PATH_INFO", "")
         return paths.CALL_PATH.fullmatch(path) is not None or rest_paths.CALL_PATH.fullmatch(path) is not None

@@ -7,11 +7,15 @@ hold up every other connection of the worker, and say so before they start::
     blocking.about_to_block()   # raises WouldBlock on the event loop; returns elsewhere
     time.sleep(rule.latency_ms / 1000)
 
-They are the verification of a password (Argon2, tens of milliseconds) and the wait of an injected
-``latency`` fault. :class:`WouldBlock` is raised before anything is committed (inside the call's
-transaction, which it rolls back, or before one begins); the adapter catches it and runs the
-whole request again on a thread of its pool, where :func:`about_to_block` returns at once.
-Everywhere else (werkzeug's threads, tests, a WSGI server of the user's choice) it always does.
+They are the verification of a password (Argon2, tens of milliseconds), the wait of an injected
+``latency`` fault, making a tenant from the fixtures, and waiting for another writer of the
+process (an admin reset, a login's transaction, a checkpoint finishing the WAL) to end.
+:class:`WouldBlock` is raised before the call has committed anything (inside its transaction,
+which it rolls back, or before one begins); the adapter catches it and runs the whole request
+again on a thread of its pool, where :func:`about_to_block` returns at once. A step that comes
+after something was committed runs under :func:`allowed` and waits where it is. Everywhere else
+(werkzeug's threads, tests, a WSGI server of the user's choice) it always returns. Writers of
+other processes (SQLite's busy wait) are waited for on the loop: their transactions are short.
 """
 
 from __future__ import annotations
@@ -40,6 +44,18 @@ def about_to_block() -> None:
 def on_event_loop() -> Iterator[None]:
     """Run the block as a call on the event loop: :func:`about_to_block` raises there."""
     token = _ON_EVENT_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _ON_EVENT_LOOP.reset(token)
+
+
+@contextmanager
+def allowed() -> Iterator[None]:
+    """Let the block wait where it runs, on the event loop too: for a step that comes after the
+    call has committed something (its journal entry after a fault's count was committed), which a
+    second run would do again."""
+    token = _ON_EVENT_LOOP.set(False)
     try:
         yield
     finally:

@@ -532,7 +532,8 @@ def _journal(
     if written is not None:
         return
     try:  # a request that never got in creates no tenant (its entry goes under the orphans' cap)
-        with runtime.database.transaction(arrival.tenant, create=False) as store:
+        # the call may have committed a fault's count already: never run it again from here
+        with blocking.allowed(), runtime.database.transaction(arrival.tenant, create=False) as store:
             runtime.database.record(store, entry, tenant_may_be_missing=True)
     except StorageError:
         log.exception("could not write the journal entry")

@@ -11,12 +11,12 @@ not arrived within ``request_timeout`` seconds is answered 408, one over ``max_b
 (from its ``Content-Length`` before a byte is read, or as soon as a chunked body grows past it),
 and the connection is closed after either. Only a complete body reaches the app: a WSGI environ
 is built from the RSGI scope and the buffered bytes, and the (synchronous) app runs on it. A request
-that ``inline`` accepts (the emulator's: a SOAP or REST call with a small body) runs on the event
-loop itself, where a handoff to a thread would cost more than the call; should it be about to
-block (:mod:`emulator.blocking`: a password to verify, an injected ``latency`` fault) it stops
-before anything is committed and runs again on one of a small pool of threads, as every other
-request does, so that it holds up its own connection only. Its answer goes back with one
-``response_bytes``.
+that ``inline`` accepts (the emulator's: a SOAP or REST call on SQLite) with a small body runs on
+the event loop itself, where a handoff to a thread would cost more than the call; should it be
+about to block (:mod:`emulator.blocking` lists the steps: a password to verify, a ``latency``
+fault, ...) it stops before it has committed anything and runs again on one of a small pool of
+threads, as every other request does, so that it holds up its own connection only. Its answer
+goes back with one ``response_bytes``.
 
 An app whose answer breaks off while it is produced (the ``drop`` fault raises from its body
 iterator) gets its client's connection shut down before a byte of the answer is sent: RSGI has no

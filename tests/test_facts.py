@@ -45,9 +45,9 @@ class Server:
             return None
         return str(answer.header.ExceptionInfo.ExceptionType)
 
-    def login(self, user: str) -> str:
+    def login(self, user: str, token: str = TOKEN) -> str:
         answer = self.principal.service.AuthenticateUsernamePassword(
-            UserName=user, Password=user, _soapheaders={"ApplicationToken": TOKEN}
+            UserName=user, Password=user, _soapheaders={"ApplicationToken": token}
         )
         assert answer.body.AuthenticationSucceeded is True
         return str(answer.body.Credentials.Ticket)
@@ -95,13 +95,16 @@ def test_new_fixtures_in_one_are_seen_by_the_others_next_call(pair: tuple[Server
 
 def test_a_reset_in_one_is_seen_by_the_others_next_call(pair: tuple[Server, Server, Path]) -> None:
     first, second, database = pair
-    ticket = second.login("sam")
-    assert first.set_status("appointment_id=2", ticket=ticket) is None  # a login in one, used in the other
-    assert read_row(database, "appointment", 2)["status"] == 3
-    first.admin("POST", "reset")
-    assert read_row(database, "appointment", 2)["status"] != 3
-    assert second.set_status("appointment_id=2", ticket=ticket) == SESSION  # its tickets went with it
-    assert second.set_status("appointment_id=2") is None  # the fixture ticket is there again
+    first.admin("POST", "fixtures", FIXTURES_WITHOUT_DEMO.encode())
+    other = {"ticket": "7T:OtherTicket==", "token": "other-token"}
+    assert second.set_status("appointment_id=1", **other) is None  # remembered under these fixtures
+    ticket = second.login("demo", token="other-token")
+    assert first.set_status("appointment_id=1", ticket=ticket, token="other-token") is None  # a login
+    first.admin("POST", "reset")  # back to the default fixtures: the other token and tickets are gone
+    assert second.set_status("appointment_id=1", **other) == SESSION
+    assert second.set_status("appointment_id=1", ticket=ticket) == SESSION
+    assert second.set_status("appointment_id=1") is None
+    assert read_row(database, "appointment", 1)["status"] == 3
 
 
 def test_a_new_denial_in_one_is_seen_by_the_others_next_call(pair: tuple[Server, Server, Path]) -> None:
@@ -123,10 +126,11 @@ def test_a_fault_added_through_one_fires_count_times_across_both(pair: tuple[Ser
 
 def test_a_tenant_dropped_and_made_again_elsewhere_is_the_new_one(pair: tuple[Server, Server, Path]) -> None:
     first, second, database = pair
-    ticket = first.login("sam")
-    assert second.set_status("appointment_id=2", ticket=ticket) is None
+    first.admin("POST", "fixtures", FIXTURES_WITHOUT_DEMO.encode())
+    other = {"ticket": "7T:OtherTicket==", "token": "other-token"}
+    assert second.set_status("appointment_id=1", **other) is None  # remembered under these fixtures
     first.admin("DELETE", "tenants/default")
-    first.admin("POST", "tenants/default")  # made again from the fixtures: the login's ticket is gone
-    assert second.set_status("appointment_id=2", ticket=ticket) == SESSION
-    assert read_row(database, "appointment", 2)["status"] != 3
+    first.admin("POST", "tenants/default")  # made again, from the default fixtures
+    assert second.set_status("appointment_id=1", **other) == SESSION
     assert second.set_status("appointment_id=2") is None
+    assert read_row(database, "appointment", 2)["status"] == 3

@@ -7,14 +7,19 @@ locked") and the file must hold every change exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
+from emulator import blocking
+from emulator.rsgi import BufferedWsgi
 from emulator.settings import Settings
 from emulator.wsgi import make_app, settings_from_env, settings_to_env
 from tests.support.http import http_call
@@ -180,3 +185,52 @@ def test_make_app_builds_from_the_environment(tmp_path: Path, monkeypatch: pytes
         assert app.runtime.settings.database_url.endswith("env.db")
     finally:
         app.runtime.database.dispose()
+
+
+def test_a_call_about_to_block_on_the_event_loop_runs_again_on_a_thread() -> None:
+    """emulator.rsgi runs a call on the event loop; one that raises WouldBlock there (a password to
+    verify, a latency fault) runs again, whole, on the adapter's pool, and only that answer is sent."""
+    runs: list[tuple[bool, str]] = []
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        try:
+            blocking.about_to_block()
+        except blocking.WouldBlock:
+            runs.append((True, threading.current_thread().name))
+            raise
+        runs.append((False, threading.current_thread().name))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["wsgi.input"].read()]
+
+    class Headers(dict[str, str]):
+        def items(self) -> Any:
+            return list(super().items())
+
+    class Scope:
+        proto, http_version, scheme, method = "http", "1.1", "http", "POST"
+        server, client, path, query_string, authority = "127.0.0.1:1", "127.0.0.1:2", "/x", "", None
+        headers: ClassVar[Headers] = Headers({"content-length": "4"})
+
+    sent: list[tuple[int, bytes]] = []
+
+    class Protocol:
+        async def __call__(self) -> bytes:
+            return b"body"
+
+        def response_bytes(self, status: int, headers: object, body: bytes) -> None:
+            sent.append((status, body))
+
+    adapter = BufferedWsgi(app, request_timeout=5, max_body_bytes=100, threads=1, inline=lambda environ: True)
+
+    async def serve_one() -> None:
+        loop = asyncio.get_running_loop()
+        adapter.__rsgi_init__(loop)
+        try:
+            await adapter(Scope(), Protocol())
+        finally:
+            adapter.__rsgi_del__(loop)
+
+    asyncio.run(serve_one())
+    assert [on_loop for on_loop, _ in runs] == [True, False]
+    assert runs[0][1] == threading.main_thread().name and runs[1][1] != threading.main_thread().name
+    assert sent == [(200, b"body")]

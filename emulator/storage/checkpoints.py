@@ -1,4 +1,4 @@
-"""SQLite's WAL checkpoints on a thread of their own, never in a call.
+"""SQLite's WAL checkpoints on a thread of their own, never inside a call's commit.
 
 In WAL mode a commit appends the pages it changed to the ``-wal`` file, and now and then the
 pages are copied back into the database file (a checkpoint, with an ``fsync``). By default the
@@ -10,7 +10,7 @@ a writer nor makes one wait) every :data:`INTERVAL` seconds after commits, on a 
 own, while the calls go on: the driver lets go of Python's lock while SQLite copies and syncs.
 SQLite starts the WAL again from its beginning only after a checkpoint that copied all of it, which
 one made beside calls that keep writing never does; so once the WAL is longer than
-:data:`MAX_WAL_BYTES` the thread holds the process's writers back and finishes a ``RESTART``
+:data:`MAX_WAL_FRAMES` pages the thread holds the process's writers back and finishes a ``RESTART``
 checkpoint (the pages written since the last one), and the next commit starts the WAL again.
 
 A checkpoint changes nothing a call can see and nothing that survives a crash differently: a
@@ -22,7 +22,6 @@ checkpoints it as usual.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import urllib.parse
@@ -33,11 +32,12 @@ log = logging.getLogger("emulator.storage")
 
 NO_AUTOCHECKPOINT = "PRAGMA wal_autocheckpoint=0"
 INTERVAL = 0.1
-MAX_WAL_BYTES = 4 << 20
-"""A WAL longer than this is checkpointed to its end (RESTART), so that it starts again."""
+"""Seconds between checkpoints while there are commits (at most one checkpoint per interval)."""
+MAX_WAL_FRAMES = 1000
+"""A WAL of more pages than this (SQLite's own checkpoint threshold, about 4 MiB) is checkpointed
+to its end with the writers held back (RESTART), so that it starts again."""
 CACHE_KIB = 64
 """The checkpointing connection's page cache (SQLite's default is 2 MiB per connection)."""
-"""Seconds between checkpoints while there are commits (at most one checkpoint per interval)."""
 
 
 class Checkpointer:
@@ -71,41 +71,52 @@ class Checkpointer:
                 self._thread.start()
 
     def _run(self) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while not self._stop.wait(self.interval):
+                connection = connection or self._connect()
+                if connection is not None:
+                    self._checkpoint(connection)
+            if connection is not None:
+                self._checkpoint(connection)
+        except Exception:  # never expected; said once, since the WAL now only grows
+            log.exception("WAL checkpoints of %s stopped: the WAL grows until the emulator stops", self.path)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _connect(self) -> sqlite3.Connection | None:
+        """The thread's own connection; ``None`` (tried again at the next interval) when it fails."""
         try:
             connection = sqlite3.connect(  # mode=rw: never a new, empty file where the database was
                 f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True, timeout=1, isolation_level=None
             )
-        except sqlite3.Error:
-            log.exception("WAL checkpoints stopped: %s could not be opened", self.path)
-            return
-        try:
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # it copies pages, it keeps none
-            while not self._stop.wait(self.interval):
-                self._checkpoint(connection)
-            self._checkpoint(connection)
-        finally:
-            connection.close()
+        except sqlite3.Error as exc:
+            log.debug("WAL checkpoints of %s wait: %s", self.path, exc)
+            return None
+        return connection
 
     def _checkpoint(self, connection: sqlite3.Connection) -> None:
         commits = self._commits
         if commits == self._done:
             return
+        self._done = commits  # after a failure, the next commits try again
         try:
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            if os.path.getsize(self.path + "-wal") > MAX_WAL_BYTES:
-                # the calls went on writing while it copied, so SQLite never starts the WAL
-                # again from its beginning: once it is this long, copy the rest with the
-                # process's writers held back (a few pages: the bulk is copied already)
+            _busy, frames, _copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames > MAX_WAL_FRAMES:
+                # the calls went on writing while it copied, so SQLite did not start the WAL again
+                # from its beginning: copy the rest with the process's writers held back (a few
+                # pages: the bulk is copied already); the next commit starts the WAL again
                 with self._writers:
-                    connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-        except (sqlite3.Error, OSError) as exc:  # busy (another process writes), or the file is gone
+                    connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error as exc:  # busy (another process writes), or the file is gone
             log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
-            return
-        self._done = commits
 
     def close(self) -> None:
         """Stop the thread after a last checkpoint (waits for it)."""
-        self._stop.set()
-        thread = self._thread
+        with self._start_lock:
+            self._stop.set()
+            thread = self._thread
         if thread is not None:
             thread.join()

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from emulator import blocking
 from emulator.faults import FaultRule
 from emulator.journal import JournalEntry
 from emulator.storage import schema
@@ -111,7 +112,9 @@ class Database:
             generation = store.generation()
             if generation is None and create and (create is True or create()):
                 # a tenant's first call, or one dropped meanwhile (perhaps by another worker
-                # process): made from the fixtures and committed, whatever the call then does
+                # process): made from the fixtures and committed, whatever the call then does;
+                # milliseconds of work, so not on a server's event loop
+                blocking.about_to_block()
                 self._create(transaction.cursor, tenant, self.fixtures)
                 transaction.commit_and_begin()
                 generation = store.generation()

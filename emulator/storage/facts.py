@@ -30,7 +30,8 @@ from emulator.domain.sessions import TicketRow
 MAX_TENANTS = 1024
 """Tenants whose facts a process keeps (beyond it, the oldest are forgotten)."""
 MAX_ENTRIES = 256
-"""Application tokens (known or not) and fixture tickets kept per tenant."""
+"""Registered application tokens and fixture tickets kept per tenant (each at most 200
+characters, their columns' length: a tenant's facts stay under about 100 KiB)."""
 
 
 def new_generation() -> int:
@@ -49,8 +50,9 @@ class TenantFacts:
     fixture_tickets: dict[str, TicketRow] = field(default_factory=dict)
 
     def remember_token(self, token: str, registered: bool) -> None:
-        if len(self.application_tokens) < MAX_ENTRIES:
-            self.application_tokens[token] = registered
+        """Only a registered token (at most the column's length): what a client makes up is not kept."""
+        if registered and len(self.application_tokens) < MAX_ENTRIES:
+            self.application_tokens[token] = True
 
     def remember_ticket(self, ticket: str, row: TicketRow) -> None:
         if row.fixed and len(self.fixture_tickets) < MAX_ENTRIES:

@@ -35,7 +35,7 @@ tenant = Table(
     metadata,
     Column("tenant", String(TENANT), primary_key=True),
     Column("created", DateTime, nullable=False),
-    Column("generation", BigInteger, nullable=False, default=0),
+    Column("generation", BigInteger, nullable=False, default=0, server_default="0"),
     # random at creation, one more at each change of the fault plan: see emulator.storage.facts
 )
 

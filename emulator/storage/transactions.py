@@ -46,6 +46,7 @@ from typing import Any, Protocol
 from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from emulator import blocking
 from emulator.storage import schema
 from emulator.storage.checkpoints import Checkpointer
 from emulator.storage.engine import DatabaseFileGone, FileWatch, ReusedConnections, is_sqlite_file
@@ -146,7 +147,9 @@ class Transaction:
 
     def __enter__(self) -> Transaction:
         owner = self._owner
-        self._writers.acquire()
+        if not self._writers.acquire(blocking=False):  # another writer of this process is in
+            blocking.about_to_block()  # a call on the event loop goes to a thread to wait
+            self._writers.acquire()
         try:
             if owner.watch is not None:
                 owner.watch.check()
@@ -248,14 +251,14 @@ class Transactions:
 
 
 class _Lock(Protocol):
-    def acquire(self) -> bool: ...
+    def acquire(self, blocking: bool = True) -> bool: ...
     def release(self) -> None: ...
 
 
 class _NoLock:
     """PostgreSQL: writers of one process need no lock of their own (the advisory locks order them)."""
 
-    def acquire(self) -> bool:
+    def acquire(self, blocking: bool = True) -> bool:
         return True
 
     def release(self) -> None:
