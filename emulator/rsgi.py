@@ -2,7 +2,7 @@
 
     from emulator.rsgi import BufferedWsgi
 
-    rsgi_app = BufferedWsgi(create_app(settings), request_timeout=30, max_body_bytes=1 << 20)
+    rsgi_app = BufferedWsgi(create_app(settings), request_timeout=30, max_body_bytes=1 << 20, threads=4)
 
 A WSGI server hands the app a body that is still arriving, so a client that announces a
 ``Content-Length`` and then stops sending holds the thread that reads it. Here the body is read
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("emulator")
-
-THREADS = 4
-"""Threads per worker process that run the requests that do not run on the event loop."""
 
 INLINE_BODY_BYTES = 64 * 1024
 """Requests with a larger body never run on the event loop (a batch of thousands of ids)."""
@@ -96,7 +93,7 @@ class BufferedWsgi:
         *,
         request_timeout: float,
         max_body_bytes: int,
-        threads: int = THREADS,
+        threads: int,
         inline: Callable[[WSGIEnvironment], bool] | None = None,
         on_close: Callable[[], object] | None = None,
     ) -> None:

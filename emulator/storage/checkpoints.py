@@ -87,12 +87,15 @@ class Checkpointer:
 
     def _connect(self) -> sqlite3.Connection | None:
         """The thread's own connection; ``None`` (tried again at the next interval) when it fails."""
+        connection: sqlite3.Connection | None = None
         try:
             connection = sqlite3.connect(  # mode=rw: never a new, empty file where the database was
                 f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True, timeout=1, isolation_level=None
             )
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # it copies pages, it keeps none
         except sqlite3.Error as exc:
+            if connection is not None:
+                connection.close()
             log.debug("WAL checkpoints of %s wait: %s", self.path, exc)
             return None
         return connection

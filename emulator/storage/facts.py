@@ -46,13 +46,14 @@ class TenantFacts:
     generation: int
     no_fault_rules: bool = False
     """True once the fault plan was read empty under this generation."""
-    application_tokens: dict[str, bool] = field(default_factory=dict)
+    application_tokens: set[str] = field(default_factory=set)
+    """Registered tokens seen under this generation (an unknown one is looked up every time)."""
     fixture_tickets: dict[str, TicketRow] = field(default_factory=dict)
 
     def remember_token(self, token: str, registered: bool) -> None:
         """Only a registered token (at most the column's length): what a client makes up is not kept."""
         if registered and len(self.application_tokens) < MAX_ENTRIES:
-            self.application_tokens[token] = True
+            self.application_tokens.add(token)
 
     def remember_ticket(self, ticket: str, row: TicketRow) -> None:
         if row.fixed and len(self.fixture_tickets) < MAX_ENTRIES:

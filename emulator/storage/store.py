@@ -331,8 +331,8 @@ class TenantStore:
 
     def has_application_token(self, token: str) -> bool:
         facts = self.facts
-        if facts is not None and (known := facts.application_tokens.get(token)) is not None:
-            return known
+        if facts is not None and token in facts.application_tokens:
+            return True
         registered = self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
         if facts is not None:
             facts.remember_token(token, registered)
