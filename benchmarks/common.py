@@ -318,14 +318,27 @@ def describe(kind: str) -> str:
 class Server:
     """A server subprocess on a free port, in its own process group, with its output in a file."""
 
-    def __init__(self, kind: str, database_url: str, work: Path, options: Sequence[str] = ()) -> None:
-        """``options``: more options of ``serve``."""
+    def __init__(
+        self,
+        kind: str,
+        database_url: str,
+        work: Path,
+        options: Sequence[str] = (),
+        *,
+        argv: Callable[[int], Sequence[str]] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``options``: more options of ``serve``; ``argv``, given the port, another command to run
+        instead (``kind`` then only names it), with ``env`` added to this process's environment."""
         self.port = free_port()
         self.kind = kind
-        self._log: IO[bytes] = (work / f"server-{kind.replace(':', '-')}-{self.port}.log").open("wb")
+        name = re.sub(r"[^\w.-]+", "-", kind)
+        self._log: IO[bytes] = (work / f"server-{name}-{self.port}.log").open("wb")
         self.started = time.perf_counter()
+        command = argv(self.port) if argv else [*server_argv(kind, str(self.port), database_url), *options]
         self.process = subprocess.Popen(
-            [*server_argv(kind, str(self.port), database_url), *options],
+            command,
+            env={**os.environ, **(env or {})},
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -425,11 +438,19 @@ def _request_file(body: bytes) -> Path:
     return Path(name)
 
 
-def wrk(url: str, body: bytes, connections: int, seconds: float, script: Path = HERE / "post.lua") -> Load:
-    """wrk with one thread and ``connections`` keep-alive connections for ``seconds`` (whole seconds)."""
+def wrk(
+    url: str,
+    body: bytes,
+    connections: int,
+    seconds: float,
+    script: Path = HERE / "post.lua",
+    prefix: Sequence[str] = (),
+) -> Load:
+    """wrk with one thread and ``connections`` keep-alive connections for ``seconds`` (whole seconds);
+    ``prefix`` runs it under another command (``taskset -c 0``)."""
     request = _request_file(body)
     env = {**os.environ, "REQ": str(request)}
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    argv = [*prefix, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     try:
         out = subprocess.run(
             [*argv, "-s", str(script), url], env=env, capture_output=True, text=True, check=True

@@ -5,13 +5,15 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import statistics
 import subprocess
+import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -427,6 +429,88 @@ def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> 
         table.add(section, "compare.sh said", "-", warnings)
 
 
+def interfaces(table: Table, work: Path) -> None:
+    """What granian's interface costs, beside what the app costs (issue 13's choice of server).
+
+    The emulator under granian's WSGI interface with one thread (what ``serve --workers 1`` was
+    until issue 13: quick, but a client that stops sending its body stops it) and under ``serve``
+    (RSGI, each body read on the event loop first); then :mod:`benchmarks.standin`, the same fixed
+    work per request under WSGI, bare RSGI and the emulator's RSGI adapter. Where ``taskset``
+    exists every server runs on the last CPU and wrk on the first, so that where the scheduler
+    puts the threads (it moves figures by a third between runs on two CPUs) is the same for all.
+    """
+    if not common.has_wrk():
+        table.add("interfaces", "skipped", "-", "needs wrk (a Python client would share the server's CPU)")
+        return
+    from benchmarks import standin
+    from emulator.serving import event_loop
+
+    rounds, seconds = q(3, 1), q(4, 2)
+    cpus = os.cpu_count() or 1
+    pinned = shutil.which("taskset") is not None and cpus > 1
+    server_cpu = ["taskset", "-c", str(cpus - 1)] if pinned else []
+    wrk_cpu = ["taskset", "-c", "0"] if pinned else []
+    standin_db = work / "standin.db"
+    standin.make_database(str(standin_db))
+    standin_env = {"BENCH_STANDIN_DB": str(standin_db), "PYTHONPATH": str(common.ROOT)}
+    emulator_env = {
+        "EMULATOR_DATABASE_URL": _sqlite(work, "interfaces-wsgi.db"),
+        "EMULATOR_MODE": "online",
+        "EMULATOR_LOG_LEVEL": "warning",
+    }
+    loop = event_loop().value
+
+    def granian(interface: str, target: str, *options: str) -> Callable[[int], list[str]]:
+        return lambda port: [
+            *server_cpu, sys.executable, "-m", "granian", "--interface", interface, "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *options, target,
+        ]  # fmt: skip
+
+    def serve(port: int) -> list[str]:
+        return [*server_cpu, *common.server_argv("granian:1", str(port), _sqlite(work, "interfaces-rsgi.db"))]
+
+    emulator_wsgi, emulator_rsgi = "emulator, granian WSGI, 1 thread", "emulator, serve (RSGI, the default)"
+    standin_wsgi, standin_rsgi = "stand-in, granian WSGI, 1 thread", "stand-in, granian RSGI, bare"
+    standin_adapter = "stand-in, granian RSGI + emulator.rsgi"
+    one_thread = ("--blocking-threads", "1")
+    servers: list[tuple[str, Callable[[int], Sequence[str]], dict[str, str], str]] = [
+        (emulator_wsgi, granian("wsgi", "emulator.wsgi:app", *one_thread), emulator_env, common.APPOINTMENT),
+        (emulator_rsgi, serve, {}, common.APPOINTMENT),
+        (standin_wsgi, granian("wsgi", "benchmarks.standin:wsgi", *one_thread), standin_env, "/"),
+        (standin_rsgi, granian("rsgi", "benchmarks.standin:rsgi", "--loop", loop), standin_env, "/"),
+        (standin_adapter, granian("rsgi", "benchmarks.standin:buffered", "--loop", loop), standin_env, "/"),
+    ]
+    results: dict[str, list[common.Load]] = {name: [] for name, *_ in servers}
+    for round_number in range(rounds):  # taking turns, so a burst of load elsewhere hits all alike
+        for name, argv, env, path in servers:
+            with Server(name, "", work, argv=argv, env=env) as server:
+                server.wait("/")
+                if path == common.APPOINTMENT:
+                    _first_call(server)
+                url = server.url(path)
+                common.wrk(url, ONE_ID, CONNECTIONS, 1, prefix=wrk_cpu)  # warm-up
+                measured = common.wrk(url, ONE_ID, CONNECTIONS, seconds, prefix=wrk_cpu)
+                if measured.errors:
+                    raise RuntimeError(f"{name}: {measured.errors} calls failed; see {work}")
+                results[name].append(measured)
+                common.progress(f"    round {round_number + 1}: {name}: {measured.figure()}")
+    placed = f"server on CPU {cpus - 1}, wrk on CPU 0" if pinned else "not pinned (no taskset)"
+    micros: dict[str, float] = {}
+    for name, loads in results.items():
+        middle = sorted(loads, key=lambda load: load.requests_per_second)[len(loads) // 2]
+        micros[name] = 1e6 / middle.requests_per_second
+        detail = f"{micros[name]:.0f} us a request; {middle.detail()}; median of {rounds} x {seconds} s"
+        table.add("interfaces", name, middle.figure(), f"{detail}; {placed}")
+    for case, slower, faster in (
+        ("RSGI beside WSGI (stand-in)", standin_rsgi, standin_wsgi),
+        ("the emulator's adapter beside bare RSGI", standin_adapter, standin_rsgi),
+        ("serve beside granian WSGI (emulator)", emulator_rsgi, emulator_wsgi),
+    ):
+        ratio = micros[faster] / micros[slower]
+        extra = micros[slower] - micros[faster]
+        table.add("interfaces", case, f"{extra:+.0f} us", f"a request; {ratio:.2f}x the throughput")
+
+
 def profile(table: Table, work: Path) -> None:
     """Where a one-id call spends its time (in-process, cProfile; pyinstrument when installed),
     and the share of each stage of the call in cProfile's own time."""
@@ -533,6 +617,7 @@ SECTIONS: dict[str, Section] = {
     "memory": memory,
     "wires": wires,
     "compare": compare,
+    "interfaces": interfaces,
     "profile": profile,
 }
-DEFAULT = [name for name in SECTIONS if name != "profile"]
+DEFAULT = [name for name in SECTIONS if name not in ("profile", "interfaces")]
