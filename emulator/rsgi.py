@@ -21,8 +21,10 @@ goes back with one ``response_bytes``.
 An app whose answer breaks off while it is produced (the ``drop`` fault raises from its body
 iterator) gets its client's connection shut down before a byte of the answer is sent: RSGI has no
 call for that, so the adapter finds the connection's socket among the process's descriptors by its
-two addresses. Should that fail, the announced body is cut short instead; either way the client
-sees a dropped connection, never a made-up answer.
+two addresses (:mod:`emulator.connections`). Should that fail, the announced body is cut short
+instead; either way the client sees a dropped connection, never a made-up answer. The same
+module finds the connections that have sent no request within ``request_timeout`` (granian keeps
+a connection that never sends a byte); a sweep on the event loop shuts them down.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ import asyncio
 import contextlib
 import io
 import logging
-import os
-import socket
 import sys
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator import blocking
+from emulator.connections import SilentConnections, shut_down_connection
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -105,21 +107,35 @@ class BufferedWsgi:
         self.max_body_bytes = max_body_bytes
         self.threads = threads
         self.on_close = on_close
+        self.silent = SilentConnections(request_timeout)
         self._pool: ThreadPoolExecutor | None = None
+        self._sweep: asyncio.TimerHandle | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.threads:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="emulator-call")
+        self._sweep = loop.call_later(self.silent.interval, self._sweep_silent, loop)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if self.on_close is not None:
             self.on_close()
 
+    def _sweep_silent(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Shut down the connections that have sent nothing within the timeout; again later."""
+        try:
+            self.silent.sweep(time.monotonic())
+        except Exception:  # never the end of the sweeps
+            log.exception("the sweep of silent connections failed")
+        self._sweep = loop.call_later(self.silent.interval, self._sweep_silent, loop)
+
     async def __call__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         if scope.proto != "http":
             return
+        self.silent.spoke(scope.client)
         try:
             async with asyncio.timeout(self.request_timeout):
                 body = await self._read_body(scope, protocol)
@@ -246,39 +262,3 @@ def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:
             close()
     status, headers = started
     return int(status.split(" ", 1)[0]), headers, content, complete
-
-
-def shut_down_connection(server: str, client: str) -> bool:
-    """Shut down this process's TCP socket from ``server`` to ``client`` (``host:port`` each).
-
-    False when no descriptor of the process is that socket (or the system lists none).
-    """
-    wanted = {_address_text(server), _address_text(client)}
-    for folder in ("/proc/self/fd", "/dev/fd"):
-        with contextlib.suppress(OSError):
-            names = os.listdir(folder)
-            break
-    else:
-        return False
-    for name in names:
-        try:
-            sock = socket.socket(fileno=os.dup(int(name)))
-        except (OSError, ValueError):
-            continue
-        with sock:
-            try:
-                if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
-                    continue
-                local, peer = sock.getsockname(), sock.getpeername()
-            except OSError:
-                continue
-            if {_address_text(f"{local[0]}:{local[1]}"), _address_text(f"{peer[0]}:{peer[1]}")} == wanted:
-                sock.shutdown(socket.SHUT_RDWR)
-                return True
-    return False
-
-
-def _address_text(address: str) -> str:
-    """``host:port`` with an IPv6 host unbracketed, so that two spellings compare equal."""
-    host, _, port = address.rpartition(":")
-    return f"{host.strip('[]')}:{port}"

@@ -380,8 +380,9 @@ class Settings:
         metadata=declare(
             "--request-timeout",
             Seconds(),
-            "Seconds a request's headers and body may take to arrive (and an idle keep-alive connection"
-            " may stay open) before it is answered 408 and closed; other clients never wait for it.",
+            "Seconds a request's headers and body may take to arrive (and an idle keep-alive connection,"
+            " or one that sends nothing, may stay open) before it is answered 408 and closed; other"
+            " clients never wait for it.",
         ),
     )
     max_body_bytes: int = field(

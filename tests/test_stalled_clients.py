@@ -2,10 +2,10 @@
 
 Real processes (``python -m emulator serve``), real sockets on loopback. A client that announces a
 body and stops sending is answered 408 after ``--request-timeout`` and costs the other clients
-nothing; an idle keep-alive connection is closed after the same time; a body over the limit is
-413 before it is read. The issue's figure (other calls' p99 under 50 ms with the stalled sockets
-open) is measured by ``python -m benchmarks stalled``, not asserted here: on a loaded machine a
-timed assertion fails for reasons of its own.
+nothing; an idle keep-alive connection, and one that never sends a byte, is closed after the same
+time; a body over the limit is 413 before it is read. The issue's figure (other calls' p99 under
+50 ms with the stalled sockets open) is measured by ``python -m benchmarks stalled``, not asserted
+here: on a loaded machine a timed assertion fails for reasons of its own.
 """
 
 from __future__ import annotations
@@ -131,6 +131,29 @@ def test_an_idle_keep_alive_connection_is_closed_after_the_timeout(server: Serve
         half.close()
     assert status_of(first) == 200
     assert closed >= TIMEOUT * 0.9  # granian's timer runs from the end of the answer
+
+
+def test_a_connection_that_never_sends_is_closed_after_the_timeout(server: ServerProcess) -> None:
+    """granian keeps a connection that sends nothing in one of its slots; the emulator shuts such
+    connections down after the timeout, so silent clients cannot use the slots up. A connection
+    that has brought a request is left alone however long it has been open."""
+    opened = time.monotonic()
+    silent = [socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) for _ in range(STALLED)]
+    talking = http.client.HTTPConnection("127.0.0.1", server.port, timeout=PATIENCE)
+    try:
+        statuses = []
+        for _ in range(3):  # one request every 0.4 timeouts: open longer than the timeout in all
+            time.sleep(TIMEOUT * 0.4)
+            statuses.append(call(talking))
+        answers = [read_until_closed(sock) for sock in silent]
+        waited = time.monotonic() - opened
+    finally:
+        talking.close()
+        for sock in silent:
+            sock.close()
+    assert answers == [b""] * STALLED  # closed without a word
+    assert waited >= TIMEOUT  # not before the timeout: they had that long to send
+    assert statuses == [200] * 3
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_sent(default_server: tuple[ServerProcess, Path]) -> None:
