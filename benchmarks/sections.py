@@ -98,7 +98,8 @@ def stalled(table: Table, work: Path) -> None:
 
     With one worker (the default) and two: four such sockets open, one client's one-id calls one
     after the other on a keep-alive connection; then how long the stalled clients waited for their
-    answer (``--request-timeout 5``). Issue 13 asks for a p99 under 50 ms.
+    answer (``--request-timeout 5``). Issue 13 asks for a p99 under 50 ms. Then one call while
+    more connections than granian holds are open and send nothing.
     """
     calls, timeout, held = q(500, 150), 5, 4
     for kind in ("granian:1", "granian:2"):
@@ -133,6 +134,50 @@ def stalled(table: Table, work: Path) -> None:
             f"{', '.join(map(str, sorted(set(statuses))))} after {waited:.1f} s "
             f"(--request-timeout {timeout})",
         )
+    _silent_connections(table, work)
+
+
+SILENT = 1100
+"""More connections than granian's 1,024 slots (``backpressure``) that send nothing."""
+
+
+def _silent_connections(table: Table, work: Path) -> None:
+    """A call while more connections than granian holds are open and silent: without the sweep of
+    :mod:`emulator.connections` it would wait until those clients went away."""
+    import resource
+
+    timeout = 3
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = SILENT + 200
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            table.add("stalled", f"{SILENT:,} silent connections", "skipped", f"needs {wanted} descriptors")
+            return
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # the server inherits it
+    with Server("granian:1", _sqlite(work, "silent.db"), work, ["--request-timeout", str(timeout)]) as server:
+        server.wait("/")
+        _first_call(server)
+        sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(SILENT)]
+        started = time.perf_counter()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            connection.request("POST", common.APPOINTMENT, body=ONE_ID, headers=common.HEADERS)
+            answer = connection.getresponse()
+            succeeded = common.SUCCEEDED in answer.read()
+            answered = time.perf_counter() - started
+            connection.close()
+        finally:
+            for sock in sockets:
+                sock.close()
+    if not succeeded:
+        raise RuntimeError(f"the call beside the silent connections failed with HTTP {answer.status}")
+    table.add(
+        "stalled",
+        f"{common.describe('granian:1')}, {SILENT:,} silent connections open",
+        f"answered after {answered:.1f} s",
+        "a one-id call on a new connection; granian holds 1,024 connections, and the silent ones are "
+        f"shut down after --request-timeout {timeout}",
+    )
 
 
 def mixed_load(table: Table, work: Path) -> None:
