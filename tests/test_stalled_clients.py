@@ -141,10 +141,15 @@ def test_a_connection_that_never_sends_is_closed_after_the_timeout(server: Serve
     silent = [socket.create_connection(("127.0.0.1", server.port), timeout=PATIENCE) for _ in range(STALLED)]
     talking = http.client.HTTPConnection("127.0.0.1", server.port, timeout=PATIENCE)
     try:
+        talking.connect()  # opened with the silent ones
+        assert talking.sock is not None
+        first_end = talking.sock.getsockname()
         statuses = []
-        for _ in range(3):  # one request every 0.4 timeouts: open longer than the timeout in all
+        for _ in range(4):  # a request every 0.4 timeouts: open 1.6 timeouts in all
             time.sleep(TIMEOUT * 0.4)
             statuses.append(call(talking))
+        talked = time.monotonic() - opened
+        last_end = talking.sock.getsockname() if talking.sock is not None else None
         answers = [read_until_closed(sock) for sock in silent]
         waited = time.monotonic() - opened
     finally:
@@ -153,7 +158,8 @@ def test_a_connection_that_never_sends_is_closed_after_the_timeout(server: Serve
             sock.close()
     assert answers == [b""] * STALLED  # closed without a word
     assert waited >= TIMEOUT  # not before the timeout: they had that long to send
-    assert statuses == [200] * 3
+    assert statuses == [200] * 4 and talked > TIMEOUT
+    assert last_end == first_end  # the talking client kept its one connection throughout
 
 
 def test_a_body_over_the_limit_is_413_before_it_is_sent(default_server: tuple[ServerProcess, Path]) -> None:
