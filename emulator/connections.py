@@ -18,6 +18,7 @@ connections stay until their client goes away.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -47,9 +48,15 @@ class Connection:
 
 
 def address_text(address: str) -> str:
-    """``host:port`` with an IPv6 host unbracketed, so that two spellings compare equal."""
+    """``host:port`` in one spelling: an IPv6 host unbracketed, an IPv4-mapped one as IPv4 (a
+    dual-stack socket names its IPv4 peers ``::ffff:a.b.c.d``, which a server may shorten)."""
     host, _, port = address.rpartition(":")
-    return f"{host.strip('[]')}:{port}"
+    host = host.strip("[]")
+    if host.lower().startswith("::ffff:"):
+        with contextlib.suppress(ValueError):
+            mapped = ipaddress.IPv6Address(host).ipv4_mapped
+            host = str(mapped) if mapped is not None else host
+    return f"{host}:{port}"
 
 
 def tcp_sockets() -> tuple[list[Connection], set[int]]:

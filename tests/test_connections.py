@@ -4,7 +4,8 @@ The sweep shuts down accepted connections of the whole process, so it runs in a 
 process (one that holds no connection of the test session). That process holds a listener and
 three connections to it: one silent, one whose client has brought a request, and the client ends,
 which this process opened itself. It sweeps with given clock values and reports what happened;
-the end-to-end behaviour against the server is in ``test_stalled_clients``.
+the end-to-end behaviour against the server is in ``test_stalled_clients``. Addresses are compared
+in one spelling, whichever way the server or the socket writes them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import sys
 
 import pytest
+
+from emulator.connections import address_text
 
 SWEEPS = """
 import json, socket
@@ -73,3 +76,17 @@ def test_only_a_silent_accepted_connection_is_shut_down_and_only_after_the_timeo
         "client end may still send": True,
         "at 30": 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("written", "compared"),
+    [
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("[::1]:8080", "::1:8080"),
+        ("::1:8080", "::1:8080"),
+        ("::ffff:127.0.0.1:40774", "127.0.0.1:40774"),  # a dual-stack socket's IPv4 peer
+        ("[::ffff:10.0.0.7]:9", "10.0.0.7:9"),
+    ],
+)
+def test_one_address_has_one_spelling(written: str, compared: str) -> None:
+    assert address_text(written) == compared
