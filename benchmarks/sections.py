@@ -408,7 +408,7 @@ def compare(table: Table, work: Path) -> None:
     (``soap rest`` by default): one run of the script per wire, since the script sends one request
     to every server. For REST it runs from a copy of the script's folder whose ``post.lua`` adds
     the REST headers to a JSON request (``benchmarks/compare_post.lua``); ROUNDS, DUR and CONNS
-    pass through.
+    pass through. The SOAP run also serves :mod:`benchmarks.sketch` as a second server of ours.
     """
     script = compare_script()
     if not script.exists():
@@ -432,6 +432,23 @@ def _rest_compare_script(script: Path, work: Path) -> tuple[Path, Path]:
     return folder / script.name, request
 
 
+def _sketch_command(work: Path) -> str:
+    """The command that serves :mod:`benchmarks.sketch` (the floor of the design, every check in
+    straight-line code on granian's RSGI interface) on a database the emulator made, at ``$PORT``."""
+    from benchmarks import sketch
+
+    database = work / "compare-sketch.db"
+    sketch.make_database(str(database))
+    server = common.shell_command(
+        [sys.executable, "-m", "granian", "--interface", "rsgi", "--workers", "1", "--host", "127.0.0.1"]
+    )
+    options = common.shell_command(["--log-level", "warning", "benchmarks.sketch:rsgi"])
+    return (
+        f"cd {common.ROOT} && SKETCH_CHECKPOINTS=thread SKETCH_DB={database} "
+        f"exec {server} --port $PORT {options}"
+    )
+
+
 def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> None:
     kind = os.environ.get("BENCH_COMPARE_SERVER", "granian:1")
     database = work / f"compare-{wire.name.lower()}.db"
@@ -440,6 +457,8 @@ def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> 
     if wire is common.REST:
         script, request = _rest_compare_script(script, work)
         env.update(EMULATOR_URL=wire.path, EMULATOR_REQ=str(request))
+    else:
+        env.update(EMULATOR2_NAME="sketch", EMULATOR2_CMD=_sketch_command(work))
     if common.QUICK:
         env.setdefault("ROUNDS", "1")
         env.setdefault("DUR", "2")
@@ -466,10 +485,21 @@ def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> 
         case = f"emulator {wire.name} ({common.describe(kind)})" if name == "emulator" else name
         table.add(section, case, f"{rps:,.0f} req/s", f"p99 {p99}; median of {rounds} x {seconds} s")
     ours = figures.get("emulator", (0.0, ""))[0]
-    for peer, target in (("spyne", 2.0), ("node", 1.0), ("raw", None)):
+    peers = (
+        ("spyne", "target: at least 2x"),
+        ("node", "target: at least 1x"),
+        ("raw", "the floor of Python"),
+        ("sketch", "every check in straight-line code: the floor of this design"),
+    )
+    for peer, meaning in peers:
         if peer in figures and ours:
-            goal = f" (target: at least {target:g}x)" if target else " (the floor of Python)"
-            table.add(section, f"emulator / {peer}", f"{ours / figures[peer][0]:.2f}x", "same run" + goal)
+            table.add(
+                section, f"emulator / {peer}", f"{ours / figures[peer][0]:.2f}x", f"same run ({meaning})"
+            )
+    if "sketch" in figures and "node" in figures:
+        ratio = figures["sketch"][0] / figures["node"][0]
+        reached = "same run: the most a Python app with every check reached on this stack"
+        table.add(section, "sketch / node", f"{ratio:.2f}x", reached)
     if warnings:
         table.add(section, "compare.sh said", "-", warnings)
 
