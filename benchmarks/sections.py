@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shlex
 import shutil
 import socket
 import sqlite3
@@ -444,7 +445,7 @@ def _sketch_command(work: Path) -> str:
     )
     options = common.shell_command(["--log-level", "warning", "benchmarks.sketch:rsgi"])
     return (
-        f"cd {common.ROOT} && SKETCH_CHECKPOINTS=thread SKETCH_DB={database} "
+        f"cd {common.ROOT} && SKETCH_CHECKPOINTS=thread SKETCH_DB={shlex.quote(str(database))} "
         f"exec {server} --port $PORT {options}"
     )
 
