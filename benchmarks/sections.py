@@ -444,17 +444,15 @@ def _sketch_command(work: Path) -> str:
         [sys.executable, "-m", "granian", "--interface", "rsgi", "--workers", "1", "--host", "127.0.0.1"]
     )
     options = common.shell_command(["--log-level", "warning", "benchmarks.sketch:rsgi"])
-    return (
-        f"cd {common.ROOT} && SKETCH_CHECKPOINTS=thread SKETCH_DB={shlex.quote(str(database))} "
-        f"exec {server} --port $PORT {options}"
-    )
+    root, path = shlex.quote(str(common.ROOT)), shlex.quote(str(database))
+    return f"cd {root} && SKETCH_CHECKPOINTS=thread SKETCH_DB={path} exec {server} --port $PORT {options}"
 
 
 def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> None:
     kind = os.environ.get("BENCH_COMPARE_SERVER", "granian:1")
     database = work / f"compare-{wire.name.lower()}.db"
     command = "exec " + common.shell_command(common.server_argv(kind, "$PORT", f"sqlite:///{database}"))
-    env = {**os.environ, "EMULATOR_CMD": f"cd {common.ROOT} && {command}"}
+    env = {**os.environ, "EMULATOR_CMD": f"cd {shlex.quote(str(common.ROOT))} && {command}"}
     if wire is common.REST:
         script, request = _rest_compare_script(script, work)
         env.update(EMULATOR_URL=wire.path, EMULATOR_REQ=str(request))
