@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 
 from lxml import etree
 
+from emulator.soap import envelope
+
 DB = os.environ.get("SKETCH_DB", "superoffice-emulator.db")
 """A database the emulator made (:func:`make_database`); read when granian imports this module."""
 CHECKPOINTS = os.environ.get("SKETCH_CHECKPOINTS", "sqlite")
@@ -130,14 +132,7 @@ identity = (0, 0)
 writers = threading.Lock()
 commits = 0
 checkpointer: threading.Thread | None = None
-parser = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-)
+parser = envelope._parser()  # the emulator's own settings: the same parse, not a copy of it
 writes = 0
 
 
