@@ -5,8 +5,8 @@ microseconds of CPU (150 by default, about what the emulator's call costs in-pro
 SQLite ``UPDATE`` with its commit on ``BENCH_STANDIN_DB`` (a file the section makes; WAL and
 ``synchronous=NORMAL``, as the emulator's), then a fixed answer. Served as
 ``benchmarks.standin:wsgi`` (granian's WSGI interface), ``:rsgi`` (its RSGI interface, the body
-awaited on the event loop) and ``:buffered`` (the WSGI app behind the emulator's own RSGI
-adapter, :class:`emulator.rsgi.BufferedWsgi`, as ``serve`` runs the emulator). What differs
+awaited on the event loop) and ``:buffered`` (the same work as a call behind the emulator's own
+RSGI adapter, :class:`emulator.rsgi.BufferedWsgi`, on its event loop, as ``serve`` runs a call). What differs
 between the three is the interface and nothing else.
 """
 
@@ -59,8 +59,16 @@ async def rsgi(scope: Any, protocol: Any) -> None:
     protocol.response_bytes(200, [("content-type", "text/plain")], ANSWER)
 
 
+def call(method: str, path: str, host: str, headers: Any, read_body: Callable[[], bytes]) -> Any:
+    """The work as the adapter runs the emulator's calls (no WSGI environ)."""
+    from emulator.web import Reply
+
+    _work(read_body())
+    return Reply(200, "text/plain", ANSWER)
+
+
 def __getattr__(name: str) -> Any:
-    """``buffered``: :func:`wsgi` behind the emulator's RSGI adapter, made when granian asks for it."""
+    """``buffered``: :func:`call` behind the emulator's RSGI adapter, made when granian asks for it."""
     if name != "buffered":
         raise AttributeError(name)
     from emulator.rsgi import BufferedWsgi
@@ -71,5 +79,6 @@ def __getattr__(name: str) -> Any:
         request_timeout=30,
         max_body_bytes=1 << 20,
         threads=THREADS,
-        inline=lambda environ: True,
+        calls=call,
+        inline=True,
     )

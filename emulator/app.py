@@ -7,14 +7,17 @@
     # app is a WSGI callable; app.runtime holds the settings, database and clock.
 
 Every POST to a SOAP path (``[/{tenant}]/Remote/Services86/<service>.svc``) takes one way,
-:func:`emulator.soap.endpoint.serve`, straight from the WSGI environ: no werkzeug request or
-response on it; every POST to a REST call (``[/{tenant}]/api/v1/Agents/<agent>/<operation>``)
-likewise takes :func:`emulator.rest.endpoint.serve`. Every other request goes to :class:`Site`,
+:func:`emulator.soap.endpoint.answer`, from the request's method, path, headers and body: no
+werkzeug request or response on it; every POST to a REST call
+(``[/{tenant}]/api/v1/Agents/<agent>/<operation>``) likewise takes
+:func:`emulator.rest.endpoint.answer`. :meth:`EmulatorApp.call` is that way, the same from the
+WSGI environ and from granian's RSGI scope (:mod:`emulator.rsgi`, with no environ built for a
+call). Every other request goes to :class:`Site`,
 werkzeug's request and routing over the small apps the factory mounts (each a
 :class:`~emulator.web.Mount` with its own rules, as flask mounts blueprints): the index, the SOAP
 paths' GET (WSDL), the REST twin's discovery pages, the admin API, the dashboard.
-:meth:`EmulatorApp.__call__` is the one error handler of both: an HTTP error as plain text,
-anything unexpected as a 500 whose details only the log has.
+``_failure`` is the one error handler of both: an HTTP error as plain text, anything unexpected
+as a 500 whose details only the log has.
 
 Nothing is built at import time: every call to :func:`create_app` makes an independent emulator.
 """
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from werkzeug.exceptions import HTTPException
@@ -31,6 +34,7 @@ from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
 from emulator import __version__, admin, guard, ui, web
+from emulator.bodies import read_environ
 from emulator.clock import Clock, utcnow
 from emulator.rest import endpoint as rest_endpoint
 from emulator.rest import paths as rest_paths
@@ -40,7 +44,7 @@ from emulator.soap import endpoint, paths
 from emulator.soap.operations import SERVICES
 from emulator.storage.database import Database
 from emulator.storage.fixtures import load_fixtures
-from emulator.web import Mount
+from emulator.web import EnvironHeaders, Headers, Mount, Reply
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -69,54 +73,83 @@ class Site:
 
 
 class EmulatorApp:
-    """The WSGI callable of one emulator instance."""
+    """The WSGI callable of one emulator instance; :meth:`call` answers a call without WSGI."""
 
     def __init__(self, runtime: Runtime, site: Site) -> None:
         self.runtime = runtime
         self.site = site
         self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
-        self._local_database = runtime.database.engine.dialect.name == "sqlite"
+        self.calls_inline = runtime.database.engine.dialect.name == "sqlite"
+        """Whether calls may run on a server's event loop (:mod:`emulator.blocking`): on SQLite;
+        not on PostgreSQL, whose every statement waits for the network."""
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            refusal = guard.check(
-                self.hosts,
-                method=environ.get("REQUEST_METHOD", "GET"),
-                host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-                origin=environ.get("HTTP_ORIGIN"),
-                fetch_site=environ.get("HTTP_SEC_FETCH_SITE"),
-                admin=_ADMIN_PATH.match(environ.get("PATH_INFO", "")) is not None,
-            )
-            if refusal is not None:
-                return web.send(web.text(refusal.status, refusal.message), environ, start_response)
-            path = environ.get("PATH_INFO", "")
-            call = paths.CALL_PATH.fullmatch(path)
-            if call is not None:
-                if environ.get("REQUEST_METHOD") == "POST":
-                    return endpoint.serve(self.runtime, environ, start_response, call.group(1), call.group(2))
-                environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
-            elif environ.get("REQUEST_METHOD") == "POST":
-                rest_call = rest_paths.CALL_PATH.fullmatch(path)
-                if rest_call is not None:
-                    return rest_endpoint.serve(self.runtime, environ, start_response, *rest_call.groups())
-            return self.site(environ, start_response)
-        except HTTPException as exc:
-            answer = web.text(exc.code or 500, exc.description or exc.name)
-        except Exception:  # never a stack trace to a client; the log has it
-            log.exception(
-                "unexpected error serving %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
-            )
-            answer = web.text(500, _INTERNAL_ERROR)
-        return web.send(answer, environ, start_response)
-
-    def is_call(self, environ: WSGIEnvironment) -> bool:
-        """Whether the request is a SOAP or REST call on a SQLite database, which may run on a
-        server's event loop (:mod:`emulator.blocking`). Admin, dashboard and WSDL requests are
-        not, nor are calls on PostgreSQL, whose every statement waits for the network."""
-        if environ.get("REQUEST_METHOD") != "POST" or not self._local_database:
-            return False
+        method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
-        return paths.CALL_PATH.fullmatch(path) is not None or rest_paths.CALL_PATH.fullmatch(path) is not None
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        limit = self.runtime.settings.max_body_bytes
+        reply = self.call(method, path, host, EnvironHeaders(environ), lambda: read_environ(environ, limit))
+        if reply is None:
+            try:
+                return self._page(environ, start_response, method, path, host)
+            except Exception as exc:
+                reply = _failure(exc, method, path)
+        return web.send(reply, environ, start_response)
+
+    def call(
+        self, method: str, path: str, host: str, headers: Headers, read_body: Callable[[], bytes]
+    ) -> Reply | None:
+        """The answer to a SOAP or REST call (a POST to a call's path), the same under any server;
+        ``None`` for any other request (the WSGI app answers it). ``read_body`` is called once the
+        path is known to name a service; an HTTP error it raises is answered, as is any failure."""
+        if method != "POST":
+            return None
+        soap = paths.CALL_PATH.fullmatch(path)
+        rest = rest_paths.CALL_PATH.fullmatch(path) if soap is None else None
+        if soap is None and rest is None:
+            return None
+        try:
+            refusal = self._refusal(method, path, host, headers)
+            if refusal is not None:
+                return refusal
+            if soap is not None:
+                return endpoint.answer(self.runtime, headers, read_body, soap.group(1), soap.group(2))
+            assert rest is not None
+            return rest_endpoint.answer(self.runtime, headers, read_body, *rest.groups())
+        except Exception as exc:
+            return _failure(exc, method, path)
+
+    def _page(
+        self, environ: WSGIEnvironment, start_response: StartResponse, method: str, path: str, host: str
+    ) -> Iterable[bytes]:
+        """Any request but a call: a refusal, or the small apps' answer."""
+        refusal = self._refusal(method, path, host, EnvironHeaders(environ))
+        if refusal is not None:
+            return web.send(refusal, environ, start_response)
+        call = paths.CALL_PATH.fullmatch(path)
+        if call is not None:
+            environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
+        return self.site(environ, start_response)
+
+    def _refusal(self, method: str, path: str, host: str, headers: Headers) -> Reply | None:
+        refusal = guard.check(
+            self.hosts,
+            method=method,
+            host=host,
+            origin=headers.get("origin"),
+            fetch_site=headers.get("sec-fetch-site"),
+            admin=_ADMIN_PATH.match(path) is not None,
+        )
+        return None if refusal is None else web.text(refusal.status, refusal.message)
+
+
+def _failure(exc: Exception, method: str, path: str) -> Reply:
+    """The one error handler of calls and pages: an HTTP error as plain text, anything unexpected
+    as a 500 whose details only the log has (never a stack trace to a client)."""
+    if isinstance(exc, HTTPException):
+        return web.text(exc.code or 500, exc.description or exc.name)
+    log.exception("unexpected error serving %s %s", method, path, exc_info=exc)
+    return web.text(500, _INTERNAL_ERROR)
 
 
 def index() -> Mount:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator import blocking
 from emulator.connections import SilentConnections, shut_down_connection
+from emulator.web import Answer, Reply, answer_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -82,6 +83,14 @@ class HTTPProtocol(Protocol):
     def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any: ...
 
 
+class Calls(Protocol):
+    """Answers the requests it takes without a WSGI environ (``None``: the WSGI app answers)."""
+
+    def __call__(
+        self, method: str, path: str, host: str, headers: Headers, read_body: Callable[[], bytes]
+    ) -> Reply | None: ...
+
+
 class BodyTooLarge(Exception):
     """The request body is larger than ``max_body_bytes``."""
 
@@ -96,12 +105,15 @@ class BufferedWsgi:
         request_timeout: float,
         max_body_bytes: int,
         threads: int,
-        inline: Callable[[WSGIEnvironment], bool] | None = None,
+        calls: Calls | None = None,
+        inline: bool = False,
         on_close: Callable[[], object] | None = None,
     ) -> None:
-        """``inline`` says which requests may run on the event loop (see the module's doc);
-        ``threads`` 0 runs every request there; ``on_close`` runs at shutdown."""
+        """``calls`` answers the requests it takes without a WSGI environ (the emulator's
+        :meth:`~emulator.app.EmulatorApp.call`), on the event loop when ``inline`` (see the
+        module's doc); ``threads`` 0 runs every request there; ``on_close`` runs at shutdown."""
         self.app = app
+        self.calls = calls
         self.inline = inline
         self.request_timeout = request_timeout
         self.max_body_bytes = max_body_bytes
@@ -156,13 +168,9 @@ class BufferedWsgi:
             with contextlib.suppress(Exception):
                 protocol.response_bytes(400, _TEXT_CLOSE, b"The request body could not be read.\n")
             return
-        answer = self._call_inline(scope, body)
+        answer = self._answer_inline(scope, body)
         if answer is None:
-            assert self._pool is not None
-            environ = wsgi_environ(scope, body)
-            answer = await asyncio.get_running_loop().run_in_executor(
-                self._pool, call_wsgi, self.app, environ
-            )
+            answer = await asyncio.get_running_loop().run_in_executor(self._pool, self._answer, scope, body)
         status, headers, content, complete = answer
         if complete:
             protocol.response_bytes(status, headers, content)
@@ -170,20 +178,33 @@ class BufferedWsgi:
             shut_down_connection(scope.server, scope.client)
             protocol.response_stream(status, headers)  # and end it at once: the body is cut short
 
-    def _call_inline(self, scope: Scope, body: bytes) -> Answer | None:
-        """The answer of the app run on the event loop, or ``None`` when it must run on the pool."""
+    def _answer(self, scope: Scope, body: bytes) -> Answer:
+        """The answer of ``calls`` when it takes the request, else of the WSGI app."""
+        if self.calls is not None:
+            reply = self._call(scope, body)
+            if reply is not None:
+                return answer_of(reply, scope.method)
+        return call_wsgi(self.app, wsgi_environ(scope, body))
+
+    def _answer_inline(self, scope: Scope, body: bytes) -> Answer | None:
+        """The answer of a request run on the event loop, or ``None`` when it must run on the pool:
+        a request ``calls`` does not take, one with a large body, one about to block."""
         if self._pool is None:
-            return call_wsgi(self.app, wsgi_environ(scope, body))
-        if self.inline is None or len(body) > INLINE_BODY_BYTES:
-            return None
-        environ = wsgi_environ(scope, body)
-        if not self.inline(environ):
+            return self._answer(scope, body)
+        if not self.inline or self.calls is None or len(body) > INLINE_BODY_BYTES:
             return None
         try:
             with blocking.on_event_loop():
-                return call_wsgi(self.app, environ)
+                reply = self._call(scope, body)
         except blocking.WouldBlock:
             return None
+        return None if reply is None else answer_of(reply, scope.method)
+
+    def _call(self, scope: Scope, body: bytes) -> Reply | None:
+        assert self.calls is not None
+        headers = scope.headers
+        host = headers.get("host") or scope.authority or scope.server.rpartition(":")[0]
+        return self.calls(scope.method, wsgi_path(scope), host, headers, lambda: body)
 
     async def _read_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
         length = scope.headers.get("content-length")
@@ -205,6 +226,12 @@ _TEXT_CLOSE = [("content-type", "text/plain; charset=utf-8"), ("connection", "cl
 _SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
 
+def wsgi_path(scope: Scope) -> str:
+    """The request's path as WSGI spells it (PEP 3333: its bytes as latin-1), for calls too."""
+    path = scope.path
+    return path if path.isascii() else path.encode("utf-8").decode("latin-1")
+
+
 def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
     """The WSGI environ (PEP 3333) of the request in ``scope`` whose whole body is ``body``."""
     host, _, port = scope.server.rpartition(":")
@@ -212,7 +239,7 @@ def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": scope.method,
         "SCRIPT_NAME": "",
-        "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": wsgi_path(scope),
         "QUERY_STRING": scope.query_string,
         "SERVER_NAME": host,
         "SERVER_PORT": port,
@@ -236,10 +263,6 @@ def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
     if body or "CONTENT_LENGTH" in environ:
         environ["CONTENT_LENGTH"] = str(len(body))  # the body is whole: also for a chunked one
     return environ
-
-
-Answer = tuple[int, list[tuple[str, str]], bytes, bool]
-"""An app's answer: status, headers, body, and False when the body broke off."""
 
 
 def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:

@@ -110,7 +110,8 @@ def worker_rsgi_app(settings: Settings, log_level: str, log_format: LogFormat, t
         request_timeout=settings.request_timeout,
         max_body_bytes=settings.max_body_bytes,
         threads=threads,
-        inline=app.is_call,
+        calls=app.call,
+        inline=app.calls_inline,
         on_close=app.runtime.database.dispose,
     )
 

@@ -12,10 +12,11 @@ The pages (WSDL, admin API, dashboard) are small werkzeug apps, each a :class:`M
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Rule
@@ -55,18 +56,58 @@ def injected(fault: Injected, malformed: Reply) -> Reply:
     return malformed
 
 
+Answer = tuple[int, list[tuple[str, str]], bytes, bool]
+"""An answer as a server sends it: status, headers, body, and False when it breaks off instead:
+the connection is dropped (or, where it cannot be, the announced body cut short)."""
+
+_BROKEN_OFF_HEADERS = (("Content-Type", "text/xml"), ("Content-Length", "1000"))
+"""The head of an answer whose body never comes (an injected ``drop``, where the socket is out of reach)."""
+
+
+def answer_of(reply: Reply, method: str) -> Answer:
+    """``reply`` as status, headers and body for a request of ``method`` (no body for HEAD)."""
+    if reply.drop_connection:
+        return 200, list(_BROKEN_OFF_HEADERS), b"", False
+    if reply.status == 204:  # No Content: no body, and no headers describing one
+        return 204, list(reply.headers), b"", True
+    headers = [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body)))]
+    if reply.headers:
+        headers += reply.headers
+    return reply.status, headers, b"" if method == "HEAD" else reply.body, True
+
+
 def send(reply: Reply, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """Answer ``reply`` through ``start_response``, or drop the connection when it says so."""
-    if reply.drop_connection:
+    status, headers, body, complete = answer_of(reply, environ.get("REQUEST_METHOD", "GET"))
+    if not complete:
         return drop(environ, start_response)
-    if reply.status == 204:  # No Content: no body, and no headers describing one
-        start_response("204 No Content", list(reply.headers))
-        return []
-    start_response(
-        f"{reply.status} {HTTP_STATUS_CODES[reply.status]}",
-        [("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))), *reply.headers],
-    )
-    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [reply.body]
+    start_response(f"{status} {HTTP_STATUS_CODES[status]}", headers)
+    return [body] if body else []
+
+
+class Headers(Protocol):
+    """A request's headers by lower-case name, as granian's RSGI scope has them."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+class EnvironHeaders:
+    """The request headers of a WSGI environ by lower-case name (``content-type``, ``soapaction``)."""
+
+    __slots__ = ("environ",)
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self.environ = environ
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.environ.get(environ_key(key), default)
+
+
+@functools.lru_cache(maxsize=256)
+def environ_key(name: str) -> str:
+    """The WSGI environ's key of header ``name`` (PEP 3333): ``CONTENT_TYPE``, ``HTTP_SOAPACTION``."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key
 
 
 def drop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -76,7 +117,7 @@ def drop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[by
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
         return []
-    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", "1000")])
+    start_response("200 OK", list(_BROKEN_OFF_HEADERS))
 
     def broken() -> Iterator[bytes]:
         raise ConnectionAbortedError("injected dropped connection")

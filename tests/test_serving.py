@@ -21,6 +21,7 @@ import pytest
 from emulator import blocking
 from emulator.rsgi import BufferedWsgi
 from emulator.settings import Settings
+from emulator.web import Reply
 from emulator.wsgi import make_app, settings_from_env, settings_to_env
 from tests.support.http import http_call
 from tests.support.servers import running
@@ -192,15 +193,17 @@ def test_a_call_about_to_block_on_the_event_loop_runs_again_on_a_thread() -> Non
     verify, a latency fault) runs again, whole, on the adapter's pool, and only that answer is sent."""
     runs: list[tuple[bool, str]] = []
 
-    def app(environ: Any, start_response: Any) -> list[bytes]:
+    def calls(method: str, path: str, host: str, headers: Any, read_body: Any) -> Reply:
         try:
             blocking.about_to_block()
         except blocking.WouldBlock:
             runs.append((True, threading.current_thread().name))
             raise
         runs.append((False, threading.current_thread().name))
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [environ["wsgi.input"].read()]
+        return Reply(200, "text/plain", read_body())
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        raise AssertionError("a request the calls take never reaches the WSGI app")
 
     class Headers(dict[str, str]):
         def items(self) -> Any:
@@ -220,7 +223,7 @@ def test_a_call_about_to_block_on_the_event_loop_runs_again_on_a_thread() -> Non
         def response_bytes(self, status: int, headers: object, body: bytes) -> None:
             sent.append((status, body))
 
-    adapter = BufferedWsgi(app, request_timeout=5, max_body_bytes=100, threads=1, inline=lambda environ: True)
+    adapter = BufferedWsgi(app, request_timeout=5, max_body_bytes=100, threads=1, calls=calls, inline=True)
 
     async def serve_one() -> None:
         loop = asyncio.get_running_loop()

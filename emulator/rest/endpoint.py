@@ -6,9 +6,9 @@
 
     {"ActivityIdentifier": ["appointment_id=666", "sale_id=3"], "ActivityStatus": "Completed"}
 
-:func:`serve` is the whole way of such a POST, from the WSGI environ to the answer: the route
-check, the body, the codec around :func:`emulator.calls.run`, exactly as SOAP's
-:func:`emulator.soap.endpoint.serve`. Everything between decoding and encoding (the application
+:func:`answer` is the whole way of such a POST, from the request's headers and body to the
+answer: the route check, the body, the codec around :func:`emulator.calls.run`, exactly as
+SOAP's :func:`emulator.soap.endpoint.answer`. Everything between decoding and encoding (the application
 token, the credentials, faults, the domain call, the journal, failures) is the pipeline's.
 
 Contract warnings (contract B.9) have one natural place here: :meth:`RestCodec.decode` knows
@@ -19,31 +19,26 @@ the SOAP codec does once the pipeline carries them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_options_header
 
-from emulator import calls, web
-from emulator.bodies import read_environ
+from emulator import calls
 from emulator.domain.errors import ClientFault, shown
 from emulator.rest import replies
 from emulator.rest.credentials import credentials_of
 from emulator.rest.operations import Reader
 from emulator.rest.paths import agent_at
 from emulator.runtime import Runtime
-from emulator.web import Reply
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from emulator.web import Headers, Reply
 
 JSON_TYPES = ("application/json", "text/json")
 _EXAMPLE = '{"ActivityIdentifier": ["appointment_id=666"], "ActivityStatus": "Completed"}'
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RestHead:
     """What a REST call reads of the HTTP request besides its body."""
 
@@ -53,32 +48,28 @@ class RestHead:
     """``SO-AppToken``."""
 
     @classmethod
-    def of(cls, environ: Mapping[str, Any]) -> RestHead:
+    def of(cls, headers: Headers) -> RestHead:
         return cls(
-            environ.get("CONTENT_TYPE", ""),
-            environ.get("HTTP_AUTHORIZATION"),
-            environ.get("HTTP_SO_APPTOKEN"),
+            headers.get("content-type") or "", headers.get("authorization"), headers.get("so-apptoken")
         )
 
 
-def serve(
+def answer(
     runtime: Runtime,
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
+    headers: Headers,
+    read_body: Callable[[], bytes],
     tenant: str | None,
     agent: str,
     operation: str,
-) -> Iterable[bytes]:
-    """Answer the POST in ``environ`` to ``[/tenant]/api/v1/Agents/<agent>/<operation>``."""
+) -> Reply:
+    """The answer to a POST to ``[/tenant]/api/v1/Agents/<agent>/<operation>``."""
     try:
         found = agent_at(tenant, agent, operation, runtime.settings.default_tenant)
-        body = read_environ(environ, runtime.settings.max_body_bytes)
+        body = read_body()
     except HTTPException as exc:  # 404 for the path, 413 or 400 for the body: before the pipeline
-        reply = replies.error(exc.code or 400, exc.description or exc.name)
-        return web.send(reply, environ, start_response)
+        return replies.error(exc.code or 400, exc.description or exc.name)
     tenant, service, name, reader = found
-    reply = rest_call(runtime, tenant, service, name, reader, RestHead.of(environ), body)
-    return web.send(reply, environ, start_response)
+    return rest_call(runtime, tenant, service, name, reader, RestHead.of(headers), body)
 
 
 def rest_call(

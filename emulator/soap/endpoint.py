@@ -1,9 +1,10 @@
 """The SOAP codec: a POSTed envelope read into a :class:`~emulator.calls.Command`, the outcome written back.
 
-    reply = soap_call(runtime, "default", "Appointment", HttpHead.of(environ), body)
+    reply = soap_call(runtime, "default", "Appointment", HttpHead.of(headers), body)
 
-:func:`serve` is the whole way of a SOAP POST, from the WSGI environ to the answer: the route
-check, the body, the codec around :func:`emulator.calls.run`. Everything between decoding and
+:func:`answer` is the whole way of a SOAP POST, from the request's headers and body to the
+answer, whatever the server (WSGI, or granian's RSGI without a WSGI environ): the route check,
+the body, the codec around :func:`emulator.calls.run`. Everything between decoding and
 encoding (credentials, faults, the domain call, the journal, failures) is the pipeline's.
 
 How a request is read depends on the tenant's contract mode (``--contract``,
@@ -15,15 +16,12 @@ the arrival's ``contract_warnings``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
 
 from werkzeug.http import parse_options_header
 
 from emulator import calls, ns, web
-from emulator.bodies import read_environ
 from emulator.domain.errors import ClientFault, ClientFaultKind, shown
 from emulator.runtime import Runtime
 from emulator.settings import Contract
@@ -32,28 +30,27 @@ from emulator.soap.contract import Reading
 from emulator.soap.envelope import SoapRequest, SoapVersion, parse_request, version_of
 from emulator.soap.operations import SERVICES, Operation
 from emulator.soap.paths import service_at
-from emulator.web import Reply
-
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+from emulator.web import Headers, Reply
 
 _SOAP_CONTENT_TYPES = ("text/xml", "application/soap+xml")
 _MALFORMED = Reply(200, ns.SOAP11_CONTENT_TYPE, b"<s:Envelope><s:Body><SetActivityStatusResp")
 """The injected ``malformed`` answer: an envelope cut short."""
 
 
-@dataclass(frozen=True)
 class HttpHead:
     """What a SOAP call reads of the HTTP request besides its body."""
 
-    content_type: str
-    """The Content-Type header as sent ("" when absent)."""
-    soap_action: str
-    """The SOAPAction header as sent ("" when absent)."""
+    __slots__ = ("content_type", "soap_action")
+
+    def __init__(self, content_type: str, soap_action: str) -> None:
+        self.content_type = content_type
+        """The Content-Type header as sent ("" when absent)."""
+        self.soap_action = soap_action
+        """The SOAPAction header as sent ("" when absent)."""
 
     @classmethod
-    def of(cls, environ: Mapping[str, Any]) -> HttpHead:
-        return cls(environ.get("CONTENT_TYPE", ""), environ.get("HTTP_SOAPACTION", ""))
+    def of(cls, headers: Headers) -> HttpHead:
+        return cls(headers.get("content-type") or "", headers.get("soapaction") or "")
 
     @property
     def mimetype(self) -> str:
@@ -71,21 +68,16 @@ def _parse_content_type(value: str) -> tuple[str, Mapping[str, str]]:
     return mimetype.lower(), MappingProxyType(params)
 
 
-def serve(
-    runtime: Runtime,
-    environ: WSGIEnvironment,
-    start_response: StartResponse,
-    tenant: str | None,
-    file_name: str,
-) -> Iterable[bytes]:
-    """Answer the POST in ``environ`` to ``[/tenant]/Remote/Services86/<file_name>``.
+def answer(
+    runtime: Runtime, headers: Headers, read_body: Callable[[], bytes], tenant: str | None, file_name: str
+) -> Reply:
+    """The answer to a POST to ``[/tenant]/Remote/Services86/<file_name>``.
 
-    A path that names no service is ``NotFound``, a body over the limit or cut short is an
-    HTTP error (:mod:`emulator.bodies`): raised for the app's one error handler to answer.
+    A path that names no service is ``NotFound``, a body over the limit or cut short (read by
+    ``read_body``, after the path is known) an HTTP error: raised for the app's one error handler.
     """
     tenant, service = service_at(tenant, file_name, runtime.settings.default_tenant)
-    body = read_environ(environ, runtime.settings.max_body_bytes)
-    return web.send(soap_call(runtime, tenant, service, HttpHead.of(environ), body), environ, start_response)
+    return soap_call(runtime, tenant, service, HttpHead.of(headers), read_body())
 
 
 def soap_call(runtime: Runtime, tenant: str, service: str, http: HttpHead, body: bytes) -> Reply:

@@ -10,9 +10,7 @@ deeper than 256.
 
 from __future__ import annotations
 
-import collections
 import threading
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from lxml import etree
@@ -32,6 +30,7 @@ _HEADER_AND_BODY_TAGS: dict[SoapVersion, tuple[str, str]] = {
     "1.2": ("{" + ns.SOAP12_ENV + "}Header", "{" + ns.SOAP12_ENV + "}Body"),
 }
 _S86 = "{" + ns.SERVICES86 + "}"
+_S86_LENGTH = len(_S86)
 _local = threading.local()
 
 
@@ -47,14 +46,22 @@ def _parser() -> etree.XMLParser:
     )
 
 
-@dataclass(frozen=True)
 class SoapRequest:
-    """A parsed request: its version, its Services86 in-headers, and the body's operation element."""
+    """A parsed request: its version, its Services86 in-headers, and the body's operation element
+    with its Services86 parameters (the first of each name, as WCF's formatter reads them)."""
 
-    version: SoapVersion
-    operation: str
-    body: etree._Element
-    headers: dict[str, etree._Element]
+    __slots__ = ("body", "headers", "operation", "parameters", "version")
+
+    def __init__(
+        self,
+        version: SoapVersion,
+        operation: str,
+        body: etree._Element,
+        headers: dict[str, etree._Element],
+        parameters: dict[str, etree._Element],
+    ) -> None:
+        self.version, self.operation, self.body = version, operation, body
+        self.headers, self.parameters = headers, parameters
 
     def header_text(self, name: str, child: str | None = None) -> str | None:
         """Text of in-header ``name`` (or of its child ``child``); ``None`` when absent or nil."""
@@ -99,7 +106,7 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
     except etree.XMLSyntaxError as exc:
         raise ClientFault(f"The request is not well-formed XML: {exc.msg}", http_status=400) from None
     docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
+    if docinfo.internalDTD is not None or docinfo.doctype:
         raise ClientFault("DTDs are not allowed in SOAP messages.", http_status=400)
     version = _ENVELOPE_TAGS.get(root.tag)
     if version is None:
@@ -109,29 +116,34 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
             http_status=400,
         )
     header_tag, body_tag = _HEADER_AND_BODY_TAGS[version]
-    bodies: list[etree._Element] = []
-    header_element = None
+    envelope_body = header_element = None
+    bodies = 0
     stray: list[etree._Element] = []
     for child in root:  # one pass: Header, Body, and in-headers placed directly under Envelope
         tag = child.tag
         if tag == body_tag:
-            bodies.append(child)
+            bodies += 1
+            envelope_body = envelope_body if envelope_body is not None else child
         elif tag == header_tag:
             header_element = header_element if header_element is not None else child
         elif isinstance(tag, str) and tag.startswith(_S86):
             stray.append(child)
-    if not bodies:
+    if envelope_body is None:
         raise ClientFault("The envelope has no Body.", http_status=400)
-    if len(bodies) > 1:
+    if bodies > 1:
         reading.depart(
-            f"The envelope has {len(bodies)} Body elements: NetServer refuses such a message; "
+            f"The envelope has {bodies} Body elements: NetServer refuses such a message; "
             "the emulator read the first.",
-            ClientFault(f"The envelope has {len(bodies)} Body elements; a SOAP envelope has one.", 400),
+            ClientFault(f"The envelope has {bodies} Body elements; a SOAP envelope has one.", 400),
         )
-    elements = [c for c in bodies[0] if isinstance(c.tag, str)]
-    if not elements:
+    operation = None
+    elements = 0
+    for child in envelope_body:
+        if isinstance(child.tag, str):
+            elements += 1
+            operation = operation if operation is not None else child
+    if operation is None:
         raise ClientFault("The SOAP Body is empty; it must hold the operation's element.")
-    operation = elements[0]
     if not operation.tag.startswith(_S86):
         qname = etree.QName(operation)
         raise ClientFault(
@@ -139,16 +151,17 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
             f"namespace {ns.SERVICES86}."
         )
     name = operation.tag[len(_S86) :]
-    if len(elements) > 1:
+    if elements > 1:
         reading.depart(
-            f"The Body holds {len(elements)} elements: NetServer refuses a Body with more than the "
+            f"The Body holds {elements} elements: NetServer refuses a Body with more than the "
             f"operation's element; the emulator read the first, {name}.",
             ClientFault(
-                f"The SOAP Body holds {len(elements)} elements; it must hold only the operation's "
+                f"The SOAP Body holds {elements} elements; it must hold only the operation's "
                 f"element ({name}).",
             ),
         )
-    for parameter, count in _repeated(operation):
+    parameters, repeated = _services86_children(operation)
+    for parameter, count in repeated:
         reading.depart(
             f"{parameter} appears {count} times in {name}: NetServer's formatter refuses the "
             "request (a:DeserializationFailed); the emulator read the first.",
@@ -160,15 +173,13 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
         )
     headers: dict[str, etree._Element] = {}
     if header_element is not None:
-        in_header = [c for c in header_element if isinstance(c.tag, str) and c.tag.startswith(_S86)]
-        for header, count in _repeated(header_element):
+        headers, repeated = _services86_children(header_element)
+        for header, count in repeated:
             reading.depart(
                 f"The header {header} appears {count} times: NetServer refuses the message; the "
                 "emulator read the first.",
                 ClientFault(f"The header {header} appears {count} times; send each header once."),
             )
-        for child in in_header:
-            headers.setdefault(child.tag[len(_S86) :], child)
     if stray:
         names = sorted({child.tag[len(_S86) :] for child in stray})
         reading.note(
@@ -180,16 +191,28 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
         if not reading.netserver:  # in-headers in Header come before those under Envelope
             for child in stray:
                 headers.setdefault(child.tag[len(_S86) :], child)
-    return SoapRequest(version, name, operation, headers)
+    return SoapRequest(version, name, operation, headers, parameters)
 
 
-def _repeated(parent: etree._Element) -> list[tuple[str, int]]:
-    """The Services86 children of ``parent`` that appear more than once, with their counts."""
-    names = [c.tag[len(_S86) :] for c in parent if isinstance(c.tag, str) and c.tag.startswith(_S86)]
-    if len(set(names)) == len(names):  # the usual case, without counting
-        return []
-    counts = collections.Counter(names)
-    return [(name, count) for name, count in counts.items() if count > 1]
+def _services86_children(
+    parent: etree._Element,
+) -> tuple[dict[str, etree._Element], list[tuple[str, int]]]:
+    """The Services86 children of ``parent`` by local name (the first of each), and the names
+    that appear more than once, with their counts (in one pass over the children)."""
+    found: dict[str, etree._Element] = {}
+    counts: dict[str, int] | None = None
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str) and tag.startswith(_S86):
+            local = tag[_S86_LENGTH:]
+            if local not in found:
+                found[local] = child
+            else:  # rare: counted only once a name repeats
+                counts = counts if counts is not None else {}
+                counts[local] = counts.get(local, 1) + 1
+    if counts is None:
+        return found, []
+    return found, [(local, counts[local]) for local in found if local in counts]  # as first seen
 
 
 def is_nil(element: etree._Element) -> bool:

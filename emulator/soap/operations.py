@@ -7,7 +7,7 @@ element, ``None`` for an empty one). What an operation does is :mod:`emulator.ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from lxml import etree
@@ -24,12 +24,8 @@ _S86 = "{" + ns.SERVICES86 + "}"
 _ITEM = "{" + ns.ARRAYS + "}string"
 
 
-def _child(parent: etree._Element, name: str) -> etree._Element | None:
-    return next(parent.iterchildren(_S86 + name), None)  # a third of find()'s cost
-
-
-def _read_status(body: etree._Element) -> activities.ActivityStatus:
-    element = _child(body, "ActivityStatus")
+def _read_status(parameters: Mapping[str, etree._Element]) -> activities.ActivityStatus:
+    element = parameters.get("ActivityStatus")
     if element is None:
         return activities.ActivityStatus.Unknown  # the .NET default of a missing enum
     text = (element.text or "").strip()
@@ -44,16 +40,16 @@ def _read_status(body: etree._Element) -> activities.ActivityStatus:
         ) from None
 
 
-def _read_identifiers(body: etree._Element) -> list[str | None]:
-    array = _child(body, "ActivityIdentifier")
+def _read_identifiers(parameters: Mapping[str, etree._Element]) -> list[str | None]:
+    array = parameters.get("ActivityIdentifier")
     if array is None or is_nil(array):
         return []
     return [None if is_nil(item) else (item.text or "") for item in array.iterchildren(_ITEM)]
 
 
 def read_set_activity_status(request: SoapRequest) -> calls.SetActivityStatus:
-    body = request.body
-    return calls.SetActivityStatus(_read_identifiers(body), _read_status(body))
+    parameters = request.parameters
+    return calls.SetActivityStatus(_read_identifiers(parameters), _read_status(parameters))
 
 
 def write_nothing(result: calls.Result) -> etree._Element | None:
@@ -99,8 +95,7 @@ def authenticate_response(user: User | None, ticket: str | None) -> etree._Eleme
 
 
 def read_authenticate_username_password(request: SoapRequest) -> calls.AuthenticateUsernamePassword:
-    body = request.body
-    name_element, password_element = _child(body, "UserName"), _child(body, "Password")
+    name_element, password_element = request.parameters.get("UserName"), request.parameters.get("Password")
     name = None if name_element is None else name_element.text
     password = None if password_element is None else password_element.text
     return calls.AuthenticateUsernamePassword(name, password)
