@@ -20,8 +20,7 @@ other processes (SQLite's busy wait) are waited for on the loop: their transacti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 
 _ON_EVENT_LOOP: ContextVar[bool] = ContextVar("emulator_on_event_loop", default=False)
@@ -40,23 +39,29 @@ def about_to_block() -> None:
         raise WouldBlock()
 
 
-@contextmanager
-def on_event_loop() -> Iterator[None]:
+class _Running:
+    """A block run with :func:`about_to_block` raising (``on_loop``) or not; a class, not a
+    generator: every call on the event loop enters one."""
+
+    __slots__ = ("_on_loop", "_token")
+
+    def __init__(self, on_loop: bool) -> None:
+        self._on_loop = on_loop
+
+    def __enter__(self) -> None:
+        self._token = _ON_EVENT_LOOP.set(self._on_loop)
+
+    def __exit__(self, *exc: object) -> None:
+        _ON_EVENT_LOOP.reset(self._token)
+
+
+def on_event_loop() -> AbstractContextManager[None]:
     """Run the block as a call on the event loop: :func:`about_to_block` raises there."""
-    token = _ON_EVENT_LOOP.set(True)
-    try:
-        yield
-    finally:
-        _ON_EVENT_LOOP.reset(token)
+    return _Running(True)
 
 
-@contextmanager
-def allowed() -> Iterator[None]:
+def allowed() -> AbstractContextManager[None]:
     """Let the block wait where it runs, on the event loop too: for a step that comes after the
     call has committed something (its journal entry after a fault's count was committed), which a
     second run would do again."""
-    token = _ON_EVENT_LOOP.set(False)
-    try:
-        yield
-    finally:
-        _ON_EVENT_LOOP.reset(token)
+    return _Running(False)

@@ -7,19 +7,22 @@
 A WSGI server hands the app a body that is still arriving, so a client that announces a
 ``Content-Length`` and then stops sending holds the thread that reads it. Here the body is read
 on granian's event loop, where a stalled client costs nothing but its socket: a body that has
-not arrived within ``request_timeout`` seconds is answered 408, one over ``max_body_bytes`` 413
-(from its ``Content-Length`` before a byte is read, or as soon as a chunked body grows past it),
-and the connection is closed after either. Only a complete body reaches the app: a WSGI environ
-is built from the RSGI scope and the buffered bytes, and the (synchronous) app runs on it. A request
-that ``inline`` accepts (the emulator's: a SOAP or REST call on SQLite) with a small body runs on
-the event loop itself, where a handoff to a thread would cost more than the call; should it be
+not arrived within ``request_timeout`` seconds is answered 408 (one timer checks every read in
+flight each ``late_interval``, at most a second, rather than one timer per request), one over
+``max_body_bytes`` 413 (from its ``Content-Length`` before a byte is read, or as soon as a
+chunked body grows past it), and the connection is closed after either. Only a complete body
+reaches the app. A request that ``calls`` takes (the emulator's SOAP and REST calls,
+:meth:`emulator.app.EmulatorApp.call`) is answered from the scope's headers and the buffered
+bytes, with no WSGI environ; every other one goes to the WSGI app, on an environ built from the
+scope. A call with a small body runs, when ``inline`` (on SQLite), on the event loop itself,
+where a handoff to a thread would cost more than the call; should it be
 about to block (:mod:`emulator.blocking` lists the steps: a password to verify, a ``latency``
 fault, ...) it stops before it has committed anything and runs again on one of a small pool of
 threads, as every other request does, so that it holds up its own connection only. Its answer
 goes back with one ``response_bytes``.
 
-An app whose answer breaks off while it is produced (the ``drop`` fault raises from its body
-iterator) gets its client's connection shut down before a byte of the answer is sent: RSGI has no
+An answer that breaks off (an injected ``drop`` fault: a call's reply says so, a WSGI app's body
+iterator raises) gets its client's connection shut down before a byte of the answer is sent: RSGI has no
 call for that, so the adapter finds the connection's socket among the process's descriptors by its
 two addresses (:mod:`emulator.connections`). Should that fail, the announced body is cut short
 instead; either way the client sees a dropped connection, never a made-up answer. The same
@@ -122,15 +125,24 @@ class BufferedWsgi:
         self.silent = SilentConnections(request_timeout)
         self._pool: ThreadPoolExecutor | None = None
         self._sweep: asyncio.TimerHandle | None = None
+        self._reading: dict[asyncio.Task[Any], float] = {}
+        """The requests whose body is being read, with the moment (``time.monotonic()``) it is due."""
+        self._late: set[asyncio.Task[Any]] = set()
+        """Those of them the sweep has cancelled: their body came too late."""
+        self.late_interval = min(1.0, max(0.05, request_timeout / 10))
+        """How often the reads are checked: a late body is answered 408 within this after the timeout."""
+        self._late_sweep: asyncio.TimerHandle | None = None
 
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         if self.threads:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="emulator-call")
         self._sweep = loop.call_later(self.silent.interval, self._sweep_silent, loop)
+        self._late_sweep = loop.call_later(self.late_interval, self._sweep_late, loop)
 
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._sweep is not None:
-            self._sweep.cancel()
+        for sweep in (self._sweep, self._late_sweep):
+            if sweep is not None:
+                sweep.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         if self.on_close is not None:
@@ -144,14 +156,29 @@ class BufferedWsgi:
             log.exception("the sweep of silent connections failed")
         self._sweep = loop.call_later(self.silent.interval, self._sweep_silent, loop)
 
+    def _sweep_late(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel the body reads past their moment (one timer for all, not one per request); again later."""
+        now = time.monotonic()
+        for task, due in list(self._reading.items()):
+            if due <= now and task not in self._late:
+                self._late.add(task)
+                task.cancel()
+        self._late_sweep = loop.call_later(self.late_interval, self._sweep_late, loop)
+
     async def __call__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         if scope.proto != "http":
             return
         self.silent.spoke(scope.client)
+        task = asyncio.current_task()
+        assert task is not None
+        self._reading[task] = time.monotonic() + self.request_timeout
         try:
-            async with asyncio.timeout(self.request_timeout):
-                body = await self._read_body(scope, protocol)
-        except TimeoutError:
+            body = await self._read_body(scope, protocol)
+        except asyncio.CancelledError:
+            if task not in self._late:  # not the sweep's: the server is stopping
+                raise
+            self._late.discard(task)
+            task.uncancel()
             protocol.response_bytes(
                 408,
                 _TEXT_CLOSE,
@@ -168,6 +195,8 @@ class BufferedWsgi:
             with contextlib.suppress(Exception):
                 protocol.response_bytes(400, _TEXT_CLOSE, b"The request body could not be read.\n")
             return
+        finally:
+            del self._reading[task]
         answer = self._answer_inline(scope, body)
         if answer is None:
             answer = await asyncio.get_running_loop().run_in_executor(self._pool, self._answer, scope, body)

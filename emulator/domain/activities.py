@@ -22,6 +22,8 @@ class ActivityKind(enum.Enum):
     DOCUMENT = "document"
     TODO = "todo"
 
+    __hash__ = object.__hash__  # each kind is one object: its identity, not Enum's hash of its name
+
     @property
     def key(self) -> str:
         """The identifier key and primary-key column, e.g. ``appointment_id``."""
@@ -48,7 +50,7 @@ class ActivityId(NamedTuple):
         return f"{self.kind.key}={self.id}"
 
 
-_IDENTIFIER = re.compile(r"\s*([a-z_]+)\s*=\s*([+-]?\d+)\s*", re.ASCII)
+_IDENTIFIER = re.compile(r"\s*([a-z_]+)\s*=\s*([+-]?)(\d+)\s*", re.ASCII)
 
 
 def parse_identifier(text: str | None) -> ActivityId | None:
@@ -58,13 +60,15 @@ def parse_identifier(text: str | None) -> ActivityId | None:
     match = _IDENTIFIER.fullmatch(text)
     if match is None:
         return None
-    kind = KIND_BY_KEY.get(match.group(1))
+    key, sign, digits = match.groups()
+    kind = KIND_BY_KEY.get(key)
     if kind is None:
         return None
-    digits = match.group(2).lstrip("+-").lstrip("0") or "0"
-    if len(digits) > 10:  # beyond 32 bits; and int() refuses very long digit strings
-        return None
-    number = -int(digits) if match.group(2).startswith("-") else int(digits)
+    if len(digits) > 10:  # beyond 32 bits unless leading zeros; and int() refuses very long digit strings
+        digits = digits.lstrip("0")
+        if len(digits) > 10:
+            return None
+    number = -int(digits) if sign == "-" else int(digits)
     if not is_int32(number):
         return None
     return ActivityId(kind, number)

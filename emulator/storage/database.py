@@ -34,7 +34,7 @@ from emulator.storage.journal import JournalWriter
 from emulator.storage.sql import dialect_named
 from emulator.storage.store import TenantStore, statements_for
 from emulator.storage.tenants import tenants_for
-from emulator.storage.transactions import StorageError, Transactions, create_schema
+from emulator.storage.transactions import StorageError, Transaction, Transactions, create_schema
 
 __all__ = ["Database", "StorageError", "TenantLimitReached", "make_engine", "postgres_url"]
 
@@ -96,8 +96,7 @@ class Database:
         self._transactions.close()
         self.engine.dispose()
 
-    @contextmanager
-    def transaction(self, tenant: str, *, create: bool | Callable[[], bool] = True) -> Iterator[TenantStore]:
+    def transaction(self, tenant: str, *, create: bool | Callable[[], bool] = True) -> TenantTransaction:
         """A store for ``tenant`` in one write transaction; ``tenant`` is created from the fixtures
         on first use when ``create`` is true (or, a callable, returns true when asked then).
 
@@ -107,20 +106,23 @@ class Database:
         tenant that does not exist finds nothing (no ticket, no user) and should write nothing.
         A new tenant beyond :attr:`max_tenants` raises :class:`TenantLimitReached`.
         """
-        with self._transactions.write(tenant) as transaction:
-            store = TenantStore(transaction.cursor, tenant, self._statements)
+        return TenantTransaction(self, tenant, create)
+
+    def _begun(self, transaction: Transaction, tenant: str, create: bool | Callable[[], bool]) -> TenantStore:
+        """The tenant's store in ``transaction``, which has begun; the tenant made if it may be."""
+        store = TenantStore(transaction.cursor, tenant, self._statements)
+        generation = store.generation()
+        if generation is None and create and (create is True or create()):
+            # a tenant's first call, or one dropped meanwhile (perhaps by another worker
+            # process): made from the fixtures and committed, whatever the call then does;
+            # milliseconds of work, so not on a server's event loop
+            blocking.about_to_block()
+            self._create(transaction.cursor, tenant, self.fixtures)
+            transaction.commit_and_begin()
             generation = store.generation()
-            if generation is None and create and (create is True or create()):
-                # a tenant's first call, or one dropped meanwhile (perhaps by another worker
-                # process): made from the fixtures and committed, whatever the call then does;
-                # milliseconds of work, so not on a server's event loop
-                blocking.about_to_block()
-                self._create(transaction.cursor, tenant, self.fixtures)
-                transaction.commit_and_begin()
-                generation = store.generation()
-            if generation is not None:
-                store.facts = self._facts.at(tenant, generation)
-            yield store
+        if generation is not None:
+            store.facts = self._facts.at(tenant, generation)
+        return store
 
     @contextmanager
     def reading(self, tenant: str) -> Iterator[TenantStore]:
@@ -202,6 +204,27 @@ class Database:
         """Append ``entry`` to the store's tenant's journal, trimming it to ``journal_size`` now and then;
         with ``tenant_may_be_missing``, entries of tenants that do not exist share one such cap."""
         self._journal.record(store, entry, tenant_may_be_missing=tenant_may_be_missing)
+
+
+class TenantTransaction:
+    """:meth:`Database.transaction`: a class rather than a generator, as every call enters one."""
+
+    __slots__ = ("_create", "_database", "_tenant", "_transaction")
+
+    def __init__(self, database: Database, tenant: str, create: bool | Callable[[], bool]) -> None:
+        self._database, self._tenant, self._create = database, tenant, create
+        self._transaction = database._transactions.write(tenant)
+
+    def __enter__(self) -> TenantStore:
+        transaction = self._transaction.__enter__()
+        try:
+            return self._database._begun(transaction, self._tenant, self._create)
+        except BaseException as exc:
+            self._transaction.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        self._transaction.__exit__(kind, exc, tb)
 
 
 class FaultPlan:

@@ -6,26 +6,41 @@ through :mod:`emulator.storage.queries`, never more than the newest ``size`` ent
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import String
 
 from emulator.journal import JournalEntry
 from emulator.storage import schema
-from emulator.storage.store import TenantStore
+from emulator.storage.store import JOURNAL_COLUMNS, TenantStore
 
 TRIM_EVERY = 50
 """A tenant's journal is trimmed to its cap every this many writes (of this process)."""
 
 
-_TEXT_COLUMNS: tuple[tuple[str, int | None], ...] = tuple(
-    (column.key, column.type.length)
+_ORDER = (
+    "tenant", "at", "wire", "service", "operation", "user", "identifiers", "status", "outcome",
+    "exception_type", "message", "duration_ms", "contract_warnings", "request_body", "response_body",
+)  # fmt: skip
+"""The order :meth:`JournalWriter.record` gives an entry's values in, the store's ``JOURNAL_COLUMNS``."""
+if _ORDER != JOURNAL_COLUMNS:
+    raise TypeError(f"the journal's columns are {JOURNAL_COLUMNS}, not {_ORDER}")
+
+_TEXT_COLUMNS: tuple[tuple[int, int | None], ...] = tuple(
+    (_ORDER.index(column.key), column.type.length)
     for column in schema.journal.columns
     if isinstance(column.type, String) and column.key not in ("tenant", "identifiers", "contract_warnings")
 )
-"""The journal's text columns an entry fills with what a client may have sent, and the longest
-string each takes (None: any); the JSON columns hold no NUL (JSON escapes it)."""
+"""The journal's text columns an entry fills with what a client may have sent (their places in
+:data:`_ORDER`), and the longest string each takes (None: any); the JSON columns hold no NUL
+(JSON escapes it)."""
+
+
+def json_strings(items: Iterable[str | None]) -> str:
+    """``json.dumps(list(items))`` of strings and ``None``s, without an encoder made per call."""
+    return "[" + ", ".join("null" if item is None else encode_basestring_ascii(item) for item in items) + "]"
 
 
 _NONE = "[]"
@@ -71,26 +86,27 @@ class JournalWriter:
         many names they were sent to.
         """
         warnings = entry.contract_warnings
-        values: dict[str, Any] = {
-            "at": entry.at,
-            "wire": entry.wire,
-            "service": entry.service,
-            "operation": entry.operation,
-            "user": entry.user,
-            "identifiers": json.dumps(list(entry.identifiers)),
-            "status": entry.status,
-            "outcome": entry.outcome,
-            "exception_type": entry.exception_type,
-            "message": entry.message,
-            "duration_ms": entry.duration_ms,
-            "contract_warnings": json.dumps(list(warnings)) if warnings else _NONE,
-            "request_body": stored_body(entry.request_body, self.body_bytes),
-            "response_body": stored_body(entry.response_body, self.body_bytes),
-        }
-        for name, limit in _TEXT_COLUMNS:
-            value = values[name]
+        values: list[Any] = [
+            store.tenant,
+            entry.at,
+            entry.wire,
+            entry.service,
+            entry.operation,
+            entry.user,
+            json_strings(entry.identifiers),
+            entry.status,
+            entry.outcome,
+            entry.exception_type,
+            entry.message,
+            entry.duration_ms,
+            json_strings(warnings) if warnings else _NONE,
+            stored_body(entry.request_body, self.body_bytes),
+            stored_body(entry.response_body, self.body_bytes),
+        ]
+        for index, limit in _TEXT_COLUMNS:
+            value = values[index]
             if value is not None and ("\x00" in value or (limit is not None and len(value) > limit)):
-                values[name] = _storable(value, limit)
+                values[index] = _storable(value, limit)
         store.add_journal_entry(values)
         if tenant_may_be_missing and not store.tenant_exists():
             self._orphans += 1

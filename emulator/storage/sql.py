@@ -201,6 +201,8 @@ class Statement:
                 names.append(name)
         if spread and [(n, i) for n, i, _ in spread] != [(spread[0][0], i) for i in range(len(spread))]:
             raise ValueError(f"one list, its items in order: {self.text}")
+        self.names = tuple(names)
+        """The parameters' names in the text's order (a list's placeholders not among them)."""
         self._get = _getter(names)
         self._processes = tuple(processes)
         self._spread = (spread[0][0], len(spread), spread[0][2]) if spread else None
@@ -222,6 +224,13 @@ class Statement:
             items += items[-1:] * (count - len(items))  # a shorter list repeats its last item
             params += items if convert is None else map(convert, items)
         return params
+
+    def params_in_order(self, values: list[Any]) -> list[Any]:
+        """The driver's parameters for ``values`` given in :attr:`names`' order (no list among them);
+        ``values`` is converted in place."""
+        for index, process in self._processes:
+            values[index] = process(values[index])
+        return values
 
     def row(self, row: Sequence[Any]) -> Sequence[Any]:
         """A row of the driver's values as Python's."""

@@ -113,6 +113,8 @@ class Statements:
             select(schema.tenant.c.generation).where(schema.tenant.c.tenant == _TENANT), dialect
         )
         self.journal_insert = Statement(insert(j).inline(), dialect, columns=JOURNAL_COLUMNS)
+        if self.journal_insert.names != JOURNAL_COLUMNS:  # add_journal_entry's values come in this order
+            raise TypeError(f"the journal's INSERT takes {self.journal_insert.names}")
         self.journal_floor = Statement(
             select(j.c.id)
             .where(j.c.tenant == _TENANT)
@@ -339,10 +341,10 @@ class TenantStore:
         return registered
 
     # -- journal ----------------------------------------------------------------------------
-    def add_journal_entry(self, values: Mapping[str, Any]) -> None:
-        """One journal row of the tenant: ``values`` by column (``JOURNAL_COLUMNS`` but the tenant)."""
+    def add_journal_entry(self, values: list[Any]) -> None:
+        """One journal row: ``values`` in ``JOURNAL_COLUMNS``' order, the first (the tenant) the store's."""
         statement = self.sql.journal_insert
-        self.cursor.execute(statement.text, statement.params({**values, "tenant": self.tenant}))
+        self.cursor.execute(statement.text, statement.params_in_order(values))
 
     def trim_journal(self, keep: int) -> None:
         """Delete all but the tenant's newest ``keep`` journal entries."""
