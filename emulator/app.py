@@ -109,7 +109,7 @@ class EmulatorApp:
         if soap is None and rest is None:
             return None
         try:
-            refusal = self._refusal(method, path, host, headers)
+            refusal = self._refusal(method, host, headers, admin=False)  # no call path is admin's
             if refusal is not None:
                 return refusal
             if soap is not None:
@@ -123,7 +123,8 @@ class EmulatorApp:
         self, environ: WSGIEnvironment, start_response: StartResponse, method: str, path: str, host: str
     ) -> Iterable[bytes]:
         """Any request but a call: a refusal, or the small apps' answer."""
-        refusal = self._refusal(method, path, host, EnvironHeaders(environ))
+        admin = _ADMIN_PATH.match(path) is not None
+        refusal = self._refusal(method, host, EnvironHeaders(environ), admin=admin)
         if refusal is not None:
             return web.send(refusal, environ, start_response)
         call = paths.CALL_PATH.fullmatch(path)
@@ -131,14 +132,14 @@ class EmulatorApp:
             environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
         return self.site(environ, start_response)
 
-    def _refusal(self, method: str, path: str, host: str, headers: Headers) -> Reply | None:
+    def _refusal(self, method: str, host: str, headers: Headers, *, admin: bool) -> Reply | None:
         refusal = guard.check(
             self.hosts,
             method=method,
             host=host,
             origin=headers.get("origin"),
             fetch_site=headers.get("sec-fetch-site"),
-            admin=_ADMIN_PATH.match(path) is not None,
+            admin=admin,
         )
         return None if refusal is None else web.text(refusal.status, refusal.message)
 

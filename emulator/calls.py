@@ -38,8 +38,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
@@ -139,11 +138,14 @@ class SetActivityStatus:
 
     def perform(self, call: Call[Any]) -> None:
         call.identifiers, call.status = self.identifiers, self.status.name
-        with call.session(answer=None) as (store, user):
+
+        def change(store: TenantStore, user: User) -> None:
             changed = activities.set_activity_status(
                 store, user, self.identifiers, self.status, call.now, strict=call.runtime.settings.strict
             )
             call.outcome = "no change" if changed.skipped_because else "ok"
+
+        call.in_session(None, change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +326,9 @@ class Call(Generic[E]):
             response_body=response_body,
         )
 
-    @contextmanager
-    def session(self, answer: Result) -> Iterator[tuple[TenantStore, User]]:
-        """One transaction, after the application token and the credentials have been checked.
+    def in_session(self, answer: Result, work: Callable[[TenantStore, User], object]) -> None:
+        """Run ``work`` with the tenant's store and the caller in one transaction, after the
+        application token and the credentials have been checked.
 
         ``answer`` is the operation's result should it succeed (known before it runs): its reply
         is encoded before the commit, for the journal entry written in the same transaction.
@@ -343,20 +345,24 @@ class Call(Generic[E]):
         with database.transaction(self.tenant, create=lambda: self._fixtures_accept(verified)) as store:
             rule = self._take_fault(store)
             if rule is None:
-                yield from self._authenticated(store, verified, answer)
+                self._authenticated(store, verified, answer, work)
                 return
         # the rule's count is committed; its failure (or its wait) comes outside the transaction
         faults.apply(rule, self.user)
         with database.transaction(self.tenant, create=False) as store:  # after a latency fault
-            yield from self._authenticated(store, verified, answer)
+            self._authenticated(store, verified, answer, work)
 
     def _authenticated(
-        self, store: TenantStore, verified: str | None, answer: Result
-    ) -> Iterator[tuple[TenantStore, User]]:
+        self,
+        store: TenantStore,
+        verified: str | None,
+        answer: Result,
+        work: Callable[[TenantStore, User], object],
+    ) -> None:
         self.check_application_token(store)
         user = self._authenticate(store, verified)
         self.user = user.name
-        yield store, user
+        work(store, user)
         # the journal entry commits with the change, or neither does
         self.reply = self.encode(Succeeded(answer))
         self.journaled = self.journal_entry(response_body=self.reply.body)

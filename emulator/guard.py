@@ -82,7 +82,7 @@ def check(
     rules: HostRules, *, method: str, host: str, origin: str | None, fetch_site: str | None, admin: bool
 ) -> Refusal | None:
     """The refusal for a request, or ``None`` when it may go on. ``admin``: an admin or dashboard route."""
-    name = host_name(host)
+    name = host_name(host) if admin or origin is not None else ""  # a call without Origin needs none
     if admin and not rules.permits(name):
         return Refusal(
             421,

@@ -40,25 +40,19 @@ _MALFORMED = Reply(200, ns.SOAP11_CONTENT_TYPE, b"<s:Envelope><s:Body><SetActivi
 class HttpHead:
     """What a SOAP call reads of the HTTP request besides its body."""
 
-    __slots__ = ("content_type", "soap_action")
+    __slots__ = ("content_type", "mimetype", "mimetype_params", "soap_action")
 
     def __init__(self, content_type: str, soap_action: str) -> None:
         self.content_type = content_type
         """The Content-Type header as sent ("" when absent)."""
         self.soap_action = soap_action
         """The SOAPAction header as sent ("" when absent)."""
+        self.mimetype, self.mimetype_params = _parse_content_type(content_type)
+        """The content type's mimetype (lower case) and its parameters."""
 
     @classmethod
     def of(cls, headers: Headers) -> HttpHead:
         return cls(headers.get("content-type") or "", headers.get("soapaction") or "")
-
-    @property
-    def mimetype(self) -> str:
-        return _parse_content_type(self.content_type)[0]
-
-    @property
-    def mimetype_params(self) -> Mapping[str, str]:
-        return _parse_content_type(self.content_type)[1]
 
 
 @functools.lru_cache(maxsize=64)
