@@ -177,7 +177,6 @@ class BufferedWsgi:
         except asyncio.CancelledError:
             if task not in self._late:  # not the sweep's: the server is stopping
                 raise
-            self._late.discard(task)
             task.uncancel()
             protocol.response_bytes(
                 408,
@@ -197,6 +196,7 @@ class BufferedWsgi:
             return
         finally:
             del self._reading[task]
+            self._late.discard(task)  # cancelled as its read failed anyway: not kept
         answer = self._answer_inline(scope, body)
         if answer is None:
             answer = await asyncio.get_running_loop().run_in_executor(self._pool, self._answer, scope, body)

@@ -76,6 +76,10 @@ class MemoryStore:
         ("document_id=7", ActivityId(ActivityKind.DOCUMENT, 7)),
         ("todo_id=42", ActivityId(ActivityKind.TODO, 42)),
         ("  appointment_id = 5 ", ActivityId(ActivityKind.APPOINTMENT, 5)),
+        ("sale_id=-5", ActivityId(ActivityKind.SALE, -5)),
+        ("sale_id=+0007", ActivityId(ActivityKind.SALE, 7)),
+        ("todo_id=-2147483648", ActivityId(ActivityKind.TODO, -(2**31))),
+        ("todo_id=" + "0" * 40 + "2147483647", ActivityId(ActivityKind.TODO, 2**31 - 1)),  # zeros add nothing
     ],
 )
 def test_identifier_grammar_accepts(text: str, expected: ActivityId) -> None:
@@ -98,6 +102,10 @@ def test_identifier_grammar_accepts(text: str, expected: ActivityId) -> None:
         "appointment_id=1;sale_id=2",
         "appointment_id=1,2",
         "appointment_id=99999999999",
+        "appointment_id=2147483648",  # beyond 32 bits
+        "appointment_id=-2147483649",
+        "appointment_id=" + "0" * 40 + "2147483648",
+        "appointment_id=+-1",
         "appointment_id=٣",  # a non-ASCII digit is not an integer here
     ],
 )

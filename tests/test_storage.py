@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from emulator.app import EmulatorApp, create_app
 from emulator.domain.activities import ActivityKind, ActivityStatus
 from emulator.settings import Settings
 from emulator.storage.database import StorageError
+from emulator.storage.journal import json_strings
 from emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import query, read_row
@@ -184,3 +186,15 @@ def test_a_body_that_cannot_be_read_is_a_500_without_a_trace(
     assert answer.status_code == 500
     assert answer.text == "Internal error in the emulator; see its log.\n"
     assert "ConnectionResetError" in caplog.text  # the log has what the client does not
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[], ["appointment_id=17"], ["sale_id=1", None, ""], ['quote " and \\ back', "tab\tnul\x00", "ünï €"]],
+)
+def test_the_journal_writes_its_lists_as_json_that_reads_back(items: list[str | None]) -> None:
+    """The identifiers and warnings columns: JSON that reads back as sent, as json.dumps writes it."""
+    written = json_strings(items)
+    assert json.loads(written) == items
+    assert written == json.dumps(items)  # the admin API and older rows read the same text
+    assert "\x00" not in written  # a NUL is escaped: PostgreSQL takes the column
