@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from emulator.web import Reply
+
 SPIN = float(os.environ.get("BENCH_SPIN_US", "150")) / 1e6
 ANSWER = b"done\n"
 _local = threading.local()
@@ -61,8 +63,6 @@ async def rsgi(scope: Any, protocol: Any) -> None:
 
 def call(method: str, path: str, host: str, headers: Any, read_body: Callable[[], bytes]) -> Any:
     """The work as the adapter runs the emulator's calls (no WSGI environ)."""
-    from emulator.web import Reply
-
     _work(read_body())
     return Reply(200, "text/plain", ANSWER)
 

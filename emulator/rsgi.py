@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol
 
-from emulator import blocking
+from emulator import blocking, web
 from emulator.connections import SilentConnections, shut_down_connection
 from emulator.web import Answer, Reply, answer_of
 
@@ -55,9 +55,10 @@ INLINE_BODY_BYTES = 64 * 1024
 """Requests with a larger body never run on the event loop (a batch of thousands of ids)."""
 
 
-class Headers(Protocol):
+class Headers(web.Headers, Protocol):
+    """granian's headers: by lower-case name, and all of them for a WSGI environ."""
+
     def items(self) -> list[tuple[str, str]]: ...
-    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 class Scope(Protocol):

@@ -30,7 +30,6 @@ _HEADER_AND_BODY_TAGS: dict[SoapVersion, tuple[str, str]] = {
     "1.2": ("{" + ns.SOAP12_ENV + "}Header", "{" + ns.SOAP12_ENV + "}Body"),
 }
 _S86 = "{" + ns.SERVICES86 + "}"
-_S86_LENGTH = len(_S86)
 _local = threading.local()
 
 
@@ -47,20 +46,19 @@ def _parser() -> etree.XMLParser:
 
 
 class SoapRequest:
-    """A parsed request: its version, its Services86 in-headers, and the body's operation element
-    with its Services86 parameters (the first of each name, as WCF's formatter reads them)."""
+    """A parsed request: its version, its Services86 in-headers, the body's operation and that
+    element's Services86 parameters (the first of each name, as WCF's formatter reads them)."""
 
-    __slots__ = ("body", "headers", "operation", "parameters", "version")
+    __slots__ = ("headers", "operation", "parameters", "version")
 
     def __init__(
         self,
         version: SoapVersion,
         operation: str,
-        body: etree._Element,
         headers: dict[str, etree._Element],
         parameters: dict[str, etree._Element],
     ) -> None:
-        self.version, self.operation, self.body = version, operation, body
+        self.version, self.operation = version, operation
         self.headers, self.parameters = headers, parameters
 
     def header_text(self, name: str, child: str | None = None) -> str | None:
@@ -106,7 +104,7 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
     except etree.XMLSyntaxError as exc:
         raise ClientFault(f"The request is not well-formed XML: {exc.msg}", http_status=400) from None
     docinfo: Any = root.getroottree().docinfo
-    if docinfo.internalDTD is not None or docinfo.doctype:
+    if docinfo.doctype or docinfo.internalDTD is not None:
         raise ClientFault("DTDs are not allowed in SOAP messages.", http_status=400)
     version = _ENVELOPE_TAGS.get(root.tag)
     if version is None:
@@ -191,7 +189,7 @@ def parse_request(body: bytes, reading: Reading) -> SoapRequest:
         if not reading.netserver:  # in-headers in Header come before those under Envelope
             for child in stray:
                 headers.setdefault(child.tag[len(_S86) :], child)
-    return SoapRequest(version, name, operation, headers, parameters)
+    return SoapRequest(version, name, headers, parameters)
 
 
 def _services86_children(
@@ -204,7 +202,7 @@ def _services86_children(
     for child in parent:
         tag = child.tag
         if isinstance(tag, str) and tag.startswith(_S86):
-            local = tag[_S86_LENGTH:]
+            local = tag[len(_S86) :]
             if local not in found:
                 found[local] = child
             else:  # rare: counted only once a name repeats

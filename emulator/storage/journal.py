@@ -20,22 +20,14 @@ TRIM_EVERY = 50
 """A tenant's journal is trimmed to its cap every this many writes (of this process)."""
 
 
-_ORDER = (
-    "tenant", "at", "wire", "service", "operation", "user", "identifiers", "status", "outcome",
-    "exception_type", "message", "duration_ms", "contract_warnings", "request_body", "response_body",
-)  # fmt: skip
-"""The order :meth:`JournalWriter.record` gives an entry's values in, the store's ``JOURNAL_COLUMNS``."""
-if _ORDER != JOURNAL_COLUMNS:
-    raise TypeError(f"the journal's columns are {JOURNAL_COLUMNS}, not {_ORDER}")
-
 _TEXT_COLUMNS: tuple[tuple[int, int | None], ...] = tuple(
-    (_ORDER.index(column.key), column.type.length)
+    (JOURNAL_COLUMNS.index(column.key), column.type.length)
     for column in schema.journal.columns
     if isinstance(column.type, String) and column.key not in ("tenant", "identifiers", "contract_warnings")
 )
 """The journal's text columns an entry fills with what a client may have sent (their places in
-:data:`_ORDER`), and the longest string each takes (None: any); the JSON columns hold no NUL
-(JSON escapes it)."""
+``JOURNAL_COLUMNS``, the order :meth:`JournalWriter.record` gives them in), and the longest
+string each takes (None: any); the JSON columns hold no NUL (JSON escapes it)."""
 
 
 def json_strings(items: Iterable[str | None]) -> str:
@@ -86,7 +78,7 @@ class JournalWriter:
         many names they were sent to.
         """
         warnings = entry.contract_warnings
-        values: list[Any] = [
+        values: list[Any] = [  # in JOURNAL_COLUMNS' order
             store.tenant,
             entry.at,
             entry.wire,
