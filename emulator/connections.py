@@ -140,23 +140,24 @@ def _descriptors() -> list[int]:
 
 @contextlib.contextmanager
 def _socket_of(descriptor: int) -> Iterator[socket.socket | None]:
-    """A TCP socket object on a duplicate of ``descriptor`` (closed after), or ``None``."""
+    """A TCP socket object on ``descriptor`` itself (detached after, never closed), or ``None``.
+
+    No descriptor is ever duplicated and closed: closing any descriptor of a file releases every
+    POSIX lock this process holds on that file, SQLite's among them, which would let another
+    process write to the database, or checkpoint and reset its WAL, under this one's feet.
+    """
     try:
-        duplicate = os.dup(descriptor)
-    except OSError:
+        sock = socket.socket(fileno=descriptor)
+    except OSError:  # not a socket (a file, a pipe), or closed meanwhile: left as it is
         yield None
         return
     try:
-        sock = socket.socket(fileno=duplicate)
-    except OSError:  # not a socket (a file, a pipe): the duplicate is still ours to close
-        os.close(duplicate)
-        yield None
-        return
-    with sock:
         if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
             yield None
         else:
             yield sock
+    finally:
+        sock.detach()
 
 
 def _is_listening(sock: socket.socket) -> bool:

@@ -1,0 +1,118 @@
+"""The SQLite file stays whole beside the server's own housekeeping and another process's reader.
+
+SQLite's locks between processes are POSIX locks, which a process loses on *every* descriptor of
+the file the moment it closes *any* descriptor of that file. The server looks through its own
+descriptors for sockets (the sweep of silent connections, the drop fault); should that ever close a
+duplicate of the database's descriptor, another process could write beside a write in progress, or
+a reader closing its connection could believe itself the last one, checkpoint and reset the WAL
+under the server's feet: acknowledged writes lost, the file corrupt.
+"""
+
+from __future__ import annotations
+
+import http.client
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import ServerProcess, wait_for
+from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope
+
+HOLDER = """
+import socket, sqlite3, sys
+from emulator.connections import SilentConnections, shut_down_connection, tcp_sockets
+
+database = sqlite3.connect(sys.argv[1], isolation_level=None)
+database.execute("PRAGMA journal_mode=wal")
+database.execute("CREATE TABLE IF NOT EXISTS t (x)")
+database.execute("BEGIN IMMEDIATE")
+database.execute("INSERT INTO t VALUES (1)")
+listener = socket.create_server(("127.0.0.1", 0))  # a socket among the files, as in a worker
+tcp_sockets()
+shut_down_connection("127.0.0.1:1", "127.0.0.1:2")
+SilentConnections(timeout=1.0).sweep(0.0)
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def _write_lock_free(database: Path) -> bool:
+    with closing(sqlite3.connect(database, timeout=0, isolation_level=None)) as other:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return False
+        other.execute("ROLLBACK")
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sweep reads /proc/self/fd")
+def test_looking_for_sockets_keeps_the_process_s_sqlite_locks(tmp_path: Path) -> None:
+    database = tmp_path / "locks.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(database)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        assert not _write_lock_free(database), "another process took the write lock of a write in progress"
+    finally:
+        holder.communicate("done\n", timeout=30)
+    assert holder.returncode == 0
+    assert _write_lock_free(database)  # the probe itself can see a free lock
+
+
+def _call(port: int, identifier: str) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", APPOINTMENT, body=envelope([identifier]), headers=SOAP11_HEADERS)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert b">true</Succeeded>" in response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
+    database = tmp_path / "crm.db"
+    live = ServerProcess(  # a short request timeout: the sweep of silent connections runs every 0.25 s
+        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--request-timeout", "1"],
+        env={"EMULATOR_DATABASE_URL": f"sqlite:///{database}", "EMULATOR_LOG_FORMAT": "text"},
+    )
+    try:
+        wait_for(live.url("/"))
+        yield live, database
+    finally:
+        live.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sweep reads /proc/self/fd")
+def test_a_reader_in_another_process_never_resets_the_server_s_wal(
+    server: tuple[ServerProcess, Path],
+) -> None:
+    live, database = server
+    _call(live.port, "appointment_id=17")
+    wal = database.with_name(database.name + "-wal")
+    assert wal.exists()
+    time.sleep(1.5)  # several sweeps of silent connections
+    with closing(
+        sqlite3.connect(database)
+    ) as reader:  # an ordinary read-write connection, as a person's shell
+        assert reader.execute("SELECT count(*) FROM emulator_journal").fetchone()[0] >= 1
+    # the server's connections are open: the reader was not the last, so it left the WAL alone
+    assert wal.exists()
+    for activity in ("sale_id=4", "document_id=22", "todo_id=5", "appointment_id=98"):
+        _call(live.port, activity)
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        journaled = check.execute("SELECT count(*) FROM emulator_journal").fetchone()[0]
+    assert journaled >= 5
