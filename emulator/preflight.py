@@ -16,6 +16,7 @@ is ours and one line, whatever the driver said.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 from pathlib import Path
@@ -138,6 +139,11 @@ def check_database(settings: Settings) -> Fixtures:
 
     fixtures = load_fixtures(settings.fixtures)
     open_database(settings.database_url, fixtures, journal_size=settings.journal_size).dispose()
+    if sqlite_path(settings.database_url) is not None:
+        from emulator.storage import sqlite
+
+        if (warning := sqlite.warning()) is not None:
+            logging.getLogger("emulator").warning(warning)
     return fixtures
 
 
@@ -171,15 +177,15 @@ def _is_database_error(exc: Exception) -> bool:
 
 def _database_failure(url: str, exc: Exception) -> StartupError:
     """What a failure to open the database at ``url`` means, by the driver's exception class."""
-    import sqlite3
-
     from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from emulator.storage.sqlite import driver
 
     cause: BaseException = (exc.orig if isinstance(exc, DBAPIError) else None) or exc.__cause__ or exc
     reason = _first_line(cause)
     path = sqlite_path(url)
     if path is not None:
-        if isinstance(cause, sqlite3.DatabaseError) and not isinstance(cause, sqlite3.OperationalError):
+        if isinstance(cause, driver.DatabaseError) and not isinstance(cause, driver.OperationalError):
             return _damaged(url, path)
         return StartupError(
             f"Cannot open the database {shown_url(url)} ({reason}). Check that {path} and its directory"

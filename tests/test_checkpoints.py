@@ -5,7 +5,6 @@ calls' changes still reach the database file, and the thread starts only with th
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import threading
 import time
 from contextlib import closing
@@ -16,6 +15,7 @@ from werkzeug.test import Client
 
 from emulator.app import create_app
 from emulator.settings import Settings
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.soap import set_status
 
 PATIENCE = 30.0
@@ -92,3 +92,26 @@ def test_the_wal_starts_again_while_calls_keep_writing(tmp_path: Path) -> None:
     finally:
         app.runtime.database.dispose()
     assert wal < 40 << 20, f"the WAL grew to {wal / (1 << 20):.0f} MiB"
+
+
+def test_a_sqlite_with_the_wal_reset_bug_checkpoints_as_sqlite_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No thread checkpoints beside the calls' commits (the race that bug needs): the calls'
+    connections checkpoint at SQLite's default threshold instead."""
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.40.1")
+    before = checkpoint_threads()
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"))
+    try:
+        assert set_status(Client(app), ["appointment_id=6"]).succeeded is True
+        assert checkpoint_threads() == before
+        transactions = app.runtime.database._transactions
+        connection = transactions.connect()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            assert cursor.fetchone()[0] == 1000
+        finally:
+            transactions.give_back(connection, broken=False)
+    finally:
+        app.runtime.database.dispose()

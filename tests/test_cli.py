@@ -6,7 +6,6 @@ import importlib.metadata
 import logging
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from emulator import __version__, cli, serving
 from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings, default_fixtures
 from emulator.storage.fixtures import load_fixtures
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.database import read_row
 from tests.support.fixtures import SMALL_FIXTURES
 from tests.support.http import free_port as closed_port

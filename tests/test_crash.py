@@ -13,7 +13,6 @@ import http.client
 import importlib.util
 import json
 import random
-import sqlite3
 import threading
 import time
 from contextlib import closing
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.batches import (
     Batch,
     assert_answers,

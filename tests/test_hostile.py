@@ -8,7 +8,6 @@ answers a good request afterwards.
 from __future__ import annotations
 
 import socket
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -19,6 +18,7 @@ from werkzeug.test import Client
 
 from emulator.app import EmulatorApp, create_app
 from emulator.settings import Settings
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import database_url, read_row, snapshot

@@ -11,7 +11,9 @@ under the server's feet: acknowledged writes lost, the file corrupt.
 from __future__ import annotations
 
 import http.client
-import sqlite3
+import importlib.util
+import logging
+import sqlite3  # Python's own: the other program beside the server
 import subprocess
 import sys
 import time
@@ -21,6 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from emulator.preflight import check_database
+from emulator.settings import Settings
+from emulator.storage import sqlite
+from emulator.storage.engine import make_engine
 from tests.support.servers import ServerProcess, wait_for
 from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope
 
@@ -116,3 +122,52 @@ def test_a_reader_in_another_process_never_resets_the_server_s_wal(
         assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         journaled = check.execute("SELECT count(*) FROM emulator_journal").fetchone()[0]
     assert journaled >= 5
+
+
+@pytest.mark.parametrize(
+    ("release", "affected"),
+    [
+        ((3, 40, 1), True),  # Debian 12's
+        ((3, 51, 2), True),
+        ((3, 51, 3), False),
+        ((3, 53, 4), False),
+        ((3, 44, 5), True),
+        ((3, 44, 6), False),  # a backport
+        ((3, 50, 6), True),
+        ((3, 50, 7), False),  # a backport
+        ((3, 6, 23), False),  # before WAL mode
+    ],
+)
+def test_which_sqlite_releases_have_the_wal_reset_bug(release: tuple[int, int, int], affected: bool) -> None:
+    assert sqlite.has_wal_reset_bug(release) is affected
+
+
+def test_the_server_opens_its_files_with_the_one_driver(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    try:
+        assert engine.dialect.dbapi is sqlite.driver
+        with engine.connect() as connection:
+            shown = connection.exec_driver_sql("SELECT sqlite_version()").scalar()
+        assert shown == sqlite.driver.sqlite_version
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pysqlite3") is None, reason="pysqlite3 has no wheel for this platform"
+)
+def test_where_the_bundled_sqlite_is_installed_the_server_runs_on_it() -> None:
+    assert sqlite.driver.__name__ == "pysqlite3.dbapi2"
+    assert not sqlite.has_wal_reset_bug()
+    assert sqlite.warning() is None
+
+
+def test_start_up_warns_of_a_sqlite_with_the_bug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sqlite.driver, "sqlite_version", "3.40.1")
+    with caplog.at_level(logging.WARNING, logger="emulator"):
+        check_database(Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"))
+    assert any(
+        "3.40.1" in record.getMessage() and record.levelno == logging.WARNING for record in caplog.records
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import requests
 
 from emulator.settings import Settings
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from emulator.testing import LiveServer
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOAP11_HEADERS, envelope
 

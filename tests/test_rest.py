@@ -541,10 +541,9 @@ def test_soap_and_rest_calls_of_the_same_batches_leave_identical_rows_and_journa
 
 @pytest.mark.sqlite_only("drops a column of the SQLite file to make a database of the previous version")
 def test_a_database_from_before_the_wire_column_gets_it(db_path: Path) -> None:
-    import sqlite3
-
     from emulator.app import create_app
     from emulator.settings import Settings
+    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
     create_app(Settings(database_url=f"sqlite:///{db_path}")).runtime.database.dispose()
     with closing(sqlite3.connect(db_path)) as old, old:

@@ -8,7 +8,6 @@ locked") and the file must hold every change exactly once.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import pytest
 from emulator import blocking
 from emulator.rsgi import BufferedWsgi
 from emulator.settings import Settings
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from emulator.web import Reply
 from emulator.wsgi import make_app, settings_from_env, settings_to_env
 from tests.support.http import http_call

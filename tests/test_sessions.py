@@ -66,7 +66,7 @@ def test_ticket_from_login_works_and_records_the_user(client: Client, db_path: P
 
 @pytest.mark.sqlite_only("reads the file with sqlite3")
 def test_passwords_are_stored_hashed(client: Client, db_path: Path) -> None:
-    import sqlite3
+    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
     login(client, "demo", "demo")
     with closing(sqlite3.connect(db_path)) as connection, connection:

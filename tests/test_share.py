@@ -213,7 +213,8 @@ def test_a_database_file_deleted_or_replaced_while_serving_fails_every_call(
     tmp_path: Path, how: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     import json
-    import sqlite3
+
+    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
     db = tmp_path / "crm.db"
     if not database_url(db).startswith("sqlite"):
@@ -235,7 +236,7 @@ def test_a_database_file_deleted_or_replaced_while_serving_fails_every_call(
 
 
 def test_health_answers_503_when_the_schema_is_gone(client: Client, db_path: Path) -> None:
-    import sqlite3
+    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
     if not database_url(db_path).startswith("sqlite"):
         pytest.skip("a SQLite file")
@@ -250,8 +251,9 @@ def test_health_answers_503_when_the_schema_is_gone(client: Client, db_path: Pat
 def test_read_only_admin_queries_go_on_while_another_process_holds_the_write_lock(
     client: Client, db_path: Path
 ) -> None:
-    import sqlite3
     import threading
+
+    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
     if not database_url(db_path).startswith("sqlite"):
         pytest.skip("SQLite's write lock")

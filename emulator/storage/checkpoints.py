@@ -22,11 +22,12 @@ checkpoints it as usual.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import urllib.parse
 from contextlib import AbstractContextManager
 from typing import Any
+
+from emulator.storage.sqlite import driver
 
 log = logging.getLogger("emulator.storage")
 
@@ -71,7 +72,7 @@ class Checkpointer:
                 self._thread.start()
 
     def _run(self) -> None:
-        connection: sqlite3.Connection | None = None
+        connection: Any = None  # the driver's Connection
         try:
             while not self._stop.wait(self.interval):
                 connection = connection or self._connect()
@@ -85,22 +86,22 @@ class Checkpointer:
             if connection is not None:
                 connection.close()
 
-    def _connect(self) -> sqlite3.Connection | None:
+    def _connect(self) -> Any:
         """The thread's own connection; ``None`` (tried again at the next interval) when it fails."""
-        connection: sqlite3.Connection | None = None
+        connection: Any = None
         try:
-            connection = sqlite3.connect(  # mode=rw: never a new, empty file where the database was
+            connection = driver.connect(  # mode=rw: never a new, empty file where the database was
                 f"file:{urllib.parse.quote(self.path)}?mode=rw", uri=True, timeout=1, isolation_level=None
             )
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")  # it copies pages, it keeps none
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             if connection is not None:
                 connection.close()
             log.debug("WAL checkpoints of %s wait: %s", self.path, exc)
             return None
         return connection
 
-    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+    def _checkpoint(self, connection: Any) -> None:
         commits = self._commits
         if commits == self._done:
             return
@@ -113,7 +114,7 @@ class Checkpointer:
                 # pages: the bulk is copied already); the next commit starts the WAL again
                 with self._writers:
                     connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        except sqlite3.Error as exc:  # busy (another process writes), or the file is gone
+        except driver.Error as exc:  # busy (another process writes), or the file is gone
             log.debug("WAL checkpoint of %s skipped: %s", self.path, exc)
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import PoolProxiedConnection
 
+from emulator.storage import sqlite
 from emulator.storage.checkpoints import NO_AUTOCHECKPOINT
 from emulator.storage.sql import dialect_named
 
@@ -66,7 +67,7 @@ def make_engine(url: str) -> Engine:
             dbapi_connection.autocommit = autocommit
 
         return pg_engine
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    engine = create_engine(url, module=sqlite.driver, connect_args={"check_same_thread": False})
     in_memory = parsed.database in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
@@ -104,9 +105,11 @@ class ReusedConnections:
     in-memory SQLite database exists once per pool connection.
     """
 
-    def __init__(self, engine: Engine, keep: int = 8) -> None:
+    def __init__(self, engine: Engine, keep: int = 8, *, checkpoint: bool = False) -> None:
+        """``checkpoint``: the connections checkpoint as SQLite does by default (no thread does)."""
         self._engine = engine
         self._keep = keep
+        self._checkpoint = checkpoint
         self._idle: collections.deque[PoolProxiedConnection] = collections.deque()
 
     def take(self) -> PoolProxiedConnection:
@@ -115,9 +118,10 @@ class ReusedConnections:
         except IndexError:
             connection = self._engine.raw_connection()
             connection.detach()
-            cursor = connection.cursor()
-            cursor.execute(NO_AUTOCHECKPOINT)  # the calls never checkpoint: a thread does
-            cursor.close()
+            if not self._checkpoint:
+                cursor = connection.cursor()
+                cursor.execute(NO_AUTOCHECKPOINT)  # the calls never checkpoint: a thread does
+                cursor.close()
             return connection
 
     def give_back(self, connection: PoolProxiedConnection, *, broken: bool) -> None:

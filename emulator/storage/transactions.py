@@ -47,7 +47,7 @@ from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, inspect,
 from sqlalchemy.exc import SQLAlchemyError
 
 from emulator import blocking
-from emulator.storage import schema
+from emulator.storage import schema, sqlite
 from emulator.storage.checkpoints import Checkpointer
 from emulator.storage.engine import DatabaseFileGone, FileWatch, ReusedConnections, is_sqlite_file
 from emulator.storage.sql import Dialect, Statement
@@ -211,10 +211,14 @@ class Transactions:
         """PostgreSQL: the statement that takes a tenant's advisory lock."""
         self.errors: tuple[type[Exception], ...] = (engine.dialect.loaded_dbapi.Error, SQLAlchemyError)
         """What a database failure raises: the driver's errors (our statements), SQLAlchemy's."""
-        self._reused = ReusedConnections(engine) if is_sqlite_file(engine) else None
-        self.watch = FileWatch(str(engine.url.database)) if is_sqlite_file(engine) else None
+        sqlite_file = is_sqlite_file(engine)
+        # a SQLite with the WAL-reset bug checkpoints as SQLite does by default: a thread
+        # checkpointing while calls commit is the very race that bug needs
+        threaded = sqlite_file and not sqlite.has_wal_reset_bug()
+        self._reused = ReusedConnections(engine, checkpoint=not threaded) if sqlite_file else None
+        self.watch = FileWatch(str(engine.url.database)) if sqlite_file else None
         """SQLite files: the file's identity, checked before every transaction."""
-        self.checkpoints = Checkpointer(str(engine.url.database), writers) if is_sqlite_file(engine) else None
+        self.checkpoints = Checkpointer(str(engine.url.database), writers) if threaded else None
         """SQLite files: the WAL's checkpoints, on a thread (the calls' connections make none)."""
 
     def write(self, tenant: str) -> Transaction:

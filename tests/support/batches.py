@@ -13,7 +13,6 @@ import http.client
 import itertools
 import json
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Collection, Sequence
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.model import STATUSES, Expected, Key, Model, Row, assert_written
 from tests.support.soap import (
     APPOINTMENT,

@@ -9,7 +9,6 @@ then :func:`database_url` makes a database of its own there for each test's file
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 from contextlib import closing
 from datetime import datetime
@@ -21,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from emulator.storage.database import postgres_url
+from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
 POSTGRES_URL: str | None = os.environ.get("EMULATOR_TEST_POSTGRES_URL") or None
 """The PostgreSQL server the suite runs against (an administrative database on it), or None."""
