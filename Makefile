@@ -39,12 +39,12 @@ run: install-runtime
 	@$(BIN)/superoffice-emulator serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check emulator tests scripts benchmarks
-	$(BIN)/ruff format --check emulator tests scripts benchmarks
+	$(BIN)/ruff check superoffice_emulator contract tests scripts benchmarks
+	$(BIN)/ruff format --check superoffice_emulator contract tests scripts benchmarks
 
 format: install
-	$(BIN)/ruff format emulator tests scripts benchmarks
-	$(BIN)/ruff check --fix emulator tests scripts benchmarks
+	$(BIN)/ruff format superoffice_emulator contract tests scripts benchmarks
+	$(BIN)/ruff check --fix superoffice_emulator contract tests scripts benchmarks
 
 typecheck: install
 	$(BIN)/mypy
@@ -59,7 +59,7 @@ test-latest:
 	$(PYTHON) -m venv .venv-latest
 	.venv-latest/bin/python -m pip --quiet install --upgrade pip
 	.venv-latest/bin/python -m pip --quiet install --upgrade --upgrade-strategy eager -e '.[test,browser,postgres]'
-	.venv-latest/bin/ruff check emulator tests scripts benchmarks
+	.venv-latest/bin/ruff check superoffice_emulator contract tests scripts benchmarks
 	.venv-latest/bin/mypy
 	EMULATOR_UNLOCKED=1 .venv-latest/bin/python -m pytest
 

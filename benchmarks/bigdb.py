@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from emulator.domain.activities import ActivityKind
+from superoffice_emulator.domain.activities import ActivityKind
 
 FIRST_ID = 1000
 """The first generated identifier: above every id of the default fixtures."""
@@ -21,9 +21,9 @@ _OWNER_GROUP = "CASE i % 5 WHEN 0 THEN 1 WHEN 1 THEN 2 WHEN 2 THEN 1 WHEN 3 THEN
 
 def make_database(path: Path, rows: int, tenant: str = "default") -> str:
     """A SQLite file at ``path`` whose ``tenant`` holds ``rows`` rows per activity table; its URL."""
-    from emulator.settings import default_fixtures
-    from emulator.storage.database import Database
-    from emulator.storage.fixtures import load_fixtures
+    from superoffice_emulator.settings import default_fixtures
+    from superoffice_emulator.storage.database import Database
+    from superoffice_emulator.storage.fixtures import load_fixtures
 
     url = f"sqlite:///{path}"
     database = Database(url, load_fixtures(default_fixtures()))

@@ -156,7 +156,7 @@ def machine() -> list[str]:
                 break
     except OSError:
         pass
-    from emulator import __version__
+    from superoffice_emulator import __version__
 
     versions = [f"superoffice-emulator {__version__}", f"SQLite {sqlite3.sqlite_version}"]
     for name in ("granian", "lxml", "SQLAlchemy", "Werkzeug"):
@@ -210,9 +210,9 @@ class InProcess:
     def __init__(self, database_url: str, **settings: object) -> None:
         from werkzeug.test import Client
 
-        from emulator.app import create_app
-        from emulator.logs import configure_logging
-        from emulator.settings import Settings
+        from superoffice_emulator.app import create_app
+        from superoffice_emulator.server.logs import configure_logging
+        from superoffice_emulator.settings import Settings
 
         configure_logging("warning")  # the per-call log line is not what is measured
         self.app = create_app(Settings(database_url=database_url, mode="online").replace(**settings))
@@ -273,7 +273,7 @@ def cli_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("superoffice-emulator")
-    return [found] if found else [sys.executable, "-m", "emulator"]
+    return [found] if found else [sys.executable, "-m", "superoffice_emulator"]
 
 
 def server_argv(kind: str, port: str, database_url: str) -> list[str]:

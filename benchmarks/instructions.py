@@ -1,6 +1,6 @@
 """N one-id calls in-process, for counting a call's instructions with valgrind (README, Performance).
 
-    python -m benchmarks.instructions rsgi 300     # through emulator.rsgi.BufferedWsgi, as serve runs it
+    python -m benchmarks.instructions rsgi 300     # through server.rsgi.BufferedWsgi, as serve runs it
     python -m benchmarks.instructions wsgi 300     # the WSGI app, called as a server calls it
 
 Counted as the README's figures were::
@@ -48,7 +48,7 @@ class _Protocol:
 
 
 def main(path: str, count: int) -> None:
-    import emulator.storage.checkpoints as checkpoints
+    import superoffice_emulator.storage.checkpoints as checkpoints
 
     checkpoints.INTERVAL = 1e6  # no checkpoint during the count
     emulator = InProcess(f"sqlite:///{tempfile.mkdtemp()}/instructions.db")
@@ -67,7 +67,7 @@ def main(path: str, count: int) -> None:
 
 
 async def _through_rsgi(emulator: InProcess, count: int) -> None:
-    from emulator.rsgi import BufferedWsgi
+    from superoffice_emulator.server.rsgi import BufferedWsgi
 
     app = emulator.app
     adapter = BufferedWsgi(

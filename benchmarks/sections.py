@@ -144,7 +144,7 @@ SILENT = 1100
 
 def _silent_connections(table: Table, work: Path) -> None:
     """A call while more connections than granian holds are open and silent: without the sweep of
-    :mod:`emulator.connections` it would wait until those clients went away."""
+    :mod:`superoffice_emulator.server.connections` it would wait until those clients went away."""
     import resource
 
     timeout = 3
@@ -517,7 +517,7 @@ def interfaces(table: Table, work: Path) -> None:
         table.add("interfaces", "skipped", "-", "needs wrk (a Python client would share the server's CPU)")
         return
     from benchmarks import standin
-    from emulator.serving import event_loop
+    from superoffice_emulator.server.serving import event_loop
 
     rounds, seconds = q(3, 1), q(4, 2)
     cpus = os.cpu_count() or 1
@@ -545,10 +545,15 @@ def interfaces(table: Table, work: Path) -> None:
 
     emulator_wsgi, emulator_rsgi = "emulator, granian WSGI, 1 thread", "emulator, serve (RSGI, the default)"
     standin_wsgi, standin_rsgi = "stand-in, granian WSGI, 1 thread", "stand-in, granian RSGI, bare"
-    standin_adapter = "stand-in, granian RSGI + emulator.rsgi"
+    standin_adapter = "stand-in, granian RSGI + superoffice_emulator.server.rsgi"
     one_thread = ("--blocking-threads", "1")
     servers: list[tuple[str, Callable[[int], Sequence[str]], dict[str, str], str]] = [
-        (emulator_wsgi, granian("wsgi", "emulator.wsgi:app", *one_thread), emulator_env, common.APPOINTMENT),
+        (
+            emulator_wsgi,
+            granian("wsgi", "superoffice_emulator.server.wsgi:app", *one_thread),
+            emulator_env,
+            common.APPOINTMENT,
+        ),
         (emulator_rsgi, serve, {}, common.APPOINTMENT),
         (standin_wsgi, granian("wsgi", "benchmarks.standin:wsgi", *one_thread), standin_env, "/"),
         (standin_rsgi, granian("rsgi", "benchmarks.standin:rsgi", "--loop", loop), standin_env, "/"),
@@ -624,13 +629,32 @@ def profile(table: Table, work: Path) -> None:
 _STAGES = (
     ("sqlite3: COMMIT (pages written to the WAL)", ("<method 'commit' of 'sqlite3",)),
     ("sqlite3: the statements", ("<method 'execute' of 'sqlite3", "<method 'fetch")),
-    ("reading the envelope (lxml)", ("emulator/soap/envelope", "emulator/soap/operations", "lxml")),
-    ("the log line", ("logging/", "emulator/logs")),
-    ("journal entry", ("emulator/storage/journal", "emulator/journal", "json/")),
-    ("storage: parameters, locks, the file check", ("emulator/storage/", "sqlalchemy/", "posix.stat")),
-    ("the call: pipeline and domain rules", ("emulator/calls", "emulator/domain", "emulator/faults")),
-    ("the answer (replies, encoding)", ("emulator/soap/replies", "emulator/soap/endpoint", "emulator/web")),
-    ("the WSGI app: routing, host check", ("emulator/app", "emulator/guard", "werkzeug/")),
+    (
+        "reading the envelope (lxml)",
+        ("superoffice_emulator/soap/envelope", "superoffice_emulator/soap/operations", "lxml"),
+    ),
+    ("the log line", ("logging/", "superoffice_emulator/logs")),
+    ("journal entry", ("superoffice_emulator/storage/journal", "superoffice_emulator/journal", "json/")),
+    (
+        "storage: parameters, locks, the file check",
+        ("superoffice_emulator/storage/", "sqlalchemy/", "posix.stat"),
+    ),
+    (
+        "the call: pipeline and domain rules",
+        ("superoffice_emulator/calls", "superoffice_emulator/domain", "superoffice_emulator/faults"),
+    ),
+    (
+        "the answer (replies, encoding)",
+        (
+            "superoffice_emulator/soap/replies",
+            "superoffice_emulator/soap/endpoint",
+            "superoffice_emulator/web",
+        ),
+    ),
+    (
+        "the WSGI app: routing, host check",
+        ("superoffice_emulator/app", "superoffice_emulator/guard", "werkzeug/"),
+    ),
 )
 """Stages of a call, by where its functions live; the first that matches a function takes it."""
 

@@ -36,7 +36,7 @@ from typing import Any, NamedTuple
 
 from lxml import etree
 
-from emulator.soap import envelope
+from superoffice_emulator.soap import envelope
 
 DB = os.environ.get("SKETCH_DB", "superoffice-emulator.db")
 """A database the emulator made (:func:`make_database`); read when granian imports this module."""
@@ -111,8 +111,8 @@ class Facts:
 
 def make_database(path: str) -> None:
     """Make the emulator's database at ``path``: its schema and the default tenant from the fixtures."""
-    from emulator.app import create_app
-    from emulator.settings import Settings
+    from superoffice_emulator.app import create_app
+    from superoffice_emulator.settings import Settings
 
     app = create_app(Settings(database_url=f"sqlite:///{path}", mode="online"))
     try:
@@ -163,7 +163,8 @@ def load(db: sqlite3.Connection, generation: int) -> None:
 
 
 def checkpoint() -> None:
-    """As emulator.storage.checkpoints: PASSIVE every 0.1 s after commits, RESTART past 1000 frames."""
+    """As superoffice_emulator.storage.checkpoints: PASSIVE every 0.1 s after commits, RESTART past 1000
+    frames."""
     connection = sqlite3.connect(f"file:{DB}?mode=rw", uri=True, isolation_level=None, timeout=1)
     connection.execute("PRAGMA cache_size=-64")
     done = 0

@@ -1,13 +1,13 @@
 """A stand-in app for measuring granian's interfaces themselves (``python -m benchmarks interfaces``).
 
-Each request costs the same fixed work under every interface: a spin of ``BENCH_SPIN_US``
-microseconds of CPU (150 by default, about what the emulator's call costs in-process) and one
-SQLite ``UPDATE`` with its commit on ``BENCH_STANDIN_DB`` (a file the section makes; WAL and
-``synchronous=NORMAL``, as the emulator's), then a fixed answer. Served as
-``benchmarks.standin:wsgi`` (granian's WSGI interface), ``:rsgi`` (its RSGI interface, the body
-awaited on the event loop) and ``:buffered`` (the same work as a call behind the emulator's own
-RSGI adapter, :class:`emulator.rsgi.BufferedWsgi`, on its event loop, as ``serve`` runs a call). What differs
-between the three is the interface and nothing else.
+Each request costs the same fixed work under every interface: a spin of ``BENCH_SPIN_US`` microseconds
+of CPU (150 by default, about what the emulator's call costs in-process) and one SQLite ``UPDATE`` with
+its commit on ``BENCH_STANDIN_DB`` (a file the section makes; WAL and ``synchronous=NORMAL``, as the
+emulator's), then a fixed answer. Served as ``benchmarks.standin:wsgi`` (granian's WSGI interface),
+``:rsgi`` (its RSGI interface, the body awaited on the event loop) and ``:buffered`` (the same work as a
+call behind the emulator's own RSGI adapter, :class:`superoffice_emulator.server.rsgi.BufferedWsgi`, on
+its event loop, as ``serve`` runs a call). What differs between the three is the interface and nothing
+else.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from emulator.web import Reply
+from superoffice_emulator.server.web import Reply
 
 SPIN = float(os.environ.get("BENCH_SPIN_US", "150")) / 1e6
 ANSWER = b"done\n"
@@ -71,8 +71,8 @@ def __getattr__(name: str) -> Any:
     """``buffered``: :func:`call` behind the emulator's RSGI adapter, made when granian asks for it."""
     if name != "buffered":
         raise AttributeError(name)
-    from emulator.rsgi import BufferedWsgi
-    from emulator.serving import THREADS
+    from superoffice_emulator.server.rsgi import BufferedWsgi
+    from superoffice_emulator.server.serving import THREADS
 
     return BufferedWsgi(
         wsgi,

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from argon2.low_level import Type, hash_secret
 
-from emulator.domain.sessions import PASSWORD_HASHER
+from superoffice_emulator.domain.sessions import PASSWORD_HASHER
 
 HEADER = """\
 # The default demo data of superoffice-emulator. Every tenant starts from it and `reset` returns to it.

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from werkzeug.test import Client
 
-from emulator.app import EmulatorApp, create_app
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import POSTGRES_URL, database_url, drop_all, drop_database, drop_databases_under
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, TestResponse
 
-from emulator import __version__
-from emulator.admin.api import _ROUTES
-from emulator.app import EmulatorApp, create_app
-from emulator.domain.activities import ActivityKind, ActivityStatus
-from emulator.settings import Settings
-from emulator.storage.fixtures import Fixtures
-from emulator.testing import LiveServer
+from superoffice_emulator import __version__
+from superoffice_emulator.admin.api import _ROUTES
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.fixtures import Fixtures
+from superoffice_emulator.testing import LiveServer
 from tests.support.database import database_url, query
 from tests.support.soap import DEMO_TICKET, RITA_TICKET, set_status
 

@@ -22,8 +22,8 @@ import zeep.exceptions
 from lxml import etree
 from zeep.transports import Transport
 
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.database import database_url
 from tests.support.soap import DEMO_TICKET, SOAP11_HEADERS, TOKEN, envelope
 

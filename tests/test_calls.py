@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from emulator import calls
-from emulator.app import EmulatorApp
-from emulator.domain.activities import ActivityStatus
-from emulator.domain.errors import ClientFault
-from emulator.faults import FaultRule
+from superoffice_emulator.app import EmulatorApp
+from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls.faults import FaultRule
+from superoffice_emulator.domain.activities import ActivityStatus
+from superoffice_emulator.domain.errors import ClientFault
 from tests.support.calls import command, run_pipeline, run_rest
 from tests.support.database import read_row
 from tests.support.soap import DEMO_TICKET
@@ -35,7 +35,7 @@ def newest_journal_entry(client: Client) -> dict[str, Any]:
 def test_a_ticket_command_runs_the_domain_call_and_journals_it(
     app: EmulatorApp, client: Client, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="emulator.calls"):
+    with caplog.at_level(logging.INFO, logger="superoffice_emulator.calls.pipeline"):
         outcome = run_rest(app, calls.Ticket(DEMO_TICKET), ["appointment_id=1"])
 
     assert outcome == calls.Succeeded(None)
@@ -43,7 +43,7 @@ def test_a_ticket_command_runs_the_domain_call_and_journals_it(
     entry = newest_journal_entry(client)
     assert (entry["operation"], entry["user"], entry["outcome"]) == ("SetActivityStatus", "demo", "ok")
     assert entry["identifiers"] == ["appointment_id=1"]
-    (record,) = [r for r in caplog.records if r.name == "emulator.calls"]
+    (record,) = [r for r in caplog.records if r.name == "superoffice_emulator.calls.pipeline"]
     assert record.__dict__["wire"] == "rest"
 
 
@@ -111,7 +111,7 @@ def test_a_decoder_that_breaks_is_an_internal_error_without_its_details(
     assert isinstance(outcome, calls.Crashed) and outcome.error_type == "KeyError"
     entry = newest_journal_entry(client)
     assert (entry["operation"], entry["outcome"]) == (calls.UNREAD, "error")
-    assert any(r.exc_info for r in caplog.records if r.name == "emulator.calls")
+    assert any(r.exc_info for r in caplog.records if r.name == "superoffice_emulator.calls.pipeline")
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_a_decoders_contract_warnings_reach_the_journal_and_the_log_whatever_the
             )
         return command(arrival, calls.Ticket(DEMO_TICKET), ["appointment_id=1"])
 
-    with caplog.at_level(logging.INFO, logger="emulator.calls"):
+    with caplog.at_level(logging.INFO, logger="superoffice_emulator.calls.pipeline"):
         outcome = run_pipeline(app, calls.Arrival("rest", "default", "Appointment"), decode)
 
     if refused:
@@ -156,5 +156,5 @@ def test_a_decoders_contract_warnings_reach_the_journal_and_the_log_whatever_the
     entry = newest_journal_entry(client)
     assert entry["contract_warnings"] == ["NetServer would not read this property."]
     assert entry["outcome"] == ("fault" if refused else "ok")
-    (record,) = [r for r in caplog.records if r.name == "emulator.calls"]
+    (record,) = [r for r in caplog.records if r.name == "superoffice_emulator.calls.pipeline"]
     assert record.getMessage().endswith("[contract: NetServer would not read this property.]")

@@ -1,5 +1,5 @@
-"""WAL checkpoints run on a thread of their own (emulator.storage.checkpoints), never in a call: the
-calls' changes still reach the database file, and the thread starts only with the first commit
+"""WAL checkpoints run on a thread of their own (superoffice_emulator.storage.checkpoints), never in a
+call: the calls' changes still reach the database file, and the thread starts only with the first commit
 (a server forks its workers after its start-up checks, and a thread must not be copied into them)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from emulator.app import create_app
-from emulator.settings import Settings
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator.app import create_app
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.soap import set_status
 
 PATIENCE = 30.0

@@ -19,11 +19,12 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from emulator import __version__, cli, serving
-from emulator.app import EmulatorApp, create_app
-from emulator.settings import Settings, default_fixtures
-from emulator.storage.fixtures import load_fixtures
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator import __version__, cli
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.server import serving
+from superoffice_emulator.settings import Settings, default_fixtures
+from superoffice_emulator.storage.fixtures import load_fixtures
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.database import read_row
 from tests.support.fixtures import SMALL_FIXTURES
 from tests.support.http import free_port as closed_port
@@ -431,10 +432,10 @@ def test_reset_all_resets_every_tenant_to_the_given_fixtures(
     assert activity_ids(db_url, "Cust1") == activity_ids(db_url, "Cust2") == [41]
 
 
-# -- a real server, as `python -m emulator` -----------------------------------------------------
+# -- a real server, as `python -m superoffice_emulator` -----------------------------------------------------
 def test_python_m_emulator_serves_until_sigterm(tmp_path: Path) -> None:
     server = ServerProcess(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0"],
+        [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
@@ -493,7 +494,7 @@ def test_run_server_logs_where_it_listens_hides_passwords_and_warns_of_an_open_a
 def test_serve_with_workers_runs_granian_processes_that_share_the_database(tmp_path: Path) -> None:
     database = tmp_path / "workers.db"
     server = ServerProcess(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--workers", "2"],
+        [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0", "--workers", "2"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{database}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
@@ -526,7 +527,7 @@ def test_serve_with_workers_runs_granian_processes_that_share_the_database(tmp_p
 # -- start-up: the banner, and failures as one line ---------------------------------------------
 def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path: Path) -> None:
     server = ServerProcess(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--default-tenant", "Cust1"],
+        [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0", "--default-tenant", "Cust1"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'banner.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
@@ -557,14 +558,14 @@ def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path:
 
 
 def test_the_demo_convention_holds_every_demo_user_s_password_is_the_user_s_name() -> None:
-    from emulator.domain.sessions import verify_password
+    from superoffice_emulator.domain.sessions import verify_password
 
     users = load_fixtures(default_fixtures()).users
     assert users and all(verify_password(user.password_hash, user.name) for user in users)
 
 
 def test_the_banner_shows_plain_passwords_and_hides_hashed_ones(tmp_path: Path) -> None:
-    from emulator.banner import banner
+    from superoffice_emulator.server.banner import banner
 
     fixtures_file = tmp_path / "mixed.yaml"
     fixtures_file.write_text(
@@ -593,7 +594,7 @@ def test_the_banner_shows_plain_passwords_and_hides_hashed_ones(tmp_path: Path) 
 
 def test_granian_adds_nothing_to_the_banner_at_log_level_info(tmp_path: Path) -> None:
     server = ServerProcess(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--workers", "1"],
+        [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0", "--workers", "1"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'quiet.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:
@@ -607,10 +608,10 @@ def test_granian_adds_nothing_to_the_banner_at_log_level_info(tmp_path: Path) ->
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m emulator ARGS`` to its end, in a clean ``EMULATOR_*`` environment."""
+    """``python -m superoffice_emulator ARGS`` to its end, in a clean ``EMULATOR_*`` environment."""
     clean = {name: value for name, value in os.environ.items() if not name.startswith("EMULATOR_")}
     return subprocess.run(
-        [sys.executable, "-m", "emulator", *args],
+        [sys.executable, "-m", "superoffice_emulator", *args],
         env={**clean, **(env or {})},
         capture_output=True,
         text=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.support.paths import ROOT
+
 
 def run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -12,12 +14,13 @@ def run(code: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=ROOT,  # where the contract package lies
     )
 
 
 def test_spyne_imports_after_the_compat_layer() -> None:
     result = run(
-        "from emulator import _spyne_compat; _spyne_compat.apply(); _spyne_compat.apply()\n"
+        "from contract import spyne_compat; spyne_compat.apply(); spyne_compat.apply()\n"
         "import spyne, spyne.util.six.moves\n"
         "from spyne.protocol.soap import Soap11\n"
         "from spyne.server.wsgi import WsgiApplication\n"

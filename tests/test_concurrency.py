@@ -18,14 +18,13 @@ know the order in which the server committed their batches, so the test recovers
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
 import pytest
 
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.batches import (
     Batch,
     TickingClock,
@@ -69,8 +68,6 @@ def _with_tenant_call(batches: list[Batch]) -> list[Batch]:
 
 
 def test_overlapping_batches_against_2_worker_processes(tmp_path: Path) -> None:
-    if importlib.util.find_spec("emulator.serving") is None:
-        pytest.skip("emulator.serving does not exist yet; the multi-process variant waits for it")
     database, port = tmp_path / "crm.db", free_port()
     with server_process(database, port, log=tmp_path / "server.log", workers=2):
         create_tenant("127.0.0.1", port)

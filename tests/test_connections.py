@@ -1,4 +1,5 @@
-"""The sweep of silent connections (``emulator.connections``) on real sockets, in a process of its own.
+"""The sweep of silent connections (``superoffice_emulator.server.connections``) on real sockets, in a
+process of its own.
 
 The sweep shuts down accepted connections of the whole process, so it runs in a fresh Python
 process (one that holds no connection of the test session). That process holds a listener and
@@ -16,11 +17,11 @@ import sys
 
 import pytest
 
-from emulator.connections import address_text
+from superoffice_emulator.server.connections import address_text
 
 SWEEPS = """
 import json, socket
-from emulator.connections import SilentConnections
+from superoffice_emulator.server.connections import SilentConnections
 
 listener = socket.create_server(("127.0.0.1", 0))
 port = listener.getsockname()[1]

@@ -17,9 +17,9 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client, TestResponse
 
-from emulator import ns
-from emulator.app import create_app
-from emulator.settings import Contract, Settings
+from superoffice_emulator.app import create_app
+from superoffice_emulator.settings import Contract, Settings
+from superoffice_emulator.soap import ns
 from tests.support.clock import FakeClock
 from tests.support.database import read_row, snapshot
 from tests.support.paths import DATA
@@ -462,9 +462,9 @@ def test_service_paths_are_case_insensitive(emulator: Client, db_path: Path, pat
 def test_the_log_line_carries_the_warnings(
     emulator: Client, contract: Contract, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="emulator.calls"):
+    with caplog.at_level(logging.INFO, logger="superoffice_emulator.calls.pipeline"):
         Reply(post(emulator, envelope(["appointment_id=1"]), {"Content-Type": "text/xml; charset=utf-8"}))
-    (record,) = [r for r in caplog.records if r.name == "emulator.calls"]
+    (record,) = [r for r in caplog.records if r.name == "superoffice_emulator.calls.pipeline"]
     if contract == "lenient":
         assert "[contract: The request has no SOAPAction" in record.getMessage()
         assert len(record.journal.contract_warnings) == 1  # type: ignore[attr-defined]

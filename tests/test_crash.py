@@ -10,7 +10,6 @@ the fixtures, or while it resets one, leaves the old state or the new one, never
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import random
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.batches import (
     Batch,
     assert_answers,
@@ -64,8 +63,6 @@ def answered(batches: list[Batch]) -> int:
 def test_sigkill_under_load_keeps_every_acknowledged_batch_whole(
     tmp_path: Path, workers: int | None, rounds: int
 ) -> None:
-    if workers and importlib.util.find_spec("emulator.serving") is None:
-        pytest.skip("emulator.serving does not exist yet")
     fixtures, _ = write_fixtures(tmp_path / "fixtures.json")
     database, log, port = tmp_path / "crm.db", tmp_path / "server.log", free_port()
     rng = random.Random(20260105)

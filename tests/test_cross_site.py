@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.database import snapshot
 from tests.support.http import send
 from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope

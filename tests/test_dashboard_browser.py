@@ -24,8 +24,8 @@ import pytest
 import zeep
 from zeep.transports import Transport
 
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.paths import DATA
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
 

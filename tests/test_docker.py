@@ -27,7 +27,7 @@ import click
 import pytest
 import yaml
 
-from emulator import cli
+from superoffice_emulator import cli
 from tests.support.paths import ROOT
 from tests.support.servers import ServerProcess
 
@@ -217,7 +217,7 @@ def test_the_command_is_the_projects_cli_in_exec_form(runtime: list[Instruction]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     command = image_command(runtime)
 
-    assert scripts[command[0]] == "emulator.cli:main"
+    assert scripts[command[0]] == "superoffice_emulator.cli:main"
     assert command[1:] == ["serve", "--host", "0.0.0.0"]
 
 
@@ -238,7 +238,7 @@ def test_the_image_command_serves_and_its_healthcheck_passes(
     env["EMULATOR_PORT"] = "0"  # a free port here; the image has 8080 to itself
     program, *arguments = image_command(runtime)
     script = shutil.which(program, path=str(Path(sys.executable).parent))
-    command = [script] if script else [sys.executable, "-m", "emulator"]
+    command = [script] if script else [sys.executable, "-m", "superoffice_emulator"]
     check = [sys.executable if part == "python" else part for part in healthcheck_command(runtime)]
 
     server = ServerProcess([*command, *arguments], env=env)
@@ -303,7 +303,12 @@ def test_the_build_context_holds_what_the_build_copies(stages: list[list[Instruc
                 assert not ignored(relative, patterns), (
                     f"{relative} is copied but .dockerignore leaves it out"
                 )
-    for left_out in (".venv/bin/python", "tests/test_docker.py", ".git/HEAD", "emulator/__pycache__/x.pyc"):
+    for left_out in (
+        ".venv/bin/python",
+        "tests/test_docker.py",
+        ".git/HEAD",
+        "superoffice_emulator/__pycache__/x.pyc",
+    ):
         assert ignored(left_out, patterns), f"{left_out} should stay out of the build context"
 
 

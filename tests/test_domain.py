@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from emulator.domain.activities import (
+from superoffice_emulator.domain.activities import (
     ActivityId,
     ActivityKind,
     ActivityNotFound,
@@ -16,8 +16,8 @@ from emulator.domain.activities import (
     parse_identifier,
     set_activity_status,
 )
-from emulator.domain.errors import SoSentryException
-from emulator.domain.sentry import Level, TableRights, User
+from superoffice_emulator.domain.errors import SoSentryException
+from superoffice_emulator.domain.sentry import Level, TableRights, User
 
 NOW = datetime(2026, 3, 1, 12, 0)
 ALL = TableRights()

@@ -10,7 +10,7 @@ import zeep
 import zeep.helpers
 from zeep.transports import Transport
 
-from emulator.testing import LiveServer
+from superoffice_emulator.testing import LiveServer
 from tests.support.database import read_row, snapshot
 from tests.support.paths import DATA
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOPRINCIPAL, TOKEN

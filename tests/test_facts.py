@@ -1,5 +1,5 @@
-"""What a process remembers of a tenant (emulator.storage.facts) is never stale: two server processes
-on one SQLite file, each with its own memory, and a real zeep client calling both in turn.
+"""What a process remembers of a tenant (superoffice_emulator.storage.facts) is never stale: two server
+processes on one SQLite file, each with its own memory, and a real zeep client calling both in turn.
 
 Each test first calls both servers, so that both remember the tenant's application token, the
 fixture ticket and its empty fault plan; then it changes the tenant through one of them and

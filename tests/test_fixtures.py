@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emulator.domain.activities import ActivityKind
-from emulator.domain.sessions import verify_password
-from emulator.settings import default_fixtures
-from emulator.storage import fixtures as fixtures_module
-from emulator.storage.fixtures import FixtureError, load_fixtures, parse_fixtures
+from superoffice_emulator.domain.activities import ActivityKind
+from superoffice_emulator.domain.sessions import verify_password
+from superoffice_emulator.settings import default_fixtures
+from superoffice_emulator.storage import fixtures as fixtures_module
+from superoffice_emulator.storage.fixtures import FixtureError, load_fixtures, parse_fixtures
 
 GOOD = """
 roles: [{role_id: 1, name: Admin, rights: {all: update}}]

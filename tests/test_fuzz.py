@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from emulator.app import EmulatorApp, create_app
-from emulator.settings import Settings
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.database import database_url, query, query_dicts
 from tests.support.model import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.guard import HostRules, check, host_name
+from superoffice_emulator.server.guard import HostRules, check, host_name
 
 LOCAL = HostRules.of()
 

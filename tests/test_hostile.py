@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from emulator.app import EmulatorApp, create_app
-from emulator.settings import Settings
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
-from emulator.testing import LiveServer
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import database_url, read_row, snapshot
 from tests.support.http import chunked_post

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import pytest
 
-from emulator.preflight import check_database
-from emulator.settings import Settings
-from emulator.storage import sqlite
-from emulator.storage.engine import make_engine
+from superoffice_emulator.server.preflight import check_database
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage import sqlite
+from superoffice_emulator.storage.engine import make_engine
 from tests.support.servers import ServerProcess, wait_for
 from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope
 
 HOLDER = """
 import socket, sqlite3, sys
-from emulator.connections import SilentConnections, shut_down_connection, tcp_sockets
+from superoffice_emulator.server.connections import SilentConnections, shut_down_connection, tcp_sockets
 
 database = sqlite3.connect(sys.argv[1], isolation_level=None)
 database.execute("PRAGMA journal_mode=wal")
@@ -91,7 +91,7 @@ def _call(port: int, identifier: str) -> None:
 def server(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path]]:
     database = tmp_path / "crm.db"
     live = ServerProcess(  # a short request timeout: the sweep of silent connections runs every 0.25 s
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--request-timeout", "1"],
+        [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0", "--request-timeout", "1"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{database}", "EMULATOR_LOG_FORMAT": "text"},
     )
     try:

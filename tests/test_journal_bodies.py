@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.settings import Settings
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
-from emulator.testing import LiveServer
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator.testing import LiveServer
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOAP11_HEADERS, envelope
 
 REST_CALL = "/api/v1/Agents/Appointment/SetActivityStatus"

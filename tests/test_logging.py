@@ -11,8 +11,8 @@ from datetime import datetime
 import pytest
 from werkzeug.test import Client
 
-from emulator.journal import JournalEntry
-from emulator.logs import JsonFormatter, configure_logging, make_formatter
+from superoffice_emulator.calls.journal import JournalEntry
+from superoffice_emulator.server.logs import JsonFormatter, configure_logging, make_formatter
 from tests.support.soap import APPOINTMENT, RITA_TICKET, SOAP11_HEADERS, envelope, post
 
 JOURNAL_KEYS = {
@@ -52,7 +52,7 @@ def lines(stream: io.StringIO) -> list[str]:
 
 
 def call_lines(stream: io.StringIO) -> list[str]:
-    return [line for line in lines(stream) if "emulator.calls" in line]
+    return [line for line in lines(stream) if "superoffice_emulator.calls.pipeline" in line]
 
 
 def record(**journal: object) -> logging.LogRecord:
@@ -69,7 +69,9 @@ def record(**journal: object) -> logging.LogRecord:
         duration_ms=2.34567,
         contract_warnings=("The request has no SOAPAction.",),
     )
-    made = logging.LogRecord("emulator.calls", logging.INFO, __file__, 1, "a call", None, None)
+    made = logging.LogRecord(
+        "superoffice_emulator.calls.pipeline", logging.INFO, __file__, 1, "a call", None, None
+    )
     made.journal = entry
     made.tenant = "Cust12345"
     made.__dict__.update(journal)
@@ -82,7 +84,7 @@ def test_json_formatter_writes_the_journal_fields_of_a_call() -> None:
     assert data == {
         "time": data["time"],
         "level": "INFO",
-        "logger": "emulator.calls",
+        "logger": "superoffice_emulator.calls.pipeline",
         "message": "a call",
         "tenant": "Cust12345",
         "service": "Appointment",
@@ -117,7 +119,7 @@ def test_json_formatter_writes_other_records_without_call_fields_and_with_the_tr
 def test_text_format_is_the_message_with_time_level_and_logger() -> None:
     line = make_formatter("text").format(record())
 
-    assert line.endswith(" INFO    emulator.calls: a call")
+    assert line.endswith(" INFO    superoffice_emulator.calls.pipeline: a call")
     assert line[:4].isdigit()
 
 
@@ -129,7 +131,10 @@ def test_one_text_line_per_call_by_default(stream: io.StringIO, client: Client) 
 
     calls = call_lines(stream)
     assert len(calls) == 2, lines(stream)
-    assert "INFO    emulator.calls: default Appointment.SetActivityStatus user=demo ids=2" in calls[0]
+    assert (
+        "INFO    superoffice_emulator.calls.pipeline: default Appointment.SetActivityStatus user=demo ids=2"
+        in calls[0]
+    )
     assert "status=Completed outcome=ok" in calls[0]
     assert (
         "user=rita ids=1 status=Completed outcome=failed (SuperOffice.Exceptions.SoSentryException)"
@@ -146,7 +151,7 @@ def test_json_lines_by_option(stream: io.StringIO, client: Client) -> None:
     assert post(client, envelope(["appointment_id=1"], ticket=RITA_TICKET)).status_code == 200
 
     records = [json.loads(line) for line in lines(stream)]  # every line is JSON
-    calls = [r for r in records if r["logger"] == "emulator.calls"]
+    calls = [r for r in records if r["logger"] == "superoffice_emulator.calls.pipeline"]
     assert len(calls) == 2
     ok, denied = calls
     assert ok["tenant"] == "Cust12345" and denied["tenant"] == "default"

@@ -14,8 +14,7 @@ import zeep  # noqa: F401
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # spyne's `import cgi`
-    import emulator.soap.wsdl
-    import emulator.testing  # noqa: F401
+    import superoffice_emulator.testing  # noqa: F401
 from tests.support.fixtures import SMALL_FIXTURES
 
 pytest_plugins = ["pytester"]
@@ -285,7 +284,7 @@ def test_the_admin_helper_sends_the_admin_token_and_reports_errors(pytester: pyt
 
         import pytest
 
-        from emulator.pytest_plugin import AdminAPIError
+        from superoffice_emulator.pytest_plugin import AdminAPIError
 
         def test_token(superoffice_tenant):
             assert superoffice_tenant.admin("activities/appointment/1")["id"] == 1

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from emulator.rest.paths import endpoint_paths
-from emulator.testing import LiveServer
+from superoffice_emulator.rest.paths import endpoint_paths
+from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import database_url, query_dicts, read_row, snapshot
 from tests.support.soap import (
@@ -79,7 +79,7 @@ def journal(server: LiveServer, tenant: str | None = None, **filters: str) -> li
 
 @pytest.fixture
 def online(db_path: Path, clock: FakeClock) -> Iterator[LiveServer]:
-    from emulator.settings import Settings
+    from superoffice_emulator.settings import Settings
 
     with LiveServer(Settings(database_url=database_url(db_path), mode="online"), clock=clock) as server:
         yield server
@@ -294,7 +294,7 @@ def test_a_sentry_refusal_is_403_with_the_exception_info_and_changes_nothing(
 
 
 def test_strict_mode_refuses_a_nonexistent_id_with_400(db_path: Path, clock: FakeClock) -> None:
-    from emulator.settings import Settings
+    from superoffice_emulator.settings import Settings
 
     with LiveServer(Settings(database_url=database_url(db_path), strict=True), clock=clock) as server:
         before = existing(server, db_path)
@@ -423,7 +423,7 @@ def test_paths_that_are_not_calls(live: LiveServer) -> None:
 
 
 def test_a_body_over_the_limit_is_413_in_json(db_path: Path, clock: FakeClock) -> None:
-    from emulator.settings import Settings
+    from superoffice_emulator.settings import Settings
 
     with LiveServer(Settings(database_url=database_url(db_path), max_body_bytes=1000), clock=clock) as server:
         before = existing(server, db_path)
@@ -541,9 +541,11 @@ def test_soap_and_rest_calls_of_the_same_batches_leave_identical_rows_and_journa
 
 @pytest.mark.sqlite_only("drops a column of the SQLite file to make a database of the previous version")
 def test_a_database_from_before_the_wire_column_gets_it(db_path: Path) -> None:
-    from emulator.app import create_app
-    from emulator.settings import Settings
-    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+    from superoffice_emulator.app import create_app
+    from superoffice_emulator.settings import Settings
+    from superoffice_emulator.storage.sqlite import (
+        driver as sqlite3,  # the library the app in this process uses
+    )
 
     create_app(Settings(database_url=f"sqlite:///{db_path}")).runtime.database.dispose()
     with closing(sqlite3.connect(db_path)) as old, old:

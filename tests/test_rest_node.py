@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import database_url, read_row, snapshot
 from tests.support.soap import DEMO_TICKET, RITA_TICKET, TOKEN

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from emulator.app import create_app
-from emulator.settings import Settings
+from superoffice_emulator.app import create_app
+from superoffice_emulator.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.database import read_row, snapshot
 from tests.support.soap import (

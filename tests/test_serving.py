@@ -1,7 +1,7 @@
 """Serving past one process: granian with two workers on one SQLite file, and the WSGI entry point.
 
-The server runs for real, as a subprocess (``emulator.serving.serve``), and threads send it
-overlapping SOAP calls: every call must succeed (SQLite's writers queue, none sees "database is
+The server runs for real, as a subprocess (``superoffice_emulator.server.serving.serve``), and threads
+send it overlapping SOAP calls: every call must succeed (SQLite's writers queue, none sees "database is
 locked") and the file must hold every change exactly once.
 """
 
@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from emulator import blocking
-from emulator.rsgi import BufferedWsgi
-from emulator.settings import Settings
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
-from emulator.web import Reply
-from emulator.wsgi import make_app, settings_from_env, settings_to_env
+from superoffice_emulator.server import blocking
+from superoffice_emulator.server.rsgi import BufferedWsgi
+from superoffice_emulator.server.web import Reply
+from superoffice_emulator.server.wsgi import make_app, settings_from_env, settings_to_env
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.http import http_call
 from tests.support.servers import running
 from tests.support.settings import every_setting_changed
@@ -92,7 +92,7 @@ def test_two_workers_take_concurrent_writers_without_losing_one(tmp_path: Path) 
 # every request a worker takes notes down whether it runs on a uvloop event loop, then goes on
 RECORD_THE_LOOP = """
 import asyncio, uvloop
-from emulator.rsgi import BufferedWsgi
+from superoffice_emulator.server.rsgi import BufferedWsgi
 answer = BufferedWsgi.__call__
 async def noting_the_loop(self, scope, protocol):
     with open({path!r}, "a") as notes:
@@ -119,7 +119,7 @@ def test_the_workers_run_their_requests_on_uvloop(tmp_path: Path) -> None:
 def test_the_loop_is_uvloop_when_it_can_be_imported_else_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
     from granian.constants import Loops
 
-    from emulator.serving import event_loop
+    from superoffice_emulator.server.serving import event_loop
 
     pytest.importorskip("uvloop")
     assert event_loop() is Loops.uvloop
@@ -146,13 +146,14 @@ def test_workers_zero_serves_with_werkzeug_in_one_process(tmp_path: Path) -> Non
     ("options", "named"), [({"workers": -1}, "workers"), ({"workers": 2, "threads": 0}, "threads")]
 )
 def test_serve_refuses_impossible_counts(settings: Settings, options: dict[str, int], named: str) -> None:
-    from emulator.serving import serve
+    from superoffice_emulator.server.serving import serve
 
     with pytest.raises(ValueError, match=named):
         serve(settings, **options)
 
 
-# -- emulator.wsgi --------------------------------------------------------------------------------
+# -- superoffice_emulator.server.wsgi
+# --------------------------------------------------------------------------------
 def test_settings_round_trip_through_the_environment(tmp_path: Path) -> None:
     settings = every_setting_changed(tmp_path)
     assert settings_from_env(settings_to_env(settings)) == settings
@@ -189,7 +190,8 @@ def test_make_app_builds_from_the_environment(tmp_path: Path, monkeypatch: pytes
 
 
 def test_a_call_about_to_block_on_the_event_loop_runs_again_on_a_thread() -> None:
-    """emulator.rsgi runs a call on the event loop; one that raises WouldBlock there (a password to
+    """superoffice_emulator.server.rsgi runs a call on the event loop; one that raises WouldBlock there (a
+    password to
     verify, a latency fault) runs again, whole, on the adapter's pool, and only that answer is sent."""
     runs: list[tuple[bool, str]] = []
 

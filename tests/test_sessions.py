@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from emulator.app import EmulatorApp, create_app
-from emulator.domain.sessions import TICKET_PREFIX, new_ticket
-from emulator.settings import Settings
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.domain.sessions import TICKET_PREFIX, new_ticket
+from superoffice_emulator.settings import Settings
 from tests.support.clock import FakeClock
 from tests.support.database import read_row, snapshot
 from tests.support.soap import (
@@ -66,7 +66,9 @@ def test_ticket_from_login_works_and_records_the_user(client: Client, db_path: P
 
 @pytest.mark.sqlite_only("reads the file with sqlite3")
 def test_passwords_are_stored_hashed(client: Client, db_path: Path) -> None:
-    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+    from superoffice_emulator.storage.sqlite import (
+        driver as sqlite3,  # the library the app in this process uses
+    )
 
     login(client, "demo", "demo")
     with closing(sqlite3.connect(db_path)) as connection, connection:

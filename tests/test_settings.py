@@ -1,4 +1,5 @@
-"""Settings declared once: the CLI, ``emulator.wsgi`` and the README follow the same declarations."""
+"""Settings declared once: the CLI, ``superoffice_emulator.server.wsgi`` and the README follow the same
+declarations."""
 
 from __future__ import annotations
 
@@ -9,9 +10,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from emulator import cli
-from emulator.domain.values import INT32_MAX, INT32_MIN, is_int32, is_tenant_name, tenant_name_error
-from emulator.settings import (
+from superoffice_emulator import cli
+from superoffice_emulator.domain.values import (
+    INT32_MAX,
+    INT32_MIN,
+    is_int32,
+    is_tenant_name,
+    tenant_name_error,
+)
+from superoffice_emulator.server.wsgi import settings_from_env
+from superoffice_emulator.settings import (
     ServerOptions,
     SettingError,
     Settings,
@@ -20,12 +28,11 @@ from emulator.settings import (
     markdown_table,
     to_env,
 )
-from emulator.wsgi import settings_from_env
 from tests.support.settings import every_setting_changed
 
 README = Path(__file__).parent.parent / "README.md"
 
-# (variable, value): refused by every entry point, the CLI and emulator.wsgi alike
+# (variable, value): refused by every entry point, the CLI and superoffice_emulator.server.wsgi alike
 REFUSED = [
     ("EMULATOR_MODE", "Online"),
     ("EMULATOR_MODE", "cloud"),

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from emulator.app import EmulatorApp, create_app
-from emulator.domain import sessions
-from emulator.settings import Settings
-from emulator.storage.journal import TRIM_EVERY
-from emulator.testing import LiveServer
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.domain import sessions
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.journal import TRIM_EVERY
+from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import database_url, query
 from tests.support.http import http_call
@@ -97,7 +97,7 @@ def test_a_tenant_beyond_max_tenants_is_a_clear_failure(tmp_path: Path) -> None:
 def test_a_password_on_a_call_makes_the_tenant_only_when_the_fixtures_accept_it(
     app: EmulatorApp, db_path: Path, verifications: list[tuple[str, bool]]
 ) -> None:
-    from emulator import calls
+    from superoffice_emulator.calls import pipeline as calls
     from tests.support.calls import run_rest
 
     wrong = run_rest(app, calls.Password("sam", "wrong"), ["appointment_id=17"])
@@ -214,7 +214,9 @@ def test_a_database_file_deleted_or_replaced_while_serving_fails_every_call(
 ) -> None:
     import json
 
-    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+    from superoffice_emulator.storage.sqlite import (
+        driver as sqlite3,  # the library the app in this process uses
+    )
 
     db = tmp_path / "crm.db"
     if not database_url(db).startswith("sqlite"):
@@ -231,12 +233,14 @@ def test_a_database_file_deleted_or_replaced_while_serving_fails_every_call(
             assert failed.info["ExceptionType"] == "SuperOffice.Exceptions.SoDbAccessException"
         status, body = http_call(server.url("/_emulator/health"), timeout=30)
         assert status == 503 and json.loads(body)["status"] == "unavailable"
-    errors = [r.getMessage() for r in caplog.records if r.name == "emulator.storage"]
+    errors = [r.getMessage() for r in caplog.records if r.name == "superoffice_emulator.storage"]
     assert len(errors) == 1 and how in errors[0]
 
 
 def test_health_answers_503_when_the_schema_is_gone(client: Client, db_path: Path) -> None:
-    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+    from superoffice_emulator.storage.sqlite import (
+        driver as sqlite3,  # the library the app in this process uses
+    )
 
     if not database_url(db_path).startswith("sqlite"):
         pytest.skip("a SQLite file")
@@ -253,7 +257,9 @@ def test_read_only_admin_queries_go_on_while_another_process_holds_the_write_loc
 ) -> None:
     import threading
 
-    from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+    from superoffice_emulator.storage.sqlite import (
+        driver as sqlite3,  # the library the app in this process uses
+    )
 
     if not database_url(db_path).startswith("sqlite"):
         pytest.skip("SQLite's write lock")
@@ -290,7 +296,7 @@ def test_control_characters_a_client_sends_are_escaped_in_the_text_log(client: C
     import io
     import logging
 
-    from emulator.logs import configure_logging
+    from superoffice_emulator.server.logs import configure_logging
 
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))

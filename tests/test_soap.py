@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
-from emulator.app import create_app
+from superoffice_emulator.app import create_app
 from tests.support.database import read_row, snapshot
 from tests.support.paths import DATA
 from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, SOAP12_HEADERS, Answer, call, envelope

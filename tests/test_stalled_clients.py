@@ -1,11 +1,11 @@
 """Slow and stalled clients against the default server (granian, RSGI) and ``--workers 2``.
 
-Real processes (``python -m emulator serve``), real sockets on loopback. A client that announces a
-body and stops sending is answered 408 after ``--request-timeout`` and costs the other clients
-nothing; an idle keep-alive connection, and one that never sends a byte, is closed after the same
-time; a body over the limit is 413 before it is read. The issue's figure (other calls' p99 under
-50 ms with the stalled sockets open) is measured by ``python -m benchmarks stalled``, not asserted
-here: on a loaded machine a timed assertion fails for reasons of its own.
+Real processes (``python -m superoffice_emulator serve``), real sockets on loopback. A client that
+announces a body and stops sending is answered 408 after ``--request-timeout`` and costs the other
+clients nothing; an idle keep-alive connection, and one that never sends a byte, is closed after the
+same time; a body over the limit is 413 before it is read. The issue's figure (other calls' p99 under 50
+ms with the stalled sockets open) is measured by ``python -m benchmarks stalled``, not asserted here: on
+a loaded machine a timed assertion fails for reasons of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ CALLS = 300  # the other client's calls while they are open
 
 
 def start(tmp_path: Path, *options: str) -> ServerProcess:
-    command = [sys.executable, "-m", "emulator", "serve", "--port", "0", *options]
+    command = [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0", *options]
     command += ["--request-timeout", str(TIMEOUT), "--max-body-bytes", str(MAX_BODY)]
     server = ServerProcess(
         command,
@@ -303,7 +303,7 @@ def test_a_drop_fault_closes_the_connection_without_an_answer(
 
 def test_sigterm_stops_the_server_while_a_body_is_stalled(tmp_path: Path) -> None:
     server = ServerProcess(
-        [sys.executable, "-m", "emulator", "serve", "--port", "0", "--request-timeout", "300"],
+        [sys.executable, "-m", "superoffice_emulator", "serve", "--port", "0", "--request-timeout", "300"],
         env={"EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}", "EMULATOR_LOG_FORMAT": "text"},
     )
     wait_for(server.url("/"))
@@ -325,7 +325,8 @@ def test_a_call_moved_off_the_event_loop_counts_its_fault_once(
     default_server: tuple[ServerProcess, Path],
 ) -> None:
     """A call with a latency fault starts on the event loop, stops before anything is committed
-    and runs again on a thread (emulator.blocking): the rule's count goes down once per call."""
+    and runs again on a thread (superoffice_emulator.server.blocking): the rule's count goes down once
+    per call."""
     server, database = default_server
     rule = b'{"kind": "latency", "latency_ms": 50, "count": 2, "identifiers": ["appointment_id=43"]}'
     assert admin_post(server.port, "/_emulator/faults", rule) == 201

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from werkzeug.test import Client
 
-from emulator.app import EmulatorApp, create_app
-from emulator.domain.activities import ActivityKind, ActivityStatus
-from emulator.settings import Settings
-from emulator.storage.database import StorageError
-from emulator.storage.journal import json_strings
-from emulator.testing import LiveServer
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.database import StorageError
+from superoffice_emulator.storage.journal import json_strings
+from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import query, read_row
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, SOAP11_HEADERS, TOKEN, Answer, envelope

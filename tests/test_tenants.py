@@ -19,10 +19,10 @@ import zeep
 from werkzeug.test import Client
 from zeep.transports import Transport
 
-from emulator.app import EmulatorApp, create_app
-from emulator.domain.activities import ActivityStatus
-from emulator.settings import Settings
-from emulator.testing import LiveServer
+from superoffice_emulator.app import EmulatorApp, create_app
+from superoffice_emulator.domain.activities import ActivityStatus
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer
 from tests.support.database import database_url, read_row
 from tests.support.soap import DEMO_TICKET, SOAP11_HEADERS, TOKEN, envelope, set_status
 

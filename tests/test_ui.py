@@ -9,9 +9,10 @@ from typing import Any, cast
 import pytest
 from werkzeug.test import Client
 
-from emulator import __version__, ui
-from emulator.app import create_app
-from emulator.settings import Settings
+from superoffice_emulator import __version__
+from superoffice_emulator.admin import dashboard as ui
+from superoffice_emulator.app import create_app
+from superoffice_emulator.settings import Settings
 from tests.support.database import database_url
 
 STATIC = Path(ui.__file__).parent / "static"
@@ -112,7 +113,7 @@ def test_head_is_answered_without_a_body_and_changes_are_refused(client: Client)
         "/_emulator/ui/__init__.py",
         "/_emulator/ui/py.typed",
         "/_emulator/ui/nothing.js",
-        "/Cust1/_emulator/ui/../../emulator/ui.py",
+        "/Cust1/_emulator/ui/../../superoffice_emulator/admin/dashboard.py",
     ],
 )
 def test_nothing_but_the_listed_files_is_reachable(client: Client, path: str) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from emulator import ns
-from emulator.soap import documents, wsdl
-from emulator.soap.documents import build_wsdl
+from contract import services86 as wsdl
+from superoffice_emulator.soap import documents, ns
+from superoffice_emulator.soap.documents import build_wsdl
 from tests.support.wsdl import (
     NSMAP,
     REAL,
@@ -351,7 +351,7 @@ def test_so_principal_carrier_members() -> None:
 
 
 def test_wsdl_is_generated_from_the_spyne_declaration() -> None:
-    """The declaration in emulator.soap.wsdl is what the document shows."""
+    """The declaration in contract.services86 is what the document shows."""
     schemas = Schemas(ours("SoPrincipal"))
     carrier = schemas.type(f"{{{ns.SERVICES86}}}SoPrincipalCarrier")
     assert [m[0] for m in carrier[1]] == list(wsdl.SoPrincipalCarrier._type_info)
@@ -374,10 +374,11 @@ def test_location_is_substituted_per_call() -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_served_document_is_what_spyne_generates_now(service: str) -> None:
-    """The files in emulator/wsdl/ are spyne's output: a changed declaration needs them written again."""
+    """The files in superoffice_emulator/soap/wsdl/ are spyne's output: a changed declaration needs them
+    written again."""
     path = documents.document_path(service)  # type: ignore[arg-type]
     assert path.read_bytes() == wsdl.generate(service), (  # type: ignore[arg-type]
-        f"{path} is not what emulator/soap/wsdl.py generates now: run python scripts/make_wsdl.py"
+        f"{path} is not what contract/services86.py generates now: run python -m contract"
     )
 
 
@@ -403,8 +404,8 @@ def test_the_emulator_serves_its_wsdl_without_importing_spyne(tmp_path: Path) ->
     code = (
         "import sys\n"
         "from werkzeug.test import Client\n"
-        "from emulator.app import create_app\n"
-        "from emulator.settings import Settings\n"
+        "from superoffice_emulator.app import create_app\n"
+        "from superoffice_emulator.settings import Settings\n"
         f"app = create_app(Settings(database_url='sqlite:///{tmp_path / 'w.db'}'))\n"
         "answer = Client(app).get('/Remote/Services86/Appointment.svc?wsdl')\n"
         "assert answer.status_code == 200 and b'WcfAppointmentService' in answer.data, answer.data[:300]\n"

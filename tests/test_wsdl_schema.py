@@ -25,11 +25,11 @@ from typing import Any, cast
 import pytest
 from lxml import etree
 
-from emulator import ns
-from emulator.calls import Failed
-from emulator.domain.errors import SoSentryException
-from emulator.soap.documents import build_wsdl
-from emulator.soap.replies import exception_info
+from superoffice_emulator.calls.pipeline import Failed
+from superoffice_emulator.domain.errors import SoSentryException
+from superoffice_emulator.soap import ns
+from superoffice_emulator.soap.documents import build_wsdl
+from superoffice_emulator.soap.replies import exception_info
 from tests.support.wsdl import REAL, SERVICES, WSDL, XSD, ours, real
 
 S86 = ns.SERVICES86

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 from tests.support.model import STATUSES, Expected, Key, Model, Row, assert_written
 from tests.support.soap import (
     APPOINTMENT,

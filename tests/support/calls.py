@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulator import calls
-from emulator.app import EmulatorApp
-from emulator.domain.activities import ActivityStatus
+from superoffice_emulator.app import EmulatorApp
+from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.domain.activities import ActivityStatus
 
 
 def command(arrival: calls.Arrival, credentials: calls.Credentials, ids: list[str | None]) -> calls.Command:

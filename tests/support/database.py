@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from emulator.storage.database import postgres_url
-from emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
+from superoffice_emulator.storage.database import postgres_url
+from superoffice_emulator.storage.sqlite import driver as sqlite3  # the library the app in this process uses
 
 POSTGRES_URL: str | None = os.environ.get("EMULATOR_TEST_POSTGRES_URL") or None
 """The PostgreSQL server the suite runs against (an administrative database on it), or None."""

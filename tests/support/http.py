@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 
-from emulator.testing import LiveServer
+from superoffice_emulator.testing import LiveServer
 from tests.support.soap import SOAP11_HEADERS
 
 

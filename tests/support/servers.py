@@ -1,11 +1,12 @@
 """Servers in processes of their own.
 
-- ``server_process``: the CLI's ``serve`` (or ``emulator.serving.serve`` with worker processes) on a
-  port the test chose, waited for until it answers, SIGKILLed with its workers at the end;
+- ``server_process``: the CLI's ``serve`` (or ``superoffice_emulator.server.serving.serve`` with
+  worker processes) on a port the test chose, waited for until it answers, SIGKILLed with its
+  workers at the end;
 - ``ServerProcess``: any ``superoffice-emulator`` command line, its port read from the start-up
   log line, stopped with SIGTERM (``fetch`` and ``wait_for`` read from it);
-- ``running``: ``emulator.serving.serve`` on port 0 with worker processes (``Server``), SIGTERMed
-  at the end.
+- ``running``: ``superoffice_emulator.server.serving.serve`` on port 0 with worker processes
+  (``Server``), SIGTERMed at the end.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ SERVER_START_TIMEOUT = 60.0  # seconds; generous, for a loaded CI machine
 SERVE_WITH_WORKERS = """
 import sys
 from pathlib import Path
-from emulator.serving import serve
-from emulator.settings import Settings
+from superoffice_emulator.server.serving import serve
+from superoffice_emulator.settings import Settings
 database_url, port, workers, fixtures = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 settings = Settings(database_url=database_url, **({"fixtures": Path(fixtures[0])} if fixtures else {}))
 serve(settings, "127.0.0.1", port, workers=workers, log_level="warning")
@@ -53,12 +54,21 @@ def server_process(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server in its own process group, answering on ``port``; SIGKILLed (the whole group) at the end.
 
-    ``workers`` None: ``python -m emulator serve`` (the CLI); a number: ``emulator.serving.serve``
-    with that many worker processes.
+    ``workers`` None: ``python -m superoffice_emulator serve`` (the CLI); a number:
+    ``superoffice_emulator.server.serving.serve`` with that many worker processes.
     """
     url = f"sqlite:///{database}"
     if workers is None:
-        command = [sys.executable, "-m", "emulator", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "superoffice_emulator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         command += ["--database-url", url, "--log-level", "warning"]
         command += ["--fixtures", str(fixtures)] if fixtures else []
     else:
@@ -192,8 +202,8 @@ class Server:
         self.log_path = log_path
         code = before + (
             "import sys\n"
-            "from emulator.serving import serve\n"
-            "from emulator.settings import Settings\n"
+            "from superoffice_emulator.server.serving import serve\n"
+            "from superoffice_emulator.settings import Settings\n"
             "serve(Settings(database_url=sys.argv[1]), '127.0.0.1', 0, int(sys.argv[2]))\n"
         )
         self._log = log_path.open("wb")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emulator.settings import Settings
+from superoffice_emulator.settings import Settings
 
 
 def every_setting_changed(tmp_path: Path) -> Settings:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from emulator.soap.documents import build_wsdl
+from superoffice_emulator.soap.documents import build_wsdl
 
 CONTRACT = Path(__file__).parents[1] / "contract"
 REAL = {

@@ -1,5 +1,0 @@
-"""``python -m emulator`` is the ``superoffice-emulator`` command."""
-
-from emulator.cli import main
-
-main()

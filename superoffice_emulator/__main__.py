@@ -1,0 +1,5 @@
+"""``python -m superoffice_emulator`` is the ``superoffice-emulator`` command."""
+
+from superoffice_emulator.cli import main
+
+main()

@@ -1,0 +1,410 @@
+"""The admin API's endpoints: one werkzeug ``Map`` of small handlers over the :class:`Runtime`.
+
+:func:`handle` is the single entry point (``superoffice_emulator.app`` calls it for every path under
+``/_emulator`` and ``/{tenant}/_emulator``). It matches the path, checks the admin token, runs the
+handler, and is the one place where failures become JSON: ``{"error": "..."}`` with a fitting status,
+never a stack trace. Reads are ``GET``; changes are ``POST`` or ``DELETE``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from superoffice_emulator import __version__
+from superoffice_emulator.admin import inputs
+from superoffice_emulator.admin.inputs import AdminError, Query
+from superoffice_emulator.admin.openapi import document
+from superoffice_emulator.calls.faults import FaultRule
+from superoffice_emulator.calls.runtime import Runtime
+from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
+from superoffice_emulator.storage import queries
+from superoffice_emulator.storage.database import Database, TenantLimitReached
+from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures
+
+log = logging.getLogger("superoffice_emulator.admin")
+
+_PLACEHOLDER = re.compile(r"<(?:\w+:)?(\w+)>")  # werkzeug's <path:name> → OpenAPI's {name}
+_OPENAPI_STYLE = r"{\1}"
+_KINDS = {kind.value: kind for kind in ActivityKind}
+_STATUSES = {status.name: status for status in ActivityStatus}
+
+
+@dataclass(frozen=True)
+class Context:
+    """One admin request: the runtime, the request, the tenant it addresses, the path values."""
+
+    runtime: Runtime
+    request: Request
+    tenant: str
+    prefix: str
+    """The admin root this request came in under: ``/_emulator`` or ``/{tenant}/_emulator``."""
+    args: Mapping[str, str]
+
+    @property
+    def database(self) -> Database:
+        return self.runtime.database
+
+
+Handler = Callable[[Context], Response]
+
+
+def handle(runtime: Runtime, request: Request, tenant: str | None, rest: str) -> Response:
+    """Answer the admin request for ``rest`` (the path after ``_emulator/``) of ``tenant``."""
+    prefix = "/_emulator" if tenant is None else f"/{tenant}/_emulator"
+    try:
+        name = runtime.settings.default_tenant if tenant is None else inputs.tenant_name(tenant)
+        endpoint, args = _ROUTES.bind("emulator").match("/" + rest, method=request.method)
+        handler = cast(Handler, endpoint)
+        if handler is not health:
+            _authorize(runtime, request)
+        return handler(Context(runtime, request, name, prefix, args))
+    except AdminError as exc:
+        return _error(exc.status, exc.message, exc.headers, exc.details)
+    except TenantLimitReached as exc:
+        return _error(409, str(exc))
+    except MethodNotAllowed as exc:
+        allowed = sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"})
+        return _error(
+            405,
+            f"{request.method} is not allowed on {prefix}/{rest}; use {' or '.join(allowed)}. "
+            "(Reads are GET; changes are POST or DELETE.)",
+            {"Allow": ", ".join(allowed)},
+        )
+    except NotFound:
+        return _error(
+            404,
+            f"There is no admin endpoint {request.method} {prefix}/{rest}. "
+            f"GET {prefix}/ lists them; {prefix}/openapi.json describes them.",
+        )
+    except HTTPException as exc:  # e.g. 413 from reading an oversized body
+        return _error(exc.code or 400, exc.description or exc.name)
+    except Exception as exc:  # never a stack trace to the client; the log has it
+        log.exception("admin request %s /_emulator/%s failed", request.method, rest)
+        return _error(500, f"Internal error in the emulator's admin API ({type(exc).__name__}); see its log.")
+
+
+def _authorize(runtime: Runtime, request: Request) -> None:
+    token = runtime.settings.admin_token
+    if not token:
+        return
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AdminError(
+            401,
+            "The admin API needs the emulator's admin token: send the header "
+            "'Authorization: Bearer <token>' with the token the emulator was started with.",
+            {"WWW-Authenticate": 'Bearer realm="superoffice-emulator"'},
+        )
+
+
+def _json(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(json.dumps(data, ensure_ascii=False) + "\n", status, content_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _error(
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    details: Mapping[str, object] | None = None,
+) -> Response:
+    return _json({"error": message, **(details or {})}, status, headers)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+# -- service ----------------------------------------------------------------------------------
+def index(ctx: Context) -> Response:
+    endpoints = sorted(
+        f"{method} {ctx.prefix}{_PLACEHOLDER.sub(_OPENAPI_STYLE, rule.rule)}"
+        for rule in _ROUTES.iter_rules()
+        for method in sorted(rule.methods or ())
+        if method not in ("HEAD", "OPTIONS")
+    )
+    return _json(
+        {"tenant": ctx.tenant, "openapi": f"{ctx.prefix}/openapi.json", "endpoints": endpoints},
+    )
+
+
+def health(ctx: Context) -> Response:
+    problem = ctx.database.health()
+    if problem is not None:
+        log.error("health check: the database does not answer: %s", problem)
+        return _json(
+            {
+                "status": "unavailable",
+                "version": __version__,
+                "tenant": ctx.tenant,
+                "error": f"The database does not answer ({problem}); see the emulator's log.",
+            },
+            503,
+        )
+    return _json({"status": "ok", "version": __version__, "tenant": ctx.tenant})
+
+
+def openapi(ctx: Context) -> Response:
+    return _json(document(__version__, ctx.prefix))
+
+
+# -- data -------------------------------------------------------------------------------------
+def reset(ctx: Context) -> Response:
+    ctx.database.reset(ctx.tenant)  # its fault rules too
+    log.info("admin: tenant %s reset to %s", ctx.tenant, ctx.database.fixtures.source)
+    return _json({"tenant": ctx.tenant, "status": "reset"})
+
+
+def load_fixtures(ctx: Context) -> Response:
+    body = inputs.read_body(ctx.request)
+    if not body.strip():
+        raise AdminError(
+            400,
+            "The request body is empty: send fixtures in YAML or JSON, in the format of the "
+            "fixture files (sections roles, users, application_tokens, activities, denials).",
+        )
+    mimetype = ctx.request.mimetype
+    json_format = mimetype == "application/json" or mimetype.endswith("+json")
+    try:
+        fixtures = parse_fixtures(body, "request body", json_format=json_format)
+    except FixtureError as exc:
+        raise AdminError(400, str(exc), details={"fixture_error": exc.as_dict()}) from None
+    ctx.database.reset(ctx.tenant, fixtures)  # its fault rules too
+    log.info("admin: tenant %s loaded from posted fixtures", ctx.tenant)
+    counts = {
+        "roles": len(fixtures.roles),
+        "users": len(fixtures.users),
+        "application_tokens": len(fixtures.application_tokens),
+        "activities": len(fixtures.activities),
+        "denials": len(fixtures.denials),
+    }
+    return _json({"tenant": ctx.tenant, "status": "loaded", "loaded": counts})
+
+
+def _activity_json(activity: queries.ActivityView) -> dict[str, Any]:
+    return {
+        "identifier": activity.identifier,
+        "kind": activity.kind.value,
+        "id": activity.id,
+        "title": activity.title,
+        "status": activity.status.name,
+        "done": _iso(activity.done),
+        "associate_id": activity.associate_id,
+        "group_id": activity.group_id,
+        "registered": _iso(activity.registered),
+        "updated": _iso(activity.updated),
+        "updated_associate_id": activity.updated_associate_id,
+        "updatedCount": activity.updated_count,
+    }
+
+
+def activities(ctx: Context) -> Response:
+    query = Query(ctx.request.args, ("kind", "status", "owner", "q", "id", "limit", "offset"))
+    where = queries.ActivityFilter(
+        kind=query.choice("kind", _KINDS),
+        status=query.choice("status", _STATUSES),
+        owner=query.integer("owner"),
+        text=query.text("q"),
+        id=query.integer("id"),
+    )
+    limit = query.limit("limit", default=100, most=1000)
+    offset = query.integer("offset", minimum=0) or 0
+    ctx.database.ensure_tenant(ctx.tenant)
+    page, total = queries.list_activities(ctx.database, ctx.tenant, where, limit=limit, offset=offset)
+    return _json([_activity_json(a) for a in page], headers={"X-Total-Count": str(total)})
+
+
+def activity(ctx: Context) -> Response:
+    kind = _KINDS.get(ctx.args["kind"])
+    if kind is None:
+        raise AdminError(
+            404,
+            f"There is no activity kind {ctx.args['kind']!r}; use {', '.join(_KINDS)} "
+            f"(for example {ctx.prefix}/activities/appointment/17).",
+        )
+    activity_id = inputs.integer(ctx.args["id"], "The activity id")
+    ctx.database.ensure_tenant(ctx.tenant)
+    found = queries.get_activity(ctx.database, ctx.tenant, kind, activity_id)
+    if found is None:
+        raise AdminError(
+            404,
+            f"{kind.key}={activity_id} does not exist in tenant {ctx.tenant!r}; "
+            f"GET {ctx.prefix}/activities?kind={kind.value} lists them.",
+        )
+    return _json(_activity_json(found))
+
+
+def users(ctx: Context) -> Response:
+    Query(ctx.request.args, ())
+    ctx.database.ensure_tenant(ctx.tenant)
+    return _json(
+        [
+            {
+                "associate_id": user.associate_id,
+                "name": user.name,
+                "full_name": user.full_name,
+                "email": user.email,
+                "group_id": user.group_id,
+                "role_id": user.role_id,
+                "role": user.role_name,
+                "user_type": user.user_type,
+                "rights": {
+                    table: {"own": r.own.name, "group": r.group.name, "other": r.other.name}
+                    for table, r in sorted(user.rights.items())
+                },
+            }
+            for user in queries.list_users(ctx.database, ctx.tenant)
+        ]
+    )
+
+
+# -- journal ----------------------------------------------------------------------------------
+def journal(ctx: Context) -> Response:
+    query = Query(ctx.request.args, ("operation", "outcome", "user", "since_id", "wire", "limit", "bodies"))
+    where = queries.JournalFilter(
+        operation=query.text("operation"),
+        outcome=query.text("outcome"),
+        user=query.text("user"),
+        since_id=query.integer("since_id", minimum=0, maximum=2**62),
+        wire=query.text("wire"),
+    )
+    cap = ctx.database.journal_size
+    limit = query.limit("limit", default=min(100, cap), most=cap)
+    bodies = query.choice("bodies", {"true": True, "false": False}) is not False
+    entries = queries.read_journal(ctx.database, ctx.tenant, where, limit=limit, bodies=bodies)
+    return _json(
+        [
+            {
+                "id": e.id,
+                "tenant": e.tenant,
+                "at": _iso(e.at),
+                "wire": e.wire,
+                "service": e.service,
+                "operation": e.operation,
+                "user": e.user,
+                "identifiers": e.identifiers,
+                "status": e.status,
+                "outcome": e.outcome,
+                "exception_type": e.exception_type,
+                "message": e.message,
+                "duration_ms": round(e.duration_ms, 3),
+                "contract_warnings": e.contract_warnings,
+                **({"request_body": e.request_body, "response_body": e.response_body} if bodies else {}),
+            }
+            for e in entries
+        ]
+    )
+
+
+def clear_journal(ctx: Context) -> Response:
+    deleted = queries.clear_journal(ctx.database, ctx.tenant)
+    return _json({"tenant": ctx.tenant, "deleted": deleted})
+
+
+# -- faults -----------------------------------------------------------------------------------
+def _rule_json(rule: FaultRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "kind": rule.kind,
+        "count": rule.count,
+        "identifiers": sorted(rule.identifiers),
+        "operation": rule.operation,
+        "latency_ms": rule.latency_ms,
+    }
+
+
+def faults(ctx: Context) -> Response:
+    return _json([_rule_json(rule) for rule in ctx.runtime.fault_plan(ctx.tenant).rules])
+
+
+def add_fault(ctx: Context) -> Response:
+    rule = inputs.fault_rule(inputs.json_object(inputs.read_body(ctx.request), inputs.FAULT_EXAMPLE))
+    ctx.runtime.fault_plan(ctx.tenant).add(rule)
+    log.info("admin: tenant %s fault %s added: %s", ctx.tenant, rule.id, rule.kind)
+    return _json(_rule_json(rule), 201, {"Location": f"{ctx.prefix}/faults/{rule.id}"})
+
+
+def clear_faults(ctx: Context) -> Response:
+    deleted = ctx.runtime.fault_plan(ctx.tenant).clear()
+    return _json({"tenant": ctx.tenant, "deleted": deleted})
+
+
+def remove_fault(ctx: Context) -> Response:
+    rule_id = inputs.integer(ctx.args["id"], "The fault id", minimum=1)
+    plan = ctx.runtime.fault_plan(ctx.tenant)
+    if not plan.remove(rule_id):
+        raise AdminError(
+            404,
+            f"There is no active fault {rule_id} in tenant {ctx.tenant!r} (a rule is gone once its "
+            f"count is used up); GET {ctx.prefix}/faults lists the active ones.",
+        )
+    return _json({"tenant": ctx.tenant, "deleted": 1})
+
+
+# -- tenants ----------------------------------------------------------------------------------
+def _tenant_json(tenant: queries.TenantView) -> dict[str, Any]:
+    return {"name": tenant.name, "created": _iso(tenant.created)}
+
+
+def tenants(ctx: Context) -> Response:
+    return _json([_tenant_json(t) for t in queries.list_tenants(ctx.database)])
+
+
+def create_tenant(ctx: Context) -> Response:
+    name = inputs.tenant_name(ctx.args["name"])
+    created = ctx.database.ensure_tenant(name)
+    view = queries.get_tenant(ctx.database, name)
+    if view is None:  # dropped by another request in between
+        raise AdminError(409, f"Tenant {name!r} was deleted while it was being created; try again.")
+    if created:
+        log.info("admin: tenant %s created", name)
+    return _json(_tenant_json(view), 201 if created else 200, {"Location": f"/{name}/_emulator/"})
+
+
+def delete_tenant(ctx: Context) -> Response:
+    name = inputs.tenant_name(ctx.args["name"])
+    if queries.get_tenant(ctx.database, name) is None:
+        raise AdminError(404, f"There is no tenant {name!r}; GET /_emulator/tenants lists them.")
+    ctx.database.drop_tenant(name)
+    log.info("admin: tenant %s deleted", name)
+    return _json({"deleted": name})
+
+
+_ROUTES = Map(
+    [
+        Rule("/", endpoint=index, methods=["GET"]),
+        Rule("/health", endpoint=health, methods=["GET"]),
+        Rule("/openapi.json", endpoint=openapi, methods=["GET"]),
+        Rule("/reset", endpoint=reset, methods=["POST"]),
+        Rule("/fixtures", endpoint=load_fixtures, methods=["POST"]),
+        Rule("/activities", endpoint=activities, methods=["GET"]),
+        Rule("/activities/<kind>/<id>", endpoint=activity, methods=["GET"]),
+        Rule("/users", endpoint=users, methods=["GET"]),
+        Rule("/journal", endpoint=journal, methods=["GET"]),
+        Rule("/journal", endpoint=clear_journal, methods=["DELETE"]),
+        Rule("/faults", endpoint=faults, methods=["GET"]),
+        Rule("/faults", endpoint=add_fault, methods=["POST"]),
+        Rule("/faults", endpoint=clear_faults, methods=["DELETE"]),
+        Rule("/faults/<id>", endpoint=remove_fault, methods=["DELETE"]),
+        Rule("/tenants", endpoint=tenants, methods=["GET"]),
+        Rule("/tenants/<path:name>", endpoint=create_tenant, methods=["POST"]),
+        Rule("/tenants/<path:name>", endpoint=delete_tenant, methods=["DELETE"]),
+    ],
+    strict_slashes=False,
+    merge_slashes=False,
+)
+"""The admin paths, relative to ``/_emulator`` (documented in :mod:`superoffice_emulator.admin.openapi`)."""

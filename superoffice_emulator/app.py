@@ -1,0 +1,192 @@
+"""The WSGI application: the SOAP calls, and the small apps for everything else (WSDL, admin, dashboard).
+
+    from superoffice_emulator.app import create_app
+    from superoffice_emulator.settings import Settings
+
+    app = create_app(Settings(database_url="sqlite:///crm.db"))
+    # app is a WSGI callable; app.runtime holds the settings, database and clock.
+
+Every POST to a SOAP path (``[/{tenant}]/Remote/Services86/<service>.svc``) takes one way,
+:func:`superoffice_emulator.soap.endpoint.answer`, from the request's method, path, headers and body: no
+werkzeug request or response on it; every POST to a REST call
+(``[/{tenant}]/api/v1/Agents/<agent>/<operation>``) likewise takes
+:func:`superoffice_emulator.rest.endpoint.answer`. :meth:`EmulatorApp.call` is that way, the same from the
+WSGI environ and from granian's RSGI scope (:mod:`superoffice_emulator.server.rsgi`, with no environ built
+for a call). Every other request goes to :class:`Site`, werkzeug's request and routing over the small apps
+the factory mounts (each a :class:`~superoffice_emulator.server.web.Mount` with its own rules, as flask
+mounts blueprints): the index, the SOAP paths' GET (WSDL), the REST twin's discovery pages, the admin API,
+the dashboard. ``_failure`` is the one error handler of both: an HTTP error as plain text, anything
+unexpected as a 500 whose details only the log has.
+
+Nothing is built at import time: every call to :func:`create_app` makes an independent emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+from werkzeug.wrappers import Request, Response
+
+from superoffice_emulator import __version__, admin
+from superoffice_emulator.admin import dashboard as ui
+from superoffice_emulator.calls.runtime import Runtime
+from superoffice_emulator.domain.clock import Clock, utcnow
+from superoffice_emulator.rest import endpoint as rest_endpoint
+from superoffice_emulator.rest import paths as rest_paths
+from superoffice_emulator.server import guard, web
+from superoffice_emulator.server.bodies import read_environ
+from superoffice_emulator.server.web import EnvironHeaders, Headers, Mount, Reply
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.soap import endpoint, paths
+from superoffice_emulator.soap.operations import SERVICES
+from superoffice_emulator.storage.database import Database
+from superoffice_emulator.storage.fixtures import load_fixtures
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger("emulator")
+
+_INTERNAL_ERROR = "Internal error in the emulator; see its log."
+_ADMIN_PATH = re.compile(r"(?:/[^/]+)?/_emulator(?:/|$)")
+"""The admin API's and the dashboard's paths, which answer only under allowed host names."""
+
+
+class Site:
+    """werkzeug's request and routing over mounted small apps; the views' HTTP errors propagate."""
+
+    def __init__(self, mounts: Sequence[Mount], max_body_bytes: int) -> None:
+        self.urls = Map([rule for mount in mounts for rule in mount.rules()], strict_slashes=False)
+        self.views = {mount.name: mount.view for mount in mounts}
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        request.max_content_length = self.max_body_bytes
+        name, args = self.urls.bind_to_environ(environ).match()
+        response = self.views[name](request, args)
+        return response(environ, start_response)
+
+
+class EmulatorApp:
+    """The WSGI callable of one emulator instance; :meth:`call` answers a call without WSGI."""
+
+    def __init__(self, runtime: Runtime, site: Site) -> None:
+        self.runtime = runtime
+        self.site = site
+        self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
+        self.calls_inline = runtime.database.engine.dialect.name == "sqlite"
+        """Whether calls may run on a server's event loop (:mod:`superoffice_emulator.server.blocking`): on
+        SQLite;
+        not on PostgreSQL, whose every statement waits for the network."""
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "")
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        limit = self.runtime.settings.max_body_bytes
+        reply = self.call(method, path, host, EnvironHeaders(environ), lambda: read_environ(environ, limit))
+        if reply is None:
+            try:
+                return self._page(environ, start_response, method, path, host)
+            except Exception as exc:
+                reply = _failure(exc, method, path)
+        return web.send(reply, environ, start_response)
+
+    def call(
+        self, method: str, path: str, host: str, headers: Headers, read_body: Callable[[], bytes]
+    ) -> Reply | None:
+        """The answer to a SOAP or REST call (a POST to a call's path), the same under any server;
+        ``None`` for any other request (the WSGI app answers it). ``read_body`` is called once the
+        path is known to name a service; an HTTP error it raises is answered, as is any failure."""
+        if method != "POST":
+            return None
+        soap = paths.CALL_PATH.fullmatch(path)
+        rest = rest_paths.CALL_PATH.fullmatch(path) if soap is None else None
+        if soap is None and rest is None:
+            return None
+        try:
+            refusal = self._refusal(method, host, headers, admin=False)  # no call path is admin's
+            if refusal is not None:
+                return refusal
+            if soap is not None:
+                return endpoint.answer(self.runtime, headers, read_body, soap.group(1), soap.group(2))
+            assert rest is not None
+            return rest_endpoint.answer(self.runtime, headers, read_body, *rest.groups())
+        except Exception as exc:
+            return _failure(exc, method, path)
+
+    def _page(
+        self, environ: WSGIEnvironment, start_response: StartResponse, method: str, path: str, host: str
+    ) -> Iterable[bytes]:
+        """Any request but a call: a refusal, or the small apps' answer."""
+        admin = _ADMIN_PATH.match(path) is not None
+        refusal = self._refusal(method, host, EnvironHeaders(environ), admin=admin)
+        if refusal is not None:
+            return web.send(refusal, environ, start_response)
+        call = paths.CALL_PATH.fullmatch(path)
+        if call is not None:
+            environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
+        return self.site(environ, start_response)
+
+    def _refusal(self, method: str, host: str, headers: Headers, *, admin: bool) -> Reply | None:
+        refusal = guard.check(
+            self.hosts,
+            method=method,
+            host=host,
+            origin=headers.get("origin"),
+            fetch_site=headers.get("sec-fetch-site"),
+            admin=admin,
+        )
+        return None if refusal is None else web.text(refusal.status, refusal.message)
+
+
+def _failure(exc: Exception, method: str, path: str) -> Reply:
+    """The one error handler of calls and pages: an HTTP error as plain text, anything unexpected
+    as a 500 whose details only the log has (never a stack trace to a client)."""
+    if isinstance(exc, HTTPException):
+        return web.text(exc.code or 500, exc.description or exc.name)
+    log.exception("unexpected error serving %s %s", method, path, exc_info=exc)
+    return web.text(500, _INTERNAL_ERROR)
+
+
+def index() -> Mount:
+    """``/``: which emulator this is, and where its services are."""
+    text = (
+        f"superoffice-emulator {__version__}: NetServer Services86 at "
+        f"{paths.SERVICE_ROOT}{{{','.join(s + '.svc' for s in SERVICES)}}}; "
+        f"REST at {rest_paths.API_ROOT}/{rest_paths.VERSION}\n"
+    )
+
+    def view(request: Request, args: Mapping[str, str]) -> Response:
+        return web.text_response(200, text)
+
+    return Mount("index", ("/",), view, tenanted=False)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> EmulatorApp:
+    """Build an emulator for ``settings``: load fixtures, open the database, create the schema."""
+    settings = settings or Settings()
+    fixtures = load_fixtures(settings.fixtures)
+    database = Database(
+        settings.database_url,
+        fixtures,
+        journal_size=settings.journal_size,
+        journal_body_bytes=settings.journal_body_bytes,
+        max_tenants=settings.max_tenants,
+    )
+    database.create_schema()
+    runtime = Runtime(settings, database, clock)
+    mounts = [
+        index(),
+        paths.mount(settings.default_tenant),
+        rest_paths.mount(settings.default_tenant),
+        admin.mount(runtime),
+        ui.mount(),
+    ]
+    return EmulatorApp(runtime, Site(mounts, settings.max_body_bytes))

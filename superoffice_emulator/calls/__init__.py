@@ -1,0 +1,1 @@
+"""The call pipeline, the same for every wire: decode, check, one transaction, the reply."""

@@ -1,0 +1,291 @@
+"""The ``superoffice-emulator`` command: a click group whose default command is ``serve``.
+
+    superoffice-emulator                          # serve on http://127.0.0.1:8080
+    superoffice-emulator --port 0 --log-format json
+    superoffice-emulator init-db --database-url sqlite:///crm.db
+    superoffice-emulator load-fixtures my-data.yaml --tenant Cust12345
+    superoffice-emulator reset --all
+    superoffice-emulator tenants
+
+Every option can also come from an ``EMULATOR_*`` environment variable (``--help`` names it). A bad
+option or value exits with status 2 and a message that says what to change; a failure to start or to
+run (the port is in use, the database cannot be opened, the tenant does not exist) exits with
+status 1 and one line that says what to do. ``tenants`` and ``reset`` never create a database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from superoffice_emulator import __version__
+from superoffice_emulator.server import preflight, serving
+from superoffice_emulator.settings import (
+    Declaration,
+    FixtureFile,
+    Rule,
+    ServerOptions,
+    SettingError,
+    Settings,
+    TenantName,
+    declarations,
+)
+from superoffice_emulator.storage.fixtures import Fixtures, load_fixtures
+
+if TYPE_CHECKING:
+    from superoffice_emulator.storage.database import Database
+
+log = logging.getLogger("emulator")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``serve`` when no command is named (``superoffice-emulator --port 9000``)."""
+
+    default_command = "serve"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        group_options = {*ctx.help_option_names, "--version"}
+        if not args or (args[0].startswith("-") and args[0] not in group_options):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+# -- options from the settings' declarations ------------------------------------------------------
+class BadValue(click.BadParameter):
+    """A bad option value: one line (``Error: Invalid value for '--x': ...``), exit status 2.
+
+    The value's message says what to change, so click's usage text and --help hint are left out.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.ClickException.show(self, file)
+
+
+class RuleType(click.ParamType):  # type: ignore[type-arg]
+    """A click type that checks a value by a setting's :class:`~superoffice_emulator.settings.Rule`."""
+
+    def __init__(self, rule: Rule[Any], param_hint: str | None = None) -> None:
+        self.rule = rule
+        self.name = rule.metavar.lower()
+        self.param_hint = param_hint
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.rule.metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return _convert(self.rule, value, param, ctx, self.param_hint)
+
+
+class FlagType(click.types.BoolParamType):
+    """A ``--x/--no-x`` flag whose variable is read by the setting's
+    :class:`~superoffice_emulator.settings.Flag`."""
+
+    def __init__(self, rule: Rule[Any]) -> None:
+        self.rule = rule
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return _convert(self.rule, value, param, ctx)
+
+
+def _convert(
+    rule: Rule[Any],
+    value: Any,
+    param: click.Parameter | None,
+    ctx: click.Context | None,
+    hint: str | None = None,
+) -> Any:
+    """``value`` parsed by ``rule`` when it is text (a default is a value already); a :class:`BadValue`."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return rule.parse(value)
+    except SettingError as exc:
+        raise BadValue(str(exc), ctx, param, hint) from None
+
+
+def setting_options(cls: type[Any], *names: str) -> Callable[[F], F]:
+    """The click options of ``cls``' declared settings (only ``names`` when given), in order."""
+    options = [_option(d) for d in declarations(cls) if not names or d.name in names]
+
+    def apply(function: F) -> F:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+def _option(declaration: Declaration) -> Callable[[F], F]:
+    shown = declaration.shown_default
+    return click.option(
+        declaration.option,
+        declaration.name,
+        type=FlagType(declaration.rule) if declaration.is_flag else RuleType(declaration.rule),
+        envvar=declaration.env,
+        show_envvar=True,
+        default=declaration.default,
+        show_default=shown.replace("`", "") if shown else True,
+        help=declaration.help,
+    )
+
+
+database_options = setting_options(Settings, "database_url", "fixtures")
+
+tenant_option = click.option(
+    "--tenant",
+    envvar="EMULATOR_TENANT",
+    show_envvar=True,
+    type=RuleType(TenantName()),
+    default=Settings.default_tenant,
+    show_default=True,
+    help="The tenant: the first path segment of /<tenant>/Remote/Services86/... URLs.",
+)
+
+
+def build_settings(**options: Any) -> Settings:
+    """Settings from the options of ``serve``; an option left out (``None``) keeps its default."""
+    names = {declaration.name for declaration in declarations(Settings)}
+    return Settings(**{name: value for name, value in options.items() if name in names and value is not None})
+
+
+def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> Database:
+    """The database at ``database_url``, checked; ``create=False`` for one that must exist already.
+
+    Exits 1 with one line that says what to do when it cannot be opened.
+    """
+    with startup_errors():
+        return preflight.open_database(database_url, load_fixtures(fixtures), create=create)
+
+
+@contextlib.contextmanager
+def startup_errors(log_level: str = "info") -> Iterator[None]:
+    """A :class:`~superoffice_emulator.server.preflight.StartupError` becomes one line and exit status 1.
+
+    At log level ``debug`` the cause's traceback is logged first.
+    """
+    try:
+        yield
+    except preflight.StartupError as exc:
+        if log_level == "debug":
+            log.debug("start-up failure", exc_info=exc)
+        raise click.ClickException(str(exc)) from None
+
+
+# -- commands -----------------------------------------------------------------------------------
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="superoffice-emulator")
+def main() -> None:
+    """A local stand-in for a SuperOffice NetServer (Services86 SOAP web services).
+
+    Without a command, runs `serve`.
+    """
+
+
+@main.command()
+@setting_options(Settings)
+@setting_options(ServerOptions)
+def serve(**options: Any) -> None:
+    """Serve the emulator over HTTP (the default command)."""
+    server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
+    settings = build_settings(**options)
+    settings = settings.replace(allowed_hosts=(*settings.allowed_hosts, server.host))  # its own address
+    with startup_errors(server.log_level):
+        serving.serve(
+            settings,
+            server.host,
+            server.port,
+            workers=server.workers,
+            log_level=server.log_level,
+            log_format=server.log_format,
+        )
+
+
+@main.command("init-db")
+@database_options
+def init_db(database_url: str, fixtures: Path) -> None:
+    """Create the database schema (nothing happens to existing data)."""
+    database = open_database(database_url, fixtures)
+    count = len(database.tenants())
+    database.dispose()
+    click.echo(f"Database ready: {database_url} ({count} tenant{'' if count == 1 else 's'}).")
+
+
+@main.command("load-fixtures")
+@click.argument("file", type=RuleType(FixtureFile("Fix the file and run again."), param_hint="FILE"))
+@database_options
+@tenant_option
+@click.option(
+    "--check",
+    is_flag=True,
+    envvar="EMULATOR_LOAD_FIXTURES_CHECK",
+    show_envvar=True,
+    help="Only validate FILE; change nothing.",
+)
+def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant: str, check: bool) -> None:
+    """Validate FILE (YAML or JSON), then reset the tenant to its data.
+
+    The tenant keeps FILE's data until it is reset; a reset returns it to --fixtures.
+    """
+    data: Fixtures = load_fixtures(file)  # checked as the argument was read: cached
+    summary = f"{len(data.users)} users, {len(data.activities)} activities, {len(data.denials)} denials"
+    if check:
+        click.echo(f"{file} is valid: {summary}.")
+        return
+    database = open_database(database_url, fixtures)
+    try:
+        database.reset(tenant, data)
+    finally:
+        database.dispose()
+    click.echo(f"Tenant {tenant} now holds {file}: {summary}.")
+
+
+@main.command()
+@database_options
+@tenant_option
+@click.option(
+    "--all",
+    "all_tenants",
+    is_flag=True,
+    envvar="EMULATOR_RESET_ALL",
+    show_envvar=True,
+    help="Reset every tenant in the database.",
+)
+def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> None:
+    """Put a tenant (or every tenant) back to the fixtures: data, tickets and journal.
+
+    Creates nothing: the database and the tenant must exist (load-fixtures creates a tenant).
+    """
+    database = open_database(database_url, fixtures, create=False)
+    try:
+        existing = database.tenants()
+        if not all_tenants and tenant not in existing:
+            held = f"holds: {', '.join(existing)}" if existing else "holds no tenants yet"
+            raise click.ClickException(
+                f"There is no tenant {tenant} in {preflight.shown_url(database_url)}; it {held}."
+                f" Name one with --tenant, or create it with load-fixtures FILE --tenant {tenant}."
+            )
+        names = existing if all_tenants else [tenant]
+        for name in names:
+            database.reset(name)
+    finally:
+        database.dispose()
+    click.echo(f"Reset {', '.join(names) if names else 'no tenants'} to {fixtures}.")
+
+
+@main.command()
+@database_options
+def tenants(database_url: str, fixtures: Path) -> None:
+    """List the tenants in the database, one per line (creates nothing)."""
+    database = open_database(database_url, fixtures, create=False)
+    try:
+        for name in database.tenants():
+            click.echo(name)
+    finally:
+        database.dispose()

@@ -1,0 +1,464 @@
+"""pytest fixtures for testing a SuperOffice SOAP client against the emulator (loaded automatically).
+
+Installing ``superoffice-emulator`` registers this plugin (entry point ``pytest11``), so a test only
+names the fixtures::
+
+    def test_complete_an_appointment(superoffice_client, superoffice_tenant):
+        appointment = superoffice_client("Appointment")  # a zeep client, ticket header already set
+        appointment.service.SetActivityStatus(
+            ActivityIdentifier={"string": ["appointment_id=1"]}, ActivityStatus="Completed"
+        )
+
+- ``superoffice_emulator``: one live emulator per test session, on a free port, with its SQLite file
+  in a temporary directory (a :class:`~superoffice_emulator.testing.LiveServer`).
+- ``superoffice_tenant``: a fresh tenant per test (``t-<8 hex digits>``), created from the fixtures and
+  dropped afterwards, so tests never see each other's changes, also when run in parallel.
+  ``superoffice_tenant.calls(operation=..., outcome=..., wire=..., user=...)`` are its journal
+  entries (oldest first, with ``request_body`` and ``response_body``), and
+  ``superoffice_tenant.assert_called(operation, outcome=..., times=...)`` verifies them (a failure
+  lists the calls seen).
+- ``superoffice_client``: ``superoffice_client("Appointment")`` is a zeep client built from the WSDL that
+  the tenant's endpoint serves, pointing at that endpoint, with the ``ApplicationToken`` and
+  ``Credentials`` headers set. Needs ``zeep`` (``pip install zeep``).
+- ``superoffice_rest``: the tenant's REST twin: ``.session`` is a ``requests`` session with
+  ``Authorization: SOTicket <ticket>`` and ``SO-AppToken`` set, ``.post("Agents/Appointment/
+  SetActivityStatus", json=...)`` posts relative to ``.base_url`` (``http://127.0.0.1:PORT/<tenant>/api/v1``),
+  ``.headers`` are the headers for any other client, ``.as_user(ticket=...)`` another caller.
+
+Configuration, on the command line or in the ``[pytest]`` ini section (the command line wins):
+``--superoffice-fixtures`` / ``superoffice_fixtures`` (a fixture file, YAML or JSON),
+``--superoffice-mode`` / ``superoffice_mode`` (``onsite`` or ``online``),
+``--superoffice-contract`` / ``superoffice_contract`` (``netserver``, the default: a request the
+real NetServer refuses fails here too; or ``lenient``), and the ini values ``superoffice_ticket``
+and ``superoffice_application_token``. For anything else, override the ``superoffice_settings``
+fixture in a ``conftest.py``. One test can start from its own data with
+``@pytest.mark.superoffice_fixtures("data/empty.yaml")`` (relative to the test file), and read
+its requests leniently with ``@pytest.mark.superoffice_contract("lenient")``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import EllipsisType
+from typing import TYPE_CHECKING, Any, cast
+
+import pytest
+
+from superoffice_emulator.settings import (
+    CONTRACTS,
+    MODES,
+    Contract,
+    Mode,
+    SettingError,
+    Settings,
+    declarations,
+    default_fixtures,
+)
+
+if TYPE_CHECKING:
+    from superoffice_emulator.testing import LiveServer
+
+DEFAULT_TICKET = "7T:1234abcxyzExample=="
+"""The demo user's fixed ticket in the shipped fixtures (user ``demo``, an administrator)."""
+DEFAULT_APPLICATION_TOKEN = "1234567-1234-9876"
+"""The application token registered in the shipped fixtures."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("superoffice-emulator", "SuperOffice NetServer emulator")
+    group.addoption(
+        "--superoffice-fixtures",
+        metavar="FILE",
+        help="Fixture file (YAML or JSON) every superoffice_tenant starts from [default: the demo data].",
+    )
+    group.addoption(
+        "--superoffice-mode",
+        choices=MODES,
+        help="onsite (application tokens not checked) or online (required) [default: onsite].",
+    )
+    group.addoption(
+        "--superoffice-contract",
+        choices=CONTRACTS,
+        help="netserver (refuse what NetServer refuses) or lenient (accept the docs' schematic "
+        "requests, journal where NetServer would differ) [default: netserver].",
+    )
+    parser.addini("superoffice_fixtures", "Fixture file for superoffice_tenant (relative to the ini file).")
+    parser.addini("superoffice_contract", "netserver or lenient.", default="netserver")
+    parser.addini("superoffice_mode", "onsite or online.", default="onsite")
+    parser.addini("superoffice_ticket", "Ticket superoffice_client sends.", default=DEFAULT_TICKET)
+    parser.addini(
+        "superoffice_application_token",
+        "ApplicationToken superoffice_client sends.",
+        default=DEFAULT_APPLICATION_TOKEN,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "superoffice_fixtures(path): start this test's superoffice_tenant from the fixture file at path "
+        "(relative to the test file).",
+    )
+    config.addinivalue_line(
+        "markers",
+        "superoffice_contract(mode): read this test's requests to its superoffice_tenant under the "
+        "contract mode 'lenient' or 'netserver'.",
+    )
+
+
+# -- the server ---------------------------------------------------------------------------------
+def _fixtures_file(config: pytest.Config) -> Path:
+    option = config.getoption("superoffice_fixtures")
+    if option:
+        return Path(option).resolve()
+    ini = str(config.getini("superoffice_fixtures") or "")
+    if ini:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        return (base / ini).resolve()
+    return default_fixtures()
+
+
+def _mode(config: pytest.Config) -> Mode:
+    mode = str(config.getoption("superoffice_mode") or config.getini("superoffice_mode"))
+    (rule,) = (d.rule for d in declarations(Settings) if d.name == "mode")  # the CLI's rule
+    try:
+        return cast(Mode, rule.parse(mode))
+    except SettingError:
+        raise pytest.UsageError(f"superoffice_mode = {mode!r}: use one of {', '.join(MODES)}.") from None
+
+
+def _contract(value: object, where: str) -> Contract:
+    if value not in CONTRACTS:
+        raise pytest.UsageError(f"{where} = {value!r}: use one of {', '.join(CONTRACTS)}.")
+    return value
+
+
+@pytest.fixture(scope="session")
+def superoffice_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    """The emulator's settings; override this fixture in a ``conftest.py`` to change anything."""
+    database = tmp_path_factory.mktemp("superoffice-emulator") / "emulator.db"
+    return Settings(
+        database_url=f"sqlite:///{database}",
+        fixtures=_fixtures_file(request.config),
+        mode=_mode(request.config),
+        contract=_contract(
+            request.config.getoption("superoffice_contract") or request.config.getini("superoffice_contract"),
+            "superoffice_contract",
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def superoffice_emulator(superoffice_settings: Settings) -> Iterator[LiveServer]:
+    """A live emulator on 127.0.0.1 and a free port, for the whole test session."""
+    from superoffice_emulator.storage.fixtures import FixtureError
+    from superoffice_emulator.testing import LiveServer
+
+    try:
+        server = LiveServer(superoffice_settings)
+    except FixtureError as exc:
+        raise pytest.UsageError(f"superoffice_fixtures: {exc}") from None
+    with server:
+        yield server
+
+
+# -- one tenant per test ------------------------------------------------------------------------
+class AdminAPIError(Exception):
+    """The admin API answered an HTTP error; ``status`` and the answer's ``body`` say which."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body.strip()}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class SuperOfficeTenant:
+    """A tenant of the live emulator: its own data, journal and injected faults."""
+
+    name: str
+    server: LiveServer
+
+    @property
+    def url(self) -> str:
+        """The tenant's base URL, ``http://127.0.0.1:PORT/<name>``."""
+        return self.server.url(f"/{self.name}")
+
+    def service_url(self, service: str) -> str:
+        """The endpoint of ``service``, e.g. ``.../<name>/Remote/Services86/Appointment.svc``."""
+        return f"{self.url}/Remote/Services86/{service}.svc"
+
+    def wsdl_url(self, service: str) -> str:
+        return self.service_url(service) + "?wsdl"
+
+    def admin_url(self, path: str = "") -> str:
+        """A URL of the tenant's admin API, e.g. ``admin_url("journal")``."""
+        return f"{self.url}/_emulator/{path.lstrip('/')}"
+
+    def admin(self, path: str, *, method: str = "GET", json_body: object = None) -> Any:
+        """Call the tenant's admin API and return its JSON answer, e.g. ``admin("activities/appointment/1")``.
+
+        Sends the emulator's admin token when it has one; an HTTP error raises :class:`AdminAPIError`.
+        """
+        data = None if json_body is None else json.dumps(json_body).encode()
+        request = urllib.request.Request(self.admin_url(path), data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        token = self.server.app.runtime.settings.admin_token
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise AdminAPIError(exc.code, exc.read().decode("utf-8", "replace")) from None
+
+    def calls(
+        self,
+        operation: str | None = None,
+        outcome: str | None = None,
+        wire: str | None = None,
+        user: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The tenant's journal entries matching every filter given, oldest first: dicts as the
+        admin API's ``journal`` returns them, with ``request_body`` and ``response_body``."""
+        query = {"operation": operation, "outcome": outcome, "wire": wire, "user": user}
+        query_string = urllib.parse.urlencode(
+            {**{key: value for key, value in query.items() if value is not None}, "limit": 2**31 - 1}
+        )
+        return list(reversed(self.admin(f"journal?{query_string}")))
+
+    def assert_called(
+        self,
+        operation: str | None = None,
+        *,
+        outcome: str | None = None,
+        wire: str | None = None,
+        user: str | None = None,
+        times: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Assert that the tenant's journal has calls matching every filter given: ``times`` of
+        them, or at least one. The matching entries, oldest first; on failure, the message
+        lists every call the tenant saw."""
+        matching = self.calls(operation, outcome, wire, user)
+        if (len(matching) == times) if times is not None else bool(matching):
+            return matching
+        wanted = {"operation": operation, "outcome": outcome, "wire": wire, "user": user}
+        described = ", ".join(f"{key}={value!r}" for key, value in wanted.items() if value is not None)
+        expected = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+        seen = self.calls()
+        lines = [
+            f"expected calls with {described or 'any filter'} {expected}, found {len(matching)}; "
+            f"tenant {self.name} saw {len(seen)} call{'s' * (len(seen) != 1)}:"
+        ]
+        lines += [f"  {_described_call(entry)}" for entry in seen] or ["  (none)"]
+        raise AssertionError("\n".join(lines))
+
+    def reset(self, fixtures: Path | None = None) -> None:
+        """Put the tenant back to the session's fixtures, or to the fixture file ``fixtures``."""
+        from superoffice_emulator.storage.fixtures import load_fixtures
+
+        database = self.server.app.runtime.database
+        database.reset(self.name, load_fixtures(fixtures) if fixtures else None)  # its faults too
+
+
+def _described_call(entry: dict[str, Any]) -> str:
+    """One journal entry on one line, for a failed verification."""
+    failure = f" {entry['exception_type']}" if entry.get("exception_type") else ""
+    return (
+        f"#{entry['id']} {entry['wire']} {entry['service']}.{entry['operation']} "
+        f"user={entry['user'] or '-'} ids={entry['identifiers']} outcome={entry['outcome']}{failure}"
+    )
+
+
+@pytest.fixture
+def superoffice_tenant(
+    superoffice_emulator: LiveServer, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeTenant]:
+    """A fresh tenant for this test, created from the fixtures and dropped after it."""
+    tenant = SuperOfficeTenant(f"t-{uuid.uuid4().hex[:8]}", superoffice_emulator)
+    runtime = superoffice_emulator.app.runtime
+    marker = request.node.get_closest_marker("superoffice_fixtures")
+    if marker is not None:
+        tenant.reset(request.path.parent / str(marker.args[0]))
+    else:
+        runtime.database.ensure_tenant(tenant.name)
+    contract = request.node.get_closest_marker("superoffice_contract")
+    if contract is not None:
+        runtime.contracts[tenant.name] = _contract(
+            contract.args[0] if contract.args else None, "superoffice_contract"
+        )
+    yield tenant
+    runtime.database.drop_tenant(tenant.name)  # its faults too
+    runtime.contracts.pop(tenant.name, None)
+
+
+# -- the REST twin ------------------------------------------------------------------------------
+@dataclass
+class SuperOfficeRest:
+    """The tenant's REST endpoints and a ready ``requests`` session for them."""
+
+    tenant: SuperOfficeTenant
+    headers: dict[str, str]
+    """``Authorization`` and ``SO-AppToken`` as the session sends them: give them to any other client."""
+    session: Any
+    """A ``requests.Session`` with :attr:`headers` set."""
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT/<tenant>/api/v1``: what ``new WebApi(...)`` and friends point at is
+        :attr:`tenant`'s ``url``; paths below this one are the Agents endpoints."""
+        return f"{self.tenant.url}/api/v1"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        """``session.post`` below :attr:`base_url`, e.g. ``"Agents/Appointment/SetActivityStatus"``."""
+        kwargs.setdefault("timeout", 60)
+        return self.session.post(self.url(path), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", 60)
+        return self.session.get(self.url(path), **kwargs)
+
+    def as_user(
+        self, *, ticket: str | None = None, application_token: str | EllipsisType | None = ...
+    ) -> SuperOfficeRest:
+        """Another caller on the same tenant: ``ticket`` (``None``: no Authorization header)."""
+        token = self.headers.get("SO-AppToken") if application_token is ... else application_token
+        return _rest(self.tenant, ticket, token, self._closing)
+
+    def close(self) -> None:
+        for session in self._closing:
+            session.close()
+        self._closing.clear()
+
+    _closing: list[Any] = field(default_factory=list)
+
+
+def _rest(
+    tenant: SuperOfficeTenant, ticket: str | None, token: str | None, closing: list[Any]
+) -> SuperOfficeRest:
+    _, requests = _import_zeep()
+    headers = {}
+    if ticket is not None:
+        headers["Authorization"] = f"SOTicket {ticket}"
+    if token is not None:
+        headers["SO-AppToken"] = token
+    session = requests.Session()
+    session.headers.update(headers)
+    closing.append(session)
+    return SuperOfficeRest(tenant, headers, session, closing)
+
+
+@pytest.fixture
+def superoffice_rest(
+    superoffice_tenant: SuperOfficeTenant, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeRest]:
+    """The tenant's REST twin with a ``requests`` session whose ticket and application token are set."""
+    rest = _rest(
+        superoffice_tenant,
+        str(request.config.getini("superoffice_ticket")),
+        str(request.config.getini("superoffice_application_token")),
+        [],
+    )
+    yield rest
+    rest.close()
+
+
+# -- zeep clients -------------------------------------------------------------------------------
+class SuperOfficeClients:
+    """The ``superoffice_client`` factory: zeep clients for one tenant, closed after the test."""
+
+    def __init__(self, tenant: SuperOfficeTenant, ticket: str, application_token: str) -> None:
+        self.tenant = tenant
+        self.ticket = ticket
+        self.application_token = application_token
+        self._sessions: list[Any] = []
+
+    def __call__(
+        self,
+        service: str = "Appointment",
+        *,
+        ticket: str | EllipsisType | None = ...,
+        application_token: str | EllipsisType | None = ...,
+    ) -> Any:
+        """A zeep ``Client`` for ``service`` of the tenant; ``None`` leaves a header out."""
+        zeep, requests = _import_zeep()
+        session = requests.Session()
+        self._sessions.append(session)
+        client = zeep.Client(
+            self.tenant.wsdl_url(service), transport=zeep.Transport(session=session, operation_timeout=60)
+        )
+        token = self.application_token if application_token is ... else application_token
+        ticket = self.ticket if ticket is ... else ticket
+        headers: dict[str, Any] = {
+            "ApplicationToken": token,
+            "Credentials": None if ticket is None else {"Ticket": ticket},
+        }
+        port = _port(client)
+        port.binding_options["address"] = self.tenant.service_url(service)
+        declared = _declared_headers(port)
+        client.set_default_soapheaders(
+            {name: value for name, value in headers.items() if name in declared and value is not None}
+        )
+        return client
+
+    def close(self) -> None:
+        for session in self._sessions:
+            session.close()
+        self._sessions.clear()
+
+
+def _import_zeep() -> tuple[Any, Any]:
+    try:
+        import requests
+        import zeep
+    except ImportError as exc:
+        pytest.fail(
+            f"superoffice_client needs zeep, which is not installed ({exc}). "
+            "Install it: pip install 'zeep>=4.2'",
+            pytrace=False,
+        )
+    return zeep, requests
+
+
+def _port(client: Any) -> Any:
+    """The port ``client.service`` binds to: the WSDL's first service's first port."""
+    service = next(iter(client.wsdl.services.values()))
+    return next(iter(service.ports.values()))
+
+
+def _declared_headers(port: Any) -> set[str]:
+    """The in-header parts every operation of ``port`` declares in the WSDL."""
+    declared: set[str] | None = None
+    for operation in port.binding.all().values():
+        header = operation.input.header
+        names = {name for name, _ in header.type.elements} if header is not None else set()
+        declared = names if declared is None else declared & names
+    return declared or set()
+
+
+@pytest.fixture
+def superoffice_client(
+    superoffice_tenant: SuperOfficeTenant, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeClients]:
+    """A factory: ``superoffice_client("Appointment")`` is a zeep client for this test's tenant."""
+    clients = SuperOfficeClients(
+        superoffice_tenant,
+        ticket=str(request.config.getini("superoffice_ticket")),
+        application_token=str(request.config.getini("superoffice_application_token")),
+    )
+    yield clients
+    clients.close()

@@ -1,0 +1,83 @@
+"""The few lines a server logs when it listens: where everything is, and how to log in.
+
+    superoffice-emulator 0.1.0 listening on http://127.0.0.1:8080/ (werkzeug, in this process; database: ...)
+      SOAP       http://127.0.0.1:8080/Remote/Services86/Appointment.svc   WSDL: ...Appointment.svc?wsdl
+      Dashboard  http://127.0.0.1:8080/_emulator/ui/
+      Admin API  http://127.0.0.1:8080/_emulator/   OpenAPI: http://127.0.0.1:8080/_emulator/openapi.json
+      Logins     demo / demo   ticket 7T:1234abcxyzExample==
+
+The logins and tickets are those of the loaded fixtures. A password is shown when the fixture file
+gives it in plain text, or when the fixtures are the shipped demo data, whose users' passwords are
+their names (the convention ``scripts/make_fixtures.py`` hashes); a file that holds only a hash
+shows ``(hashed)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from superoffice_emulator import __version__
+from superoffice_emulator.server.preflight import shown_url
+from superoffice_emulator.settings import Settings, default_fixtures
+from superoffice_emulator.soap.operations import SERVICES
+from superoffice_emulator.storage.fixtures import Fixtures, UserFixture
+
+MAX_USERS = 8
+"""Users the banner names; the admin API's ``users`` lists them all."""
+
+
+def banner(settings: Settings, fixtures: Fixtures, host: str, port: int, how: str) -> str:
+    """The start-up text: its first line says ``listening on http://HOST:PORT/``."""
+    base = f"http://{_url_host(host)}:{port}"
+    lines = [
+        f"superoffice-emulator {__version__} listening on {base}/ ({how};"
+        f" database: {shown_url(settings.database_url)})"
+    ]
+    for index, service in enumerate(SERVICES):
+        endpoint = f"{_browsable(base, host)}/Remote/Services86/{service}.svc"
+        lines.append(f"  {'SOAP' if index == 0 else '':<10} {endpoint}   WSDL: {endpoint}?wsdl")
+    lines.append(
+        f"  {'':<10} tenant {settings.default_tenant}; other tenants at /<tenant>/Remote/Services86/..."
+    )
+    admin = f"{_browsable(base, host)}/_emulator"
+    lines.append(f"  {'Dashboard':<10} {admin}/ui/")
+    guard = "open" if settings.admin_token is None else "needs Authorization: Bearer <--admin-token>"
+    lines.append(f"  {'Admin API':<10} {admin}/   OpenAPI: {admin}/openapi.json   ({guard})")
+    lines.extend(_logins(settings, fixtures))
+    if fixtures.application_tokens:
+        need = "required" if settings.mode == "online" else "not checked in onsite mode"
+        lines.append(f"  {'App token':<10} {', '.join(fixtures.application_tokens)} ({need})")
+    return "\n".join(lines)
+
+
+def _logins(settings: Settings, fixtures: Fixtures) -> Iterator[str]:
+    demo = settings.fixtures.resolve() == default_fixtures().resolve()
+    users = fixtures.users
+    width = max((len(_login(user, demo)) for user in users[:MAX_USERS]), default=0)
+    for index, user in enumerate(users[:MAX_USERS]):
+        label = "Logins" if index == 0 else ""
+        tickets = f"   ticket {', '.join(user.tickets)}" if user.tickets else ""
+        yield f"  {label:<10} {_login(user, demo):<{width}}{tickets}".rstrip()
+    if len(users) > MAX_USERS:
+        yield f"  {'':<10} ... and {len(users) - MAX_USERS} more: GET /_emulator/users"
+    if not users:
+        yield f"  {'Logins':<10} none (the fixtures hold no users)"
+
+
+def _login(user: UserFixture, demo: bool) -> str:
+    if user.password is not None:
+        return f"{user.name} / {user.password}"
+    return f"{user.name} / {user.name if demo else '(hashed)'}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _browsable(base: str, host: str) -> str:
+    """``base`` with a wildcard address replaced by loopback, so that the URLs can be opened."""
+    if host in ("0.0.0.0", ""):
+        return base.replace(f"//{host}:", "//127.0.0.1:", 1)
+    if host == "::":
+        return base.replace("//[::]:", "//[::1]:", 1)
+    return base

@@ -1,0 +1,316 @@
+"""The emulator's WSGI app behind granian's RSGI interface, each request body read whole first.
+
+    from superoffice_emulator.server.rsgi import BufferedWsgi
+
+    rsgi_app = BufferedWsgi(create_app(settings), request_timeout=30, max_body_bytes=1 << 20, threads=4)
+
+A WSGI server hands the app a body that is still arriving, so a client that announces a ``Content-Length``
+and then stops sending holds the thread that reads it. Here the body is read on granian's event loop,
+where a stalled client costs nothing but its socket: a body that has not arrived within
+``request_timeout`` seconds is answered 408 (one timer checks every read in flight each ``late_interval``,
+at most a second, rather than one timer per request), one over ``max_body_bytes`` 413 (from its
+``Content-Length`` before a byte is read, or as soon as a chunked body grows past it), and the connection
+is closed after either. Only a complete body reaches the app. A request that ``calls`` takes (the
+emulator's SOAP and REST calls, :meth:`superoffice_emulator.app.EmulatorApp.call`) is answered from the
+scope's headers and the buffered bytes, with no WSGI environ; every other one goes to the WSGI app, on an
+environ built from the scope. A call with a small body runs, when ``inline`` (on SQLite), on the event
+loop itself, where a handoff to a thread would cost more than the call; should it be about to block
+(:mod:`superoffice_emulator.server.blocking` lists the steps: a password to verify, a ``latency`` fault,
+...) it stops before it has committed anything and runs again on one of a small pool of threads, as every
+other request does, so that it holds up its own connection only. Its answer goes back with one
+``response_bytes``.
+
+An answer that breaks off (an injected ``drop`` fault: a call's reply says so, a WSGI app's body iterator
+raises) gets its client's connection shut down before a byte of the answer is sent: RSGI has no call for
+that, so the adapter finds the connection's socket among the process's descriptors by its two addresses
+(:mod:`superoffice_emulator.server.connections`). Should that fail, the announced body is cut short
+instead; either way the client sees a dropped connection, never a made-up answer. The same module finds
+the connections that have sent no request within ``request_timeout`` (granian keeps a connection that
+never sends a byte); a sweep on the event loop shuts them down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Protocol
+
+from superoffice_emulator.server import blocking, web
+from superoffice_emulator.server.connections import SilentConnections, shut_down_connection
+from superoffice_emulator.server.web import Answer, Reply, answer_of
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger("emulator")
+
+INLINE_BODY_BYTES = 64 * 1024
+"""Requests with a larger body never run on the event loop (a batch of thousands of ids)."""
+
+
+class Headers(web.Headers, Protocol):
+    """granian's headers: by lower-case name, and all of them for a WSGI environ."""
+
+    def items(self) -> list[tuple[str, str]]: ...
+
+
+class Scope(Protocol):
+    """The part of granian's RSGI HTTP scope the adapter reads."""
+
+    proto: str
+    http_version: str
+    server: str
+    client: str
+    scheme: str
+    method: str
+    path: str
+    query_string: str
+    authority: str | None
+
+    @property
+    def headers(self) -> Headers: ...
+
+
+class HTTPProtocol(Protocol):
+    """The part of granian's RSGI HTTP protocol object the adapter uses."""
+
+    async def __call__(self) -> bytes: ...
+    def __aiter__(self) -> Any: ...
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None: ...
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any: ...
+
+
+class Calls(Protocol):
+    """Answers the requests it takes without a WSGI environ (``None``: the WSGI app answers)."""
+
+    def __call__(
+        self, method: str, path: str, host: str, headers: Headers, read_body: Callable[[], bytes]
+    ) -> Reply | None: ...
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than ``max_body_bytes``."""
+
+
+class BufferedWsgi:
+    """An RSGI app that reads each request body whole (within limits), then calls ``app`` on it."""
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        request_timeout: float,
+        max_body_bytes: int,
+        threads: int,
+        calls: Calls | None = None,
+        inline: bool = False,
+        on_close: Callable[[], object] | None = None,
+    ) -> None:
+        """``calls`` answers the requests it takes without a WSGI environ (the emulator's
+        :meth:`~superoffice_emulator.app.EmulatorApp.call`), on the event loop when ``inline`` (see the
+        module's doc); ``threads`` 0 runs every request there; ``on_close`` runs at shutdown."""
+        self.app = app
+        self.calls = calls
+        self.inline = inline
+        self.request_timeout = request_timeout
+        self.max_body_bytes = max_body_bytes
+        self.threads = threads
+        self.on_close = on_close
+        self.silent = SilentConnections(request_timeout)
+        self._pool: ThreadPoolExecutor | None = None
+        self._sweep: asyncio.TimerHandle | None = None
+        self._reading: dict[asyncio.Task[Any], float] = {}
+        """The requests whose body is being read, with the moment (``time.monotonic()``) it is due."""
+        self._late: set[asyncio.Task[Any]] = set()
+        """Those of them the sweep has cancelled: their body came too late."""
+        self.late_interval = min(1.0, max(0.05, request_timeout / 10))
+        """How often the reads are checked: a late body is answered 408 within this after the timeout."""
+        self._late_sweep: asyncio.TimerHandle | None = None
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.threads:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="emulator-call")
+        self._sweep = loop.call_later(self.silent.interval, self._sweep_silent, loop)
+        self._late_sweep = loop.call_later(self.late_interval, self._sweep_late, loop)
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sweep in (self._sweep, self._late_sweep):
+            if sweep is not None:
+                sweep.cancel()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self.on_close is not None:
+            self.on_close()
+
+    def _sweep_silent(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Shut down the connections that have sent nothing within the timeout; again later."""
+        try:
+            self.silent.sweep(time.monotonic())
+        except Exception:  # never the end of the sweeps
+            log.exception("the sweep of silent connections failed")
+        self._sweep = loop.call_later(self.silent.interval, self._sweep_silent, loop)
+
+    def _sweep_late(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel the body reads past their moment (one timer for all, not one per request); again later."""
+        now = time.monotonic()
+        for task, due in list(self._reading.items()):
+            if due <= now and task not in self._late:
+                self._late.add(task)
+                task.cancel()
+        self._late_sweep = loop.call_later(self.late_interval, self._sweep_late, loop)
+
+    async def __call__(self, scope: Scope, protocol: HTTPProtocol) -> None:
+        if scope.proto != "http":
+            return
+        self.silent.spoke(scope.client)
+        task = asyncio.current_task()
+        assert task is not None
+        self._reading[task] = time.monotonic() + self.request_timeout
+        try:
+            body = await self._read_body(scope, protocol)
+        except asyncio.CancelledError:
+            if task not in self._late:  # not the sweep's: the server is stopping
+                raise
+            task.uncancel()
+            protocol.response_bytes(
+                408,
+                _TEXT_CLOSE,
+                f"The request body did not arrive within {self.request_timeout:g} s "
+                "(request_timeout).\n".encode(),
+            )
+            return
+        except BodyTooLarge:
+            message = f"The request body is larger than {self.max_body_bytes} bytes (max_body_bytes).\n"
+            protocol.response_bytes(413, _TEXT_CLOSE, message.encode())
+            return
+        except Exception:  # the client went away, or sent a broken chunked body
+            log.debug("request body of %s %s not read", scope.method, scope.path, exc_info=True)
+            with contextlib.suppress(Exception):
+                protocol.response_bytes(400, _TEXT_CLOSE, b"The request body could not be read.\n")
+            return
+        finally:
+            del self._reading[task]
+            self._late.discard(task)  # cancelled as its read failed anyway: not kept
+        answer = self._answer_inline(scope, body)
+        if answer is None:
+            answer = await asyncio.get_running_loop().run_in_executor(self._pool, self._answer, scope, body)
+        status, headers, content, complete = answer
+        if complete:
+            protocol.response_bytes(status, headers, content)
+        else:
+            shut_down_connection(scope.server, scope.client)
+            protocol.response_stream(status, headers)  # and end it at once: the body is cut short
+
+    def _answer(self, scope: Scope, body: bytes) -> Answer:
+        """The answer of ``calls`` when it takes the request, else of the WSGI app."""
+        if self.calls is not None:
+            reply = self._call(scope, body)
+            if reply is not None:
+                return answer_of(reply, scope.method)
+        return call_wsgi(self.app, wsgi_environ(scope, body))
+
+    def _answer_inline(self, scope: Scope, body: bytes) -> Answer | None:
+        """The answer of a request run on the event loop, or ``None`` when it must run on the pool:
+        a request ``calls`` does not take, one with a large body, one about to block."""
+        if self._pool is None:
+            return self._answer(scope, body)
+        if not self.inline or self.calls is None or len(body) > INLINE_BODY_BYTES:
+            return None
+        try:
+            with blocking.on_event_loop():
+                reply = self._call(scope, body)
+        except blocking.WouldBlock:
+            return None
+        return None if reply is None else answer_of(reply, scope.method)
+
+    def _call(self, scope: Scope, body: bytes) -> Reply | None:
+        assert self.calls is not None
+        headers = scope.headers
+        host = headers.get("host") or scope.authority or scope.server.rpartition(":")[0]
+        return self.calls(scope.method, wsgi_path(scope), host, headers, lambda: body)
+
+    async def _read_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
+        length = scope.headers.get("content-length")
+        if length is not None:
+            if length.isdigit() and int(length) > self.max_body_bytes:
+                raise BodyTooLarge()
+            return await protocol()
+        chunks, size = [], 0
+        async for chunk in protocol:
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+_TEXT_CLOSE = [("content-type", "text/plain; charset=utf-8"), ("connection", "close")]
+
+_SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+def wsgi_path(scope: Scope) -> str:
+    """The request's path as WSGI spells it (PEP 3333: its bytes as latin-1), for calls too."""
+    path = scope.path
+    return path if path.isascii() else path.encode("utf-8").decode("latin-1")
+
+
+def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
+    """The WSGI environ (PEP 3333) of the request in ``scope`` whose whole body is ``body``."""
+    host, _, port = scope.server.rpartition(":")
+    client, _, client_port = scope.client.rpartition(":")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": wsgi_path(scope),
+        "QUERY_STRING": scope.query_string,
+        "SERVER_NAME": host,
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "REMOTE_ADDR": client,
+        "REMOTE_PORT": client_port,
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.scheme,
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for name, value in scope.headers.items():
+        key = _SPECIAL_HEADERS.get(name) or "HTTP_" + name.upper().replace("-", "_")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    if scope.authority and "HTTP_HOST" not in environ:
+        environ["HTTP_HOST"] = scope.authority
+    if body or "CONTENT_LENGTH" in environ:
+        environ["CONTENT_LENGTH"] = str(len(body))  # the body is whole: also for a chunked one
+    return environ
+
+
+def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:
+    """Run ``app`` on ``environ``: status, headers, body, and False when the body broke off."""
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return lambda data: None  # the write() callable; the emulator never uses it
+
+    result: Iterable[bytes] = app(environ, start_response)
+    complete = True
+    try:
+        content = b"".join(result)
+    except Exception:
+        content, complete = b"", False
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    return int(status.split(" ", 1)[0]), headers, content, complete

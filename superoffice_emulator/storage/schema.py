@@ -1,0 +1,179 @@
+"""The tables. Every row belongs to a tenant, so tenants share one database and never each other's data.
+
+The four activity tables follow contract B.2: keyed by the identifier's own column
+(``appointment_id``, ``sale_id``, ...), with the completed ``status`` (0..3), ``done``,
+owner ``associate_id`` and ``group_idx``, and NetServer's ``registered``/``updated``/
+``updated_associate_id``/``updatedCount`` bookkeeping.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+from superoffice_emulator.domain.activities import ActivityKind
+
+metadata = MetaData()
+
+TENANT = 64
+
+tenant = Table(
+    "emulator_tenant",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("created", DateTime, nullable=False),
+    Column("generation", BigInteger, nullable=False, default=0, server_default="0"),
+    # random at creation, one more at each change of the fault plan: see superoffice_emulator.storage.facts
+)
+
+
+def _activity_table(kind: ActivityKind) -> Table:
+    return Table(
+        kind.value,
+        metadata,
+        Column("tenant", String(TENANT), primary_key=True),
+        Column(kind.key, Integer, primary_key=True, autoincrement=False),
+        Column("title", String(200), nullable=False, default=""),
+        Column("status", SmallInteger, nullable=False, default=1),
+        Column("done", DateTime, nullable=True),
+        Column("associate_id", Integer, nullable=False),
+        Column("group_idx", Integer, nullable=False),
+        Column("registered", DateTime, nullable=False),
+        Column("updated", DateTime, nullable=True),
+        Column("updated_associate_id", Integer, nullable=False, default=0),
+        Column("updatedCount", Integer, nullable=False, default=0),
+    )
+
+
+activity_tables: dict[ActivityKind, Table] = {kind: _activity_table(kind) for kind in ActivityKind}
+
+role = Table(
+    "role",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("role_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+    Column("rights", Text, nullable=False),  # JSON: {table: [own, group, other]} as Level values
+)
+
+associate = Table(
+    "associate",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("associate_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(100), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("full_name", String(200), nullable=False),
+    Column("email", String(200), nullable=False),
+    Column("person_id", Integer, nullable=False),
+    Column("contact_id", Integer, nullable=False),
+    Column("group_id", Integer, nullable=False),
+    Column("role_id", Integer, nullable=False),
+    Column("user_type", String(40), nullable=False),
+    ForeignKeyConstraint(["tenant", "role_id"], ["role.tenant", "role.role_id"]),
+    Index("ix_associate_name", "tenant", "name", unique=True),
+)
+
+ticket = Table(
+    "ticket",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("ticket", String(200), primary_key=True),
+    Column("associate_id", Integer, nullable=False),
+    Column("last_used", DateTime, nullable=False),
+    Column("fixed", Boolean, nullable=False, default=False),
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
+)
+
+access_token = Table(
+    "access_token",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("token", String(400), primary_key=True),
+    Column("associate_id", Integer, nullable=False),
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
+)
+"""Bearer access tokens (REST, Online), registered per user in the fixtures; they never expire."""
+
+application_token = Table(
+    "application_token",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("token", String(200), primary_key=True),
+)
+
+sentry_denial = Table(
+    "sentry_denial",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("record_id", Integer, nullable=False),
+    Column("associate_id", Integer, nullable=True),  # NULL: denied to everyone
+    Index("ix_sentry_denial_record", "tenant", "kind", "record_id"),
+)
+
+journal = Table(
+    "emulator_journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("wire", String(10), nullable=False, default="soap"),
+    Column("service", String(40), nullable=False),
+    Column("operation", String(100), nullable=False),
+    Column("user", String(100), nullable=True),
+    Column("identifiers", Text, nullable=False),  # JSON list
+    Column("status", String(20), nullable=True),
+    Column("outcome", String(40), nullable=False),
+    Column("exception_type", String(100), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("duration_ms", Float, nullable=False),
+    Column("contract_warnings", Text, nullable=False, default="[]"),  # JSON list of sentences
+    Column("request_body", Text, nullable=True),  # NULL: not kept
+    Column("response_body", Text, nullable=True),
+    Index("ix_journal_tenant", "tenant", "id"),
+    sqlite_autoincrement=True,  # ids never reused after a clear: clients poll with since_id
+)
+
+fault = Table(
+    "emulator_fault",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("count", Integer, nullable=True),  # NULL: until removed
+    Column("identifiers", Text, nullable=False),  # JSON list, normalised (appointment_id=17)
+    Column("operation", String(100), nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Index("ix_fault_tenant", "tenant", "id"),
+    sqlite_autoincrement=True,  # ids never reused: DELETE faults/<id> names one rule only
+)
+"""Injected fault rules (:mod:`superoffice_emulator.storage.faults`): one plan for every worker process."""
+
+TENANT_TABLES: tuple[Table, ...] = (
+    fault,
+    sentry_denial,
+    application_token,
+    access_token,
+    ticket,
+    *activity_tables.values(),
+    associate,
+    role,
+    journal,
+    tenant,
+)
+"""Every table holding a tenant's rows, children before parents (the order to delete in)."""

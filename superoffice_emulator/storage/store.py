@@ -1,0 +1,360 @@
+"""One tenant's view of the database inside one transaction: the statements the domain needs.
+
+:class:`Statements` writes them with SQLAlchemy Core over :mod:`superoffice_emulator.storage.schema`'s
+tables, compiled once per dialect (:mod:`superoffice_emulator.storage.sql`); :class:`TenantStore` runs
+them on the transaction's cursor.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+
+from superoffice_emulator.domain.activities import (
+    ActivityKind,
+    ActivityRecord,
+    ActivityStatus,
+)
+from superoffice_emulator.domain.sentry import Level, TableRights, User
+from superoffice_emulator.domain.sessions import TicketRow
+from superoffice_emulator.storage import schema
+from superoffice_emulator.storage.facts import TenantFacts
+from superoffice_emulator.storage.sql import Dialect, Statement
+
+_a, _r, _t = schema.associate, schema.role, schema.ticket
+_USER_COLUMNS: tuple[ColumnElement[Any], ...] = (
+    _a.c.associate_id,
+    _a.c.name,
+    _a.c.group_id,
+    _a.c.role_id,
+    _r.c.name,
+    _r.c.rights,
+    _a.c.full_name,
+    _a.c.email,
+    _a.c.person_id,
+    _a.c.contact_id,
+    _a.c.user_type,
+)
+"""The columns :func:`user_from_row` reads, in its order."""
+_WITH_ROLE = _a.join(_r, and_(_r.c.tenant == _a.c.tenant, _r.c.role_id == _a.c.role_id))
+
+JOURNAL_COLUMNS: tuple[str, ...] = tuple(
+    column.key for column in schema.journal.columns if column is not schema.journal.autoincrement_column
+)
+"""The journal's columns a new entry gives: all but its id."""
+
+_TENANT: BindParameter[str] = bindparam("tenant")
+
+
+class Statements:
+    """The statements of a call's transaction in one dialect, each compiled once."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        a, t, j = _a, _t, schema.journal
+        self.find_ticket = Statement(
+            select(*_USER_COLUMNS, t.c.last_used, t.c.fixed)
+            .select_from(
+                t.join(_WITH_ROLE, and_(a.c.tenant == t.c.tenant, a.c.associate_id == t.c.associate_id))
+            )
+            .where(t.c.tenant == _TENANT, t.c.ticket == bindparam("ticket")),
+            dialect,
+        )
+        self.touch_ticket = Statement(
+            update(t)
+            .where(t.c.tenant == _TENANT, t.c.ticket == bindparam("ticket"))
+            .values(last_used=bindparam("now")),
+            dialect,
+        )
+        self.add_ticket = Statement(
+            insert(t).inline(), dialect, columns=("tenant", "ticket", "associate_id", "last_used", "fixed")
+        )
+        self.find_login = Statement(
+            select(*_USER_COLUMNS, a.c.password_hash)
+            .select_from(_WITH_ROLE)
+            .where(a.c.tenant == _TENANT, a.c.name == bindparam("name")),
+            dialect,
+        )
+        access = schema.access_token
+        self.find_access_token = Statement(
+            select(*_USER_COLUMNS)
+            .select_from(
+                access.join(
+                    _WITH_ROLE, and_(a.c.tenant == access.c.tenant, a.c.associate_id == access.c.associate_id)
+                )
+            )
+            .where(access.c.tenant == _TENANT, access.c.token == bindparam("token")),
+            dialect,
+        )
+        token = schema.application_token
+        self.has_token = Statement(
+            select(token.c.token).where(token.c.tenant == _TENANT, token.c.token == bindparam("token")),
+            dialect,
+        )
+        self.tenant_generation = Statement(
+            select(schema.tenant.c.generation).where(schema.tenant.c.tenant == _TENANT), dialect
+        )
+        self.journal_insert = Statement(insert(j).inline(), dialect, columns=JOURNAL_COLUMNS)
+        if self.journal_insert.names != JOURNAL_COLUMNS:  # add_journal_entry's values come in this order
+            raise TypeError(f"the journal's INSERT takes {self.journal_insert.names}")
+        self.journal_floor = Statement(
+            select(j.c.id)
+            .where(j.c.tenant == _TENANT)
+            .order_by(j.c.id.desc())
+            .limit(literal_column("1", Integer))
+            .offset(bindparam("keep", type_=j.c.id.type)),
+            dialect,
+        )
+        """The id just below a tenant's newest ``keep`` entries (no row when it has that many or fewer)."""
+        self.journal_trim = Statement(
+            delete(j).where(j.c.tenant == _TENANT, j.c.id <= bindparam("floor")), dialect
+        )
+        orphan = j.c.tenant.not_in(select(schema.tenant.c.tenant).scalar_subquery())
+        self.orphans_floor = Statement(
+            select(j.c.id)
+            .where(orphan)
+            .order_by(j.c.id.desc())
+            .limit(literal_column("1", Integer))
+            .offset(bindparam("keep", type_=j.c.id.type)),
+            dialect,
+        )
+        """The id just below the newest ``keep`` entries of tenants that do not exist."""
+        self.orphans_trim = Statement(delete(j).where(orphan, j.c.id <= bindparam("floor")), dialect)
+        self._selects: dict[tuple[ActivityKind, int], Statement] = {}
+        self._updates: dict[tuple[ActivityKind, int], Statement] = {}
+
+    def select_activities(self, kind: ActivityKind, count: int) -> Statement:
+        """Owner, group and "explicitly denied to this user" of ``count`` records of ``kind``.
+
+        Values: ``kind`` (its value), ``associate_id`` (the user's), ``tenant``, ``ids``.
+        """
+        bucket = self.dialect.id_bucket(count)
+        statement = self._selects.get((kind, bucket))
+        if statement is None:
+            x, d = schema.activity_tables[kind], schema.sentry_denial
+            key = x.c[kind.key]
+            denied = exists().where(
+                d.c.tenant == x.c.tenant,
+                d.c.kind == bindparam("kind"),
+                d.c.record_id == key,
+                or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
+            )
+            statement = self._selects[kind, bucket] = Statement(
+                select(key, x.c.associate_id, x.c.group_idx, denied).where(
+                    x.c.tenant == _TENANT, self.dialect.ids_match(key, "ids", bucket)
+                ),
+                self.dialect,
+                lists=("ids",),
+            )
+        return statement
+
+    def update_status(self, kind: ActivityKind, count: int) -> Statement:
+        """Set status, done and the bookkeeping of ``count`` records of ``kind``.
+
+        Values: ``status``, ``done``, ``updated``, ``updated_associate_id``, ``tenant``, ``ids``.
+        """
+        bucket = self.dialect.id_bucket(count)
+        statement = self._updates.get((kind, bucket))
+        if statement is None:
+            x = schema.activity_tables[kind]
+            statement = self._updates[kind, bucket] = Statement(
+                update(x)
+                .where(x.c.tenant == _TENANT, self.dialect.ids_match(x.c[kind.key], "ids", bucket))
+                .values(
+                    status=bindparam("status"),
+                    done=bindparam("done"),
+                    updated=bindparam("updated"),
+                    updated_associate_id=bindparam("updated_associate_id"),
+                    updatedCount=x.c.updatedCount + literal_column("1"),
+                ),
+                self.dialect,
+                lists=("ids",),
+            )
+        return statement
+
+
+@functools.cache
+def statements_for(dialect: Dialect) -> Statements:
+    """The call's statements of ``dialect``, compiled once per process."""
+    return Statements(dialect)
+
+
+@functools.lru_cache(maxsize=256)
+def decode_rights(text: str) -> Mapping[str, TableRights]:
+    """Role rights as stored (JSON ``{table: [own, group, other]}``) → ``TableRights`` per table."""
+    raw: dict[str, list[int]] = json.loads(text)
+    return {table: TableRights(*(Level(v) for v in levels)) for table, levels in raw.items()}
+
+
+def encode_rights(rights: Mapping[str, TableRights]) -> str:
+    return json.dumps(
+        {t: [r.own.value, r.group.value, r.other.value] for t, r in sorted(rights.items())},
+        separators=(",", ":"),
+    )
+
+
+def user_from_row(row: Sequence[Any]) -> User:
+    """A ``User`` from the user columns of :class:`Statements`, in their order."""
+    return _user(tuple(row[:11]))
+
+
+@functools.lru_cache(maxsize=256)
+def _user(row: tuple[Any, ...]) -> User:
+    """Users are immutable and few, and every call reads one: each is built once."""
+    return User(
+        associate_id=row[0],
+        name=row[1],
+        group_id=row[2],
+        role_id=row[3],
+        role_name=row[4],
+        rights=decode_rights(row[5]),
+        full_name=row[6],
+        email=row[7],
+        person_id=row[8],
+        contact_id=row[9],
+        user_type=row[10],
+    )
+
+
+class TenantStore:
+    """Implements ``ActivityStore`` and ``SessionStore`` for ``tenant`` in one open transaction.
+
+    It runs :class:`Statements` on the transaction's DB-API cursor; the transaction is
+    :meth:`superoffice_emulator.storage.database.Database.transaction`'s. With ``facts`` (the tenant's,
+    read under its generation in this transaction) application tokens and fixture tickets are looked up
+    there first.
+    """
+
+    def __init__(
+        self, cursor: Any, tenant: str, statements: Statements, facts: TenantFacts | None = None
+    ) -> None:
+        self.cursor = cursor
+        self.tenant = tenant
+        self.sql = statements
+        self.facts = facts
+
+    def _run(self, statement: Statement, **values: Any) -> None:
+        self.cursor.execute(statement.text, statement.params(values))
+
+    def _one(self, statement: Statement, **values: Any) -> Sequence[Any] | None:
+        self.cursor.execute(statement.text, statement.params(values))
+        row = self.cursor.fetchone()
+        return None if row is None else statement.row(row)
+
+    def generation(self) -> int | None:
+        """The tenant's generation (:mod:`superoffice_emulator.storage.facts`); ``None`` when it does not
+        exist."""
+        row = self._one(self.sql.tenant_generation, tenant=self.tenant)
+        return None if row is None else int(row[0])
+
+    def tenant_exists(self) -> bool:
+        return self.facts is not None or self.generation() is not None
+
+    # -- activities -------------------------------------------------------------------------
+    def fetch_activities(
+        self, kind: ActivityKind, ids: Collection[int], associate_id: int
+    ) -> dict[int, ActivityRecord]:
+        wanted = list(ids)
+        statement = self.sql.select_activities(kind, len(wanted))
+        values = {"kind": kind.value, "associate_id": associate_id, "tenant": self.tenant, "ids": wanted}
+        self.cursor.execute(statement.text, statement.params(values))
+        rows = statement.rows(self.cursor.fetchall())
+        return {row[0]: ActivityRecord(row[0], row[1], row[2], row[3]) for row in rows}
+
+    def update_status(
+        self,
+        kind: ActivityKind,
+        ids: Collection[int],
+        status: ActivityStatus,
+        associate_id: int,
+        now: datetime,
+    ) -> None:
+        wanted = list(ids)
+        self._run(
+            self.sql.update_status(kind, len(wanted)),
+            status=int(status),
+            done=now if status is ActivityStatus.Completed else None,
+            updated=now,
+            updated_associate_id=associate_id,
+            tenant=self.tenant,
+            ids=wanted,
+        )
+
+    # -- sessions ---------------------------------------------------------------------------
+    def find_ticket(self, ticket: str) -> TicketRow | None:
+        facts = self.facts
+        if facts is not None and (known := facts.fixture_tickets.get(ticket)) is not None:
+            return known
+        row = self._one(self.sql.find_ticket, tenant=self.tenant, ticket=ticket)
+        if row is None:
+            return None
+        found = TicketRow(user_from_row(row), row[11], row[12])
+        if facts is not None:
+            facts.remember_ticket(ticket, found)
+        return found
+
+    def touch_ticket(self, ticket: str, now: datetime) -> None:
+        self._run(self.sql.touch_ticket, now=now, tenant=self.tenant, ticket=ticket)
+
+    def find_access_token(self, token: str) -> User | None:
+        row = self._one(self.sql.find_access_token, tenant=self.tenant, token=token)
+        return None if row is None else user_from_row(row)
+
+    def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
+        self._run(
+            self.sql.add_ticket,
+            tenant=self.tenant,
+            ticket=ticket,
+            associate_id=associate_id,
+            last_used=now,
+            fixed=False,
+        )
+
+    def find_login(self, name: str) -> tuple[User, str] | None:
+        row = self._one(self.sql.find_login, tenant=self.tenant, name=name)
+        return None if row is None else (user_from_row(row), row[11])
+
+    def has_application_token(self, token: str) -> bool:
+        facts = self.facts
+        if facts is not None and token in facts.application_tokens:
+            return True
+        registered = self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
+        if facts is not None:
+            facts.remember_token(token, registered)
+        return registered
+
+    # -- journal ----------------------------------------------------------------------------
+    def add_journal_entry(self, values: list[Any]) -> None:
+        """One journal row: ``values`` in ``JOURNAL_COLUMNS``' order, the first (the tenant) the store's."""
+        statement = self.sql.journal_insert
+        self.cursor.execute(statement.text, statement.params_in_order(values))
+
+    def trim_journal(self, keep: int) -> None:
+        """Delete all but the tenant's newest ``keep`` journal entries."""
+        row = self._one(self.sql.journal_floor, tenant=self.tenant, keep=keep)
+        if row is not None:
+            self._run(self.sql.journal_trim, tenant=self.tenant, floor=row[0])
+
+    def trim_orphan_journal(self, keep: int) -> None:
+        """Delete all but the newest ``keep`` journal entries of all tenants that do not exist."""
+        row = self._one(self.sql.orphans_floor, keep=keep)
+        if row is not None:
+            self._run(self.sql.orphans_trim, floor=row[0])
