@@ -1,4 +1,4 @@
-"""Settings declared once: the CLI, ``superoffice_emulator.server.wsgi`` and the README follow the same
+"""Settings declared once: the CLI, ``superoffice_emulator.server.wsgi`` and docs/configuration.md follow the same
 declarations."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from superoffice_emulator.settings import (
 )
 from tests.support.settings import every_setting_changed
 
-README = Path(__file__).parent.parent / "README.md"
+CONFIGURATION = Path(__file__).parent.parent / "docs" / "configuration.md"
 
 # (variable, value): refused by every entry point, the CLI and superoffice_emulator.server.wsgi alike
 REFUSED = [
@@ -47,8 +47,8 @@ REFUSED = [
 ]
 
 
-def test_the_readme_holds_the_table_the_declarations_make() -> None:
-    assert markdown_table() in README.read_text()
+def test_the_configuration_page_holds_the_table_the_declarations_make() -> None:
+    assert markdown_table() in CONFIGURATION.read_text(encoding="utf-8")
 
 
 def test_every_declared_setting_is_an_option_of_serve_with_its_variable() -> None:
