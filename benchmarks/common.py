@@ -32,6 +32,8 @@ from typing import IO
 QUICK = os.environ.get("BENCH_QUICK", "").strip().lower() not in ("", "0", "false", "no")
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+"""The servers ``compare`` measures the emulator against, with their ``compare.sh`` and wrk script."""
 APPOINTMENT = "/Remote/Services86/Appointment.svc"
 WSDL = APPOINTMENT + "?wsdl"
 TICKET = "7T:1234abcxyzExample=="
@@ -47,7 +49,7 @@ def q(full: int, quick: int) -> int:
 
 
 def soap_request(identifiers: Sequence[str], status: str = "Completed") -> bytes:
-    """The peers' request (``../shared/bench/req11.xml``) with ``identifiers`` in its array."""
+    """The peers' request (``benchmarks/peers/req11.xml``) with ``identifiers`` in its array."""
     items = "".join(f"<a:string>{i}</a:string>" for i in identifiers)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -98,7 +100,7 @@ class Wire:
         return status == self.status and (self.marker is None or self.marker in data)
 
 
-SOAP = Wire("SOAP", APPOINTMENT, HEADERS, HERE / "post.lua", ONE_ID, 200, SUCCEEDED)
+SOAP = Wire("SOAP", APPOINTMENT, HEADERS, PEERS / "post.lua", ONE_ID, 200, SUCCEEDED)
 REST = Wire("REST", REST_CALL, REST_HEADERS, HERE / "post_rest.lua", REST_ONE_ID, 204)
 WIRES = {"soap": SOAP, "rest": REST}
 
@@ -443,7 +445,7 @@ def wrk(
     body: bytes,
     connections: int,
     seconds: float,
-    script: Path = HERE / "post.lua",
+    script: Path = PEERS / "post.lua",
     prefix: Sequence[str] = (),
 ) -> Load:
     """wrk with one thread and ``connections`` keep-alive connections for ``seconds`` (whole seconds);

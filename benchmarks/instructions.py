@@ -1,9 +1,9 @@
-"""N one-id calls in-process, for counting a call's instructions with valgrind (README, Performance).
+"""N one-id calls in-process, for counting a call's instructions with valgrind (docs/performance.md).
 
     python -m benchmarks.instructions rsgi 300     # through server.rsgi.BufferedWsgi, as serve runs it
     python -m benchmarks.instructions wsgi 300     # the WSGI app, called as a server calls it
 
-Counted as the README's figures were::
+Counted so::
 
     for n in 300 1300; do
         valgrind --tool=callgrind --callgrind-out-file=cg.$n python -m benchmarks.instructions rsgi $n

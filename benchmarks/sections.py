@@ -25,7 +25,7 @@ from benchmarks.common import ONE_ID, WSDL, InProcess, Server, Table, mib, ms, q
 
 Section = Callable[[Table, Path], None]
 
-CONNECTIONS = 4  # as ../shared/bench/compare.sh
+CONNECTIONS = 4  # as benchmarks/peers/compare.sh
 
 
 def _sqlite(work: Path, name: str) -> str:
@@ -99,7 +99,7 @@ def stalled(table: Table, work: Path) -> None:
 
     With one worker (the default) and two: four such sockets open, one client's one-id calls one
     after the other on a keep-alive connection; then how long the stalled clients waited for their
-    answer (``--request-timeout 5``). Issue 13 asks for a p99 under 50 ms. Then one call while
+    answer (``--request-timeout 5``); the goal is a p99 under 50 ms. Then one call while
     more connections than granian holds are open and send nothing.
     """
     calls, timeout, held = q(500, 150), 5, 4
@@ -182,7 +182,7 @@ def _silent_connections(table: Table, work: Path) -> None:
 
 
 def mixed_load(table: Table, work: Path) -> None:
-    """Issue 13's load figure: 50 clients for 20 s on the default server, valid and invalid batches.
+    """The load figure: 50 clients for 20 s on the default server, valid and invalid batches.
 
     The bodies, in turn: one id; 100 ids; a read-only user's batch (a Sentry refusal); an unknown
     ticket (a session failure); ids that do not exist (the documented no-op). Every answer is
@@ -397,40 +397,21 @@ def memory(table: Table, work: Path) -> None:
     )
 
 
-def compare_script() -> Path:
-    return Path(os.environ.get("BENCH_COMPARE_SH", common.ROOT.parent / "shared" / "bench" / "compare.sh"))
-
-
 def compare(table: Table, work: Path) -> None:
-    """``../shared/bench/compare.sh`` with our server beside the raw, spyne and node peers, one process each.
+    """``benchmarks/peers/compare.sh`` with our server beside the raw, spyne and node peers, one process each.
 
     BENCH_COMPARE_SERVER picks ours: ``granian:1`` (the default: ``serve --workers 1``, granian as
     the Python peers have it) or ``cli`` (``serve``, werkzeug); BENCH_COMPARE_WIRES the wires
     (``soap rest`` by default): one run of the script per wire, since the script sends one request
-    to every server. For REST it runs from a copy of the script's folder whose ``post.lua`` adds
-    the REST headers to a JSON request (``benchmarks/compare_post.lua``); ROUNDS, DUR and CONNS
-    pass through. The SOAP run also serves :mod:`benchmarks.sketch` as a second server of ours.
+    to every server (the peers answer SOAP; the wrk script sends a JSON request with the REST
+    twin's headers). ROUNDS, DUR and CONNS pass through. The SOAP run also serves
+    :mod:`benchmarks.sketch` as a second server of ours.
     """
-    script = compare_script()
-    if not script.exists():
-        table.add("compare", "skipped", "-", f"{script} not found (set BENCH_COMPARE_SH)")
+    if not common.has_wrk():
+        table.add("compare", "skipped", "-", "needs wrk (compare.sh drives every server with it)")
         return
     for name in os.environ.get("BENCH_COMPARE_WIRES", "soap rest").split():
-        _compare_wire(table, work, script, common.WIRES[name])
-
-
-def _rest_compare_script(script: Path, work: Path) -> tuple[Path, Path]:
-    """A folder beside the real one: its files linked, its ``post.lua`` REST-aware; and the request."""
-    folder = work / "compare-rest"
-    folder.mkdir(exist_ok=True)
-    for source in script.parent.iterdir():
-        target = folder / source.name
-        if source.name != "post.lua" and not target.exists():
-            target.symlink_to(source)
-    (folder / "post.lua").write_bytes((common.HERE / "compare_post.lua").read_bytes())
-    request = work / "rest-one-id.json"
-    request.write_bytes(common.REST_ONE_ID)
-    return folder / script.name, request
+        _compare_wire(table, work, common.PEERS / "compare.sh", common.WIRES[name])
 
 
 def _sketch_command(work: Path) -> str:
@@ -454,7 +435,8 @@ def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> 
     command = "exec " + common.shell_command(common.server_argv(kind, "$PORT", f"sqlite:///{database}"))
     env = {**os.environ, "EMULATOR_CMD": f"cd {shlex.quote(str(common.ROOT))} && {command}"}
     if wire is common.REST:
-        script, request = _rest_compare_script(script, work)
+        request = work / "rest-one-id.json"  # post.lua sends a .json file with the REST headers
+        request.write_bytes(common.REST_ONE_ID)
         env.update(EMULATOR_URL=wire.path, EMULATOR_REQ=str(request))
     else:
         env.update(EMULATOR2_NAME="sketch", EMULATOR2_CMD=_sketch_command(work))
@@ -504,11 +486,11 @@ def _compare_wire(table: Table, work: Path, script: Path, wire: common.Wire) -> 
 
 
 def interfaces(table: Table, work: Path) -> None:
-    """What granian's interface costs, beside what the app costs (issue 13's choice of server).
+    """What granian's interface costs, beside what the app costs (the choice of server).
 
-    The emulator under granian's WSGI interface with one thread (what ``serve --workers 1`` was
-    until issue 13: quick, but a client that stops sending its body stops it) and under ``serve``
-    (RSGI, each body read on the event loop first); then :mod:`benchmarks.standin`, the same fixed
+    The emulator under granian's WSGI interface with one thread (quick, but a client that stops
+    sending its body stops it) and under ``serve`` (RSGI, each body read on the event loop first);
+    then :mod:`benchmarks.standin`, the same fixed
     work per request under WSGI, bare RSGI and the emulator's RSGI adapter. Where ``taskset``
     exists every server runs on the last CPU and wrk on the first, so that where the scheduler
     puts the threads (it moves figures by a third between runs on two CPUs) is the same for all.

@@ -252,7 +252,7 @@ def handle(body: bytes, content_type: str, action: str) -> bytes:
             load(db, row[0])
         if facts.faults:
             raise Refused("fault rules")
-        # -- stage: session
+        # -- stage: token and ticket
         if not token or token not in facts.tokens:
             raise Refused("application token")
         if not ticket:

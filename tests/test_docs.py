@@ -45,7 +45,7 @@ WRITTEN_ADDRESS = "127.0.0.1:8080"
 
 EXPECTED: dict[str, list[str]] = {
     "soap-curl": [">true</Succeeded>", "SetActivityStatusResponse"],
-    "soap-seed": [">true</Succeeded>", "http://www.w3.org/2003/05/soap-envelope"],
+    "soap-12": [">true</Succeeded>", "http://www.w3.org/2003/05/soap-envelope"],
     "zeep": ["Succeeded: three activities are Completed"],
     "rest-curl": ["HTTP/1.1 204"],
     "rest-403": ["SuperOffice.Exceptions.SoSentryException", "HTTP 403"],

@@ -1,5 +1,5 @@
-"""Settings declared once: the CLI, ``superoffice_emulator.server.wsgi`` and docs/configuration.md follow the same
-declarations."""
+"""Settings declared once: the CLI, ``superoffice_emulator.server.wsgi`` and docs/configuration.md
+follow the same declarations."""
 
 from __future__ import annotations
 

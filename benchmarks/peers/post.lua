@@ -1,5 +1,5 @@
--- wrk script for ../shared/bench/compare.sh with the REST twin: its post.lua, plus the REST headers
--- when the request file in $REQ is JSON (the emulator's REST case; the peers keep their SOAP request).
+-- wrk script: POST the request file in $REQ. A SOAP request (the peers', and the emulator's SOAP case)
+-- goes with its SOAPAction; a JSON one (the emulator's REST case) with the REST twin's headers.
 wrk.method = "POST"
 local path = os.getenv("REQ")
 local f = assert(io.open(path, "rb")); wrk.body = f:read("*a"); f:close()
