@@ -265,18 +265,31 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -
                 latency = 0 if fault is None else fault.latency_ms
                 entry = _entry(arrival, command, now, done, caller, reply.body, latency)
             database.record(store, entry)
-        if fault is not None and fault.kind == "latency":
-            time.sleep(fault.latency_ms / 1000)  # committed, no lock held; never on an event loop
-        _log(arrival, entry)
-        return reply
     except Exception as exc:
-        outcome = _failure(arrival, exc)
-    # the call's transaction rolled back: its journal row gets one of its own, which makes no tenant
+        return _failed(runtime, arrival, command, now, caller, exc, encode)
+    if fault is not None and fault.kind == "latency":
+        time.sleep(fault.latency_ms / 1000)  # committed, no lock held; never on an event loop
+    _log(arrival, entry)
+    return reply
+
+
+def _failed(
+    runtime: Runtime,
+    arrival: Arrival,
+    command: Command | None,
+    now: datetime,
+    caller: str | None,
+    exc: Exception,
+    encode: Encode[E],
+) -> E:
+    """The reply to a call that raised ``exc``, whose transaction (if it began) rolled back; its
+    journal row is written in a transaction of its own, which makes no tenant."""
+    outcome = _failure(arrival, exc)
     reply = encode(outcome)
     entry = _entry(arrival, command, now, outcome, caller, reply.body)
     try:
-        with database.transaction(arrival.tenant, create=False) as store:
-            database.record(store, entry)
+        with runtime.database.transaction(arrival.tenant, create=False) as store:
+            runtime.database.record(store, entry)
     except StorageError:
         log.exception("could not write the journal entry")
     _log(arrival, entry)
@@ -286,8 +299,8 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -
 def _verified_password(runtime: Runtime, command: Command) -> str | None:
     """The stored hash a login's or a call's password matches (``None``: none, or no password).
 
-    Read without the writer's lock and verified outside any lock: a verification costs tens of
-    milliseconds. For a tenant not made yet, the fixtures answer as they would make it.
+    Read without the writer's lock and verified outside any lock (Argon2 is made to be slow). For a
+    tenant not made yet, the fixtures answer as they would make it.
     """
     arguments, credentials = command.arguments, command.credentials
     online = runtime.settings.mode == "online"

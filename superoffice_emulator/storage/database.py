@@ -75,6 +75,13 @@ class Database:
         self._facts = FactsCache()
 
     @property
+    def event_loop_safe(self) -> bool:
+        """Whether a server may run calls on its event loop (:mod:`superoffice_emulator.server.blocking`):
+        on SQLite, whose steps that wait say so; not on PostgreSQL, whose every statement waits for the
+        network."""
+        return self.engine.dialect.name == "sqlite"
+
+    @property
     def journal_size(self) -> int:
         """The entries the request journal keeps per tenant."""
         return self._journal.size
@@ -117,7 +124,7 @@ class Database:
         if generation is None and create:
             # a tenant's first call, or one dropped meanwhile (perhaps by another worker
             # process): made from the fixtures and committed, whatever the call then does;
-            # milliseconds of work, so not on a server's event loop
+            # too much work for a server's event loop
             blocking.about_to_block()
             self._create(transaction.cursor, tenant, self.fixtures)
             transaction.commit_and_begin()
@@ -137,7 +144,7 @@ class Database:
         """``tenant``'s application tokens and password hashes, read without the writer's lock; for a
         tenant not made yet, the fixtures' (as they would make it).
 
-        They are read to verify a password next, tens of milliseconds of CPU: a call on a server's
+        They are read to verify a password next (Argon2, made to be slow): a call on a server's
         event loop moves to a thread first.
         """
         blocking.about_to_block()
