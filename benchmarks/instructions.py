@@ -71,7 +71,12 @@ async def _through_rsgi(emulator: InProcess, count: int) -> None:
 
     app = emulator.app
     adapter = BufferedWsgi(
-        app, request_timeout=30, max_body_bytes=1 << 20, threads=1, calls=app.call, inline=app.calls_inline
+        app,
+        request_timeout=30,
+        max_body_bytes=1 << 20,
+        threads=1,
+        reply_to_call=app.reply_to_call,
+        calls_on_loop=app.runtime.database.event_loop_safe,
     )
     loop = asyncio.get_running_loop()
     adapter.__rsgi_init__(loop)

@@ -79,6 +79,6 @@ def __getattr__(name: str) -> Any:
         request_timeout=30,
         max_body_bytes=1 << 20,
         threads=THREADS,
-        calls=call,
-        inline=True,
+        reply_to_call=call,
+        calls_on_loop=True,
     )

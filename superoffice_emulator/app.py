@@ -1,4 +1,4 @@
-"""The WSGI application: the SOAP calls, and the small apps for everything else (WSDL, admin, dashboard).
+"""The WSGI application: the SOAP and REST calls, and the small apps for everything else.
 
     from superoffice_emulator.app import create_app
     from superoffice_emulator.settings import Settings
@@ -6,19 +6,10 @@
     app = create_app(Settings(database_url="sqlite:///crm.db"))
     # app is a WSGI callable; app.runtime holds the settings, database and clock.
 
-Every POST to a SOAP path (``[/{tenant}]/Remote/Services86/<service>.svc``) takes one way,
-:func:`superoffice_emulator.soap.endpoint.answer`, from the request's method, path, headers and body: no
-werkzeug request or response on it; every POST to a REST call
-(``[/{tenant}]/api/v1/Agents/<agent>/<operation>``) likewise takes
-:func:`superoffice_emulator.rest.endpoint.answer`. :meth:`EmulatorApp.call` is that way, the same from the
-WSGI environ and from granian's RSGI scope (:mod:`superoffice_emulator.server.rsgi`, with no environ built
-for a call). Every other request goes to :class:`Site`, werkzeug's request and routing over the small apps
-the factory mounts (each a :class:`~superoffice_emulator.server.web.Mount` with its own rules, as flask
-mounts blueprints): the index, the SOAP paths' GET (WSDL), the REST twin's discovery pages, the admin API,
-the dashboard. ``_failure`` is the one error handler of both: an HTTP error as plain text, anything
-unexpected as a 500 whose details only the log has.
-
-Nothing is built at import time: every call to :func:`create_app` makes an independent emulator.
+A POST to a call's path takes :meth:`EmulatorApp.reply_to_call` (the same under WSGI and RSGI, with no
+werkzeug request on the way); every other request goes to :class:`Site`, werkzeug's routing over the
+small apps the factory mounts (index, WSDL, REST discovery, admin API, dashboard). ``_failure`` is
+the one error handler of both. Nothing is built at import time.
 """
 
 from __future__ import annotations
@@ -74,23 +65,21 @@ class Site:
 
 
 class EmulatorApp:
-    """The WSGI callable of one emulator instance; :meth:`call` answers a call without WSGI."""
+    """The WSGI callable of one emulator instance; :meth:`reply_to_call` answers a call without WSGI."""
 
     def __init__(self, runtime: Runtime, site: Site) -> None:
         self.runtime = runtime
         self.site = site
         self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
-        self.calls_inline = runtime.database.engine.dialect.name == "sqlite"
-        """Whether calls may run on a server's event loop (:mod:`superoffice_emulator.server.blocking`): on
-        SQLite;
-        not on PostgreSQL, whose every statement waits for the network."""
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "")
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
         limit = self.runtime.settings.max_body_bytes
-        reply = self.call(method, path, host, EnvironHeaders(environ), lambda: read_environ(environ, limit))
+        reply = self.reply_to_call(
+            method, path, host, EnvironHeaders(environ), lambda: read_environ(environ, limit)
+        )
         if reply is None:
             try:
                 return self._page(environ, start_response, method, path, host)
@@ -98,7 +87,7 @@ class EmulatorApp:
                 reply = _failure(exc, method, path)
         return web.send(reply, environ, start_response)
 
-    def call(
+    def reply_to_call(
         self, method: str, path: str, host: str, headers: Headers, read_body: Callable[[], bytes]
     ) -> Reply | None:
         """The answer to a SOAP or REST call (a POST to a call's path), the same under any server;
@@ -115,9 +104,9 @@ class EmulatorApp:
             if refusal is not None:
                 return refusal
             if soap is not None:
-                return endpoint.answer(self.runtime, headers, read_body, soap.group(1), soap.group(2))
+                return endpoint.reply(self.runtime, headers, read_body, soap.group(1), soap.group(2))
             assert rest is not None
-            return rest_endpoint.answer(self.runtime, headers, read_body, *rest.groups())
+            return rest_endpoint.reply(self.runtime, headers, read_body, *rest.groups())
         except Exception as exc:
             return _failure(exc, method, path)
 

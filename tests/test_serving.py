@@ -225,7 +225,9 @@ def test_a_call_about_to_block_on_the_event_loop_runs_again_on_a_thread() -> Non
         def response_bytes(self, status: int, headers: object, body: bytes) -> None:
             sent.append((status, body))
 
-    adapter = BufferedWsgi(app, request_timeout=5, max_body_bytes=100, threads=1, calls=calls, inline=True)
+    adapter = BufferedWsgi(
+        app, request_timeout=5, max_body_bytes=100, threads=1, reply_to_call=calls, calls_on_loop=True
+    )
 
     async def serve_one() -> None:
         loop = asyncio.get_running_loop()

@@ -1,37 +1,15 @@
-"""The call pipeline: one emulated operation, from a decoded command to its outcome, for any wire.
+"""The call pipeline: one emulated operation, from a wire's request to its reply, for every wire.
 
-A wire (SOAP today, the REST twin next) is a codec around :func:`run`::
+A wire (SOAP, REST) is a codec around :func:`run`::
 
-    arrival = Arrival("soap", tenant, service, request_body=body)   # what the journal knows at once
-    reply = calls.run(runtime, arrival, codec.decode, codec.encode)  # bytes -> Command -> Outcome -> reply
+    arrival = Arrival("soap", tenant, service, request_body=body)
+    reply = pipeline.run(runtime, arrival, codec.decode, codec.encode)
 
-:func:`run` calls the codec's ``decode`` (so that a request it cannot read is journaled and
-logged like any other), then checks the application token and the credentials (a ticket, or a
-user name and password), applies the tenant's injected faults, runs the domain operation in one
-transaction that also writes the journal entry, and translates every failure into an
-:data:`Outcome`: nothing raised here ever reaches a codec. The journal keeps the request's raw
-body and the encoded reply's: a call that succeeds in its own transaction has its reply encoded
-inside it, before the commit, so that its one journal row has the response body (no second
-write). The codec only maps bytes to a :class:`Command` and an :data:`Outcome` to bytes; it
-never catches an exception of its own.
-
-Injected faults: ``sentry`` and ``session`` come back as :class:`Failed`, like a real refusal; ``latency``
-is served here (the pipeline waits, then the call goes on); the transport faults (``http500``,
-``http503``, ``drop``, ``malformed``) come back as :class:`Injected`, which the codec shows instead of its
-answer (:func:`superoffice_emulator.server.web.injected` does the wire-independent ones).
-
-A wire's codec maps its credentials (SOAP: ``Credentials/Ticket`` → :class:`Ticket`; REST
-(:mod:`superoffice_emulator.rest`): ``SOTicket`` → :class:`Ticket`, ``Basic`` → :class:`Password`,
-``Bearer`` → :class:`AccessToken`, anything it cannot use → :class:`Unusable`) and its body to
-a :class:`Command`, and each outcome to its own form (SOAP: ``ExceptionInfo`` or a Fault; REST:
-204 for :class:`Succeeded`, an HTTP status and a JSON body with :class:`Failed`'s facts). An
-operation is one arguments class here (:data:`SERVICES`) and, per wire, a reader and a writer.
-
-Contract warnings (``--contract lenient``): while it decodes, a codec appends to
-``arrival.contract_warnings`` a sentence for each point where the real service would have
-refused the request or read it differently; the journal entry and the log line carry them,
-whatever the outcome. A refusal's :class:`Refused` keeps the ``ClientFault``'s ``kind``, which
-each codec maps to its wire (SOAP: WCF's ``a:DeserializationFailed``, ``a:ActionNotSupported``).
+:func:`run` decodes, verifies a password if the call carries one (no lock held), then runs one
+transaction that takes an injected fault, checks the application token and the credentials, runs
+the domain rule, encodes the reply and writes the journal row. A failure is translated into an
+:data:`Outcome` here: nothing raised reaches a codec. ``docs/architecture.md`` follows one call
+through the modules.
 """
 
 from __future__ import annotations
@@ -41,10 +19,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
+from typing import ClassVar, Literal, Protocol, TypeVar
 
 from superoffice_emulator.calls import faults
-from superoffice_emulator.calls.faults import TransportFault, TransportKind
+from superoffice_emulator.calls.faults import TransportKind
 from superoffice_emulator.calls.journal import JournalEntry
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import activities, sessions
@@ -56,7 +34,6 @@ from superoffice_emulator.domain.errors import (
     SoSessionException,
 )
 from superoffice_emulator.domain.sentry import User
-from superoffice_emulator.server import blocking
 from superoffice_emulator.storage.database import StorageError, TenantLimitReached
 from superoffice_emulator.storage.store import TenantStore
 
@@ -137,17 +114,6 @@ class SetActivityStatus:
     """As sent: ``appointment_id=666`` and the like; ``None`` for a nil item."""
     status: activities.ActivityStatus
 
-    def perform(self, call: Call[Any]) -> None:
-        call.identifiers, call.status = self.identifiers, self.status.name
-
-        def change(store: TenantStore, user: User) -> None:
-            changed = activities.set_activity_status(
-                store, user, self.identifiers, self.status, call.now, strict=call.runtime.settings.strict
-            )
-            call.outcome = "no change" if changed.skipped_because else "ok"
-
-        call.in_session(None, change)
-
 
 @dataclass(frozen=True, slots=True)
 class AuthenticateUsernamePassword:
@@ -155,27 +121,13 @@ class AuthenticateUsernamePassword:
 
     service: ClassVar[str] = "SoPrincipal"
     name: ClassVar[str] = "AuthenticateUsernamePassword"
+    identifiers: ClassVar[Sequence[str | None]] = ()
     user_name: str | None
     password: str | None
 
-    def perform(self, call: Call[Any]) -> Login:
-        blocking.about_to_block()  # a password is verified: never on the event loop
-        call.user = self.user_name
-        call.inject_faults()
-        name = (self.user_name or "").strip()
-        verified = call.verified_hash(name, self.password or "")  # outside any lock
-        if verified is not None:
-            with call.runtime.database.transaction(call.tenant) as store:
-                call.check_application_token(store)
-                result = sessions.login(store, name, verified, call.now)
-            if result is not None:
-                return Login(*result)
-        call.outcome = "refused"
-        return Login(None, None)
-
 
 Arguments = SetActivityStatus | AuthenticateUsernamePassword
-"""The operations' arguments; each class names its service and operation and runs it."""
+"""The operations' arguments; each class names its service and operation."""
 
 SERVICES: dict[str, dict[str, type[Arguments]]] = {}
 """Service name → its emulated operations (the one registry; the wires map their names to these)."""
@@ -280,247 +232,241 @@ Encode = Callable[[Outcome], E]
 """A codec's writer: an :data:`Outcome` as the wire's reply."""
 
 
-# -- one call in flight -----------------------------------------------------------------------------
-@dataclass
-class Call(Generic[E]):
-    """One command in flight, and what the journal will say of it."""
-
-    runtime: Runtime
-    command: Command
-    now: datetime
-    encode: Encode[E]
-    user: str | None = None
-    identifiers: Sequence[str | None] = ()
-    status: str | None = None
-    outcome: str = "ok"
-    journaled: JournalEntry | None = None
-    """The entry written in the call's own transaction, when it got that far."""
-    reply: E | None = None
-    """The reply encoded in that transaction (the journal entry has its body)."""
-
-    @property
-    def tenant(self) -> str:
-        return self.command.tenant
-
-    def journal_entry(
-        self,
-        outcome: str | None = None,
-        exception_type: str | None = None,
-        message: str | None = None,
-        response_body: bytes = b"",
-    ) -> JournalEntry:
-        arrival = self.command.arrival
-        return JournalEntry(
-            wire=arrival.wire,
-            at=self.now,
-            service=arrival.service,
-            operation=self.command.arguments.name,
-            user=self.user,
-            identifiers=self.identifiers,
-            status=self.status,
-            outcome=outcome or self.outcome,
-            exception_type=exception_type,
-            message=message,
-            duration_ms=(time.perf_counter() - arrival.started) * 1000,
-            contract_warnings=tuple(arrival.contract_warnings),
-            request_body=arrival.request_body,
-            response_body=response_body,
-        )
-
-    def in_session(self, answer: Result, work: Callable[[TenantStore, User], object]) -> None:
-        """Run ``work`` with the tenant's store and the caller in one transaction, after the
-        application token and the credentials have been checked.
-
-        ``answer`` is the operation's result should it succeed (known before it runs): its reply
-        is encoded before the commit, for the journal entry written in the same transaction.
-
-        A tenant is made from the fixtures on its first call only when the fixtures accept the
-        credentials; any other call to a tenant that does not exist fails as bad credentials do
-        on one that does, and writes nothing.
-        """
-        credentials = self.command.credentials
-        verified: str | None = None
-        if isinstance(credentials, Password) and self.runtime.settings.mode != "online":
-            verified = self.verified_hash(credentials.user.strip(), credentials.password)  # no lock held
-        database = self.runtime.database
-        with database.transaction(self.tenant, create=lambda: self._fixtures_accept(verified)) as store:
-            rule = self._take_fault(store)
-            if rule is None:
-                self._authenticated(store, verified, answer, work)
-                return
-        # the rule's count is committed; its failure (or its wait) comes outside the transaction
-        faults.apply(rule, self.user)
-        with database.transaction(self.tenant, create=False) as store:  # after a latency fault
-            self._authenticated(store, verified, answer, work)
-
-    def _authenticated(
-        self,
-        store: TenantStore,
-        verified: str | None,
-        answer: Result,
-        work: Callable[[TenantStore, User], object],
-    ) -> None:
-        self.check_application_token(store)
-        user = self._authenticate(store, verified)
-        self.user = user.name
-        work(store, user)
-        # the journal entry commits with the change, or neither does
-        self.reply = self.encode(Succeeded(answer))
-        self.journaled = self.journal_entry(response_body=self.reply.body)
-        self.runtime.database.record(store, self.journaled)
-
-    def _take_fault(self, store: TenantStore) -> faults.FaultRule | None:
-        rule = self.runtime.database.take_fault(store, self.command.arguments.name, self.identifiers)
-        if rule is not None and rule.kind == "latency":
-            blocking.about_to_block()  # in the transaction: the rule's count is rolled back
-        if rule is not None:
-            self.outcome = f"injected {rule.kind}"
-        return rule
-
-    def _fixtures_accept(self, verified: str | None) -> bool:
-        """Whether the fixtures accept the call's credentials (a new tenant may be made for it)."""
-        credentials = self.command.credentials
-        fixtures = self.runtime.database.fixtures
-        if isinstance(credentials, Ticket):
-            return fixtures.has_ticket(credentials.ticket.strip())
-        if isinstance(credentials, AccessToken):
-            return self.runtime.settings.mode == "online" and fixtures.has_access_token(
-                credentials.token.strip()
-            )
-        return verified is not None  # a password verified against the fixtures' hash
-
-    def verified_hash(self, name: str, password: str) -> str | None:
-        """The hash of user ``name`` that ``password`` matches (``None``: it does not, or there is
-        no such user), read without the writer's lock and verified outside any lock; for a tenant
-        not made yet, as the fixtures would make it. Checks the application token too."""
-        blocking.about_to_block()
-        database = self.runtime.database
-        with database.reading(self.tenant) as store:
-            exists = store.tenant_exists()
-            if exists:
-                self.check_application_token(store)
-                found = store.find_login(name)
-                stored = None if found is None else found[1]
-        if not exists:
-            self.check_application_token(database.fixtures)
-            stored = database.fixtures.password_hash(name)
-        return sessions.verified_hash(stored, password)
-
-    def check_application_token(self, store: sessions.TokenStore) -> None:
-        required = self.runtime.settings.mode == "online"
-        sessions.check_application_token(store, self.command.application_token, required=required)
-
-    def _authenticate(self, store: TenantStore, verified: str | None) -> User:
-        credentials = self.command.credentials
-        online = self.runtime.settings.mode == "online"
-        if credentials is None or isinstance(credentials, Ticket):
-            ticket = None if credentials is None else credentials.ticket
-            return sessions.validate_ticket(store, ticket, self.now, self.runtime.ticket_lifetime)
-        if isinstance(credentials, Unusable):
-            raise SoSessionException(credentials.message, friendly_text="You are not logged in.")
-        if isinstance(credentials, AccessToken):
-            if not online:
-                raise SoSessionException(
-                    "Onsite installations do not accept access tokens (Bearer); they are for Online. "
-                    "Send a ticket (SOTicket) or a user name and password (Basic), or run the "
-                    "emulator in online mode.",
-                    friendly_text="You are not logged in.",
-                )
-            return sessions.validate_access_token(store, credentials.token)
-        if online:
-            raise SoSessionException(
-                "Basic authentication (a user name and password on a call) is not allowed in Online; "
-                "send a ticket (SOTicket) or an access token (Bearer).",
-                friendly_text="You are not logged in.",
-            )
-        found = store.find_login(credentials.user.strip())
-        if found is None or found[1] != verified:  # verified before the lock (or changed since)
-            raise _wrong_password()
-        return found[0]
-
-    def inject_faults(self) -> None:
-        """Apply the tenant's injected fault for this call, if one matches (in a transaction of its own)."""
-        command = self.command
-        rule = self.runtime.database.take_fault_now(command.tenant, command.arguments.name, self.identifiers)
-        if rule is not None:
-            self.outcome = f"injected {rule.kind}"
-        faults.apply(rule, self.user)
-
-
-def _wrong_password() -> SoSessionException:
-    return SoSessionException(
-        "The user name or password is wrong.", friendly_text="Wrong user name or password."
-    )
-
-
-# -- the pipeline -----------------------------------------------------------------------------------
 Decode = Callable[[Arrival], Command]
 """A codec's reader: the request's bytes (which it holds) as a :class:`Command`, or ``ClientFault``."""
 
 
+# -- the pipeline -----------------------------------------------------------------------------------
 def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -> E:
-    """Decode, authenticate, run the operation, translate its failure, encode the outcome; journal
-    and log the call; the reply."""
-    call: Call[E] | None = None
-    outcome: Outcome
+    """The reply to one request: decoded, checked, run and journaled in one transaction, logged."""
+    now = runtime.clock()
+    database = runtime.database
+    command: Command | None = None
+    caller: str | None = None
     try:
         command = decode(arrival)
-        call = Call(runtime, command, runtime.clock(), encode)
-        outcome = Succeeded(command.arguments.perform(call))
-    except SoException as exc:
-        outcome = Failed.of(exc)
-    except ClientFault as exc:
-        outcome = Refused(exc.message, exc.http_status, exc.kind)
-    except TransportFault as exc:
-        outcome = Injected(exc.kind)
-    except TenantLimitReached as exc:
+        arguments = command.arguments
+        if isinstance(arguments, AuthenticateUsernamePassword):
+            caller = arguments.user_name
+        verified = _verified_password(runtime, command)  # no lock held
+        with database.transaction(arrival.tenant, create=_may_create(runtime, command, verified)) as store:
+            fault = database.take_fault(store, arguments.name, arguments.identifiers)
+            refusal = None if fault is None else _refusal(fault, caller)
+            if refusal is not None:  # the fault's count commits with the journal row
+                reply = encode(refusal)
+                entry = _entry(arrival, command, now, refusal, caller, reply.body)
+            else:
+                user = _authenticated(store, runtime, command, verified, now)
+                caller = caller if user is None else user.name
+                result, done = _perform(
+                    store, runtime, arguments, user, verified, command.application_token, now
+                )
+                reply = encode(Succeeded(result))
+                latency = 0 if fault is None else fault.latency_ms
+                entry = _entry(arrival, command, now, done, caller, reply.body, latency)
+            database.record(store, entry)
+    except Exception as exc:
+        return _failed(runtime, arrival, command, now, caller, exc, encode)
+    if fault is not None and fault.kind == "latency":
+        time.sleep(fault.latency_ms / 1000)  # committed, no lock held; never on an event loop
+    _log(arrival, entry)
+    return reply
+
+
+def _failed(
+    runtime: Runtime,
+    arrival: Arrival,
+    command: Command | None,
+    now: datetime,
+    caller: str | None,
+    exc: Exception,
+    encode: Encode[E],
+) -> E:
+    """The reply to a call that raised ``exc``, whose transaction (if it began) rolled back; its
+    journal row is written in a transaction of its own, which makes no tenant."""
+    outcome = _failure(arrival, exc)
+    reply = encode(outcome)
+    entry = _entry(arrival, command, now, outcome, caller, reply.body)
+    try:
+        with runtime.database.transaction(arrival.tenant, create=False) as store:
+            runtime.database.record(store, entry)
+    except StorageError:
+        log.exception("could not write the journal entry")
+    _log(arrival, entry)
+    return reply
+
+
+def _verified_password(runtime: Runtime, command: Command) -> str | None:
+    """The stored hash a login's or a call's password matches (``None``: none, or no password).
+
+    Read without the writer's lock and verified outside any lock (Argon2 is made to be slow). For a
+    tenant not made yet, the fixtures answer as they would make it.
+    """
+    arguments, credentials = command.arguments, command.credentials
+    online = runtime.settings.mode == "online"
+    if isinstance(arguments, AuthenticateUsernamePassword):
+        name, password = (arguments.user_name or "").strip(), arguments.password or ""
+    elif isinstance(credentials, Password) and not online:
+        name, password = credentials.user.strip(), credentials.password
+    else:
+        return None
+    with runtime.database.passwords(command.tenant) as passwords:
+        sessions.check_application_token(passwords, command.application_token, required=online)
+        stored = passwords.password_hash(name)
+    return sessions.verified_hash(stored, password)
+
+
+def _may_create(runtime: Runtime, command: Command, verified: str | None) -> bool:
+    """Whether the fixtures accept the call's credentials: a tenant not made yet is made for it."""
+    credentials = command.credentials
+    fixtures = runtime.database.fixtures
+    if isinstance(credentials, Ticket):
+        return fixtures.has_ticket(credentials.ticket.strip())
+    if isinstance(credentials, AccessToken):
+        return runtime.settings.mode == "online" and fixtures.has_access_token(credentials.token.strip())
+    return verified is not None  # a password verified against the fixtures' hash
+
+
+def _refusal(fault: faults.FaultRule, caller: str | None) -> Outcome | None:
+    """What an injected fault answers instead of the call (``None``: ``latency``, the call goes on)."""
+    if fault.kind == "latency":
+        return None
+    if fault.kind in faults.TRANSPORT_KINDS:
+        return Injected(fault.kind)
+    return Failed.of(faults.failure(fault, caller))
+
+
+def _authenticated(
+    store: TenantStore, runtime: Runtime, command: Command, verified: str | None, now: datetime
+) -> User | None:
+    """The caller, once the application token and the credentials are checked; ``None`` for a login,
+    whose password is its rule's business."""
+    if isinstance(command.arguments, AuthenticateUsernamePassword):
+        return None
+    online = runtime.settings.mode == "online"
+    sessions.check_application_token(store, command.application_token, required=online)
+    credentials = command.credentials
+    if credentials is None or isinstance(credentials, Ticket):
+        ticket = None if credentials is None else credentials.ticket
+        return sessions.validate_ticket(store, ticket, now, runtime.ticket_lifetime)
+    if isinstance(credentials, Unusable):
+        raise SoSessionException(credentials.message, friendly_text="You are not logged in.")
+    if isinstance(credentials, AccessToken):
+        if not online:
+            raise SoSessionException(
+                "Onsite installations do not accept access tokens (Bearer); they are for Online. "
+                "Send a ticket (SOTicket) or a user name and password (Basic), or run the "
+                "emulator in online mode.",
+                friendly_text="You are not logged in.",
+            )
+        return sessions.validate_access_token(store, credentials.token)
+    if online:
+        raise SoSessionException(
+            "Basic authentication (a user name and password on a call) is not allowed in Online; "
+            "send a ticket (SOTicket) or an access token (Bearer).",
+            friendly_text="You are not logged in.",
+        )
+    found = store.find_login(credentials.user.strip())
+    if found is None or found[1] != verified:  # verified before the lock (or changed since)
+        raise SoSessionException(
+            "The user name or password is wrong.", friendly_text="Wrong user name or password."
+        )
+    return found[0]
+
+
+def _perform(
+    store: TenantStore,
+    runtime: Runtime,
+    arguments: Arguments,
+    user: User | None,
+    verified: str | None,
+    application_token: str | None,
+    now: datetime,
+) -> tuple[Result, str]:
+    """The operation's domain rule: its result and the journal's outcome."""
+    if isinstance(arguments, AuthenticateUsernamePassword):
+        if verified is not None:
+            online = runtime.settings.mode == "online"
+            sessions.check_application_token(store, application_token, required=online)
+            found = sessions.login(store, arguments.user_name, verified, now)
+            if found is not None:
+                return Login(*found), "ok"
+        return Login(None, None), "refused"
+    assert user is not None, "a call other than a login is authenticated"
+    strict = runtime.settings.strict
+    changed = activities.set_activity_status(
+        store, user, arguments.identifiers, arguments.status, now, strict=strict
+    )
+    return None, "no change" if changed.skipped_because else "ok"
+
+
+def _failure(arrival: Arrival, exc: Exception) -> Outcome:
+    """The outcome of a call that raised ``exc``: what the client is told (never a stack trace)."""
+    if isinstance(exc, SoException):
+        return Failed.of(exc)
+    if isinstance(exc, ClientFault):
+        return Refused(exc.message, exc.http_status, exc.kind)
+    if isinstance(exc, TenantLimitReached):
         log.error("%s: tenant %s not created: %s", arrival.wire, arrival.tenant, exc)
-        outcome = Failed.of(SoException(str(exc), friendly_text="The emulator holds too many tenants."))
-    except StorageError as exc:
-        log.exception("database error in %s.%s", arrival.service, arrival.operation)
-        outcome = Failed.of(
+        return Failed.of(SoException(str(exc), friendly_text="The emulator holds too many tenants."))
+    if isinstance(exc, StorageError):
+        log.error("database error in %s.%s", arrival.service, arrival.operation, exc_info=exc)
+        return Failed.of(
             SoDbAccessException(
                 f"The emulator's database failed: {exc.kind}. See the emulator's log.",
                 friendly_text="The database could not be reached. Try again later.",
             )
         )
-    except Exception as exc:  # never a stack trace to the client; the log has it
-        log.exception("unexpected error in %s.%s", arrival.service, arrival.operation)
-        outcome = Crashed(type(exc).__name__, str(exc))
-    ran = call is not None and call.reply is not None and isinstance(outcome, Succeeded)
-    reply = cast(E, call.reply) if ran and call is not None else encode(outcome)
-    _journal(runtime, arrival, call, outcome, reply.body)
-    return reply
+    log.error("unexpected error in %s.%s", arrival.service, arrival.operation, exc_info=exc)
+    return Crashed(type(exc).__name__, str(exc))
 
 
-def _described(outcome: Outcome) -> tuple[str | None, str | None, str | None]:
-    """Journal outcome, exception type and message of a call that did not succeed (else ``None``s)."""
-    if isinstance(outcome, Failed):
-        return "failed", outcome.exception_type, outcome.message
-    if isinstance(outcome, Refused):
-        return "fault", "ClientFault", outcome.message
-    if isinstance(outcome, Crashed):
-        return "error", outcome.error_type, outcome.message
-    return None, None, None
+def _entry(
+    arrival: Arrival,
+    command: Command | None,
+    now: datetime,
+    outcome: Outcome | str,
+    caller: str | None,
+    response_body: bytes,
+    latency_ms: int = 0,
+) -> JournalEntry:
+    """The journal's entry of the call; ``outcome`` a string for one that succeeded ("ok", ...).
 
-
-def _journal(
-    runtime: Runtime, arrival: Arrival, call: Call[Any] | None, result: Outcome, response_body: bytes
-) -> None:
-    """Log the call, and write its journal entry unless its own transaction already did."""
-    duration_ms = (time.perf_counter() - arrival.started) * 1000
-    outcome, exception_type, message = _described(result)
-    written = call.journaled if call is not None and outcome is None else None
-    if written is not None:
-        entry = written
-    elif call is not None:
-        entry = call.journal_entry(outcome, exception_type, message, response_body)
+    Its duration counts an injected latency's wait, which follows the commit.
+    """
+    arguments = None if command is None else command.arguments
+    if isinstance(outcome, str):
+        described: tuple[str, str | None, str | None] = (outcome, None, None)
+    elif isinstance(outcome, Failed):
+        described = ("failed", outcome.exception_type, outcome.message)
+    elif isinstance(outcome, Refused):
+        described = ("fault", "ClientFault", outcome.message)
+    elif isinstance(outcome, Crashed):
+        described = ("error", outcome.error_type, outcome.message)
+    elif isinstance(outcome, Injected):
+        described = (f"injected {outcome.kind}", None, None)
     else:
-        entry = JournalEntry(
-            runtime.clock(), arrival.service, arrival.operation, None, [], None,
-            outcome or "ok", exception_type, message, duration_ms, arrival.wire,
-            tuple(arrival.contract_warnings), arrival.request_body, response_body,
-        )  # fmt: skip
+        described = ("ok", None, None)
+    status = arguments.status.name if isinstance(arguments, SetActivityStatus) else None
+    return JournalEntry(
+        at=now,
+        service=arrival.service,
+        operation=arrival.operation if arguments is None else arguments.name,
+        user=caller,
+        identifiers=() if arguments is None else arguments.identifiers,
+        status=status,
+        outcome=described[0],
+        exception_type=described[1],
+        message=described[2],
+        duration_ms=(time.perf_counter() - arrival.started) * 1000 + latency_ms,
+        wire=arrival.wire,
+        contract_warnings=tuple(arrival.contract_warnings),
+        request_body=arrival.request_body,
+        response_body=response_body,
+    )
+
+
+def _log(arrival: Arrival, entry: JournalEntry) -> None:
     if log.isEnabledFor(logging.INFO):
         log.info(
             "%s %s.%s user=%s ids=%d status=%s outcome=%s%s %.1fms%s",
@@ -532,15 +478,7 @@ def _journal(
             entry.status or "-",
             entry.outcome,
             f" ({entry.exception_type})" if entry.exception_type else "",
-            duration_ms,
+            entry.duration_ms,
             "".join(f" [contract: {warning}]" for warning in entry.contract_warnings),
             extra={"journal": entry, "tenant": arrival.tenant, "wire": arrival.wire},
         )
-    if written is not None:
-        return
-    try:  # a request that never got in creates no tenant (its entry goes under the orphans' cap)
-        # the call may have committed a fault's count already: never run it again from here
-        with blocking.allowed(), runtime.database.transaction(arrival.tenant, create=False) as store:
-            runtime.database.record(store, entry, tenant_may_be_missing=True)
-    except StorageError:
-        log.exception("could not write the journal entry")

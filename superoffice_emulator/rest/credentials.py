@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls import pipeline
 from superoffice_emulator.domain.errors import shown
 
 SCHEMES = (
@@ -28,28 +28,30 @@ CHALLENGE = "SOTicket, Basic, Bearer"
 _SEND = "Send an Authorization header with one of: " + "; ".join(SCHEMES) + "."
 
 
-def credentials_of(header: str | None) -> calls.Credentials:
+def credentials_of(header: str | None) -> pipeline.Credentials:
     """The credentials in an ``Authorization`` header's value (``None``: no header)."""
     if header is None or not header.strip():
-        return calls.Unusable("No Authorization header was sent. " + _SEND)
+        return pipeline.Unusable("No Authorization header was sent. " + _SEND)
     scheme, _, value = header.strip().partition(" ")
     value = value.strip()
     name = scheme.lower()
     if name not in ("soticket", "basic", "bearer"):
-        return calls.Unusable(f"The Authorization scheme {shown(scheme)} is not one NetServer reads. {_SEND}")
+        return pipeline.Unusable(
+            f"The Authorization scheme {shown(scheme)} is not one NetServer reads. {_SEND}"
+        )
     if not value:
-        return calls.Unusable(f"The Authorization header names the scheme {scheme} but no value. {_SEND}")
+        return pipeline.Unusable(f"The Authorization header names the scheme {scheme} but no value. {_SEND}")
     if name == "soticket":
-        return calls.Ticket(value)
+        return pipeline.Ticket(value)
     if name == "bearer":
-        return calls.AccessToken(value)
+        return pipeline.AccessToken(value)
     try:
         user, colon, password = base64.b64decode(value, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         user, colon, password = "", "", ""
     if not colon:
-        return calls.Unusable(
+        return pipeline.Unusable(
             "The Basic credentials are not base64 of user:password in UTF-8, e.g. "
             f"'Basic {base64.b64encode(b'demo:demo').decode()}'."
         )
-    return calls.Password(user, password)
+    return pipeline.Password(user, password)

@@ -7,14 +7,8 @@ the outcome written back.
 
     {"ActivityIdentifier": ["appointment_id=666", "sale_id=3"], "ActivityStatus": "Completed"}
 
-:func:`answer` is the whole way of such a POST, from the request's headers and body to the answer: the
-route check, the body, the codec around :func:`superoffice_emulator.calls.pipeline.run`, exactly as SOAP's
-:func:`superoffice_emulator.soap.endpoint.answer`. Everything between decoding and encoding (the
-application token, the credentials, faults, the domain call, the journal, failures) is the pipeline's.
-
-Contract warnings (contract B.9) have one natural place here: :meth:`RestCodec.decode` knows
-every leniency it applies (a property ignored, ``text/json``), and would report them the way
-the SOAP codec does once the pipeline carries them.
+:func:`reply` is the whole way of such a POST, as SOAP's :func:`superoffice_emulator.soap.endpoint.reply`:
+the route check, the body, the codec around :func:`superoffice_emulator.calls.pipeline.run`.
 """
 
 from __future__ import annotations
@@ -26,7 +20,7 @@ from dataclasses import dataclass
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_options_header
 
-from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls import pipeline
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.errors import ClientFault, shown
 from superoffice_emulator.rest import replies
@@ -55,7 +49,7 @@ class RestHead:
         )
 
 
-def answer(
+def reply(
     runtime: Runtime,
     headers: Headers,
     read_body: Callable[[], bytes],
@@ -63,23 +57,16 @@ def answer(
     agent: str,
     operation: str,
 ) -> Reply:
-    """The answer to a POST to ``[/tenant]/api/v1/Agents/<agent>/<operation>``."""
+    """The reply to a POST to ``[/tenant]/api/v1/Agents/<agent>/<operation>``."""
     try:
         found = agent_at(tenant, agent, operation, runtime.settings.default_tenant)
         body = read_body()
     except HTTPException as exc:  # 404 for the path, 413 or 400 for the body: before the pipeline
         return replies.error(exc.code or 400, exc.description or exc.name)
     tenant, service, name, reader = found
-    return rest_call(runtime, tenant, service, name, reader, RestHead.of(headers), body)
-
-
-def rest_call(
-    runtime: Runtime, tenant: str, service: str, operation: str, reader: Reader, http: RestHead, body: bytes
-) -> Reply:
-    """Answer a POST of ``body`` to ``operation`` of the ``service`` agent of ``tenant``."""
-    codec = RestCodec(reader, http, body)
-    arrival = calls.Arrival("rest", tenant, service, operation, request_body=body)
-    return calls.run(runtime, arrival, codec.decode, replies.encode)
+    codec = RestCodec(reader, RestHead.of(headers), body)
+    arrival = pipeline.Arrival("rest", tenant, service, name, request_body=body)
+    return pipeline.run(runtime, arrival, codec.decode, replies.encode)
 
 
 class RestCodec:
@@ -91,10 +78,10 @@ class RestCodec:
     def __init__(self, reader: Reader, http: RestHead, body: bytes) -> None:
         self.reader, self.http, self.body = reader, http, body
 
-    def decode(self, arrival: calls.Arrival) -> calls.Command:
+    def decode(self, arrival: pipeline.Arrival) -> pipeline.Command:
         """The request as a command; ``ClientFault`` (400 or 415) for one that cannot be read."""
         document = _json(self.http.content_type, self.body)
-        return calls.Command(
+        return pipeline.Command(
             arrival,
             credentials_of(self.http.authorization),
             self.http.application_token,

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls import pipeline
 from superoffice_emulator.domain.activities import ActivityStatus
 from superoffice_emulator.domain.errors import ClientFault, shown
 
-Reader = Callable[[object], calls.Arguments]
+Reader = Callable[[object], pipeline.Arguments]
 """An operation's reader: the parsed JSON body (any JSON value) → its arguments, or ``ClientFault``."""
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
@@ -87,16 +87,16 @@ def _status(body: Mapping[str, Any]) -> ActivityStatus:
     raise ClientFault(f"{problem}; it must be one of {_ALLOWED}.", http_status=400)
 
 
-def read_set_activity_status(body: object) -> calls.SetActivityStatus:
+def read_set_activity_status(body: object) -> pipeline.SetActivityStatus:
     found = properties(body, ("ActivityIdentifier", "ActivityStatus"))
-    return calls.SetActivityStatus(_identifiers(found.get("ActivityIdentifier")), _status(found))
+    return pipeline.SetActivityStatus(_identifiers(found.get("ActivityIdentifier")), _status(found))
 
 
-_READERS: dict[type[calls.Arguments], Reader] = {calls.SetActivityStatus: read_set_activity_status}
+_READERS: dict[type[pipeline.Arguments], Reader] = {pipeline.SetActivityStatus: read_set_activity_status}
 
 AGENTS: dict[str, dict[str, Reader]] = {
     service: {name: _READERS[arguments] for name, arguments in operations.items() if arguments in _READERS}
-    for service, operations in calls.SERVICES.items()
+    for service, operations in pipeline.SERVICES.items()
     if any(arguments in _READERS for arguments in operations.values())
 }
 """Agent (service) name → operation name → its JSON reader, for the operations with a REST form."""

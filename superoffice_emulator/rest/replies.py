@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls import pipeline
 from superoffice_emulator.domain.errors import (
     SoDbAccessException,
     SoException,
@@ -69,7 +69,7 @@ def error(status: int, message: str, exception_type: str = CLIENT_FAULT) -> Repl
     return Reply(status, JSON, error_body(exception_type, message))
 
 
-def failure(outcome: calls.Failed) -> Reply:
+def failure(outcome: pipeline.Failed) -> Reply:
     status = STATUS_OF.get(outcome.exception_type, 500)
     body = error_body(
         outcome.exception_type, outcome.message, outcome.friendly_text, outcome.source, outcome.parameters
@@ -78,14 +78,14 @@ def failure(outcome: calls.Failed) -> Reply:
     return Reply(status, JSON, body, headers=challenge)
 
 
-def encode(outcome: calls.Outcome) -> Reply:
+def encode(outcome: pipeline.Outcome) -> Reply:
     """The answer to ``outcome``."""
-    if isinstance(outcome, calls.Succeeded):
+    if isinstance(outcome, pipeline.Succeeded):
         return NO_CONTENT  # SetActivityStatus answers nothing; an operation with a result would add it
-    if isinstance(outcome, calls.Failed):
+    if isinstance(outcome, pipeline.Failed):
         return failure(outcome)
-    if isinstance(outcome, calls.Refused):
+    if isinstance(outcome, pipeline.Refused):
         return error(outcome.http_status, outcome.message)
-    if isinstance(outcome, calls.Injected):
+    if isinstance(outcome, pipeline.Injected):
         return web.injected(outcome, MALFORMED)
     return error(500, f"Internal error in the emulator ({outcome.error_type}); see its log.", INTERNAL_ERROR)

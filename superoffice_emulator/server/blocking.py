@@ -1,21 +1,14 @@
-"""Calls that may run on the server's event loop, and the few steps that must leave it.
+"""Which steps of a call must leave a server's event loop, and how a call learns it.
 
-Under granian (:mod:`superoffice_emulator.server.rsgi`) a SOAP or REST call runs on the worker's event
-loop itself: a handoff to a thread costs more than the whole call. Two steps of a call take long enough to
-hold up every other connection of the worker, and say so before they start::
+A call may run on the event loop (:mod:`superoffice_emulator.server.rsgi`). A step that would hold
+the loop says so before it starts::
 
     blocking.about_to_block()   # raises WouldBlock on the event loop; returns elsewhere
-    time.sleep(rule.latency_ms / 1000)
 
-They are the verification of a password (Argon2, tens of milliseconds), the wait of an injected
-``latency`` fault, making a tenant from the fixtures, and waiting for another writer of the
-process (an admin reset, a login's transaction, a checkpoint finishing the WAL) to end.
-:class:`WouldBlock` is raised before the call has committed anything (inside its transaction,
-which it rolls back, or before one begins); the adapter catches it and runs the whole request
-again on a thread of its pool, where :func:`about_to_block` returns at once. A step that comes
-after something was committed runs under :func:`allowed` and waits where it is. Everywhere else
-(werkzeug's threads, tests, a WSGI server of the user's choice) it always returns. Writers of
-other processes (SQLite's busy wait) are waited for on the loop: their transactions are short.
+The steps that do are the storage's (:mod:`superoffice_emulator.storage`): waiting for another
+writer of the process, making a tenant from the fixtures, reading what a password is verified
+against, handing out a ``latency`` fault. Each raises before the call has committed anything, so
+the adapter runs the whole request again on a thread, where :func:`about_to_block` returns at once.
 """
 
 from __future__ import annotations
@@ -29,7 +22,7 @@ _ON_EVENT_LOOP: ContextVar[bool] = ContextVar("emulator_on_event_loop", default=
 class WouldBlock(BaseException):
     """The call is about to block its thread; run it again where it may (see the module's doc).
 
-    A ``BaseException``: no ``except Exception`` of the pipeline turns it into a failure.
+    A ``BaseException``: no ``except Exception`` of a call turns it into a failure.
     """
 
 
@@ -39,17 +32,13 @@ def about_to_block() -> None:
         raise WouldBlock()
 
 
-class _Running:
-    """A block run with :func:`about_to_block` raising (``on_loop``) or not; a class, not a
-    generator: every call on the event loop enters one."""
+class _OnEventLoop:
+    """A block in which :func:`about_to_block` raises."""
 
-    __slots__ = ("_on_loop", "_token")
-
-    def __init__(self, on_loop: bool) -> None:
-        self._on_loop = on_loop
+    __slots__ = ("_token",)
 
     def __enter__(self) -> None:
-        self._token = _ON_EVENT_LOOP.set(self._on_loop)
+        self._token = _ON_EVENT_LOOP.set(True)
 
     def __exit__(self, *exc: object) -> None:
         _ON_EVENT_LOOP.reset(self._token)
@@ -57,11 +46,4 @@ class _Running:
 
 def on_event_loop() -> AbstractContextManager[None]:
     """Run the block as a call on the event loop: :func:`about_to_block` raises there."""
-    return _Running(True)
-
-
-def allowed() -> AbstractContextManager[None]:
-    """Let the block wait where it runs, on the event loop too: for a step that comes after the
-    call has committed something (its journal entry after a fault's count was committed), which a
-    second run would do again."""
-    return _Running(False)
+    return _OnEventLoop()

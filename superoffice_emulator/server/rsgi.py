@@ -4,29 +4,14 @@
 
     rsgi_app = BufferedWsgi(create_app(settings), request_timeout=30, max_body_bytes=1 << 20, threads=4)
 
-A WSGI server hands the app a body that is still arriving, so a client that announces a ``Content-Length``
-and then stops sending holds the thread that reads it. Here the body is read on granian's event loop,
-where a stalled client costs nothing but its socket: a body that has not arrived within
-``request_timeout`` seconds is answered 408 (one timer checks every read in flight each ``late_interval``,
-at most a second, rather than one timer per request), one over ``max_body_bytes`` 413 (from its
-``Content-Length`` before a byte is read, or as soon as a chunked body grows past it), and the connection
-is closed after either. Only a complete body reaches the app. A request that ``calls`` takes (the
-emulator's SOAP and REST calls, :meth:`superoffice_emulator.app.EmulatorApp.call`) is answered from the
-scope's headers and the buffered bytes, with no WSGI environ; every other one goes to the WSGI app, on an
-environ built from the scope. A call with a small body runs, when ``inline`` (on SQLite), on the event
-loop itself, where a handoff to a thread would cost more than the call; should it be about to block
-(:mod:`superoffice_emulator.server.blocking` lists the steps: a password to verify, a ``latency`` fault,
-...) it stops before it has committed anything and runs again on one of a small pool of threads, as every
-other request does, so that it holds up its own connection only. Its answer goes back with one
-``response_bytes``.
-
-An answer that breaks off (an injected ``drop`` fault: a call's reply says so, a WSGI app's body iterator
-raises) gets its client's connection shut down before a byte of the answer is sent: RSGI has no call for
-that, so the adapter finds the connection's socket among the process's descriptors by its two addresses
-(:mod:`superoffice_emulator.server.connections`). Should that fail, the announced body is cut short
-instead; either way the client sees a dropped connection, never a made-up answer. The same module finds
-the connections that have sent no request within ``request_timeout`` (granian keeps a connection that
-never sends a byte); a sweep on the event loop shuts them down.
+The body is read on granian's event loop, where a client that stops sending costs only its socket:
+one late past ``request_timeout`` is answered 408, one over ``max_body_bytes`` 413, and only a
+complete body reaches the app. A SOAP or REST call is answered by ``reply_to_call`` without a WSGI
+environ; with ``calls_on_loop`` it runs on the event loop itself, and runs again on the thread pool
+when it is about to block (:mod:`superoffice_emulator.server.blocking`). Every other request goes to
+the WSGI app on the pool. A reply that breaks off (an injected ``drop``) gets its connection shut
+down through :mod:`superoffice_emulator.server.connections`, which also sweeps connections that
+never send a request. ``docs/architecture.md`` says why.
 """
 
 from __future__ import annotations
@@ -43,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from superoffice_emulator.server import blocking, web
 from superoffice_emulator.server.connections import SilentConnections, shut_down_connection
-from superoffice_emulator.server.web import Answer, Reply, answer_of
+from superoffice_emulator.server.web import Reply, ReplyParts, reply_parts
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -86,8 +71,8 @@ class HTTPProtocol(Protocol):
     def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any: ...
 
 
-class Calls(Protocol):
-    """Answers the requests it takes without a WSGI environ (``None``: the WSGI app answers)."""
+class ReplyToCall(Protocol):
+    """The reply to a SOAP or REST call, without a WSGI environ (``None``: not a call)."""
 
     def __call__(
         self, method: str, path: str, host: str, headers: Headers, read_body: Callable[[], bytes]
@@ -108,16 +93,16 @@ class BufferedWsgi:
         request_timeout: float,
         max_body_bytes: int,
         threads: int,
-        calls: Calls | None = None,
-        inline: bool = False,
+        reply_to_call: ReplyToCall | None = None,
+        calls_on_loop: bool = False,
         on_close: Callable[[], object] | None = None,
     ) -> None:
-        """``calls`` answers the requests it takes without a WSGI environ (the emulator's
-        :meth:`~superoffice_emulator.app.EmulatorApp.call`), on the event loop when ``inline`` (see the
-        module's doc); ``threads`` 0 runs every request there; ``on_close`` runs at shutdown."""
+        """``reply_to_call`` answers the calls without a WSGI environ
+        (:meth:`~superoffice_emulator.app.EmulatorApp.reply_to_call`), on the event loop when
+        ``calls_on_loop``; ``threads`` 0 runs every request there; ``on_close`` runs at shutdown."""
         self.app = app
-        self.calls = calls
-        self.inline = inline
+        self.reply_to_call = reply_to_call
+        self.calls_on_loop = calls_on_loop
         self.request_timeout = request_timeout
         self.max_body_bytes = max_body_bytes
         self.threads = threads
@@ -197,43 +182,43 @@ class BufferedWsgi:
         finally:
             del self._reading[task]
             self._late.discard(task)  # cancelled as its read failed anyway: not kept
-        answer = self._answer_inline(scope, body)
-        if answer is None:
-            answer = await asyncio.get_running_loop().run_in_executor(self._pool, self._answer, scope, body)
-        status, headers, content, complete = answer
+        parts = self._reply_on_loop(scope, body)
+        if parts is None:
+            parts = await asyncio.get_running_loop().run_in_executor(self._pool, self._reply, scope, body)
+        status, headers, content, complete = parts
         if complete:
             protocol.response_bytes(status, headers, content)
         else:
             shut_down_connection(scope.server, scope.client)
             protocol.response_stream(status, headers)  # and end it at once: the body is cut short
 
-    def _answer(self, scope: Scope, body: bytes) -> Answer:
-        """The answer of ``calls`` when it takes the request, else of the WSGI app."""
-        if self.calls is not None:
-            reply = self._call(scope, body)
+    def _reply(self, scope: Scope, body: bytes) -> ReplyParts:
+        """The reply of ``reply_to_call`` to a call, else of the WSGI app."""
+        if self.reply_to_call is not None:
+            reply = self._reply_to_call(scope, body)
             if reply is not None:
-                return answer_of(reply, scope.method)
+                return reply_parts(reply, scope.method)
         return call_wsgi(self.app, wsgi_environ(scope, body))
 
-    def _answer_inline(self, scope: Scope, body: bytes) -> Answer | None:
+    def _reply_on_loop(self, scope: Scope, body: bytes) -> ReplyParts | None:
         """The answer of a request run on the event loop, or ``None`` when it must run on the pool:
-        a request ``calls`` does not take, one with a large body, one about to block."""
+        a request that is not a call, one with a large body, one about to block."""
         if self._pool is None:
-            return self._answer(scope, body)
-        if not self.inline or self.calls is None or len(body) > INLINE_BODY_BYTES:
+            return self._reply(scope, body)
+        if not self.calls_on_loop or self.reply_to_call is None or len(body) > INLINE_BODY_BYTES:
             return None
         try:
             with blocking.on_event_loop():
-                reply = self._call(scope, body)
+                reply = self._reply_to_call(scope, body)
         except blocking.WouldBlock:
             return None
-        return None if reply is None else answer_of(reply, scope.method)
+        return None if reply is None else reply_parts(reply, scope.method)
 
-    def _call(self, scope: Scope, body: bytes) -> Reply | None:
-        assert self.calls is not None
+    def _reply_to_call(self, scope: Scope, body: bytes) -> Reply | None:
+        assert self.reply_to_call is not None
         headers = scope.headers
         host = headers.get("host") or scope.authority or scope.server.rpartition(":")[0]
-        return self.calls(scope.method, wsgi_path(scope), host, headers, lambda: body)
+        return self.reply_to_call(scope.method, wsgi_path(scope), host, headers, lambda: body)
 
     async def _read_body(self, scope: Scope, protocol: HTTPProtocol) -> bytes:
         length = scope.headers.get("content-length")
@@ -294,7 +279,7 @@ def wsgi_environ(scope: Scope, body: bytes) -> WSGIEnvironment:
     return environ
 
 
-def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> Answer:
+def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> ReplyParts:
     """Run ``app`` on ``environ``: status, headers, body, and False when the body broke off."""
     started: list[Any] = []
 

@@ -110,8 +110,8 @@ def worker_rsgi_app(settings: Settings, log_level: str, log_format: LogFormat, t
         request_timeout=settings.request_timeout,
         max_body_bytes=settings.max_body_bytes,
         threads=threads,
-        calls=app.call,
-        inline=app.calls_inline,
+        reply_to_call=app.reply_to_call,
+        calls_on_loop=app.runtime.database.event_loop_safe,
         on_close=app.runtime.database.dispose,
     )
 

@@ -1,12 +1,11 @@
-"""What the HTTP side shares: answers in plain WSGI for the calls, and the :class:`Mount` of a small app.
+"""What the HTTP side shares: :class:`Reply`, the one response type of a call, and :class:`Mount`.
 
     reply = Reply(200, "text/xml; charset=utf-8", b"<s:Envelope>...</s:Envelope>")
     return send(reply, environ, start_response)   # no werkzeug Response on the way
 
-A codec (:mod:`superoffice_emulator.soap.endpoint`, the REST twin) encodes an outcome into a :class:`Reply`;
-:func:`injected` is the part of an injected transport fault that looks the same on every wire.
-The pages (WSDL, admin API, dashboard) are small werkzeug apps, each a :class:`Mount` that
-:func:`superoffice_emulator.app.create_app` puts together.
+A codec (:mod:`superoffice_emulator.soap.endpoint`, :mod:`superoffice_emulator.rest.endpoint`) encodes
+an outcome into a :class:`Reply`; :func:`injected` is the part of an injected transport fault that
+looks the same on every wire. The pages are small werkzeug apps, each a :class:`Mount`.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Reply:
-    """An HTTP answer: status, content type and body bytes."""
+    """An HTTP response: status, content type and body bytes."""
 
     status: int
     content_type: str
@@ -42,13 +41,13 @@ class Reply:
 
 
 def text(status: int, message: str) -> Reply:
-    """A plain-text answer (one line ending in a newline)."""
+    """A plain-text reply (one line ending in a newline)."""
     body = message if message.endswith("\n") else message + "\n"
     return Reply(status, "text/plain; charset=utf-8", body.encode())
 
 
 def injected(fault: Injected, malformed: Reply) -> Reply:
-    """The answer of an injected transport fault; ``malformed`` is the wire's broken answer."""
+    """The reply of an injected transport fault; ``malformed`` is the wire's broken reply."""
     if fault.kind == "drop":
         return Reply(0, "", b"", drop_connection=True)
     if fault.http_status is not None:
@@ -56,15 +55,15 @@ def injected(fault: Injected, malformed: Reply) -> Reply:
     return malformed
 
 
-Answer = tuple[int, list[tuple[str, str]], bytes, bool]
-"""An answer as a server sends it: status, headers, body, and False when it breaks off instead:
+ReplyParts = tuple[int, list[tuple[str, str]], bytes, bool]
+"""A reply as a server sends it: status, headers, body, and False when it breaks off instead:
 the connection is dropped (or, where it cannot be, the announced body cut short)."""
 
 _BROKEN_OFF_HEADERS = (("Content-Type", "text/xml"), ("Content-Length", "1000"))
 """The head of an answer whose body never comes (an injected ``drop``, where the socket is out of reach)."""
 
 
-def answer_of(reply: Reply, method: str) -> Answer:
+def reply_parts(reply: Reply, method: str) -> ReplyParts:
     """``reply`` as status, headers and body for a request of ``method`` (no body for HEAD)."""
     if reply.drop_connection:
         return 200, list(_BROKEN_OFF_HEADERS), b"", False
@@ -78,7 +77,7 @@ def answer_of(reply: Reply, method: str) -> Answer:
 
 def send(reply: Reply, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """Answer ``reply`` through ``start_response``, or drop the connection when it says so."""
-    status, headers, body, complete = answer_of(reply, environ.get("REQUEST_METHOD", "GET"))
+    status, headers, body, complete = reply_parts(reply, environ.get("REQUEST_METHOD", "GET"))
     if not complete:
         return drop(environ, start_response)
     start_response(f"{status} {HTTP_STATUS_CODES[status]}", headers)
@@ -153,5 +152,5 @@ class Mount:
 
 def text_response(status: int, message: str) -> Response:
     """:func:`text` as a werkzeug response, for the small apps."""
-    answer = text(status, message)
-    return Response(answer.body, status, content_type=answer.content_type)
+    reply = text(status, message)
+    return Response(reply.body, status, content_type=reply.content_type)

@@ -1,12 +1,9 @@
 """The SOAP codec: a POSTed envelope read into a :class:`~superoffice_emulator.calls.pipeline.Command`,
 the outcome written back.
 
-    reply = soap_call(runtime, "default", "Appointment", HttpHead.of(headers), body)
-
-:func:`answer` is the whole way of a SOAP POST, from the request's headers and body to the
-answer, whatever the server (WSGI, or granian's RSGI without a WSGI environ): the route check,
-the body, the codec around :func:`superoffice_emulator.calls.pipeline.run`. Everything between decoding and
-encoding (credentials, faults, the domain call, the journal, failures) is the pipeline's.
+:func:`reply` is the whole way of a SOAP POST, from the request's headers and body to the reply,
+whatever the server: the route check, the body, the codec around
+:func:`superoffice_emulator.calls.pipeline.run`.
 
 How a request is read depends on the tenant's contract mode (``--contract``,
 :mod:`superoffice_emulator.soap.contract`): ``netserver`` selects the operation by the SOAPAction and
@@ -22,7 +19,7 @@ from types import MappingProxyType
 
 from werkzeug.http import parse_options_header
 
-from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls import pipeline
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.errors import ClientFault, ClientFaultKind, shown
 from superoffice_emulator.server import web
@@ -64,24 +61,20 @@ def _parse_content_type(value: str) -> tuple[str, Mapping[str, str]]:
     return mimetype.lower(), MappingProxyType(params)
 
 
-def answer(
+def reply(
     runtime: Runtime, headers: Headers, read_body: Callable[[], bytes], tenant: str | None, file_name: str
 ) -> Reply:
-    """The answer to a POST to ``[/tenant]/Remote/Services86/<file_name>``.
+    """The reply to a POST to ``[/tenant]/Remote/Services86/<file_name>``.
 
     A path that names no service is ``NotFound``, a body over the limit or cut short (read by
     ``read_body``, after the path is known) an HTTP error: raised for the app's one error handler.
     """
     tenant, service = service_at(tenant, file_name, runtime.settings.default_tenant)
-    return soap_call(runtime, tenant, service, HttpHead.of(headers), read_body())
-
-
-def soap_call(runtime: Runtime, tenant: str, service: str, http: HttpHead, body: bytes) -> Reply:
-    """Answer a POST of ``body`` to ``service``.svc of ``tenant``."""
-    codec = SoapCodec(service, http, body, runtime.contract(tenant))
+    body = read_body()
+    codec = SoapCodec(service, HttpHead.of(headers), body, runtime.contract(tenant))
     wrap = runtime.settings.wrap_exceptions
-    arrival = calls.Arrival("soap", tenant, service, request_body=body)
-    return calls.run(runtime, arrival, codec.decode, lambda outcome: codec.encode(outcome, wrap=wrap))
+    arrival = pipeline.Arrival("soap", tenant, service, request_body=body)
+    return pipeline.run(runtime, arrival, codec.decode, lambda outcome: codec.encode(outcome, wrap=wrap))
 
 
 class SoapCodec:
@@ -99,7 +92,7 @@ class SoapCodec:
         self.version: SoapVersion = version_of(body, http.mimetype)
         self.operation: Operation | None = None
 
-    def decode(self, arrival: calls.Arrival) -> calls.Command:
+    def decode(self, arrival: pipeline.Arrival) -> pipeline.Command:
         """The envelope as a command; ``ClientFault`` for what WCF would not accept."""
         reading = Reading(self.contract, arrival.contract_warnings)
         _check_content_type(self.http, reading)
@@ -114,26 +107,26 @@ class SoapCodec:
         self.version = request.version
         self.operation = operation = _operation(self.service, request, self.http, reading)
         ticket = request.header_text("Credentials", "Ticket")
-        return calls.Command(
+        return pipeline.Command(
             arrival,
-            None if ticket is None else calls.Ticket(ticket),
+            None if ticket is None else pipeline.Ticket(ticket),
             request.header_text("ApplicationToken"),
             operation.read(request),
         )
 
-    def encode(self, outcome: calls.Outcome, *, wrap: bool) -> Reply:
+    def encode(self, outcome: pipeline.Outcome, *, wrap: bool) -> Reply:
         """The answer to ``outcome``: the response, a wrapped failure or a fault, or the injected fault."""
         version, operation = self.version, self.operation
-        if isinstance(outcome, calls.Refused):
+        if isinstance(outcome, pipeline.Refused):
             code = _WCF_FAULT_CODES.get(outcome.kind)
             return replies.client_fault(version, outcome.message, outcome.http_status, code)
-        if isinstance(outcome, calls.Injected):
+        if isinstance(outcome, pipeline.Injected):
             return web.injected(outcome, _MALFORMED)
-        if isinstance(outcome, calls.Crashed):
+        if isinstance(outcome, pipeline.Crashed):
             message = f"Internal error in the emulator ({outcome.error_type}); see its log."
             return replies.fault(version, message, client=False)
         assert operation is not None, "a call that ran was decoded"
-        if isinstance(outcome, calls.Failed):
+        if isinstance(outcome, pipeline.Failed):
             empty = replies.empty_element(operation.response_name)
             return replies.failure(version, outcome, empty, wrap=wrap)
         response = operation.write(outcome.value)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from superoffice_emulator.calls import pipeline as calls
+from superoffice_emulator.calls import pipeline
 from superoffice_emulator.domain import activities
 from superoffice_emulator.domain.errors import shown
 from superoffice_emulator.domain.sentry import User
@@ -49,12 +49,12 @@ def _read_identifiers(parameters: Mapping[str, etree._Element]) -> list[str | No
     return [None if is_nil(item) else (item.text or "") for item in array.iterchildren(_ITEM)]
 
 
-def read_set_activity_status(request: SoapRequest) -> calls.SetActivityStatus:
+def read_set_activity_status(request: SoapRequest) -> pipeline.SetActivityStatus:
     parameters = request.parameters
-    return calls.SetActivityStatus(_read_identifiers(parameters), _read_status(parameters))
+    return pipeline.SetActivityStatus(_read_identifiers(parameters), _read_status(parameters))
 
 
-def write_nothing(result: calls.Result) -> etree._Element | None:
+def write_nothing(result: pipeline.Result) -> etree._Element | None:
     return None
 
 
@@ -96,14 +96,14 @@ def authenticate_response(user: User | None, ticket: str | None) -> etree._Eleme
     return response
 
 
-def read_authenticate_username_password(request: SoapRequest) -> calls.AuthenticateUsernamePassword:
+def read_authenticate_username_password(request: SoapRequest) -> pipeline.AuthenticateUsernamePassword:
     name_element, password_element = request.parameters.get("UserName"), request.parameters.get("Password")
     name = None if name_element is None else name_element.text
     password = None if password_element is None else password_element.text
-    return calls.AuthenticateUsernamePassword(name, password)
+    return pipeline.AuthenticateUsernamePassword(name, password)
 
 
-def write_authenticate_response(result: calls.Result) -> etree._Element:
+def write_authenticate_response(result: pipeline.Result) -> etree._Element:
     if result is None:
         return authenticate_response(None, None)
     return authenticate_response(result.user, result.ticket)
@@ -113,22 +113,24 @@ def write_authenticate_response(result: calls.Result) -> etree._Element:
 class Operation:
     """One operation on the SOAP wire: its body reader, its response writer and the response's name."""
 
-    read: Callable[[SoapRequest], calls.Arguments]
-    write: Callable[[calls.Result], etree._Element | None]
+    read: Callable[[SoapRequest], pipeline.Arguments]
+    write: Callable[[pipeline.Result], etree._Element | None]
     """The response element; ``None`` for the operation's empty response."""
     response_name: str
 
 
-_OPERATIONS: dict[type[calls.Arguments], Operation] = {
-    calls.SetActivityStatus: Operation(read_set_activity_status, write_nothing, "SetActivityStatusResponse"),
-    calls.AuthenticateUsernamePassword: Operation(
+_OPERATIONS: dict[type[pipeline.Arguments], Operation] = {
+    pipeline.SetActivityStatus: Operation(
+        read_set_activity_status, write_nothing, "SetActivityStatusResponse"
+    ),
+    pipeline.AuthenticateUsernamePassword: Operation(
         read_authenticate_username_password, write_authenticate_response, "AuthenticateResponse"
     ),
 }
 
 SERVICES: dict[str, dict[str, Operation]] = {
     service: {name: _OPERATIONS[arguments] for name, arguments in operations.items()}
-    for service, operations in calls.SERVICES.items()
+    for service, operations in pipeline.SERVICES.items()
 }
 """Service name → operation name → how SOAP reads and writes it, for every operation of
 :data:`superoffice_emulator.calls.pipeline.SERVICES` (a missing one fails at import)."""

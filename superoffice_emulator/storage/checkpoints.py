@@ -2,12 +2,12 @@
 
 In WAL mode a commit appends the pages it changed to the ``-wal`` file, and now and then the
 pages are copied back into the database file (a checkpoint, with an ``fsync``). By default the
-commit that takes the WAL past 1,000 pages runs the checkpoint itself: one call in a couple of
-hundred waited some 10 to 30 ms, a quarter of all the time calls took. The calls' connections
-therefore never checkpoint (``PRAGMA wal_autocheckpoint=0``, :data:`NO_AUTOCHECKPOINT`); a
-:class:`Checkpointer` thread of each process runs a ``PASSIVE`` checkpoint (which never waits for
-a writer nor makes one wait) every :data:`INTERVAL` seconds after commits, on a connection of its
-own, while the calls go on: the driver lets go of Python's lock while SQLite copies and syncs.
+commit that takes the WAL past 1,000 pages runs the checkpoint itself, and that call waits for the
+copy and the ``fsync``. The calls' connections therefore never checkpoint
+(``PRAGMA wal_autocheckpoint=0``, :data:`NO_AUTOCHECKPOINT`); a :class:`Checkpointer` thread of
+each process runs a ``PASSIVE`` checkpoint (which never waits for a writer nor makes one wait)
+every :data:`INTERVAL` seconds after commits, on a connection of its own, while the calls go on:
+the driver lets go of Python's lock while SQLite copies and syncs.
 SQLite starts the WAL again from its beginning only after a checkpoint that copied all of it, which
 one made beside calls that keep writing never does; so once the WAL is longer than
 :data:`MAX_WAL_FRAMES` pages the thread holds the process's writers back and finishes a ``RESTART``

@@ -18,9 +18,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
@@ -75,6 +75,13 @@ class Database:
         self._facts = FactsCache()
 
     @property
+    def event_loop_safe(self) -> bool:
+        """Whether a server may run calls on its event loop (:mod:`superoffice_emulator.server.blocking`):
+        on SQLite, whose steps that wait say so; not on PostgreSQL, whose every statement waits for the
+        network."""
+        return self.engine.dialect.name == "sqlite"
+
+    @property
     def journal_size(self) -> int:
         """The entries the request journal keeps per tenant."""
         return self._journal.size
@@ -98,9 +105,9 @@ class Database:
         self._transactions.close()
         self.engine.dispose()
 
-    def transaction(self, tenant: str, *, create: bool | Callable[[], bool] = True) -> TenantTransaction:
+    def transaction(self, tenant: str, *, create: bool = True) -> TenantTransaction:
         """A store for ``tenant`` in one write transaction; ``tenant`` is created from the fixtures
-        on first use when ``create`` is true (or, a callable, returns true when asked then).
+        on first use when ``create`` is true.
 
         A database failure, here or in the store, raises :class:`StorageError`; any other exception
         rolls the transaction back and passes through (see
@@ -110,14 +117,14 @@ class Database:
         """
         return TenantTransaction(self, tenant, create)
 
-    def _begun(self, transaction: Transaction, tenant: str, create: bool | Callable[[], bool]) -> TenantStore:
+    def _begun(self, transaction: Transaction, tenant: str, create: bool) -> TenantStore:
         """The tenant's store in ``transaction``, which has begun; the tenant made if it may be."""
         store = TenantStore(transaction.cursor, tenant, self._statements)
         generation = store.generation()
-        if generation is None and create and (create is True or create()):
+        if generation is None and create:
             # a tenant's first call, or one dropped meanwhile (perhaps by another worker
             # process): made from the fixtures and committed, whatever the call then does;
-            # milliseconds of work, so not on a server's event loop
+            # too much work for a server's event loop
             blocking.about_to_block()
             self._create(transaction.cursor, tenant, self.fixtures)
             transaction.commit_and_begin()
@@ -131,6 +138,21 @@ class Database:
         """A store for ``tenant`` in a read-only transaction: no writer's lock; creates nothing."""
         with self._transactions.read(tenant) as transaction:
             yield TenantStore(transaction.cursor, tenant, self._statements)
+
+    @contextmanager
+    def passwords(self, tenant: str) -> Iterator[Passwords]:
+        """``tenant``'s application tokens and password hashes, read without the writer's lock; for a
+        tenant not made yet, the fixtures' (as they would make it).
+
+        They are read to verify a password next (Argon2, made to be slow): a call on a server's
+        event loop moves to a thread first.
+        """
+        blocking.about_to_block()
+        with self.reading(tenant) as store:
+            if store.tenant_exists():
+                yield store
+                return
+        yield self.fixtures
 
     def read_connection(self) -> Connection:
         """A connection of the engine for reads only: it takes no write lock (SQLite: a deferred
@@ -177,35 +199,38 @@ class Database:
     ) -> FaultRule | None:
         """The store's tenant's first fault rule matching this call, counted down in the store's
         (write) transaction; ``None`` when none matches (or, known from this generation, the
-        tenant has none)."""
+        tenant has none).
+
+        A ``latency`` rule makes its call wait after the commit: a call on a server's event loop
+        moves to a thread first (this transaction rolls back, the count with it).
+        """
         facts = store.facts
         if facts is not None and facts.no_fault_rules:
             return None
         rule, armed = self._faults.take(store.cursor, store.tenant, operation, identifiers)
+        if rule is not None and rule.kind == "latency":
+            blocking.about_to_block()
         if rule is not None and rule.count is not None:
             self._tenants.next_generation(store.cursor, store.tenant)  # counted down or used up
         elif not armed and facts is not None:
             facts.no_fault_rules = True
         return rule
 
-    def take_fault_now(
-        self, tenant: str, operation: str, identifiers: Sequence[str | None]
-    ) -> FaultRule | None:
-        """:meth:`take_fault` in a transaction of its own, which takes the writer's lock only
-        when ``tenant`` has rules."""
-        if not self.fault_plan(tenant).rules:
-            return None
-        with self.transaction(tenant, create=False) as store:
-            return self.take_fault(store, operation, identifiers)
-
     def fault_plan(self, tenant: str) -> FaultPlan:
         return FaultPlan(self, tenant)
 
     # -- journal ----------------------------------------------------------------------------
-    def record(self, store: TenantStore, entry: JournalEntry, *, tenant_may_be_missing: bool = False) -> None:
+    def record(self, store: TenantStore, entry: JournalEntry) -> None:
         """Append ``entry`` to the store's tenant's journal, trimming it to ``journal_size`` now and then;
-        with ``tenant_may_be_missing``, entries of tenants that do not exist share one such cap."""
-        self._journal.record(store, entry, tenant_may_be_missing=tenant_may_be_missing)
+        the entries of tenants that do not exist share one such cap."""
+        self._journal.record(store, entry)
+
+
+class Passwords(Protocol):
+    """What a password's check reads: a tenant's store, or the fixtures of a tenant not made yet."""
+
+    def has_application_token(self, token: str) -> bool: ...
+    def password_hash(self, name: str) -> str | None: ...
 
 
 class TenantTransaction:
@@ -213,7 +238,7 @@ class TenantTransaction:
 
     __slots__ = ("_create", "_database", "_tenant", "_transaction")
 
-    def __init__(self, database: Database, tenant: str, create: bool | Callable[[], bool]) -> None:
+    def __init__(self, database: Database, tenant: str, create: bool) -> None:
         self._database, self._tenant, self._create = database, tenant, create
         self._transaction = database._transactions.write(tenant)
 

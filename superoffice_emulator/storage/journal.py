@@ -71,12 +71,11 @@ class JournalWriter:
         self._writes: dict[str, int] = {}  # per tenant
         self._orphans = 0  # writes for tenants that do not exist
 
-    def record(self, store: TenantStore, entry: JournalEntry, *, tenant_may_be_missing: bool = False) -> None:
+    def record(self, store: TenantStore, entry: JournalEntry) -> None:
         """Append ``entry`` to the store's tenant's journal, trimming it to :attr:`size` now and then.
 
-        With ``tenant_may_be_missing``, the entries of tenants that do not exist (a request that
-        never got in) share one cap: all of them together are trimmed to :attr:`size`, however
-        many names they were sent to.
+        The entries of tenants that do not exist (a request that never got in) share one cap: all
+        of them together are trimmed to :attr:`size`, however many names they were sent to.
         """
         warnings = entry.contract_warnings
         values: list[Any] = [  # in JOURNAL_COLUMNS' order
@@ -101,7 +100,7 @@ class JournalWriter:
             if value is not None and ("\x00" in value or (limit is not None and len(value) > limit)):
                 values[index] = _storable(value, limit)
         store.add_journal_entry(values)
-        if tenant_may_be_missing and not store.tenant_exists():
+        if not store.tenant_exists():
             self._orphans += 1
             if self._orphans % TRIM_EVERY == 0:
                 store.trim_orphan_journal(self.size)

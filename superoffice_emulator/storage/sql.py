@@ -1,13 +1,10 @@
 """SQLAlchemy Core statements compiled once per dialect, and run on the DB-API cursor.
 
-A ``SetActivityStatus`` call runs about seven statements. Through SQLAlchemy's execution each
-costs about 25 µs of Python even with its statement cache, the transaction as much again, and
-the call's own work is a few µs per statement. So the statements of a call (and of a tenant's
-creation, reset and drop) are written with Core over the tables of
-:mod:`superoffice_emulator.storage.schema`, compiled here once per dialect, and run on the driver's cursor.
-A :class:`Statement` holds the compiled text and turns values into the driver's parameters, and
-the driver's values back, with the column types' own processors (on SQLite a ``DateTime`` is
-text in SQLAlchemy's format and a ``Boolean`` an integer; psycopg takes both as they are)::
+The statements of a call (and of a tenant's creation, reset and drop) are written with Core over the
+tables of :mod:`superoffice_emulator.storage.schema`, compiled here once per dialect, and run on the
+driver's cursor, which costs a fraction of SQLAlchemy's execution (``docs/architecture.md`` has the
+figure). A :class:`Statement` holds the compiled text and converts values both ways with the column
+types' own processors::
 
     t = schema.ticket
     touch = update(t).where(t.c.ticket == bindparam("ticket")).values(last_used=bindparam("now"))

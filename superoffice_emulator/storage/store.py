@@ -332,6 +332,10 @@ class TenantStore:
         row = self._one(self.sql.find_login, tenant=self.tenant, name=name)
         return None if row is None else (user_from_row(row), row[11])
 
+    def password_hash(self, name: str) -> str | None:
+        found = self.find_login(name)
+        return None if found is None else found[1]
+
     def has_application_token(self, token: str) -> bool:
         facts = self.facts
         if facts is not None and token in facts.application_tokens:
