@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="The emulator's figures as one table (BENCH_QUICK=1 for a short run). "
-        f"Sections: {', '.join(SECTIONS)}; by default all but profile and interfaces.",
+        f"Sections: {', '.join(SECTIONS)}; by default all but "
+        f"{', '.join(name for name in SECTIONS if name not in DEFAULT)}.",
     )
     parser.add_argument("sections", nargs="*", metavar="SECTION", help="sections to run, in this order")
     parser.add_argument("--list", action="store_true", help="name the sections and what they measure")

@@ -253,7 +253,7 @@ class InProcess:
             statuses.append(status)
             return lambda data: None
 
-        data = b"".join(self.app(environ, start_response))  # type: ignore[arg-type]
+        data = b"".join(self.app(environ, start_response))
         if not statuses[0].startswith("200") or SUCCEEDED not in data:
             raise RuntimeError(f"the SOAP call failed: {statuses[0]}: {data[:600]!r}")
         return data

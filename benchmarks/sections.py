@@ -685,6 +685,20 @@ def _profiled(emulator: InProcess, calls: int) -> tuple[str, str]:
     return profiler.output_text(unicode=False, color=False), "pyinstrument"
 
 
+def stress(table: Table, work: Path) -> None:
+    """Acknowledged writes, the journal and the SQLite file against the answers, under load (not timed).
+
+    :mod:`benchmarks.stress` (``python -m benchmarks.stress --help`` for its options): rounds of
+    ``serve --workers N`` under 50 clients' hostile mix of calls, some with a CPU-hogging
+    neighbour or an outside reader of the SQLite file; STRESS_ROUNDS, STRESS_WORKERS,
+    STRESS_SECONDS, STRESS_CLIENTS, STRESS_REQUEST_TIMEOUT and STRESS_POSTGRES_URL set them. A
+    round with a mismatch fails the section.
+    """
+    from benchmarks import stress as check
+
+    check.section(table, work)
+
+
 SECTIONS: dict[str, Section] = {
     "throughput": throughput,
     "stalled": stalled,
@@ -699,5 +713,6 @@ SECTIONS: dict[str, Section] = {
     "compare": compare,
     "interfaces": interfaces,
     "profile": profile,
+    "stress": stress,
 }
-DEFAULT = [name for name in SECTIONS if name not in ("profile", "interfaces")]
+DEFAULT = [name for name in SECTIONS if name not in ("profile", "interfaces", "stress")]
