@@ -41,8 +41,8 @@ Options default to environment variables, which are also what ``python -m benchm
 reads: STRESS_ROUNDS (10), STRESS_WORKERS (``2``; a list such as ``1 2`` takes turns),
 STRESS_SECONDS (20), STRESS_CLIENTS (50), STRESS_REQUEST_TIMEOUT (1), STRESS_POSTGRES_URL
 (PostgreSQL instead of SQLite; ``--postgres`` alone takes EMULATOR_TEST_POSTGRES_URL),
-STRESS_EMULATOR_SOURCE (serve the ``emulator`` package of another source tree, e.g. an older
-commit's worktree, with ``python -P -m emulator``; this tree's fixtures and schema check it).
+STRESS_EMULATOR_SOURCE (serve the package of another source tree, e.g. an older commit's
+worktree, with ``python -P -m <package>``; this tree's fixtures and schema check it).
 Round ``i`` (from 0) has the outside reader when ``i`` is odd (SQLite) and the neighbour when
 ``i % 4`` is 2 or 3. The exit status is 1 when any round had a mismatch; the work folder
 (databases, server logs) is then kept.
@@ -217,8 +217,8 @@ MIX: tuple[tuple[Build, int], ...] = (
 
 def fixture_ids() -> list[str]:
     """Every activity of the default fixtures that the demo user may update (``appointment_id=17``)."""
-    from emulator.settings import default_fixtures
-    from emulator.storage.fixtures import load_fixtures
+    from superoffice_emulator.settings import default_fixtures
+    from superoffice_emulator.storage.fixtures import load_fixtures
 
     fixtures = load_fixtures(default_fixtures())
     denied = {(denial.kind, denial.record_id) for denial in fixtures.denials}
@@ -438,7 +438,7 @@ def new_database(work: Path, name: str, postgres: str | None) -> Iterator[Target
         return
     from sqlalchemy import create_engine
 
-    from emulator.storage.database import postgres_url
+    from superoffice_emulator.storage.database import postgres_url
 
     admin = create_engine(postgres_url(postgres), isolation_level="AUTOCOMMIT")
     database = f"emulator_stress_{uuid.uuid4().hex[:16]}"
@@ -470,8 +470,8 @@ def read_database(url: str) -> Stored:
     from sqlalchemy import create_engine, func, select
     from sqlalchemy.pool import NullPool
 
-    from emulator.storage import schema
-    from emulator.storage.sqlite import driver
+    from superoffice_emulator.storage import schema
+    from superoffice_emulator.storage.sqlite import driver
 
     # SQLite through the emulator's own library: two copies of SQLite in a process miss each other's locks
     sqlite = {"module": driver} if url.startswith("sqlite:") else {}
@@ -492,7 +492,7 @@ def read_database(url: str) -> Stored:
 
 def integrity(file: Path) -> str:
     """``PRAGMA integrity_check`` of a SQLite file: ``ok``, or what is wrong."""
-    from emulator.storage.sqlite import driver
+    from superoffice_emulator.storage.sqlite import driver
 
     connection = driver.connect(str(file))
     try:
@@ -564,7 +564,7 @@ class RoundConfig:
     """``serve --request-timeout``: each worker sweeps its descriptors every quarter of it (0.25 s
     at least). The clients never idle that long on a connection."""
     source: Path | None = None
-    """Serve the ``emulator`` package of this source tree instead of the installed one."""
+    """Serve the package of this source tree instead of the installed one."""
     seed: int = 0
 
 
@@ -610,7 +610,7 @@ def _serve_command(config: RoundConfig, url: str) -> Callable[[int], list[str]]:
     """``serve`` on the given port; from :attr:`RoundConfig.source` when set (``python -P``: the
     current folder is not put first on the path, so PYTHONPATH decides)."""
     cli = common.cli_command()
-    prefix = [sys.executable, "-P", "-m", "emulator"] if config.source else cli
+    prefix = [sys.executable, "-P", "-m", _package_in(config.source)] if config.source else cli
     options = [*SERVER_OPTIONS, "--request-timeout", f"{config.request_timeout:g}"]
 
     def command(port: int) -> list[str]:
@@ -773,6 +773,11 @@ def _workers(text: str) -> list[int]:
     return [int(part) for part in text.replace(",", " ").split()]
 
 
+def _package_in(source: Path) -> str:
+    """The emulator's import package in ``source``: older trees call it ``emulator``."""
+    return "superoffice_emulator" if (source / "superoffice_emulator").is_dir() else "emulator"
+
+
 def _source(text: str | None) -> Path | None:
     return Path(text).resolve() if text else None
 
@@ -812,7 +817,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_source,
         default=_source(env("STRESS_EMULATOR_SOURCE")),
         metavar="DIR",
-        help="serve the emulator package of this source tree (an older commit's worktree)",
+        help="serve the package of this source tree (an older commit's worktree)",
     )
     parser.add_argument("--seed", type=int, default=random.randrange(1_000_000))
     parser.add_argument("--keep", action="store_true", help="keep the work folder whatever happens")
