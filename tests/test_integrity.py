@@ -13,22 +13,33 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import logging
+import random
 import sqlite3  # Python's own: the other program beside the server
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from werkzeug.test import Client
 
+from superoffice_emulator.app import create_app
 from superoffice_emulator.server.preflight import check_database
 from superoffice_emulator.settings import Settings
 from superoffice_emulator.storage import sqlite
 from superoffice_emulator.storage.engine import make_engine
 from tests.support.servers import ServerProcess, wait_for
-from tests.support.soap import APPOINTMENT, SOAP11_HEADERS, envelope
+from tests.support.soap import (
+    APPOINTMENT,
+    LOGIN_HEADERS,
+    SOAP11_HEADERS,
+    SOPRINCIPAL,
+    envelope,
+    login_envelope,
+)
 
 HOLDER = """
 import socket, sqlite3, sys
@@ -171,3 +182,40 @@ def test_start_up_warns_of_a_sqlite_with_the_bug(
     assert any(
         "3.40.1" in record.getMessage() and record.levelno == logging.WARNING for record in caplog.records
     )
+
+
+def test_calls_on_many_threads_of_one_process_each_read_their_own_rows(tmp_path: Path) -> None:
+    """Logins (a read, then a write) and batches on eight threads at once: every answer is whole.
+
+    A connection goes from one thread to another between transactions; a cursor left to the
+    garbage collector could reset a statement the next thread is running (wrong rows, bind errors)."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'crm.db'}"))
+    failures: list[tuple[int, bytes]] = []
+
+    def client(seed: int) -> None:
+        browser = Client(app)
+        chooser = random.Random(seed)
+        for _ in range(80):
+            pick = chooser.random()
+            if pick < 0.8:
+                password = "demo" if pick < 0.4 else "not the password"
+                answer = browser.post(
+                    SOPRINCIPAL, data=login_envelope("demo", password), headers=LOGIN_HEADERS
+                )
+                whole = answer.status_code == 200 and b"SoDbAccessException" not in answer.data
+            else:
+                body = envelope([f"appointment_id={chooser.randint(1, 50)}"])
+                answer = browser.post(APPOINTMENT, data=body, headers=SOAP11_HEADERS)
+                whole = answer.status_code == 200 and b">true</Succeeded>" in answer.data
+            if not whole:
+                failures.append((answer.status_code, answer.data[:400]))
+
+    threads = [threading.Thread(target=client, args=(seed,)) for seed in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        app.runtime.database.dispose()
+    assert failures == []

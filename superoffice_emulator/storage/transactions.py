@@ -190,8 +190,16 @@ class Transaction:
             raise StorageError(exc) from exc
 
     def _end(self, *, broken: bool) -> None:
-        """Give back the connection, whose transaction has ended, and let the next writer in."""
+        """Give back the connection, whose transaction has ended, and let the next writer in.
+
+        The cursor is closed first, by the thread that owns the connection: a cursor the driver
+        collects later may reset its statement then (pysqlite3 does), when the connection may
+        already run that same cached statement for a call on another thread.
+        """
         try:
+            if self.cursor is not None:
+                broken = not _close(self.cursor) or broken
+                self.cursor = None
             self._owner.give_back(self.connection, broken=broken)
         finally:
             self._writers.release()
@@ -271,6 +279,15 @@ class _NoLock:
     def locked(self) -> bool:
         """Never held, as :class:`threading.Lock` would say of itself."""
         return False
+
+
+def _close(cursor: Any) -> bool:
+    """Close ``cursor``; False when it could not be (its connection is then discarded)."""
+    try:
+        cursor.close()
+    except Exception:
+        return False
+    return True
 
 
 def _rollback(connection: Any) -> bool:
