@@ -24,7 +24,6 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import click
 
 from superoffice_emulator import __version__
-from superoffice_emulator.server import preflight, serving
 from superoffice_emulator.settings import (
     Declaration,
     FixtureFile,
@@ -35,10 +34,12 @@ from superoffice_emulator.settings import (
     TenantName,
     declarations,
 )
-from superoffice_emulator.storage.fixtures import Fixtures, load_fixtures
 
 if TYPE_CHECKING:
     from superoffice_emulator.storage.database import Database
+
+# The server, the storage and the fixtures are imported by the commands that use them, so that
+# ``--help`` and a bad option answer at once, and a server imports only what serving needs.
 
 log = logging.getLogger("emulator")
 
@@ -160,6 +161,9 @@ def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> 
 
     Exits 1 with one line that says what to do when it cannot be opened.
     """
+    from superoffice_emulator.server import preflight
+    from superoffice_emulator.storage.fixtures import load_fixtures
+
     with startup_errors():
         return preflight.open_database(database_url, load_fixtures(fixtures), create=create)
 
@@ -170,9 +174,11 @@ def startup_errors(log_level: str = "info") -> Iterator[None]:
 
     At log level ``debug`` the cause's traceback is logged first.
     """
+    from superoffice_emulator.server.preflight import StartupError
+
     try:
         yield
-    except preflight.StartupError as exc:
+    except StartupError as exc:
         if log_level == "debug":
             log.debug("start-up failure", exc_info=exc)
         raise click.ClickException(str(exc)) from None
@@ -196,6 +202,8 @@ def serve(**options: Any) -> None:
     server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
     settings = build_settings(**options)
     settings = settings.replace(allowed_hosts=(*settings.allowed_hosts, server.host))  # its own address
+    from superoffice_emulator.server import serving
+
     with startup_errors(server.log_level):
         serving.serve(
             settings,
@@ -233,7 +241,9 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
 
     The tenant keeps FILE's data until it is reset; a reset returns it to --fixtures.
     """
-    data: Fixtures = load_fixtures(file)  # checked as the argument was read: cached
+    from superoffice_emulator.storage.fixtures import load_fixtures
+
+    data = load_fixtures(file)  # checked as the argument was read: cached
     summary = f"{len(data.users)} users, {len(data.activities)} activities, {len(data.denials)} denials"
     if check:
         click.echo(f"{file} is valid: {summary}.")
@@ -262,13 +272,15 @@ def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> 
 
     Creates nothing: the database and the tenant must exist (load-fixtures creates a tenant).
     """
+    from superoffice_emulator.server.preflight import shown_url
+
     database = open_database(database_url, fixtures, create=False)
     try:
         existing = database.tenants()
         if not all_tenants and tenant not in existing:
             held = f"holds: {', '.join(existing)}" if existing else "holds no tenants yet"
             raise click.ClickException(
-                f"There is no tenant {tenant} in {preflight.shown_url(database_url)}; it {held}."
+                f"There is no tenant {tenant} in {shown_url(database_url)}; it {held}."
                 f" Name one with --tenant, or create it with load-fixtures FILE --tenant {tenant}."
             )
         names = existing if all_tenants else [tenant]

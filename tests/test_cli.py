@@ -123,6 +123,51 @@ def test_serve_help_names_the_env_vars(runner: CliRunner) -> None:
         assert name in result.output
 
 
+def imported_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``statement``."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return set(done.stdout.split())
+
+
+def test_help_imports_neither_the_server_nor_the_storage() -> None:
+    loaded = imported_by("from superoffice_emulator.cli import main")
+
+    heavy = {
+        "sqlalchemy",
+        "werkzeug",
+        "yaml",
+        "lxml",
+        "granian",
+        "argon2",
+        "superoffice_emulator.server.serving",
+    }
+    assert not heavy & loaded
+
+
+def test_serving_imports_only_what_a_call_needs() -> None:
+    """The admin API, its OpenAPI document and PostgreSQL's dialect load when first used."""
+    loaded = imported_by(
+        "from superoffice_emulator.server import serving, rsgi\n"
+        "from superoffice_emulator.app import create_app\n"
+        "from superoffice_emulator.storage.sql import dialect_named\n"
+        "dialect_named('sqlite')"
+    )
+
+    assert "sqlalchemy" in loaded  # the test sees the modules
+    later = {
+        "superoffice_emulator.admin.api",
+        "superoffice_emulator.admin.openapi",
+        "sqlalchemy.dialects.postgresql",
+    }
+    assert not later & loaded
+
+
 # -- serve: options and environment -------------------------------------------------------------
 def test_serve_is_the_default_command(runner: CliRunner, served: list[Any], db_url: str) -> None:
     result = invoke(runner, ["--port", "9123", "--database-url", db_url])
