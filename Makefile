@@ -3,8 +3,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8080
 UV_VERSION := 0.13.9
 PIP := $(BIN)/python -m pip --quiet
 LOCK := requirements/runtime.txt requirements/dev.txt requirements/build.txt
@@ -35,8 +33,17 @@ install-runtime: $(VENV)/.runtime
 
 install: $(VENV)/.installed
 
+# make run [HOST=...] [PORT=...] [ARGS="--workers 2 ..."]: every EMULATOR_* variable is honoured as it is
+# set; HOST= and PORT= on make's command line are --host and --port, unless EMULATOR_HOST or
+# EMULATOR_PORT is set, which they never override.
+RUN_OPTIONS = $(if $(and $(filter command line,$(origin HOST)),$(if $(EMULATOR_HOST),,1)),--host $(HOST)) \
+              $(if $(and $(filter command line,$(origin PORT)),$(if $(EMULATOR_PORT),,1)),--port $(PORT))
+
 run: install-runtime
-	@$(BIN)/superoffice-emulator serve --host $(HOST) --port $(PORT)
+	@$(if $(and $(filter command line,$(origin HOST)),$(EMULATOR_HOST)),echo "== EMULATOR_HOST=$(EMULATOR_HOST) is set: it wins over HOST=$(HOST)")
+	@$(if $(and $(filter command line,$(origin PORT)),$(EMULATOR_PORT)),echo "== EMULATOR_PORT=$(EMULATOR_PORT) is set: it wins over PORT=$(PORT)")
+	@echo "== the CLI is $(BIN)/superoffice-emulator (its --help lists the commands; . $(BIN)/activate puts it on PATH)"
+	@SUPEROFFICE_EMULATOR_MAKE_RUN=1 $(BIN)/superoffice-emulator serve $(strip $(RUN_OPTIONS)) $(ARGS)
 
 lint: install
 	$(BIN)/ruff check superoffice_emulator contract tests scripts benchmarks

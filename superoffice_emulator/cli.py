@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from superoffice_emulator import __version__
 from superoffice_emulator.settings import (
@@ -170,7 +172,8 @@ def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> 
 
 @contextlib.contextmanager
 def startup_errors(log_level: str = "info") -> Iterator[None]:
-    """A :class:`~superoffice_emulator.server.preflight.StartupError` becomes one line and exit status 1.
+    """A :class:`~superoffice_emulator.server.preflight.StartupError` becomes one line and exit status 1,
+    its advice naming each option as the user gave it (:func:`spelled_options`).
 
     At log level ``debug`` the cause's traceback is logged first.
     """
@@ -181,7 +184,35 @@ def startup_errors(log_level: str = "info") -> Iterator[None]:
     except StartupError as exc:
         if log_level == "debug":
             log.debug("start-up failure", exc_info=exc)
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.advice(spelled_options())) from None
+
+
+MAKE_RUN = "SUPEROFFICE_EMULATOR_MAKE_RUN"
+"""Set to ``1`` by ``make run``, which takes ``HOST=`` and ``PORT=`` and passes ``ARGS=`` on."""
+MAKE_VARIABLES = {"--host": "HOST", "--port": "PORT"}
+
+
+def spelled_options() -> dict[str, str]:
+    """Each option of the running command as its user gives it: ``EMULATOR_PORT`` when it came
+    from that variable, ``make run PORT=...`` under ``make run``, else the option itself."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    make = os.environ.get(MAKE_RUN) == "1"
+    spelled = {}
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        option = param.opts[0]
+        if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT and isinstance(
+            param.envvar, str
+        ):
+            spelled[option] = param.envvar
+        elif make and option in MAKE_VARIABLES:
+            spelled[option] = f"make run {MAKE_VARIABLES[option]}=..."
+        elif make:
+            spelled[option] = f'make run ARGS="{option} ..."'
+    return spelled
 
 
 # -- commands -----------------------------------------------------------------------------------

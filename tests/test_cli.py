@@ -384,7 +384,7 @@ def test_tenants_and_reset_never_create_a_database(
     assert result.exit_code == 1
     assert result.output == (
         f"Error: There is no database at {path}. Start the server or run init-db to create one,"
-        " or choose another --database-url.\n"
+        " or name another database with --database-url.\n"
     )
     assert not path.exists()
 
@@ -692,9 +692,59 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path, taken_port: int, w
     )  # fmt: skip
 
     assert_one_line(
-        result, 1, f"Cannot listen on 127.0.0.1:{taken_port}: the port is in use", "choose another --port"
+        result, 1, f"Cannot listen on 127.0.0.1:{taken_port}: the port is in use", "another port with --port"
     )
     assert "listening" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "advice"),
+    [
+        ([], {"EMULATOR_PORT": "{port}"}, "another port with EMULATOR_PORT ("),
+        ([], {"EMULATOR_PORT": "{port}", cli.MAKE_RUN: "1"}, "another port with EMULATOR_PORT ("),
+        (["--port", "{port}"], {cli.MAKE_RUN: "1"}, "another port with make run PORT=... ("),
+    ],
+    ids=["EMULATOR_PORT", "EMULATOR_PORT under make run", "make run PORT="],
+)
+def test_the_advice_names_the_port_as_it_was_given(
+    tmp_path: Path, taken_port: int, args: list[str], env: dict[str, str], advice: str
+) -> None:
+    result = run_cli(
+        "serve",
+        *(arg.format(port=taken_port) for arg in args),
+        env={
+            "EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+            **{name: value.format(port=taken_port) for name, value in env.items()},
+        },
+    )
+
+    line = assert_one_line(result, 1, f"127.0.0.1:{taken_port}", advice)
+    assert "--port" not in line
+
+
+def make_run(*args: str, env: Mapping[str, str] | None = None) -> str:
+    """The commands ``make run ARGS`` would run (``make -n``), in a clean ``EMULATOR_*`` environment."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("EMULATOR_")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def test_make_run_leaves_the_emulator_variables_alone_and_passes_args_on() -> None:
+    assert "--port" not in make_run(env={"EMULATOR_PORT": "18083"})
+    assert "serve --host 0.0.0.0 --port 9000 --workers 2" in make_run(
+        "HOST=0.0.0.0", "PORT=9000", "ARGS=--workers 2"
+    )
+    overridden = make_run("PORT=9000", env={"EMULATOR_PORT": "18083"})
+    assert "--port" not in overridden and "EMULATOR_PORT=18083 is set" in overridden
+    assert "the CLI is .venv/bin/superoffice-emulator" in make_run()
 
 
 def test_log_level_debug_adds_the_traceback(tmp_path: Path, taken_port: int) -> None:
