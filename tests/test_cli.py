@@ -588,9 +588,12 @@ def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path:
             f"{base}/Remote/Services86/{service}.svc   WSDL: {base}/Remote/Services86/{service}.svc?wsdl"
             in text
         )
+    rest = f"{base}/api/v1/Agents/Appointment/SetActivityStatus   OpenAPI: {base}/api/v1/openapi.json"
+    assert f"REST       {rest}" in text
     assert f"Dashboard  {base}/_emulator/ui/" in text
     assert f"Admin API  {base}/_emulator/   OpenAPI: {base}/_emulator/openapi.json" in text
     assert "tenant Cust1;" in text
+    assert "Mode       onsite (application tokens not checked), contract lenient (" in text
     assert [" ".join(line.split()) for line in lines if " / " in line] == [
         "Logins demo / demo ticket 7T:1234abcxyzExample==",
         "sam / sam ticket 7T:U2FtU2FsZXNyZXBUaWNrZXQ=",
@@ -599,7 +602,25 @@ def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path:
         "ingrid / ingrid",
     ]
     # the banner, then one line per call (none here: the WSDL and admin reads log nothing), then "stopped"
-    assert len(lines) == 13 and lines[-1].endswith("emulator: stopped"), text
+    assert len(lines) == banner_lines() + 1 and lines[-1].endswith("emulator: stopped"), text
+
+
+def banner_lines(**settings: Any) -> int:
+    """The number of lines of the banner of the demo data."""
+    from superoffice_emulator.server.banner import banner
+
+    return len(banner(Settings(**settings), load_fixtures(default_fixtures()), "::1", 1, "how").splitlines())
+
+
+def test_the_banner_says_the_mode_and_the_contract() -> None:
+    from superoffice_emulator.server.banner import banner
+
+    settings = Settings(mode="online", contract="netserver")
+    text = banner(settings, load_fixtures(settings.fixtures), "127.0.0.1", 8080, "werkzeug")
+
+    (line,) = [line for line in text.splitlines() if line.lstrip().startswith("Mode")]
+    assert " online (" in line and " contract netserver (" in line
+    assert len(text.splitlines()) == banner_lines()  # a few lines, whatever the settings
 
 
 def test_the_demo_convention_holds_every_demo_user_s_password_is_the_user_s_name() -> None:
@@ -648,7 +669,7 @@ def test_granian_adds_nothing_to_the_banner_at_log_level_info(tmp_path: Path) ->
         status = server.stop()
 
     assert status == 0, "".join(server.output)
-    assert len(server.output) == 13, "".join(server.output)  # the banner's 12 lines, then "stopped"
+    assert len(server.output) == banner_lines() + 1, "".join(server.output)  # the banner, then "stopped"
     assert server.output[-1].rstrip().endswith("emulator: stopped")
 
 
