@@ -27,6 +27,7 @@ from click.core import ParameterSource
 
 from superoffice_emulator import __version__
 from superoffice_emulator.settings import (
+    GROUPS,
     Declaration,
     FixtureFile,
     Rule,
@@ -48,10 +49,39 @@ log = logging.getLogger("emulator")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class SettingOption(click.Option):
+    """The option of a declared setting, listed under its declaration's group in ``--help``."""
+
+    def __init__(self, *args: Any, group: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+
+class GroupedCommand(click.Command):
+    """A command whose ``--help`` lists the settings' options under their groups, in
+    :data:`~superoffice_emulator.settings.GROUPS` order, and every other option last."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {group: [] for group in (*GROUPS, "Options")}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and isinstance(param, click.Option):
+                sections[param.group if isinstance(param, SettingOption) else "Options"].append(record)
+        for heading, records in sections.items():
+            if records:
+                with formatter.section(heading):
+                    formatter.write_dl(records)
+
+
 class DefaultGroup(click.Group):
-    """A group that runs ``serve`` when no command is named (``superoffice-emulator --port 9000``)."""
+    """A group that runs ``serve`` when no command is named (``superoffice-emulator --port 9000``);
+    its commands are listed in the order they are defined, ``serve`` first."""
 
     default_command = "serve"
+    command_class = GroupedCommand
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         group_options = {*ctx.help_option_names, "--version"}
@@ -130,6 +160,8 @@ def _option(declaration: Declaration) -> Callable[[F], F]:
     return click.option(
         declaration.option,
         declaration.name,
+        cls=SettingOption,
+        group=declaration.group,
         type=FlagType(declaration.rule) if declaration.is_flag else RuleType(declaration.rule),
         envvar=declaration.env,
         show_envvar=True,
@@ -216,18 +248,22 @@ def spelled_options() -> dict[str, str]:
 
 
 # -- commands -----------------------------------------------------------------------------------
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="superoffice-emulator")
 def main() -> None:
-    """A local stand-in for a SuperOffice NetServer (Services86 SOAP web services).
+    """A local stand-in for a SuperOffice NetServer: Services86 SOAP, its REST twin, an admin API
+    and a dashboard.
 
-    Without a command, runs `serve`.
+    Without a command, runs `serve`. Every option can also be set by the EMULATOR_* variable that
+    the command's --help names.
     """
 
 
-@main.command()
-@setting_options(Settings)
+@main.command(short_help="Serve the emulator over HTTP (the default command).")
 @setting_options(ServerOptions)
+@setting_options(Settings)
 def serve(**options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
     server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
@@ -246,7 +282,7 @@ def serve(**options: Any) -> None:
         )
 
 
-@main.command("init-db")
+@main.command("init-db", short_help="Create the database schema (existing data stays).")
 @database_options
 def init_db(database_url: str, fixtures: Path) -> None:
     """Create the database schema (nothing happens to existing data)."""
@@ -256,7 +292,7 @@ def init_db(database_url: str, fixtures: Path) -> None:
     click.echo(f"Database ready: {database_url} ({count} tenant{'' if count == 1 else 's'}).")
 
 
-@main.command("load-fixtures")
+@main.command("load-fixtures", short_help="Reset a tenant to the data of a fixture file.")
 @click.argument("file", type=RuleType(FixtureFile("Fix the file and run again."), param_hint="FILE"))
 @database_options
 @tenant_option
@@ -287,7 +323,7 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
     click.echo(f"Tenant {tenant} now holds {file}: {summary}.")
 
 
-@main.command()
+@main.command(short_help="Put a tenant (or every tenant) back to the fixtures.")
 @database_options
 @tenant_option
 @click.option(
@@ -322,7 +358,7 @@ def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> 
     click.echo(f"Reset {', '.join(names) if names else 'no tenants'} to {fixtures}.")
 
 
-@main.command()
+@main.command(short_help="List the tenants in the database.")
 @database_options
 def tenants(database_url: str, fixtures: Path) -> None:
     """List the tenants in the database, one per line (creates nothing)."""

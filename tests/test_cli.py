@@ -116,6 +116,31 @@ def test_every_option_has_help_and_an_emulator_env_var(command: str, option: cli
     assert option.show_envvar
 
 
+def test_help_gives_every_command_s_summary_whole(runner: CliRunner) -> None:
+    result = invoke(runner, ["--help"], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0
+    for name, command in cli.main.commands.items():
+        assert command.short_help and f"{name}  " in result.output
+        assert " ".join(command.short_help.split()) in " ".join(result.output.split())
+    commands = result.output.split("Commands:")[1]
+    assert "..." not in commands
+
+
+def test_serve_help_lists_the_options_by_group_the_common_ones_first(runner: CliRunner) -> None:
+    from superoffice_emulator.settings import GROUPS
+
+    result = invoke(runner, ["serve", "--help"])
+
+    assert result.exit_code == 0
+    headings = [
+        line.rstrip(":") for line in result.output.splitlines() if line[:1].isalpha() and line.endswith(":")
+    ]
+    assert headings == [*GROUPS, "Options"]  # "Options" holds --help
+    options = [line.split()[0] for line in result.output.splitlines() if line.startswith("  --")]
+    assert options[:4] == ["--host", "--port", "--workers", "--database-url"]
+
+
 def test_serve_help_names_the_env_vars(runner: CliRunner) -> None:
     result = invoke(runner, ["serve", "--help"])
 
