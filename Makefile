@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 PIP := $(BIN)/python -m pip --quiet
 LOCK := requirements/runtime.txt requirements/dev.txt requirements/build.txt
 
-.PHONY: install install-runtime run test test-latest lint format typecheck pytest bench lock dist docker clean
+.PHONY: install install-runtime node-client run test test-latest lint format typecheck pytest bench lock dist docker clean
 
 $(BIN)/python:
 	@echo "== creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
@@ -56,7 +56,20 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+# SuperOffice's TypeScript client for tests/test_rest_node.py, from tests/node/package-lock.json:
+# installed (npm ci) where npm is, whenever node_modules is missing or older than the lock.
+NODE_CLIENT := tests/node/node_modules/.package-lock.json
+
+$(NODE_CLIENT): tests/node/package-lock.json
+	@echo "== npm ci in tests/node (@superoffice/webapi, for tests/test_rest_node.py)"
+	@cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-client:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s --no-print-directory $(NODE_CLIENT); \
+	else echo "== npm is missing, so tests/test_rest_node.py skips: apt-get install -y nodejs npm adds it"; fi
+
+pytest: install node-client
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
