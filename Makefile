@@ -3,13 +3,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8080
 UV_VERSION := 0.13.9
 PIP := $(BIN)/python -m pip --quiet
 LOCK := requirements/runtime.txt requirements/dev.txt requirements/build.txt
 
-.PHONY: install install-runtime run test test-latest lint format typecheck pytest bench lock dist docker clean
+.PHONY: install install-runtime node-client run test test-latest lint format typecheck pytest bench lock dist docker clean
 
 $(BIN)/python:
 	@echo "== creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
@@ -35,8 +33,17 @@ install-runtime: $(VENV)/.runtime
 
 install: $(VENV)/.installed
 
+# make run [HOST=...] [PORT=...] [ARGS="--workers 2 ..."]: every EMULATOR_* variable is honoured as it is
+# set; HOST= and PORT= on make's command line are --host and --port, unless EMULATOR_HOST or
+# EMULATOR_PORT is set, which they never override.
+RUN_OPTIONS = $(if $(and $(filter command line,$(origin HOST)),$(if $(EMULATOR_HOST),,1)),--host $(HOST)) \
+              $(if $(and $(filter command line,$(origin PORT)),$(if $(EMULATOR_PORT),,1)),--port $(PORT))
+
 run: install-runtime
-	@$(BIN)/superoffice-emulator serve --host $(HOST) --port $(PORT)
+	@$(if $(and $(filter command line,$(origin HOST)),$(EMULATOR_HOST)),echo "== EMULATOR_HOST=$(EMULATOR_HOST) is set: it wins over HOST=$(HOST)")
+	@$(if $(and $(filter command line,$(origin PORT)),$(EMULATOR_PORT)),echo "== EMULATOR_PORT=$(EMULATOR_PORT) is set: it wins over PORT=$(PORT)")
+	@echo "== the CLI is $(BIN)/superoffice-emulator (its --help lists the commands; . $(BIN)/activate puts it on PATH)"
+	@SUPEROFFICE_EMULATOR_MAKE_RUN=1 $(BIN)/superoffice-emulator serve $(strip $(RUN_OPTIONS)) $(ARGS)
 
 lint: install
 	$(BIN)/ruff check superoffice_emulator contract tests scripts benchmarks
@@ -49,7 +56,20 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+# SuperOffice's TypeScript client for tests/test_rest_node.py, from tests/node/package-lock.json:
+# installed (npm ci) where npm is, whenever node_modules is missing or older than the lock.
+NODE_CLIENT := tests/node/node_modules/.package-lock.json
+
+$(NODE_CLIENT): tests/node/package-lock.json
+	@echo "== npm ci in tests/node (@superoffice/webapi, for tests/test_rest_node.py)"
+	@cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-client:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s --no-print-directory $(NODE_CLIENT); \
+	else echo "== npm is missing, so tests/test_rest_node.py skips: apt-get install -y nodejs npm adds it"; fi
+
+pytest: install node-client
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest

@@ -351,20 +351,31 @@ class Server:
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def wait(self, path: str = "/", timeout: float = 60.0, interval: float = 0.005) -> float:
-        """Poll ``path`` until it answers 200; the seconds since the process was started."""
+    def wait(
+        self, path: str = "/", timeout: float = 60.0, interval: float = 0.005, wire: Wire | None = None
+    ) -> float:
+        """Poll ``path`` until it answers 200 (or, with ``wire``, until its one-id call succeeds);
+        the seconds since the process was started."""
         deadline = self.started + timeout
+        target = path if wire is None else wire.path
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}; see {self._log.name}")
+            request = urllib.request.Request(
+                self.url(target),
+                data=None if wire is None else wire.one_id,
+                headers={} if wire is None else wire.headers,
+            )
             try:
-                with urllib.request.urlopen(self.url(path), timeout=10) as answer:
-                    if answer.status == 200:
-                        answer.read()
-                        return time.perf_counter() - self.started
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    status, data = answer.status, answer.read()
             except OSError:
                 time.sleep(interval)
-        raise RuntimeError(f"{self.kind} did not answer {path} within {timeout} s; see {self._log.name}")
+                continue
+            if (status == 200) if wire is None else wire.succeeded(status, data):
+                return time.perf_counter() - self.started
+            raise RuntimeError(f"{self.kind} answered {target} with {status}: {data[:300]!r}")
+        raise RuntimeError(f"{self.kind} did not answer {target} within {timeout} s; see {self._log.name}")
 
     def pids(self) -> list[int]:
         """The server's process and its children (granian's workers)."""

@@ -343,6 +343,25 @@ def coldstart(table: Table, work: Path) -> None:
         )
 
 
+def startup(table: Table, work: Path) -> None:
+    """From typing ``superoffice-emulator serve`` to its first answered SOAP call (existing database)."""
+    repeat = q(7, 3)
+    for kind in ("granian:1", "cli"):
+        url = _sqlite(work, f"startup-{kind.replace(':', '-')}.db")
+        with Server(kind, url, work) as warm:
+            warm.wait(wire=common.SOAP)
+        times = []
+        for _ in range(repeat):
+            with Server(kind, url, work) as server:
+                times.append(server.wait(wire=common.SOAP, interval=0.002))
+        table.add(
+            "start-up",
+            f"{common.describe(kind)}, existing database",
+            ms(statistics.median(times)),
+            f"launch to the first answered SOAP call; {summary(times)}",
+        )
+
+
 def reset(table: Table, work: Path) -> None:
     """``Database.reset`` of the default tenant to the default fixtures."""
     emulator = InProcess(_sqlite(work, "reset.db"))
@@ -706,6 +725,7 @@ SECTIONS: dict[str, Section] = {
     "batch": batch,
     "rows": rows,
     "coldstart": coldstart,
+    "startup": startup,
     "reset": reset,
     "tenant": tenant,
     "memory": memory,

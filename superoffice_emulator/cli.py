@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from superoffice_emulator import __version__
-from superoffice_emulator.server import preflight, serving
 from superoffice_emulator.settings import (
+    GROUPS,
     Declaration,
     FixtureFile,
     Rule,
@@ -35,20 +37,51 @@ from superoffice_emulator.settings import (
     TenantName,
     declarations,
 )
-from superoffice_emulator.storage.fixtures import Fixtures, load_fixtures
 
 if TYPE_CHECKING:
     from superoffice_emulator.storage.database import Database
+
+# The server, the storage and the fixtures are imported by the commands that use them, so that
+# ``--help`` and a bad option answer at once, and a server imports only what serving needs.
 
 log = logging.getLogger("emulator")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class SettingOption(click.Option):
+    """The option of a declared setting, listed under its declaration's group in ``--help``."""
+
+    def __init__(self, *args: Any, group: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group = group
+
+
+class GroupedCommand(click.Command):
+    """A command whose ``--help`` lists the settings' options under their groups, in
+    :data:`~superoffice_emulator.settings.GROUPS` order, and every other option last."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: dict[str, list[tuple[str, str]]] = {group: [] for group in (*GROUPS, "Options")}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and isinstance(param, click.Option):
+                sections[param.group if isinstance(param, SettingOption) else "Options"].append(record)
+        for heading, records in sections.items():
+            if records:
+                with formatter.section(heading):
+                    formatter.write_dl(records)
+
+
 class DefaultGroup(click.Group):
-    """A group that runs ``serve`` when no command is named (``superoffice-emulator --port 9000``)."""
+    """A group that runs ``serve`` when no command is named (``superoffice-emulator --port 9000``);
+    its commands are listed in the order they are defined, ``serve`` first."""
 
     default_command = "serve"
+    command_class = GroupedCommand
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         group_options = {*ctx.help_option_names, "--version"}
@@ -127,6 +160,8 @@ def _option(declaration: Declaration) -> Callable[[F], F]:
     return click.option(
         declaration.option,
         declaration.name,
+        cls=SettingOption,
+        group=declaration.group,
         type=FlagType(declaration.rule) if declaration.is_flag else RuleType(declaration.rule),
         envvar=declaration.env,
         show_envvar=True,
@@ -160,42 +195,82 @@ def open_database(database_url: str, fixtures: Path, *, create: bool = True) -> 
 
     Exits 1 with one line that says what to do when it cannot be opened.
     """
+    from superoffice_emulator.server import preflight
+    from superoffice_emulator.storage.fixtures import load_fixtures
+
     with startup_errors():
         return preflight.open_database(database_url, load_fixtures(fixtures), create=create)
 
 
 @contextlib.contextmanager
 def startup_errors(log_level: str = "info") -> Iterator[None]:
-    """A :class:`~superoffice_emulator.server.preflight.StartupError` becomes one line and exit status 1.
+    """A :class:`~superoffice_emulator.server.preflight.StartupError` becomes one line and exit status 1,
+    its advice naming each option as the user gave it (:func:`spelled_options`).
 
     At log level ``debug`` the cause's traceback is logged first.
     """
+    from superoffice_emulator.server.preflight import StartupError
+
     try:
         yield
-    except preflight.StartupError as exc:
+    except StartupError as exc:
         if log_level == "debug":
             log.debug("start-up failure", exc_info=exc)
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(exc.advice(spelled_options())) from None
+
+
+MAKE_RUN = "SUPEROFFICE_EMULATOR_MAKE_RUN"
+"""Set to ``1`` by ``make run``, which takes ``HOST=`` and ``PORT=`` and passes ``ARGS=`` on."""
+MAKE_VARIABLES = {"--host": "HOST", "--port": "PORT"}
+
+
+def spelled_options() -> dict[str, str]:
+    """Each option of the running command as its user gives it: ``EMULATOR_PORT`` when it came
+    from that variable, ``make run PORT=...`` under ``make run``, else the option itself."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return {}
+    make = os.environ.get(MAKE_RUN) == "1"
+    spelled = {}
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or param.name is None:
+            continue
+        option = param.opts[0]
+        if ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT and isinstance(
+            param.envvar, str
+        ):
+            spelled[option] = param.envvar
+        elif make and option in MAKE_VARIABLES:
+            spelled[option] = f"make run {MAKE_VARIABLES[option]}=..."
+        elif make:
+            spelled[option] = f'make run ARGS="{option} ..."'
+    return spelled
 
 
 # -- commands -----------------------------------------------------------------------------------
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="superoffice-emulator")
 def main() -> None:
-    """A local stand-in for a SuperOffice NetServer (Services86 SOAP web services).
+    """A local stand-in for a SuperOffice NetServer: Services86 SOAP, its REST twin, an admin API
+    and a dashboard.
 
-    Without a command, runs `serve`.
+    Without a command, runs `serve`. Every option can also be set by the EMULATOR_* variable that
+    the command's --help names.
     """
 
 
-@main.command()
-@setting_options(Settings)
+@main.command(short_help="Serve the emulator over HTTP (the default command).")
 @setting_options(ServerOptions)
+@setting_options(Settings)
 def serve(**options: Any) -> None:
     """Serve the emulator over HTTP (the default command)."""
     server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
     settings = build_settings(**options)
     settings = settings.replace(allowed_hosts=(*settings.allowed_hosts, server.host))  # its own address
+    from superoffice_emulator.server import serving
+
     with startup_errors(server.log_level):
         serving.serve(
             settings,
@@ -207,7 +282,7 @@ def serve(**options: Any) -> None:
         )
 
 
-@main.command("init-db")
+@main.command("init-db", short_help="Create the database schema (existing data stays).")
 @database_options
 def init_db(database_url: str, fixtures: Path) -> None:
     """Create the database schema (nothing happens to existing data)."""
@@ -217,7 +292,7 @@ def init_db(database_url: str, fixtures: Path) -> None:
     click.echo(f"Database ready: {database_url} ({count} tenant{'' if count == 1 else 's'}).")
 
 
-@main.command("load-fixtures")
+@main.command("load-fixtures", short_help="Reset a tenant to the data of a fixture file.")
 @click.argument("file", type=RuleType(FixtureFile("Fix the file and run again."), param_hint="FILE"))
 @database_options
 @tenant_option
@@ -233,7 +308,9 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
 
     The tenant keeps FILE's data until it is reset; a reset returns it to --fixtures.
     """
-    data: Fixtures = load_fixtures(file)  # checked as the argument was read: cached
+    from superoffice_emulator.storage.fixtures import load_fixtures
+
+    data = load_fixtures(file)  # checked as the argument was read: cached
     summary = f"{len(data.users)} users, {len(data.activities)} activities, {len(data.denials)} denials"
     if check:
         click.echo(f"{file} is valid: {summary}.")
@@ -246,7 +323,7 @@ def load_fixtures_command(file: Path, database_url: str, fixtures: Path, tenant:
     click.echo(f"Tenant {tenant} now holds {file}: {summary}.")
 
 
-@main.command()
+@main.command(short_help="Put a tenant (or every tenant) back to the fixtures.")
 @database_options
 @tenant_option
 @click.option(
@@ -262,13 +339,15 @@ def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> 
 
     Creates nothing: the database and the tenant must exist (load-fixtures creates a tenant).
     """
+    from superoffice_emulator.server.preflight import shown_url
+
     database = open_database(database_url, fixtures, create=False)
     try:
         existing = database.tenants()
         if not all_tenants and tenant not in existing:
             held = f"holds: {', '.join(existing)}" if existing else "holds no tenants yet"
             raise click.ClickException(
-                f"There is no tenant {tenant} in {preflight.shown_url(database_url)}; it {held}."
+                f"There is no tenant {tenant} in {shown_url(database_url)}; it {held}."
                 f" Name one with --tenant, or create it with load-fixtures FILE --tenant {tenant}."
             )
         names = existing if all_tenants else [tenant]
@@ -279,7 +358,7 @@ def reset(database_url: str, fixtures: Path, tenant: str, all_tenants: bool) -> 
     click.echo(f"Reset {', '.join(names) if names else 'no tenants'} to {fixtures}.")
 
 
-@main.command()
+@main.command(short_help="List the tenants in the database.")
 @database_options
 def tenants(database_url: str, fixtures: Path) -> None:
     """List the tenants in the database, one per line (creates nothing)."""

@@ -215,14 +215,21 @@ class FixtureFile(Rule[Path]):
 
 
 # -- declarations -------------------------------------------------------------------------------
+Group = Literal["Server", "Data", "Behaviour", "Security and limits", "Journal and log"]
+GROUPS: tuple[Group, ...] = ("Server", "Data", "Behaviour", "Security and limits", "Journal and log")
+"""The headings ``serve --help`` lists the settings under, in this order."""
+
+
 @dataclass(frozen=True)
 class Declaration:
-    """One setting: the field ``name``, its ``option`` and ``env`` names, ``help`` and its ``rule``."""
+    """One setting: the field ``name``, its ``option`` and ``env`` names, ``help``, its ``rule`` and
+    the ``group`` ``--help`` lists it in."""
 
     option: str
     """``--port``, or ``--strict/--no-strict`` for a flag."""
     rule: Rule[Any]
     help: str
+    group: Group
     shown_default: str | None = None
     """How the default reads in --help and the README, when not as the value itself."""
     name: str = ""
@@ -237,9 +244,11 @@ class Declaration:
         return isinstance(self.rule, Flag)
 
 
-def declare(option: str, rule: Rule[Any], help: str, *, shown_default: str | None = None) -> dict[str, Any]:
+def declare(
+    option: str, rule: Rule[Any], help: str, *, group: Group, shown_default: str | None = None
+) -> dict[str, Any]:
     """A field's metadata that declares it a setting: ``field(default=..., metadata=declare(...))``."""
-    return {"setting": Declaration(option, rule, help, shown_default)}
+    return {"setting": Declaration(option, rule, help, group, shown_default)}
 
 
 def declarations(cls: type[Any]) -> tuple[Declaration, ...]:
@@ -296,6 +305,7 @@ class Settings:
             "--database-url",
             DatabaseUrl(),
             "SQLAlchemy URL of the database: a SQLite file, or postgresql+psycopg://... for a shared server.",
+            group="Data",
         ),
     )
     fixtures: Path = field(
@@ -305,6 +315,7 @@ class Settings:
             FixtureFile(),
             "YAML or JSON file every tenant is created from and reset to.",
             shown_default="the demo data, `fixtures/default.yaml`",
+            group="Data",
         ),
     )
     mode: Mode = field(
@@ -313,6 +324,7 @@ class Settings:
             "--mode",
             Choice(MODES),
             "onsite: application tokens are not checked; online: a registered token is required.",
+            group="Behaviour",
         ),
     )
     wrap_exceptions: bool = field(
@@ -321,6 +333,7 @@ class Settings:
             "--wrap-exceptions/--no-wrap-exceptions",
             Flag(),
             "NetServer's WrapExceptions: failures in the ExceptionInfo header (on) or as SOAP Faults (off).",
+            group="Behaviour",
         ),
     )
     contract: Contract = field(
@@ -330,6 +343,7 @@ class Settings:
             Choice(CONTRACTS),
             "lenient: accept the docs' schematic requests and list where NetServer would differ"
             " (contract_warnings); netserver: refuse what NetServer's basicHttpBinding refuses, as WCF does.",
+            group="Behaviour",
         ),
     )
     strict: bool = field(
@@ -338,24 +352,34 @@ class Settings:
             "--strict/--no-strict",
             Flag(),
             "Fail (SoException) instead of silently changing nothing on a nonexistent or invalid id.",
+            group="Behaviour",
         ),
     )
     ticket_lifetime_seconds: int = field(
         default=6 * 3600,
         metadata=declare(
-            "--ticket-lifetime", Number(1), "Sliding ticket expiry in seconds (6 hours, as Online)."
+            "--ticket-lifetime",
+            Number(1),
+            "Sliding ticket expiry in seconds (6 hours, as Online).",
+            group="Behaviour",
         ),
     )
     journal_size: int = field(
         default=1000,
         metadata=declare(
-            "--journal-size", Number(1), "Calls the request journal keeps per tenant (the oldest go first)."
+            "--journal-size",
+            Number(1),
+            "Calls the request journal keeps per tenant (the oldest go first).",
+            group="Journal and log",
         ),
     )
     max_tenants: int = field(
         default=1000,
         metadata=declare(
-            "--max-tenants", Number(1), "At most this many tenants; a call that would make one more fails."
+            "--max-tenants",
+            Number(1),
+            "At most this many tenants; a call that would make one more fails.",
+            group="Data",
         ),
     )
     journal_body_bytes: int = field(
@@ -364,6 +388,7 @@ class Settings:
             "--journal-body-bytes",
             Number(0),
             "Bytes of each call's request and response body the journal keeps (0: no bodies).",
+            group="Journal and log",
         ),
     )
     admin_token: str | None = field(
@@ -373,6 +398,7 @@ class Settings:
             Text(),
             "When set, the admin API under /_emulator/ needs 'Authorization: Bearer TOKEN'.",
             shown_default="none: the admin API is open",
+            group="Security and limits",
         ),
     )
     request_timeout: float = field(
@@ -383,11 +409,17 @@ class Settings:
             "Seconds a request's headers and body may take to arrive (and an idle keep-alive connection,"
             " or one that sends nothing, may stay open) before it is answered 408 and closed; other"
             " clients never wait for it.",
+            group="Security and limits",
         ),
     )
     max_body_bytes: int = field(
         default=1024 * 1024,
-        metadata=declare("--max-body-bytes", Number(1), "Requests with a larger body get HTTP 413."),
+        metadata=declare(
+            "--max-body-bytes",
+            Number(1),
+            "Requests with a larger body get HTTP 413.",
+            group="Security and limits",
+        ),
     )
     allowed_hosts: tuple[str, ...] = field(
         default=(),
@@ -398,6 +430,7 @@ class Settings:
             " answer and from whose pages state may change (DNS-rebinding and cross-site protection);"
             " * for any.",
             shown_default="none",
+            group="Security and limits",
         ),
     )
     default_tenant: str = field(
@@ -406,6 +439,7 @@ class Settings:
             "--default-tenant",
             TenantName(),
             "The tenant of URLs without a tenant prefix (/Remote/Services86/...).",
+            group="Data",
         ),
     )
 
@@ -421,12 +455,17 @@ class ServerOptions:
     host: str = field(
         default="127.0.0.1",
         metadata=declare(
-            "--host", Host(), "Address to bind: loopback by default, 0.0.0.0 to accept other machines."
+            "--host",
+            Host(),
+            "Address to bind: loopback by default, 0.0.0.0 to accept other machines.",
+            group="Server",
         ),
     )
     port: int = field(
         default=8080,
-        metadata=declare("--port", Number(0, 65535), "TCP port; 0 picks a free one (the banner names it)."),
+        metadata=declare(
+            "--port", Number(0, 65535), "TCP port; 0 picks a free one (the banner names it).", group="Server"
+        ),
     )
     workers: int = field(
         default=1,
@@ -435,6 +474,7 @@ class ServerOptions:
             Number(0, 64),
             "N worker processes under granian, each reading a request's whole body before the call runs"
             " (stalled clients get 408); 0: werkzeug's threaded server in this process, for in-process use.",
+            group="Server",
         ),
     )
     log_level: str = field(
@@ -443,11 +483,15 @@ class ServerOptions:
             "--log-level",
             Choice(LOG_LEVELS, case_sensitive=False),
             "info: the banner and one line per SOAP call; debug adds access lines and start-up tracebacks.",
+            group="Journal and log",
         ),
     )
     log_format: LogFormat = field(
         default="text",
         metadata=declare(
-            "--log-format", Choice(LOG_FORMATS), "text for people, json for one JSON object per line."
+            "--log-format",
+            Choice(LOG_FORMATS),
+            "text for people, json for one JSON object per line.",
+            group="Journal and log",
         ),
     )

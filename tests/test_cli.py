@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
 import logging
 import os
@@ -116,11 +117,81 @@ def test_every_option_has_help_and_an_emulator_env_var(command: str, option: cli
     assert option.show_envvar
 
 
+def test_help_gives_every_command_s_summary_whole(runner: CliRunner) -> None:
+    result = invoke(runner, ["--help"], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0
+    for name, command in cli.main.commands.items():
+        assert command.short_help and f"{name}  " in result.output
+        assert " ".join(command.short_help.split()) in " ".join(result.output.split())
+    commands = result.output.split("Commands:")[1]
+    assert "..." not in commands
+
+
+def test_serve_help_lists_the_options_by_group_the_common_ones_first(runner: CliRunner) -> None:
+    from superoffice_emulator.settings import GROUPS
+
+    result = invoke(runner, ["serve", "--help"])
+
+    assert result.exit_code == 0
+    headings = [
+        line.rstrip(":") for line in result.output.splitlines() if line[:1].isalpha() and line.endswith(":")
+    ]
+    assert headings == [*GROUPS, "Options"]  # "Options" holds --help
+    options = [line.split()[0] for line in result.output.splitlines() if line.startswith("  --")]
+    assert options[:4] == ["--host", "--port", "--workers", "--database-url"]
+
+
 def test_serve_help_names_the_env_vars(runner: CliRunner) -> None:
     result = invoke(runner, ["serve", "--help"])
 
     for name in ("EMULATOR_PORT", "EMULATOR_LOG_FORMAT", "EMULATOR_ADMIN_TOKEN", "EMULATOR_JOURNAL_SIZE"):
         assert name in result.output
+
+
+def imported_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running ``statement``."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{statement}\nprint('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return set(done.stdout.split())
+
+
+def test_help_imports_neither_the_server_nor_the_storage() -> None:
+    loaded = imported_by("from superoffice_emulator.cli import main")
+
+    heavy = {
+        "sqlalchemy",
+        "werkzeug",
+        "yaml",
+        "lxml",
+        "granian",
+        "argon2",
+        "superoffice_emulator.server.serving",
+    }
+    assert not heavy & loaded
+
+
+def test_serving_imports_only_what_a_call_needs() -> None:
+    """The admin API, its OpenAPI document and PostgreSQL's dialect load when first used."""
+    loaded = imported_by(
+        "from superoffice_emulator.server import serving, rsgi\n"
+        "from superoffice_emulator.app import create_app\n"
+        "from superoffice_emulator.storage.sql import dialect_named\n"
+        "dialect_named('sqlite')"
+    )
+
+    assert "sqlalchemy" in loaded  # the test sees the modules
+    later = {
+        "superoffice_emulator.admin.api",
+        "superoffice_emulator.admin.openapi",
+        "sqlalchemy.dialects.postgresql",
+    }
+    assert not later & loaded
 
 
 # -- serve: options and environment -------------------------------------------------------------
@@ -232,44 +303,24 @@ BAD_FIXTURES = "roles: 3\n"
 
 
 BAD_INPUTS: list[tuple[list[str], dict[str, str], list[str]]] = [
-    (
-        ["--prot", "9000"],
-        {},
-        ["No such option '--prot'", "--port", "Try 'superoffice-emulator serve --help'"],
-    ),
-    (["sreve"], {}, ["No such command 'sreve'", "serve", "Try 'superoffice-emulator --help'"]),
-    (
-        ["--port", "70000"],
-        {},
-        ["Invalid value for '--port'", "'70000' is not a whole number from 0 to 65535"],
-    ),
-    (
-        [],
-        {"EMULATOR_PORT": "http"},
-        ["'--port' (env var: 'EMULATOR_PORT')", "'http' is not a whole number from 0 to 65535"],
-    ),
-    (["--mode", "cloud"], {}, ["Invalid value for '--mode'", "'onsite'", "'online'"]),
-    (
-        [],
-        {"EMULATOR_CONTRACT": "wcf"},
-        ["'--contract' (env var: 'EMULATOR_CONTRACT')", "'lenient'", "'netserver'"],
-    ),
-    (["--log-format", "xml"], {}, ["Invalid value for '--log-format'", "'text'", "'json'"]),
-    (["--journal-size", "0"], {}, ["Invalid value for '--journal-size'", "is not a whole number from 1 to"]),
-    (["--fixtures", "missing.yaml"], {}, ["Invalid value for '--fixtures'", "does not exist"]),
+    (["--prot", "9000"], {}, ["--prot"]),
+    (["sreve"], {}, ["sreve"]),
+    (["--port", "70000"], {}, ["--port", "'70000' is not a whole number from 0 to 65535"]),
+    ([], {"EMULATOR_PORT": "http"}, ["EMULATOR_PORT", "'http' is not a whole number from 0 to 65535"]),
+    (["--mode", "cloud"], {}, ["--mode", "'cloud' is not one of 'onsite', 'online'"]),
+    ([], {"EMULATOR_CONTRACT": "wcf"}, ["EMULATOR_CONTRACT", "'lenient'", "'netserver'"]),
+    (["--log-format", "xml"], {}, ["--log-format", "'text'", "'json'"]),
+    (["--journal-size", "0"], {}, ["--journal-size", "is not a whole number from 1 to"]),
+    (["--fixtures", "missing.yaml"], {}, ["--fixtures", "missing.yaml does not exist"]),
     (["--fixtures", "bad.yaml"], {}, ["bad.yaml: roles: expected a list", "Fix the file"]),
-    (["--database-url", "nosuchdb://x"], {}, ["'--database-url'", "sqlite:///emulator.db"]),
-    (["--database-url", "not a url"], {}, ["'--database-url'", "is not a usable SQLAlchemy URL"]),
-    (["--database-url", "mysql://u@h/db"], {}, ["'--database-url'", "SQLite or PostgreSQL, not on mysql"]),
-    (["--default-tenant", "../etc"], {}, ["'--default-tenant'", "letters, digits", "Cust12345"]),
-    (["reset", "--tenant", "a/b"], {}, ["Invalid value for '--tenant'", "is not a valid tenant name"]),
-    (["load-fixtures"], {}, ["Missing argument 'FILE'"]),
-    (
-        ["load-fixtures", "bad.yaml"],
-        {},
-        ["Invalid value for FILE", "roles: expected a list", "Fix the file"],
-    ),
-    (["tenants", "--tenant", "x"], {}, ["No such option '--tenant'"]),
+    (["--database-url", "nosuchdb://x"], {}, ["--database-url", "sqlite:///emulator.db"]),
+    (["--database-url", "not a url"], {}, ["--database-url", "is not a usable SQLAlchemy URL"]),
+    (["--database-url", "mysql://u@h/db"], {}, ["--database-url", "SQLite or PostgreSQL, not on mysql"]),
+    (["--default-tenant", "../etc"], {}, ["--default-tenant", "letters, digits", "Cust12345"]),
+    (["reset", "--tenant", "a/b"], {}, ["--tenant", "is not a valid tenant name"]),
+    (["load-fixtures"], {}, ["FILE"]),
+    (["load-fixtures", "bad.yaml"], {}, ["FILE", "roles: expected a list", "Fix the file"]),
+    (["tenants", "--tenant", "x"], {}, ["--tenant"]),
 ]
 
 
@@ -339,7 +390,7 @@ def test_tenants_and_reset_never_create_a_database(
     assert result.exit_code == 1
     assert result.output == (
         f"Error: There is no database at {path}. Start the server or run init-db to create one,"
-        " or choose another --database-url.\n"
+        " or name another database with --database-url.\n"
     )
     assert not path.exists()
 
@@ -543,9 +594,12 @@ def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path:
             f"{base}/Remote/Services86/{service}.svc   WSDL: {base}/Remote/Services86/{service}.svc?wsdl"
             in text
         )
+    rest = f"{base}/api/v1/Agents/Appointment/SetActivityStatus   OpenAPI: {base}/api/v1/openapi.json"
+    assert f"REST       {rest}" in text
     assert f"Dashboard  {base}/_emulator/ui/" in text
     assert f"Admin API  {base}/_emulator/   OpenAPI: {base}/_emulator/openapi.json" in text
     assert "tenant Cust1;" in text
+    assert "Mode       onsite (application tokens not checked), contract lenient (" in text
     assert [" ".join(line.split()) for line in lines if " / " in line] == [
         "Logins demo / demo ticket 7T:1234abcxyzExample==",
         "sam / sam ticket 7T:U2FtU2FsZXNyZXBUaWNrZXQ=",
@@ -554,7 +608,25 @@ def test_the_banner_names_the_endpoints_and_the_logins_of_the_fixtures(tmp_path:
         "ingrid / ingrid",
     ]
     # the banner, then one line per call (none here: the WSDL and admin reads log nothing), then "stopped"
-    assert len(lines) == 13 and lines[-1].endswith("emulator: stopped"), text
+    assert len(lines) == banner_lines() + 1 and lines[-1].endswith("emulator: stopped"), text
+
+
+def banner_lines(**settings: Any) -> int:
+    """The number of lines of the banner of the demo data."""
+    from superoffice_emulator.server.banner import banner
+
+    return len(banner(Settings(**settings), load_fixtures(default_fixtures()), "::1", 1, "how").splitlines())
+
+
+def test_the_banner_says_the_mode_and_the_contract() -> None:
+    from superoffice_emulator.server.banner import banner
+
+    settings = Settings(mode="online", contract="netserver")
+    text = banner(settings, load_fixtures(settings.fixtures), "127.0.0.1", 8080, "werkzeug")
+
+    (line,) = [line for line in text.splitlines() if line.lstrip().startswith("Mode")]
+    assert " online (" in line and " contract netserver (" in line
+    assert len(text.splitlines()) == banner_lines()  # a few lines, whatever the settings
 
 
 def test_the_demo_convention_holds_every_demo_user_s_password_is_the_user_s_name() -> None:
@@ -603,12 +675,15 @@ def test_granian_adds_nothing_to_the_banner_at_log_level_info(tmp_path: Path) ->
         status = server.stop()
 
     assert status == 0, "".join(server.output)
-    assert len(server.output) == 13, "".join(server.output)  # the banner's 12 lines, then "stopped"
+    assert len(server.output) == banner_lines() + 1, "".join(server.output)  # the banner, then "stopped"
     assert server.output[-1].rstrip().endswith("emulator: stopped")
 
 
-def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m superoffice_emulator ARGS`` to its end, in a clean ``EMULATOR_*`` environment."""
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, as_a_user: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``python -m superoffice_emulator ARGS`` to its end, in a clean ``EMULATOR_*`` environment;
+    ``as_a_user``: file permissions hold for it even when the tests run as root."""
     clean = {name: value for name, value in os.environ.items() if not name.startswith("EMULATOR_")}
     return subprocess.run(
         [sys.executable, "-m", "superoffice_emulator", *args],
@@ -616,7 +691,21 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.Comp
         capture_output=True,
         text=True,
         timeout=120,
+        preexec_fn=_without_root_s_file_rights if as_a_user and os.geteuid() == 0 else None,
     )
+
+
+PR_CAPBSET_DROP = 24
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _without_root_s_file_rights() -> None:
+    """In the child, before it runs the CLI: drop the capabilities by which root reads and writes
+    any file, so that the program sees permissions as every other user does."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], status: int, *advice: str) -> str:
@@ -647,9 +736,59 @@ def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path, taken_port: int, w
     )  # fmt: skip
 
     assert_one_line(
-        result, 1, f"Cannot listen on 127.0.0.1:{taken_port}: the port is in use", "choose another --port"
+        result, 1, f"Cannot listen on 127.0.0.1:{taken_port}: the port is in use", "another port with --port"
     )
     assert "listening" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "advice"),
+    [
+        ([], {"EMULATOR_PORT": "{port}"}, "another port with EMULATOR_PORT ("),
+        ([], {"EMULATOR_PORT": "{port}", cli.MAKE_RUN: "1"}, "another port with EMULATOR_PORT ("),
+        (["--port", "{port}"], {cli.MAKE_RUN: "1"}, "another port with make run PORT=... ("),
+    ],
+    ids=["EMULATOR_PORT", "EMULATOR_PORT under make run", "make run PORT="],
+)
+def test_the_advice_names_the_port_as_it_was_given(
+    tmp_path: Path, taken_port: int, args: list[str], env: dict[str, str], advice: str
+) -> None:
+    result = run_cli(
+        "serve",
+        *(arg.format(port=taken_port) for arg in args),
+        env={
+            "EMULATOR_DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+            **{name: value.format(port=taken_port) for name, value in env.items()},
+        },
+    )
+
+    line = assert_one_line(result, 1, f"127.0.0.1:{taken_port}", advice)
+    assert "--port" not in line
+
+
+def make_run(*args: str, env: Mapping[str, str] | None = None) -> str:
+    """The commands ``make run ARGS`` would run (``make -n``), in a clean ``EMULATOR_*`` environment."""
+    clean = {name: value for name, value in os.environ.items() if not name.startswith("EMULATOR_")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def test_make_run_leaves_the_emulator_variables_alone_and_passes_args_on() -> None:
+    assert "--port" not in make_run(env={"EMULATOR_PORT": "18083"})
+    assert "serve --host 0.0.0.0 --port 9000 --workers 2" in make_run(
+        "HOST=0.0.0.0", "PORT=9000", "ARGS=--workers 2"
+    )
+    overridden = make_run("PORT=9000", env={"EMULATOR_PORT": "18083"})
+    assert "--port" not in overridden and "EMULATOR_PORT=18083 is set" in overridden
+    assert "the CLI is .venv/bin/superoffice-emulator" in make_run()
 
 
 def test_log_level_debug_adds_the_traceback(tmp_path: Path, taken_port: int) -> None:
@@ -678,13 +817,12 @@ def test_a_directory_in_place_of_the_database_file_is_one_line(tmp_path: Path) -
     assert_one_line(result, 1, f"{tmp_path} is a directory, not a SQLite file")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its permissions")
 def test_an_unreadable_database_file_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     path.write_bytes(b"")
     path.chmod(0)
 
-    result = run_cli("serve", "--database-url", f"sqlite:///{path}")
+    result = run_cli("serve", "--database-url", f"sqlite:///{path}", as_a_user=True)
 
     assert_one_line(result, 1, f"{path} cannot be read", "Fix its permissions")
 
@@ -693,10 +831,8 @@ def test_a_read_only_database_file_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "crm.db"
     assert run_cli("init-db", "--database-url", f"sqlite:///{path}").returncode == 0
     path.chmod(0o444)
-    if os.access(path, os.W_OK):
-        pytest.skip("root writes every file whatever its permissions")
 
-    result = run_cli("serve", "--database-url", f"sqlite:///{path}")
+    result = run_cli("serve", "--database-url", f"sqlite:///{path}", as_a_user=True)
 
     assert_one_line(result, 1, "is read-only", "Make both writable")
 
@@ -759,4 +895,4 @@ def test_psycopg_not_installed_is_one_line(tmp_path: Path) -> None:
 def test_an_unsupported_database_url_is_one_line_and_exit_2(url: str, advice: str) -> None:
     result = run_cli("serve", "--database-url", url)
 
-    assert_one_line(result, 2, "Invalid value for '--database-url'", advice, "sqlite:///emulator.db")
+    assert_one_line(result, 2, "--database-url", advice, "sqlite:///emulator.db")

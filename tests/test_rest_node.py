@@ -2,9 +2,9 @@
 
 ``tests/node/set_activity_status.js`` drives the client, unchanged (``new WebApi(base)``,
 ``authenticateWithTicket``, ``getAppointmentAgent().setActivityStatusAsync``), against a live
-server. The modules come from ``tests/node/package-lock.json`` (``npm ci`` in that folder;
-``.ci/run`` does it). Without node or the modules these tests skip, except under CI (``CI`` set),
-where they fail.
+server. The modules come from ``tests/node/package-lock.json`` (``npm ci`` in that folder, which
+``make test`` runs wherever npm is, as ``.ci/run`` does). Without node or the modules these tests
+skip, except under CI (``CI`` set), where they fail.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ def _node() -> str:
     """The node binary, with the client installed; else skip (or, under CI, fail) saying why."""
     node = shutil.which("node")
     if node is None or shutil.which("npm") is None:
-        missing = "node and npm are not installed"
+        missing = "node and npm are not installed: apt-get install -y nodejs npm (then make test)"
     elif not (NODE_PROJECT / "node_modules" / "@superoffice" / "webapi" / "package.json").exists():
-        missing = f"@superoffice/webapi is not installed: run `npm ci` in {NODE_PROJECT}"
+        missing = f"@superoffice/webapi is not installed: make test installs it (npm ci in {NODE_PROJECT})"
     else:
         return node
     if os.environ.get("CI"):

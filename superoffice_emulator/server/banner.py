@@ -1,7 +1,10 @@
-"""The few lines a server logs when it listens: where everything is, and how to log in.
+"""The few lines a server logs when it listens: every front it answers on, how it behaves, how to log in.
 
     superoffice-emulator 0.1.0 listening on http://127.0.0.1:8080/ (werkzeug, in this process; database: ...)
+      Mode       onsite (application tokens not checked), contract lenient (answers what NetServer ...)
       SOAP       http://127.0.0.1:8080/Remote/Services86/Appointment.svc   WSDL: ...Appointment.svc?wsdl
+      REST       http://127.0.0.1:8080/api/v1/Agents/Appointment/SetActivityStatus   OpenAPI: ...openapi.json
+                 tenant default; another tenant's under /<tenant>/Remote/... and /<tenant>/api/...
       Dashboard  http://127.0.0.1:8080/_emulator/ui/
       Admin API  http://127.0.0.1:8080/_emulator/   OpenAPI: http://127.0.0.1:8080/_emulator/openapi.json
       Logins     demo / demo   ticket 7T:1234abcxyzExample==
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from superoffice_emulator import __version__
+from superoffice_emulator.rest.paths import API_ROOT, OPENAPI, endpoint_paths
 from superoffice_emulator.server.preflight import shown_url
 from superoffice_emulator.settings import Settings, default_fixtures
 from superoffice_emulator.soap.operations import SERVICES
@@ -25,21 +29,37 @@ from superoffice_emulator.storage.fixtures import Fixtures, UserFixture
 MAX_USERS = 8
 """Users the banner names; the admin API's ``users`` lists them all."""
 
+MODES = {  # what each --mode and --contract means, as the banner says it
+    "onsite": "application tokens not checked",
+    "online": "a registered application token required",
+}
+CONTRACTS = {
+    "lenient": "answers what NetServer refuses, with contract_warnings",
+    "netserver": "refuses what NetServer refuses",
+}
+
 
 def banner(settings: Settings, fixtures: Fixtures, host: str, port: int, how: str) -> str:
     """The start-up text: its first line says ``listening on http://HOST:PORT/``."""
     base = f"http://{_url_host(host)}:{port}"
+    shown = _browsable(base, host)
     lines = [
         f"superoffice-emulator {__version__} listening on {base}/ ({how};"
-        f" database: {shown_url(settings.database_url)})"
+        f" database: {shown_url(settings.database_url)})",
+        f"  {'Mode':<10} {settings.mode} ({MODES[settings.mode]}),"
+        f" contract {settings.contract} ({CONTRACTS[settings.contract]})",
     ]
     for index, service in enumerate(SERVICES):
-        endpoint = f"{_browsable(base, host)}/Remote/Services86/{service}.svc"
+        endpoint = f"{shown}/Remote/Services86/{service}.svc"
         lines.append(f"  {'SOAP' if index == 0 else '':<10} {endpoint}   WSDL: {endpoint}?wsdl")
+    for index, path in enumerate(endpoint_paths()):
+        openapi = f"   OpenAPI: {shown}{OPENAPI}" if index == 0 else ""
+        lines.append(f"  {'REST' if index == 0 else '':<10} {shown}{path}{openapi}")
     lines.append(
-        f"  {'':<10} tenant {settings.default_tenant}; other tenants at /<tenant>/Remote/Services86/..."
+        f"  {'':<10} tenant {settings.default_tenant}; another tenant's under"
+        f" /<tenant>/Remote/Services86/... and /<tenant>{API_ROOT}/..."
     )
-    admin = f"{_browsable(base, host)}/_emulator"
+    admin = f"{shown}/_emulator"
     lines.append(f"  {'Dashboard':<10} {admin}/ui/")
     guard = "open" if settings.admin_token is None else "needs Authorization: Bearer <--admin-token>"
     lines.append(f"  {'Admin API':<10} {admin}/   OpenAPI: {admin}/openapi.json   ({guard})")

@@ -18,7 +18,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,11 +34,25 @@ if TYPE_CHECKING:
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+OTHER_ADDRESS = "Choose another address with --host or another port with --port."
+
+
 class StartupError(Exception):
-    """The emulator cannot start (or a command cannot run); the message says what to do."""
+    """The emulator cannot start (or a command cannot run); the message says what to do.
+
+    The advice names settings by their options (``--port``); :meth:`advice` names them as the
+    user gave them instead (``EMULATOR_PORT``, ``make run PORT=...``).
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))  # always one line
+
+    def advice(self, spelled: Mapping[str, str]) -> str:
+        """The message with each option in ``spelled`` (``{"--port": "EMULATOR_PORT"}``) replaced."""
+        return _OPTION.sub(lambda found: spelled.get(found.group(), found.group()), str(self))
+
+
+_OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*[a-z]")
 
 
 # -- the database -------------------------------------------------------------------------------
@@ -59,7 +75,7 @@ def check_sqlite_file(url: str, *, must_exist: bool) -> None:
     if path is None:
         return
     where = f"Cannot open the database {shown_url(url)}:"
-    other = "or choose another --database-url"
+    other = "or name another database with --database-url"
     if not path.exists():
         if must_exist:
             raise StartupError(
@@ -96,7 +112,7 @@ def check_sqlite_file(url: str, *, must_exist: bool) -> None:
 def _damaged(url: str, path: Path) -> StartupError:
     return StartupError(
         f"Cannot open the database {shown_url(url)}: {path} is not a SQLite database, or it is damaged."
-        " Move it away (the server creates a new one) or choose another --database-url."
+        " Move it away (the server creates a new one) or name another database with --database-url."
     )
 
 
@@ -120,7 +136,7 @@ def open_database(url: str, fixtures: Fixtures, *, journal_size: int = 1000, cre
         elif not _has_table(database, tenant.name):
             raise StartupError(
                 f"{shown_url(url)} holds no emulator data (no {tenant.name} table). Start the server or"
-                " run init-db to create it, or choose another --database-url."
+                " run init-db to create it, or name another database with --database-url."
             )
         _quick_check(database, url)
     except BaseException as exc:
@@ -189,7 +205,7 @@ def _database_failure(url: str, exc: Exception) -> StartupError:
             return _damaged(url, path)
         return StartupError(
             f"Cannot open the database {shown_url(url)} ({reason}). Check that {path} and its directory"
-            " can be read and written, or choose another --database-url."
+            " can be read and written, or name another database with --database-url."
         )
     if make_url(url).get_backend_name() == "postgresql" and isinstance(exc, OperationalError):
         return StartupError(
@@ -198,7 +214,7 @@ def _database_failure(url: str, exc: Exception) -> StartupError:
         )
     return StartupError(
         f"Cannot use the database {shown_url(url)} ({reason}). Check the URL and the user's rights,"
-        " or choose another --database-url."
+        " or name another database with --database-url."
     )
 
 
@@ -253,8 +269,8 @@ def _bind_failure(host: str, port: int, exc: OSError) -> StartupError:
     where = f"Cannot listen on {host}:{port}:"
     if exc.errno == errno.EADDRINUSE:
         return StartupError(
-            f"{where} the port is in use by another program. Stop that program, or choose another --port"
-            " (0 picks a free one)."
+            f"{where} the port is in use by another program. Stop that program, or choose another port"
+            " with --port (0 picks a free one)."
         )
     if exc.errno == errno.EACCES:
         return StartupError(
@@ -266,4 +282,4 @@ def _bind_failure(host: str, port: int, exc: OSError) -> StartupError:
             f"{where} {host} is not an address of this machine. Use 127.0.0.1 (this machine only),"
             " 0.0.0.0 (every network) or one of this machine's addresses as --host."
         )
-    return StartupError(f"{where} {exc.strerror or exc}. Choose another --host or --port.")
+    return StartupError(f"{where} {exc.strerror or exc}. {OTHER_ADDRESS}")

@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING
 
 from superoffice_emulator.server.banner import banner
 from superoffice_emulator.server.logs import LOG_LEVELS, LogFormat, configure_logging
-from superoffice_emulator.server.preflight import StartupError, check_database, check_port, listen
+from superoffice_emulator.server.preflight import (
+    OTHER_ADDRESS,
+    StartupError,
+    check_database,
+    check_port,
+    listen,
+)
 from superoffice_emulator.settings import Settings
 
 if TYPE_CHECKING:
@@ -179,9 +185,7 @@ def _serve_granian(
     except RuntimeError as exc:
         if listening:
             raise
-        raise StartupError(
-            f"Cannot listen on {host}:{port}: {exc}. Choose another --host or --port."
-        ) from exc
+        raise StartupError(f"Cannot listen on {host}:{port}: {exc}. {OTHER_ADDRESS}") from exc
     log.info("stopped")
 
 

@@ -16,6 +16,7 @@ Everything else (the schema's DDL, the admin API's reads) runs through SQLAlchem
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import any_ as sql_any
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect as SQLAlchemyDialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -75,22 +75,33 @@ class Dialect:
         return column.in_(select(values.c.value))
 
 
-SQLITE = Dialect("sqlite", sqlite.pysqlite.dialect(), begin="BEGIN IMMEDIATE", inline_ids=_INLINE_IDS)
-POSTGRES = Dialect(
-    "postgresql",
-    postgresql.psycopg.dialect(paramstyle="format"),  # type: ignore[no-untyped-call]
-    begin=None,  # psycopg begins a transaction at the first statement
-    inline_ids=0,  # an array parameter always: one statement text for PostgreSQL to prepare
-)
-DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (SQLITE, POSTGRES)}
+def _sqlite() -> Dialect:
+    from sqlalchemy.dialects import sqlite
+
+    return Dialect("sqlite", sqlite.pysqlite.dialect(), begin="BEGIN IMMEDIATE", inline_ids=_INLINE_IDS)
 
 
+def _postgresql() -> Dialect:
+    from sqlalchemy.dialects import postgresql  # its import is a tenth of a second: only when used
+
+    return Dialect(
+        "postgresql",
+        postgresql.psycopg.dialect(paramstyle="format"),  # type: ignore[no-untyped-call]
+        begin=None,  # psycopg begins a transaction at the first statement
+        inline_ids=0,  # an array parameter always: one statement text for PostgreSQL to prepare
+    )
+
+
+DIALECTS: dict[str, Callable[[], Dialect]] = {"sqlite": _sqlite, "postgresql": _postgresql}
+
+
+@functools.cache
 def dialect_named(backend: str) -> Dialect:
     """The dialect of an SQLAlchemy backend name; the one check that the emulator runs on it."""
-    dialect = DIALECTS.get(backend)
-    if dialect is None:
+    make = DIALECTS.get(backend)
+    if make is None:
         raise ValueError(f"the emulator runs on SQLite or PostgreSQL, not on {backend}")
-    return dialect
+    return make()
 
 
 def list_item(name: str, index: int) -> str:
