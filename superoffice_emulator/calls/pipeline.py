@@ -293,6 +293,8 @@ class Call(Generic[E]):
     identifiers: Sequence[str | None] = ()
     status: str | None = None
     outcome: str = "ok"
+    injected: str | None = None
+    """The kind of the injected fault that hit this call, if one did."""
     journaled: JournalEntry | None = None
     """The entry written in the call's own transaction, when it got that far."""
     reply: E | None = None
@@ -325,6 +327,7 @@ class Call(Generic[E]):
             contract_warnings=tuple(arrival.contract_warnings),
             request_body=arrival.request_body,
             response_body=response_body,
+            injected=self.injected,
         )
 
     def in_session(self, answer: Result, work: Callable[[TenantStore, User], object]) -> None:
@@ -374,7 +377,7 @@ class Call(Generic[E]):
         if rule is not None and rule.kind == "latency":
             blocking.about_to_block()  # in the transaction: the rule's count is rolled back
         if rule is not None:
-            self.outcome = f"injected {rule.kind}"
+            self.outcome, self.injected = f"injected {rule.kind}", rule.kind
         return rule
 
     def _fixtures_accept(self, verified: str | None) -> bool:
@@ -443,7 +446,7 @@ class Call(Generic[E]):
         command = self.command
         rule = self.runtime.database.take_fault_now(command.tenant, command.arguments.name, self.identifiers)
         if rule is not None:
-            self.outcome = f"injected {rule.kind}"
+            self.outcome, self.injected = f"injected {rule.kind}", rule.kind
         faults.apply(rule, self.user)
 
 
