@@ -99,7 +99,7 @@ class Watched:
         return self.page
 
     def assert_clean(self, *statuses: int) -> None:
-        """Nothing went wrong but the browser's log of answers with ``statuses`` (calls refused on purpose)."""
+        """Nothing went wrong but the logged answers with ``statuses`` (calls refused on purpose)."""
         assert self.page.evaluate("window.__sameDocument") is True, "the page was reloaded"
         expected = [f"status of {status} " for status in statuses]
         assert [e for e in self.errors if not any(mark in e for mark in expected)] == []
@@ -345,7 +345,9 @@ def test_a_call_tried_from_the_page_changes_the_row_and_an_injected_fault_is_mar
             page.locator("#tab-activities").click()
         expect(row).to_have_attribute("data-status", "Started")
         if not one_column:
-            expect(row).to_have_class(re.compile(r"\bchanged\b"))  # the flash, seen while the call arrives beside it
+            expect(row).to_have_class(
+                re.compile(r"\bchanged\b")
+            )  # the flash, seen while the call arrives beside it
         expect(page.locator('#recent-list .chip[data-identifier="appointment_id=666"]')).to_have_count(1)
 
         # A Sentry fault armed from the page, met over REST: refused as the real thing, marked here.
