@@ -27,6 +27,9 @@
   const API = ROOT + "/_emulator/";
   const SOAP_PATH = "/Remote/Services86/Appointment.svc";
   const REST_PATH = "/api/v1/Agents/Appointment/SetActivityStatus";
+  // XML namespace names of the envelope the Try-a-call form sends (names, never fetched)
+  const SOAP_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/";
+  const ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays";
   const SERVICES86 = "http://www.superoffice.net/ws/crm/NetServer/Services86";
   const RECENT_KEEP = 8;
 
@@ -878,8 +881,7 @@
     const items = identifiers.map((identifier) => `<a:string>${xmlText(identifier)}</a:string>`).join("");
     return (
       '<?xml version="1.0" encoding="utf-8"?>' +
-      '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" ' +
-      `xmlns:a="http://schemas.microsoft.com/2003/10/Serialization/Arrays" xmlns:t="${SERVICES86}">` +
+      `<s:Envelope xmlns:s="${SOAP_ENVELOPE}" xmlns:a="${ARRAYS}" xmlns:t="${SERVICES86}">` +
       `<s:Header>${token ? `<t:ApplicationToken>${xmlText(token)}</t:ApplicationToken>` : ""}` +
       `<t:Credentials><t:Ticket>${xmlText(ticket)}</t:Ticket></t:Credentials></s:Header>` +
       `<s:Body><t:SetActivityStatus><t:ActivityIdentifier>${items}</t:ActivityIdentifier>` +
