@@ -443,6 +443,11 @@ class Settings:
         ),
     )
 
+    @property
+    def demo_fixtures(self) -> bool:
+        """Whether the fixtures are the shipped demo data, whose passwords are the user names."""
+        return self.fixtures.resolve() == default_fixtures().resolve()
+
     def replace(self, **changes: object) -> Settings:
         """A copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -22,7 +22,7 @@ from superoffice_emulator.settings import Settings
 from superoffice_emulator.storage.fixtures import Fixtures
 from superoffice_emulator.testing import LiveServer
 from tests.support.database import database_url, query
-from tests.support.soap import DEMO_TICKET, RITA_TICKET, set_status
+from tests.support.soap import DEMO_TICKET, RITA_TICKET, S86, login, set_status
 
 KIND_ORDER = list(ActivityKind)
 
@@ -363,7 +363,9 @@ def test_one_activity_errors(http: Client, tenant: str, path: str, status: int, 
 
 
 # -- users --------------------------------------------------------------------------------------
-def test_users_show_role_and_rights_but_no_secrets(http: Client, tenant: str, fixtures: Fixtures) -> None:
+def test_users_show_role_rights_and_what_to_call_with_but_no_hash(
+    http: Client, tenant: str, fixtures: Fixtures
+) -> None:
     status, users, response = call(http, "GET", f"/{tenant}/_emulator/users")
     assert status == 200
     roles = {r.role_id: r for r in fixtures.roles}
@@ -381,9 +383,54 @@ def test_users_show_role_and_rights_but_no_secrets(http: Client, tenant: str, fi
             table: {"own": r.own.name, "group": r.group.name, "other": r.other.name}
             for table, r in role.rights.items()
         }
+        assert shown["tickets"] == sorted(source.tickets)
+        assert shown["access_tokens"] == sorted(source.access_tokens)
+        assert shown["password"] == source.name  # the demo data publishes its passwords: the names
+    assert {u["name"]: u["denied"] for u in users if u["denied"]} == {"sam": ["appointment_id=99"]}
     raw = response.get_data(as_text=True)
-    assert "password" not in raw and "argon2" not in raw
-    assert not any(ticket in raw for user in fixtures.users for ticket in user.tickets)
+    assert "argon2" not in raw and "password_hash" not in raw
+
+
+def test_a_login_ticket_is_not_listed_with_the_fixed_ones(http: Client, tenant: str) -> None:
+    answer = login(http, "demo", "demo", tenant=tenant)
+    assert answer.body is not None
+    ticket = answer.body.findtext(f".//{S86}Ticket")
+    assert ticket
+    users = call(http, "GET", f"/{tenant}/_emulator/users")[1]
+    assert ticket not in json.dumps(users)
+
+
+def test_passwords_are_shown_only_as_the_fixture_file_publishes_them(
+    tmp_path: Path, fixtures: Fixtures
+) -> None:
+    demo_hash = next(u.password_hash for u in fixtures.users if u.name == "demo")
+    fixtures_file = tmp_path / "mine.yaml"
+    fixtures_file.write_text(
+        "roles: [{role_id: 1, name: Administrator, rights: {all: update}}]\n"
+        "users:\n"
+        "  - {associate_id: 1, name: anna, password: s3cret, role_id: 1, group_id: 1}\n"
+        f"  - {{associate_id: 2, name: bo, password_hash: '{demo_hash}', role_id: 1, group_id: 1}}\n"
+    )
+    application = create_app(Settings(database_url=database_url(tmp_path / "crm.db"), fixtures=fixtures_file))
+    try:
+        users = call(Client(application), "GET", "/_emulator/users")[1]
+    finally:
+        application.runtime.database.dispose()
+    # plain text in the file: shown; a hash only (even of a password known elsewhere): never
+    assert {u["name"]: u["password"] for u in users} == {"anna": "s3cret", "bo": None}
+    assert "argon2" not in json.dumps(users)
+
+
+def test_denials_and_application_tokens_are_listed(http: Client, tenant: str, fixtures: Fixtures) -> None:
+    status, denials, _ = call(http, "GET", f"/{tenant}/_emulator/denials")
+    assert status == 200
+    names = {u.name: u.associate_id for u in fixtures.users}
+    assert denials == [
+        {"identifier": "appointment_id=99", "kind": "appointment", "id": 99, "associate_id": names["sam"]},
+        {"identifier": "sale_id=13", "kind": "sale", "id": 13, "associate_id": None},
+    ]
+    status, tokens, _ = call(http, "GET", f"/{tenant}/_emulator/application_tokens")
+    assert status == 200 and tokens == {"tokens": list(fixtures.application_tokens), "required": False}
 
 
 # -- journal ------------------------------------------------------------------------------------
@@ -412,6 +459,7 @@ def test_journal_records_calls_newest_first_and_filters(http: Client, tenant: st
     assert middle["identifiers"] == ["appointment_id=18", "sale_id=2"] and middle["status"] == "Started"
     assert (newest["user"], newest["outcome"]) == ("rita", "failed")
     assert newest["exception_type"] == "SuperOffice.Exceptions.SoSentryException" and newest["message"]
+    assert [e["injected"] for e in entries] == [None, None, None]  # a real refusal: nothing injected
     assert all(e["tenant"] == tenant and e["duration_ms"] >= 0 and e["at"] for e in entries)
 
     assert [e["id"] for e in call(http, "GET", f"/{tenant}/_emulator/journal?outcome=failed")[1]] == [

@@ -127,6 +127,10 @@ def test_sentry_and_session_faults_come_back_as_netserver_failures(
     assert "injected fault" in answer.header.ExceptionInfo.Message
     assert status_of(server, tenant, "appointment_id=17")["updatedCount"] == 0  # nothing was written
     assert set_status(["appointment_id=17"]).header.Succeeded is True  # count 1: the next call is normal
+    normal, injected = admin(server, tenant, "GET", "journal")
+    assert (injected["outcome"], injected["exception_type"]) == ("failed", exception_type)
+    assert injected["injected"] == kind  # the wire cannot tell it from a real refusal; the journal can
+    assert (normal["outcome"], normal["injected"]) == ("ok", None)
 
 
 def test_latency_delays_the_answer_and_then_the_call_goes_through(
@@ -139,6 +143,8 @@ def test_latency_delays_the_answer_and_then_the_call_goes_through(
     assert elapsed >= 0.3
     assert answer.header.Succeeded is True
     assert status_of(server, tenant, "appointment_id=17")["status"] == "Completed"
+    entry = admin(server, tenant, "GET", "journal")[0]
+    assert (entry["outcome"], entry["injected"]) == ("ok", "latency")
 
 
 @pytest.mark.parametrize(("kind", "code"), [("http503", 503), ("http500", 500)])
@@ -150,7 +156,8 @@ def test_http_status_faults_reach_zeep_as_transport_errors(
         set_status(["appointment_id=17"])
     assert raised.value.status_code == code
     assert status_of(server, tenant, "appointment_id=17")["updatedCount"] == 0
-    assert admin(server, tenant, "GET", "journal")[0]["outcome"] == f"injected {kind}"
+    entry = admin(server, tenant, "GET", "journal")[0]
+    assert (entry["outcome"], entry["injected"]) == (f"injected {kind}", kind)
 
 
 def test_a_503_seen_over_plain_http(server: LiveServer, tenant: str, raw_post: RawPost) -> None:

@@ -6,14 +6,17 @@ Needs the ``browser`` extra and the system chromium (the registries give no brow
     apt-get install -y chromium
     pip install -e '.[test,browser]'
 
-The module is skipped, saying which is missing, when either is. It writes a screenshot of the page to
-``artifacts/dashboard.png``; ``docs/dashboard.png`` (the README's copy) is written when it is missing,
-or replaced when ``EMULATOR_UPDATE_SCREENSHOTS=1``, so a plain test run leaves the repository as it was.
+The module is skipped, saying which is missing, when either is. It writes screenshots of the page to
+``artifacts/`` (``dashboard.png``, and ``dashboard-1400.png`` and ``dashboard-390.png`` of a tried
+call and an injected fault); ``docs/dashboard.png`` (the README's copy, the 1400 px one) is written
+when it is missing, or replaced when ``EMULATOR_UPDATE_SCREENSHOTS=1``, so a plain test run leaves
+the repository as it was.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -42,7 +45,7 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP evil.test 127.0.0.1",  # a site of its own, for the cross-site test
 ]
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOT = REPO / "artifacts" / "dashboard.png"
+ARTIFACTS = REPO / "artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 WAIT_MS = 10_000  # the page polls the journal every second and refreshes activities every four
 
@@ -95,9 +98,11 @@ class Watched:
         self.page.evaluate("window.__sameDocument = true")
         return self.page
 
-    def assert_clean(self) -> None:
+    def assert_clean(self, *statuses: int) -> None:
+        """Nothing went wrong but the logged answers with ``statuses`` (calls refused on purpose)."""
         assert self.page.evaluate("window.__sameDocument") is True, "the page was reloaded"
-        assert self.errors == []
+        expected = [f"status of {status} " for status in statuses]
+        assert [e for e in self.errors if not any(mark in e for mark in expected)] == []
         outside = [url for url in self.requests if not url.startswith(self.server.url("/"))]
         assert outside == [], "the page fetched something outside the emulator"
 
@@ -181,7 +186,7 @@ def test_a_status_change_and_its_call_show_up_live_and_reset_undoes_them(watched
     )
     expect(page.locator('#kinds [data-kind="appointment"] .kind-done')).not_to_have_text("")
     expect(page.locator("#toast")).to_be_hidden()
-    screenshot(page)
+    screenshot(page, "dashboard")
 
     page.locator("#search").fill("666")
     expect(page.locator("#activities tr")).to_have_count(1)
@@ -270,12 +275,155 @@ def test_a_protected_api_asks_for_the_token_once_and_remembers_it(browser: Any, 
             context.close()
 
 
-def screenshot(page: Any) -> None:
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
-    if not DOCS_SCREENSHOT.exists() or os.environ.get("EMULATOR_UPDATE_SCREENSHOTS") == "1":
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SCREENSHOT, DOCS_SCREENSHOT)
+def screenshot(page: Any, name: str, *, docs: bool = False) -> None:
+    """``artifacts/{name}.png``; with ``docs``, the README's copy too (see the module's docstring)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(shot))
+    if docs and (not DOCS_SCREENSHOT.exists() or os.environ.get("EMULATOR_UPDATE_SCREENSHOTS") == "1"):
+        shutil.copyfile(shot, DOCS_SCREENSHOT)
+
+
+def assert_no_sideways_scrolling(page: Any) -> None:
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= page.evaluate("innerWidth"), f"the page scrolls sideways ({width} px)"
+
+
+def assert_whole(locator: Any) -> None:
+    """The element shows all its text: nothing cut off with an ellipsis or hidden overflow."""
+    assert locator.evaluate("e => e.scrollWidth <= e.clientWidth && e.getClientRects().length > 0")
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_a_call_tried_from_the_page_changes_the_row_and_an_injected_fault_is_marked(
+    browser: Any, server: LiveServer, width: int
+) -> None:
+    """No terminal: the presenter finds appointment 666, sends SetActivityStatus over SOAP as demo,
+    sees the row change and the call arrive; then arms a Sentry fault and meets it over REST."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        watched = Watched(context.new_page(), server)
+        page = watched.open("/_emulator/ui/")
+        one_column = width < 1000
+        expect(page.locator("#try-user option")).to_have_count(5)
+        expect(page.locator("#tab-journal")).to_be_visible() if one_column else expect(
+            page.locator("#tab-journal")
+        ).to_be_hidden()
+
+        page.locator("#search").fill("appointment 666")
+        row = page.locator('#activities tr[data-identifier="appointment_id=666"]')
+        expect(row).to_have_attribute("data-status", "NotStarted")
+        expect(page.locator("#activities tr")).to_have_count(1)
+        status = row.locator("td.status")
+        expect(status).to_be_visible()
+        box = status.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width  # on screen, not off to the side
+        assert_whole(row.locator("td.identifier"))
+        assert_no_sideways_scrolling(page)
+
+        if one_column:  # the journal and the form above it: one tap away
+            page.locator("#tab-journal").click()
+        expect(page.locator("#try")).to_be_visible()
+        page.locator("#try-user").select_option(label="demo (Administrator)")
+        page.locator("#try-wire").select_option("soap")
+        page.locator("#try-identifiers").fill("appointment_id=666")
+        page.locator("#try-status").select_option("Started")
+        page.locator("#try-send").click()
+
+        expect(page.locator("#try-result")).to_have_attribute("data-ok", "true")
+        expect(page.locator("#try-result")).to_contain_text("Succeeded")
+        entry = page.locator("#journal > li").first
+        expect(entry).to_have_attribute("data-outcome", "ok")
+        expect(entry).to_have_attribute("data-injected", "")
+        expect(entry.locator(".operation")).to_have_text("SetActivityStatus")
+        assert_whole(entry.locator(".operation"))
+        expect(entry.locator(".badge.wire")).to_have_text("SOAP")
+        expect(entry.locator(".user")).to_have_text("demo")
+        expect(entry).to_contain_text("appointment_id=666")
+        assert_no_sideways_scrolling(page)
+        if one_column:
+            page.locator("#tab-activities").click()
+        expect(row).to_have_attribute("data-status", "Started")
+        if not one_column:
+            expect(row).to_have_class(
+                re.compile(r"\bchanged\b")
+            )  # the flash, seen while the call arrives beside it
+        expect(page.locator('#recent-list .chip[data-identifier="appointment_id=666"]')).to_have_count(1)
+
+        # A Sentry fault armed from the page, met over REST: refused as the real thing, marked here.
+        page.get_by_role("button", name="Inject fault").first.click()
+        page.locator("#fault-kind").select_option("sentry")
+        page.locator("#fault-identifiers").fill("appointment_id=666")
+        page.locator("#fault-submit").click()
+        expect(page.locator("#faults-active")).to_have_text("1")
+        if one_column:
+            page.locator("#tab-journal").click()
+        page.locator("#try-wire").select_option("rest")
+        page.locator("#try-status").select_option("Completed")
+        page.locator("#try-send").click()
+
+        expect(page.locator("#try-result")).to_have_attribute("data-ok", "false")
+        expect(page.locator("#try-result")).to_contain_text("REST 403")
+        injected = page.locator("#journal > li").first
+        expect(injected).to_have_attribute("data-injected", "sentry")
+        expect(injected).to_have_attribute("data-outcome", "failed")
+        expect(injected).to_have_class(re.compile(r"\boutcome-injected\b"))
+        expect(injected.locator(".badge.injected")).to_have_text("injected sentry")
+        expect(injected.locator(".badge.wire")).to_have_text("REST")
+        expect(injected.locator(".user")).to_have_text("user not checked")
+        assert_whole(injected.locator(".operation"))
+        expect(page.locator("#journal > li")).to_have_count(2)
+        expect(page.locator("#faults-active")).to_be_hidden()
+        assert_no_sideways_scrolling(page)
+        screenshot(page, f"dashboard-{width}-journal")
+        if one_column:
+            page.locator("#tab-activities").click()
+        expect(row).to_have_attribute("data-status", "Started")  # refused: nothing was written
+
+        for tab in ("users", "faults", "activities"):
+            page.locator(f"#tab-{tab}").click()
+            expect(page.locator(f"#view-{tab}")).to_be_visible()
+            assert_no_sideways_scrolling(page)
+        page.locator("#filters-clear").click()
+        expect(page.locator("#activities tr")).to_have_count(50)
+        assert_no_sideways_scrolling(page)
+        expect(page.locator("#toast")).to_be_hidden()
+        screenshot(page, f"dashboard-{width}", docs=width == 1400)
+        watched.assert_clean(403)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_the_users_tab_shows_logins_tickets_tokens_and_denials_to_copy(
+    browser: Any, server: LiveServer, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    try:
+        watched = Watched(context.new_page(), server)
+        page = watched.open("/_emulator/ui/")
+        page.locator("#tab-users").click()
+        demo = page.locator('#logins li[data-user="demo"]')
+        expect(demo.locator(".login .value")).to_have_text("demo")
+        expect(demo.locator(".password .value")).to_have_text("demo")  # the demo data publishes it
+        expect(demo.locator(".tickets .value")).to_have_text(DEMO_TICKET)
+        expect(demo.locator(".tokens .value")).to_have_text("8A:Cust12345.DemoAdministratorAccessToken")
+        expect(page.locator('#logins li[data-user="sam"] .denials code')).to_have_text("appointment_id=99")
+        expect(page.locator('#logins li[data-user="olav"] .tickets')).to_contain_text("none fixed")
+        expect(page.locator("#denied-everyone code")).to_have_text("sale_id=13")
+        expect(page.locator("#tenant-access")).to_contain_text(TOKEN)
+        for value in page.locator("#view-users .copyable .value").all():
+            assert_whole(value)
+        assert_no_sideways_scrolling(page)
+
+        demo.locator(".tickets button.copy").click()
+        expect(page.locator("#toast")).to_have_text(f"Copied {DEMO_TICKET}")
+        assert page.evaluate("navigator.clipboard.readText()") == DEMO_TICKET
+        screenshot(page, f"dashboard-{width}-users")
+        watched.assert_clean()
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("width", [390, 800, 1440])

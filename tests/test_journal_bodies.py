@@ -134,7 +134,7 @@ def test_bodies_false_leaves_them_out_of_the_list(live: LiveServer) -> None:
     assert bad.status_code == 400
 
 
-def test_an_older_database_gets_the_body_columns_and_its_old_entries_have_none(
+def test_an_older_database_gets_the_newer_columns_and_its_old_entries_have_none(
     settings: Settings, db_path: Path
 ) -> None:
     if not settings.database_url.startswith("sqlite"):
@@ -147,9 +147,10 @@ def test_an_older_database_gets_the_body_columns_and_its_old_entries_have_none(
     ):  # as a database made before the bodies were kept
         connection.execute("ALTER TABLE emulator_journal DROP COLUMN request_body")
         connection.execute("ALTER TABLE emulator_journal DROP COLUMN response_body")
+        connection.execute("ALTER TABLE emulator_journal DROP COLUMN injected")
 
     with serve(settings) as server:
         assert soap_post(server, envelope(["appointment_id=2"])).status_code == 200
         new, old = journal(server)
-    assert (old["request_body"], old["response_body"]) == (None, None)
+    assert (old["request_body"], old["response_body"], old["injected"]) == (None, None, None)
     assert new["request_body"] == envelope(["appointment_id=2"]).decode()

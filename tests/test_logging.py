@@ -97,6 +97,7 @@ def test_json_formatter_writes_the_journal_fields_of_a_call() -> None:
         "error": "No update rights",
         "duration_ms": 2.346,
         "contract_warnings": ["The request has no SOAPAction."],
+        "injected": None,
     }
     assert datetime.fromisoformat(data["time"]).tzinfo is not None
 

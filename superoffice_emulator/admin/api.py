@@ -30,7 +30,7 @@ from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
 from superoffice_emulator.storage import queries
 from superoffice_emulator.storage.database import Database, TenantLimitReached
-from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures
+from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures, published_password
 
 log = logging.getLogger("superoffice_emulator.admin")
 
@@ -251,24 +251,61 @@ def activity(ctx: Context) -> Response:
 def users(ctx: Context) -> Response:
     Query(ctx.request.args, ())
     ctx.database.ensure_tenant(ctx.tenant)
+    demo = ctx.runtime.settings.demo_fixtures
+    published = {  # by hash: a user whose stored hash is the fixtures' has their published password
+        user.password_hash: password
+        for user in ctx.database.fixtures.users
+        if (password := published_password(user, demo)) is not None
+    }
     return _json(
         [
             {
                 "associate_id": user.associate_id,
                 "name": user.name,
+                "password": user.password,
                 "full_name": user.full_name,
                 "email": user.email,
                 "group_id": user.group_id,
                 "role_id": user.role_id,
                 "role": user.role_name,
                 "user_type": user.user_type,
+                "tickets": list(user.tickets),
+                "access_tokens": list(user.access_tokens),
+                "denied": list(user.denied),
                 "rights": {
                     table: {"own": r.own.name, "group": r.group.name, "other": r.other.name}
                     for table, r in sorted(user.rights.items())
                 },
             }
-            for user in queries.list_users(ctx.database, ctx.tenant)
+            for user in queries.list_users(ctx.database, ctx.tenant, published)
         ]
+    )
+
+
+def denials(ctx: Context) -> Response:
+    Query(ctx.request.args, ())
+    ctx.database.ensure_tenant(ctx.tenant)
+    return _json(
+        [
+            {
+                "identifier": d.identifier,
+                "kind": d.kind.value,
+                "id": d.record_id,
+                "associate_id": d.associate_id,
+            }
+            for d in queries.list_denials(ctx.database, ctx.tenant)
+        ]
+    )
+
+
+def application_tokens(ctx: Context) -> Response:
+    Query(ctx.request.args, ())
+    ctx.database.ensure_tenant(ctx.tenant)
+    return _json(
+        {
+            "tokens": queries.list_application_tokens(ctx.database, ctx.tenant),
+            "required": ctx.runtime.settings.mode == "online",
+        }
     )
 
 
@@ -303,6 +340,7 @@ def journal(ctx: Context) -> Response:
                 "message": e.message,
                 "duration_ms": round(e.duration_ms, 3),
                 "contract_warnings": e.contract_warnings,
+                "injected": e.injected,
                 **({"request_body": e.request_body, "response_body": e.response_body} if bodies else {}),
             }
             for e in entries
@@ -394,6 +432,8 @@ _ROUTES = Map(
         Rule("/activities", endpoint=activities, methods=["GET"]),
         Rule("/activities/<kind>/<id>", endpoint=activity, methods=["GET"]),
         Rule("/users", endpoint=users, methods=["GET"]),
+        Rule("/denials", endpoint=denials, methods=["GET"]),
+        Rule("/application_tokens", endpoint=application_tokens, methods=["GET"]),
         Rule("/journal", endpoint=journal, methods=["GET"]),
         Rule("/journal", endpoint=clear_journal, methods=["DELETE"]),
         Rule("/faults", endpoint=faults, methods=["GET"]),

@@ -91,17 +91,68 @@ _SCHEMAS: dict[str, Any] = {
     },
     "User": {
         "type": "object",
-        "description": "A user of the tenant; never a password hash or a ticket.",
+        "description": "A user of the tenant, with what a person needs to call as that user: the "
+        "published password, the fixed tickets and access tokens. Never a password hash, never the "
+        "ticket of a login.",
         "properties": {
             "associate_id": {"type": "integer"},
-            "name": {"type": "string"},
+            "name": {"type": "string", "description": "The login name."},
+            "password": {
+                **_NULLABLE_STRING,
+                "description": "The password when the fixtures publish it (given in plain text, or the "
+                "shipped demo data, whose passwords are the user names) and the user still has it; null "
+                "when the fixtures hold only its hash.",
+            },
             "full_name": {"type": "string"},
             "email": {"type": "string"},
             "group_id": {"type": "integer"},
             "role_id": {"type": "integer"},
             "role": {"type": "string"},
             "user_type": {"type": "string"},
+            "tickets": {
+                "type": "array",
+                "items": {"type": "string", "examples": ["7T:1234abcxyzExample=="]},
+                "description": "The fixtures' fixed tickets (they never expire); not the tickets of logins.",
+            },
+            "access_tokens": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Bearer access tokens (REST, online mode).",
+            },
+            "denied": {
+                "type": "array",
+                "items": {"type": "string", "examples": ["appointment_id=99"]},
+                "description": "Records Sentry refuses to this user by name, whatever the rights "
+                "(GET /denials also lists those refused to everyone).",
+            },
             "rights": {"type": "object", "additionalProperties": _ref("Rights")},
+        },
+    },
+    "Denial": {
+        "type": "object",
+        "description": "A record Sentry refuses to change whatever the rights.",
+        "properties": {
+            "identifier": {"type": "string", "examples": ["sale_id=13"]},
+            "kind": {"enum": _KINDS},
+            "id": {"type": "integer"},
+            "associate_id": {
+                "type": ["integer", "null"],
+                "description": "The user it is denied to; null: denied to everyone.",
+            },
+        },
+    },
+    "ApplicationTokens": {
+        "type": "object",
+        "properties": {
+            "tokens": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "ApplicationToken (SOAP header) or SO-AppToken (REST header) values.",
+            },
+            "required": {
+                "type": "boolean",
+                "description": "Whether calls must send one (online mode); onsite does not check it.",
+            },
         },
     },
     "JournalEntry": {
@@ -129,6 +180,13 @@ _SCHEMAS: dict[str, Any] = {
                 "items": {"type": "string"},
                 "description": "With --contract lenient: each point where NetServer would have refused "
                 "the request or read it differently. Empty when there is none.",
+            },
+            "injected": {
+                "type": ["string", "null"],
+                "enum": [*FAULT_KINDS, None],
+                "description": "The kind of the injected fault that hit this call (POST /faults); null when "
+                "none did. An injected sentry or session fault answers exactly as a real refusal does, and "
+                "an injected latency lets the call succeed: this field tells them apart.",
             },
             "request_body": {
                 **_NULLABLE_STRING,
@@ -277,8 +335,23 @@ _PATHS: dict[str, Any] = {
     },
     "/users": {
         "get": {
-            "summary": "The tenant's users with role and rights per table.",
+            "summary": "The tenant's users: role, rights per table, logins, tickets, tokens, denials.",
             "responses": {"200": _json({"type": "array", "items": _ref("User")}, "The users."), **_AUTH},
+        }
+    },
+    "/denials": {
+        "get": {
+            "summary": "The records Sentry refuses whatever the rights (the fixtures' denials).",
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Denial")}, "The denials."),
+                **_AUTH,
+            },
+        }
+    },
+    "/application_tokens": {
+        "get": {
+            "summary": "The tenant's application tokens, and whether calls must send one.",
+            "responses": {"200": _json(_ref("ApplicationTokens"), "The tokens."), **_AUTH},
         }
     },
     "/journal": {

@@ -33,3 +33,6 @@ class JournalEntry:
     """The request's raw body as it arrived (the writer cuts it to ``--journal-body-bytes``)."""
     response_body: bytes = b""
     """The body the wire answered (empty for a dropped connection)."""
+    injected: str | None = None
+    """The kind of the injected fault that hit the call (``sentry``, ``latency``, ...), else ``None``:
+    an injected ``sentry`` refusal reads like a real one on the wire, but not here."""

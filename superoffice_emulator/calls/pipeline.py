@@ -252,9 +252,10 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -
         with database.transaction(arrival.tenant, create=_may_create(runtime, command, verified)) as store:
             fault = database.take_fault(store, arguments.name, arguments.identifiers)
             refusal = None if fault is None else _refusal(fault, caller)
+            injected = None if fault is None else fault.kind
             if refusal is not None:  # the fault's count commits with the journal row
                 reply = encode(refusal)
-                entry = _entry(arrival, command, now, refusal, caller, reply.body)
+                entry = _entry(arrival, command, now, refusal, caller, reply.body, injected=injected)
             else:
                 user = _authenticated(store, runtime, command, verified, now)
                 caller = caller if user is None else user.name
@@ -263,7 +264,7 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -
                 )
                 reply = encode(Succeeded(result))
                 latency = 0 if fault is None else fault.latency_ms
-                entry = _entry(arrival, command, now, done, caller, reply.body, latency)
+                entry = _entry(arrival, command, now, done, caller, reply.body, latency, injected=injected)
             database.record(store, entry)
     except Exception as exc:
         return _failed(runtime, arrival, command, now, caller, exc, encode)
@@ -429,8 +430,11 @@ def _entry(
     caller: str | None,
     response_body: bytes,
     latency_ms: int = 0,
+    *,
+    injected: str | None = None,
 ) -> JournalEntry:
-    """The journal's entry of the call; ``outcome`` a string for one that succeeded ("ok", ...).
+    """The journal's entry of the call; ``outcome`` a string for one that succeeded ("ok", ...);
+    ``injected`` the kind of the fault injected into it, if any.
 
     Its duration counts an injected latency's wait, which follows the commit.
     """
@@ -463,6 +467,7 @@ def _entry(
         contract_warnings=tuple(arrival.contract_warnings),
         request_body=arrival.request_body,
         response_body=response_body,
+        injected=injected,
     )
 
 

@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from superoffice_emulator import __version__
 from superoffice_emulator.rest.paths import API_ROOT, OPENAPI, endpoint_paths
 from superoffice_emulator.server.preflight import shown_url
-from superoffice_emulator.settings import Settings, default_fixtures
+from superoffice_emulator.settings import Settings
 from superoffice_emulator.soap.operations import SERVICES
-from superoffice_emulator.storage.fixtures import Fixtures, UserFixture
+from superoffice_emulator.storage.fixtures import Fixtures, UserFixture, published_password
 
 MAX_USERS = 8
 """Users the banner names; the admin API's ``users`` lists them all."""
@@ -71,7 +71,7 @@ def banner(settings: Settings, fixtures: Fixtures, host: str, port: int, how: st
 
 
 def _logins(settings: Settings, fixtures: Fixtures) -> Iterator[str]:
-    demo = settings.fixtures.resolve() == default_fixtures().resolve()
+    demo = settings.demo_fixtures
     users = fixtures.users
     width = max((len(_login(user, demo)) for user in users[:MAX_USERS]), default=0)
     for index, user in enumerate(users[:MAX_USERS]):
@@ -85,9 +85,7 @@ def _logins(settings: Settings, fixtures: Fixtures) -> Iterator[str]:
 
 
 def _login(user: UserFixture, demo: bool) -> str:
-    if user.password is not None:
-        return f"{user.name} / {user.password}"
-    return f"{user.name} / {user.name if demo else '(hashed)'}"
+    return f"{user.name} / {published_password(user, demo) or '(hashed)'}"
 
 
 def _url_host(host: str) -> str:

@@ -63,6 +63,7 @@ class JsonFormatter(logging.Formatter):
                 error=entry.message,
                 duration_ms=round(entry.duration_ms, 3),
                 contract_warnings=list(entry.contract_warnings),
+                injected=entry.injected,
             )
             wire = getattr(record, "wire", None)
             if wire is not None:

@@ -123,6 +123,15 @@ class UserFixture:
     """Bearer access tokens (REST, Online) of this user; like fixed tickets, they never expire."""
 
 
+def published_password(user: UserFixture, demo: bool) -> str | None:
+    """The password of ``user`` a person may be shown: as the file gives it in plain text, or in the
+    shipped demo data (``demo``) the user's name (the convention ``scripts/make_fixtures.py``
+    hashes); ``None`` when the file holds only a hash."""
+    if user.password is not None:
+        return user.password
+    return user.name if demo else None
+
+
 @dataclass(frozen=True)
 class ActivityFixture:
     kind: ActivityKind

@@ -94,6 +94,7 @@ class JournalWriter:
             json_strings(warnings) if warnings else _NONE,
             stored_body(entry.request_body, self.body_bytes),
             stored_body(entry.response_body, self.body_bytes),
+            entry.injected,
         ]
         for index, limit in _TEXT_COLUMNS:
             value = values[index]

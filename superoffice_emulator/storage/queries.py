@@ -130,7 +130,7 @@ def _activity(row: Any) -> ActivityView:
 # -- users ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class UserView:
-    """A user as the admin API shows it: never the password hash, never a ticket."""
+    """A user as the admin API shows it: never the password hash, never a login's ticket."""
 
     associate_id: int
     name: str
@@ -141,14 +141,24 @@ class UserView:
     role_name: str
     user_type: str
     rights: Mapping[str, TableRights]
+    password: str | None = None
+    """The password, when the caller's ``passwords`` knew the stored hash (a published one)."""
+    tickets: tuple[str, ...] = ()
+    """The fixed tickets of the fixtures (never those that logins made)."""
+    access_tokens: tuple[str, ...] = ()
+    denied: tuple[str, ...] = ()
+    """The identifiers of the records denied to this user by name (``appointment_id=99``)."""
 
 
-def list_users(database: Database, tenant: str) -> list[UserView]:
-    a, r = schema.associate, schema.role
+def list_users(database: Database, tenant: str, passwords: Mapping[str, str] | None = None) -> list[UserView]:
+    """The tenant's users by associate id. ``passwords`` maps a password hash to the password a
+    person may read (one the fixtures publish); a user whose stored hash it names gets it."""
+    a, r, t, k, d = schema.associate, schema.role, schema.ticket, schema.access_token, schema.sentry_denial
     statement = (
         select(
             a.c.associate_id,
             a.c.name,
+            a.c.password_hash,
             a.c.full_name,
             a.c.email,
             a.c.group_id,
@@ -161,8 +171,24 @@ def list_users(database: Database, tenant: str) -> list[UserView]:
         .where(a.c.tenant == tenant)
         .order_by(a.c.associate_id)
     )
+    tickets: dict[int, list[str]] = {}
+    tokens: dict[int, list[str]] = {}
+    denied: dict[int, list[str]] = {}
     with database.read_connection() as connection:
         rows = connection.execute(statement).all()
+        fixed = select(t.c.associate_id, t.c.ticket).where(t.c.tenant == tenant, t.c.fixed.is_(True))
+        for owner, ticket in connection.execute(fixed.order_by(t.c.ticket)):
+            tickets.setdefault(owner, []).append(ticket)
+        for owner, token in connection.execute(
+            select(k.c.associate_id, k.c.token).where(k.c.tenant == tenant)
+        ):
+            tokens.setdefault(owner, []).append(token)
+        named = select(d.c.associate_id, d.c.kind, d.c.record_id).where(
+            d.c.tenant == tenant, d.c.associate_id.is_not(None)
+        )
+        for owner, kind, record_id in connection.execute(named.order_by(d.c.kind, d.c.record_id)):
+            denied.setdefault(owner, []).append(str(ActivityId(ActivityKind(kind), record_id)))
+    passwords = passwords or {}
     return [
         UserView(
             associate_id=row.associate_id,
@@ -174,9 +200,48 @@ def list_users(database: Database, tenant: str) -> list[UserView]:
             role_name=row.role_name,
             user_type=row.user_type,
             rights=decode_rights(row.rights),
+            password=passwords.get(row.password_hash),
+            tickets=tuple(tickets.get(row.associate_id, ())),
+            access_tokens=tuple(sorted(tokens.get(row.associate_id, ()))),
+            denied=tuple(denied.get(row.associate_id, ())),
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class DenialView:
+    """A record Sentry refuses whatever the rights: to one user, or (``associate_id`` None) to all."""
+
+    kind: ActivityKind
+    record_id: int
+    associate_id: int | None
+
+    @property
+    def identifier(self) -> str:
+        return str(ActivityId(self.kind, self.record_id))
+
+
+def list_denials(database: Database, tenant: str) -> list[DenialView]:
+    """The tenant's explicit denials, by kind and record."""
+    d = schema.sentry_denial
+    statement = (
+        select(d.c.kind, d.c.record_id, d.c.associate_id)
+        .where(d.c.tenant == tenant)
+        .order_by(d.c.kind, d.c.record_id, d.c.associate_id)
+    )
+    with database.read_connection() as connection:
+        rows = connection.execute(statement).all()
+    return [DenialView(ActivityKind(row.kind), row.record_id, row.associate_id) for row in rows]
+
+
+def list_application_tokens(database: Database, tenant: str) -> list[str]:
+    """The tenant's application tokens (``ApplicationToken`` on SOAP, ``SO-AppToken`` on REST)."""
+    x = schema.application_token
+    with database.read_connection() as connection:
+        return list(
+            connection.execute(select(x.c.token).where(x.c.tenant == tenant).order_by(x.c.token)).scalars()
+        )
 
 
 # -- journal ----------------------------------------------------------------------------------
@@ -210,6 +275,8 @@ class JournalView:
     request_body: str | None = None
     """As kept (:func:`superoffice_emulator.storage.journal.stored_body`); ``None``: not kept or not read."""
     response_body: str | None = None
+    injected: str | None = None
+    """The kind of the fault injected into the call; ``None``: none was."""
 
 
 _BODIES = ("request_body", "response_body")
@@ -256,6 +323,7 @@ def read_journal(
             contract_warnings=list(json.loads(row.contract_warnings)),
             request_body=row._mapping.get("request_body"),
             response_body=row._mapping.get("response_body"),
+            injected=row.injected,
         )
         for row in rows
     ]

@@ -145,6 +145,7 @@ journal = Table(
     Column("contract_warnings", Text, nullable=False, default="[]"),  # JSON list of sentences
     Column("request_body", Text, nullable=True),  # NULL: not kept
     Column("response_body", Text, nullable=True),
+    Column("injected", String(20), nullable=True),  # the injected fault's kind; NULL: none
     Index("ix_journal_tenant", "tenant", "id"),
     sqlite_autoincrement=True,  # ids never reused after a clear: clients poll with since_id
 )

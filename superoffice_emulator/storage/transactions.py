@@ -94,6 +94,7 @@ _ADDED_COLUMNS = {
         "contract_warnings": "TEXT NOT NULL DEFAULT '[]'",
         "request_body": "TEXT",
         "response_body": "TEXT",
+        "injected": "VARCHAR(20)",
     },
     schema.tenant.name: {"generation": "BIGINT NOT NULL DEFAULT 0"},
 }

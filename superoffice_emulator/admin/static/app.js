@@ -22,8 +22,16 @@
   const TOKEN_KEY = "superoffice-emulator.admin-token";
 
   // {prefix}/_emulator/ui/... -> {prefix}/_emulator/
-  const match = window.location.pathname.match(/^(.*\/_emulator)\/ui(?:\/.*)?$/);
-  const API = (match ? match[1] : "/_emulator") + "/";
+  const match = window.location.pathname.match(/^(.*)\/_emulator\/ui(?:\/.*)?$/);
+  const ROOT = match ? match[1] : ""; // "" or "/{tenant}": where the tenant's SOAP and REST endpoints are
+  const API = ROOT + "/_emulator/";
+  const SOAP_PATH = "/Remote/Services86/Appointment.svc";
+  const REST_PATH = "/api/v1/Agents/Appointment/SetActivityStatus";
+  // XML namespace names of the envelope the Try-a-call form sends (names, never fetched)
+  const SOAP_ENVELOPE = "http://schemas.xmlsoap.org/soap/envelope/";
+  const ARRAYS = "http://schemas.microsoft.com/2003/10/Serialization/Arrays";
+  const SERVICES86 = "http://www.superoffice.net/ws/crm/NetServer/Services86";
+  const RECENT_KEEP = 8;
 
   const $ = (id) => document.getElementById(id);
 
@@ -35,6 +43,9 @@
     offset: 0,
     total: 0,
     users: new Map(),
+    applicationToken: "",
+    recent: [], // identifiers the newest calls named, newest first
+    unseen: 0, // journal entries that arrived while the journal was out of sight (one column)
     statuses: new Map(), // identifier -> last status shown, to highlight changes
     journalLastId: 0,
     journalTopAt: null,
@@ -260,7 +271,8 @@
     const query = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(state.offset) });
     let kind = state.kind;
     const text = state.search.trim();
-    const identifier = text.match(/^(appointment|sale|document|todo)_id\s*=\s*(\d+)$/i);
+    // appointment_id=666, appointment 666, appointment:666, appointment/666, appointment #666
+    const identifier = text.match(/^(appointment|sale|document|todo)(?:_id)?\s*[=:/#\s]\s*#?(\d+)$/i);
     const number = text.match(/^#?(\d+)$/);
     if (identifier) {
       kind = identifier[1].toLowerCase();
@@ -323,10 +335,137 @@
 
   // -- users --------------------------------------------------------------------------------------
   async function loadUsers() {
-    const { data } = await api("users");
+    const [{ data }, tokens, denials] = await Promise.all([
+      api("users"),
+      api("application_tokens"),
+      api("denials"),
+    ]);
     state.users = new Map(data.map((user) => [user.associate_id, user]));
+    state.applicationToken = tokens.data.tokens[0] || "";
     renderOwners(data);
     renderUsers(data);
+    renderAccess(tokens.data, denials.data);
+    renderLogins(data);
+    renderTryUsers(data);
+  }
+
+  /** A value to copy: the text in full (wrapped, never cut) and a button that copies it. */
+  function copyable(value, label) {
+    return el(
+      "span",
+      { class: "copyable" },
+      el("code", { class: "value", text: value }),
+      el("button", {
+        type: "button",
+        class: "ghost small copy",
+        text: "Copy",
+        "aria-label": `Copy ${label}`,
+        dataset: { copy: value },
+      }),
+    );
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (error) {
+      // Not a secure context (a host name other than loopback): the old way.
+      const area = el("textarea", { class: "offscreen", readonly: true });
+      area.value = text;
+      document.body.append(area);
+      area.select();
+      const done = document.execCommand("copy");
+      area.remove();
+      if (!done) {
+        toast("The browser did not let the page copy; select the text instead.", "error");
+        return;
+      }
+    }
+    toast(`Copied ${text}`);
+  }
+
+  function renderAccess(tokens, denials) {
+    const everyone = denials.filter((denial) => denial.associate_id === null).map((denial) => denial.identifier);
+    $("tenant-access").replaceChildren(
+      el("dt", { text: "Application token" }),
+      el(
+        "dd",
+        {},
+        ...(tokens.tokens.length ? tokens.tokens.map((token) => copyable(token, "the application token")) : ["none"]),
+        el("span", { class: "muted small", text: tokens.required ? " required (online mode)" : " not checked in onsite mode" }),
+      ),
+      el("dt", { text: "Denied to everyone" }),
+      el(
+        "dd",
+        { id: "denied-everyone" },
+        everyone.length ? everyone.map((identifier) => el("code", { class: "denied", text: identifier })) : "nothing",
+      ),
+    );
+  }
+
+  function renderLogins(users) {
+    $("logins").replaceChildren(
+      ...users.map((user) =>
+        el(
+          "li",
+          { class: "card", dataset: { user: user.name } },
+          el(
+            "div",
+            { class: "card-head" },
+            el("span", { class: "user-name", text: user.full_name || user.name }),
+            el("span", { class: "muted small", text: `associate ${user.associate_id} · ${user.role} · group ${user.group_id}` }),
+          ),
+          el(
+            "dl",
+            { class: "credentials" },
+            el("dt", { text: "User name" }),
+            el("dd", { class: "login" }, copyable(user.name, `${user.name}'s user name`)),
+            el("dt", { text: "Password" }),
+            el(
+              "dd",
+              { class: "password" },
+              user.password !== null
+                ? copyable(user.password, `${user.name}'s password`)
+                : el("span", { class: "muted small", text: "not shown: the fixtures hold only its hash" }),
+            ),
+            el("dt", { text: "Ticket" }),
+            el(
+              "dd",
+              { class: "tickets" },
+              user.tickets.length
+                ? user.tickets.map((ticket) => copyable(ticket, `${user.name}'s ticket`))
+                : el("span", { class: "muted small", text: "none fixed: log in with SoPrincipal" }),
+            ),
+            user.access_tokens.length > 0 && el("dt", { text: "Access token" }),
+            user.access_tokens.length > 0 &&
+              el("dd", { class: "tokens" }, user.access_tokens.map((token) => copyable(token, `${user.name}'s access token`))),
+            el("dt", { text: "Denied" }),
+            el(
+              "dd",
+              { class: "denials" },
+              user.denied.length
+                ? user.denied.map((identifier) => el("code", { class: "denied", text: identifier }))
+                : el("span", { class: "muted small", text: "nothing by name" }),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderTryUsers(users) {
+    const select = $("try-user");
+    const chosen = select.value;
+    select.replaceChildren(
+      ...users.map((user) =>
+        el("option", {
+          value: String(user.associate_id),
+          text: `${user.name} (${user.role})${user.tickets.length ? "" : ": no ticket"}`,
+          disabled: user.tickets.length === 0,
+        }),
+      ),
+    );
+    if (chosen && [...select.options].some((option) => option.value === chosen && !option.disabled)) select.value = chosen;
   }
 
   function renderOwners(users) {
@@ -470,11 +609,14 @@
     // Where the real NetServer would have refused the request or read it differently (--contract lenient).
     const warnings = entry.contract_warnings || [];
     const warned = warnings.length > 0;
+    // A fault injected from the admin API: on the wire it looks like the real thing, here it must not.
+    const injected = entry.injected || null;
+    const outcome = injected ? "injected" : outcomeClass(entry.outcome);
     return el(
       "li",
       {
-        class: `entry outcome-${outcomeClass(entry.outcome)}${warned ? " contract-warned" : ""}${fresh ? " fresh" : ""}`,
-        dataset: { id: String(entry.id), outcome: entry.outcome, warnings: String(warnings.length) },
+        class: `entry outcome-${outcome}${warned ? " contract-warned" : ""}${fresh ? " fresh" : ""}`,
+        dataset: { id: String(entry.id), outcome: entry.outcome, warnings: String(warnings.length), injected: injected || "" },
       },
       el(
         "div",
@@ -483,6 +625,13 @@
         el("span", { class: "operation", text: entry.operation, title: entry.wire === "rest" ? `REST Agents/${entry.service}/${entry.operation}` : `${entry.service}.svc / ${entry.operation}` }),
         el("span", { class: `badge wire wire-${entry.wire}`, text: entry.wire === "rest" ? "REST" : "SOAP", title: "The wire the call came by" }),
         el("span", { class: `badge outcome ${outcomeClass(entry.outcome)}`, text: entry.outcome }),
+        injected &&
+          !entry.outcome.startsWith("injected") &&
+          el("span", {
+            class: "badge injected marker",
+            text: `injected ${injected}`,
+            title: "A fault armed on the Faults tab hit this call; the client saw it as the real thing",
+          }),
         warned &&
           el("span", {
             class: "badge warn contract",
@@ -493,7 +642,14 @@
       el(
         "div",
         { class: "entry-meta" },
-        el("span", entry.user ? { text: entry.user } : { text: "—", title: "Answered before a ticket was read" }),
+        el(
+          "span",
+          entry.user
+            ? { class: "user", text: entry.user }
+            : injected
+              ? { class: "user", text: "user not checked", title: "The injected fault answered before the ticket was read" }
+              : { class: "user", text: "—", title: "Answered before a ticket was read" },
+        ),
         shown && el("span", { class: "mono", text: shown, title: identifiers.join(", ") }),
         entry.status && el("span", { text: "→ " + entry.status }),
         el("span", { class: "duration", text: `${entry.duration_ms.toFixed(1)} ms` }),
@@ -541,18 +697,68 @@
     $("journal").replaceChildren(...data.map((entry) => journalRow(entry, false)));
     state.journalLastId = data.length ? data[0].id : 0;
     state.journalTopAt = data.length ? data[0].at : null;
+    state.recent = [];
+    remember([...data].reverse());
     trimJournal();
+  }
+
+  /** Keep the identifiers the newest calls named (``entries`` oldest first), and show them. */
+  function remember(entries) {
+    for (const entry of entries) {
+      for (const identifier of entry.identifiers) {
+        if (!identifier) continue;
+        state.recent = [identifier, ...state.recent.filter((known) => known !== identifier)];
+      }
+    }
+    state.recent = state.recent.slice(0, RECENT_KEEP);
+    renderRecent();
+  }
+
+  function renderRecent() {
+    const chip = (identifier, title) =>
+      el("button", {
+        type: "button",
+        class: "chip",
+        text: identifier,
+        title,
+        dataset: { identifier },
+        onclick: () => search(identifier),
+      });
+    $("recent-list").replaceChildren(
+      ...(state.recent.length
+        ? state.recent.map((identifier) => chip(identifier, `Show ${identifier}`))
+        : [el("span", { class: "muted small", text: "no call yet; the examples use " }), chip("appointment_id=666", "Show appointment 666")]),
+    );
+  }
+
+  /** Show the activities matching ``text`` (on the Activities tab, unless ``stay``). */
+  function search(text, stay = false) {
+    $("search").value = text;
+    state.search = text;
+    state.kind = "";
+    state.offset = 0;
+    if (!stay) showTab("activities");
+    refreshSoon(true);
   }
 
   async function pollJournal() {
     const generation = state.journalGeneration;
-    const { data } = await api(`journal?since_id=${state.journalLastId}&bodies=false`);
+    const since = state.journalLastId;
+    const answer = await api(`journal?since_id=${since}&bodies=false`);
+    // another poll (the loop's, or a tried call's) may have shown some of them meanwhile
+    const data = answer.data.filter((entry) => entry.id > state.journalLastId);
     if (generation !== state.journalGeneration || data.length === 0) return false;
     const list = $("journal");
     for (const entry of data) list.prepend(journalRow(entry, true)); // oldest first: newest ends on top
     const newest = data[data.length - 1];
     state.journalLastId = newest.id;
     state.journalTopAt = newest.at;
+    remember(data);
+    if (journalOutOfSight()) {
+      state.unseen += data.length;
+      $("journal-unseen").textContent = String(state.unseen);
+      $("journal-unseen").hidden = false;
+    }
     trimJournal();
     return true;
   }
@@ -645,15 +851,138 @@
     }
   }
 
+  const TABS = ["activities", "users", "faults", "journal"];
+  const ONE_COLUMN = window.matchMedia("(max-width: 1000px)");
+
+  /** In one column (phones), the journal is a tab; side by side, it is always there. */
   function showTab(name) {
-    for (const tab of ["activities", "users", "faults"]) {
+    if (name === "journal" && !ONE_COLUMN.matches) name = "activities";
+    document.body.dataset.tab = name;
+    for (const tab of TABS) {
       $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
-      $(`view-${tab}`).hidden = tab !== name;
+      if (tab !== "journal") $(`view-${tab}`).hidden = tab !== name;
+    }
+    if (name === "journal") {
+      state.unseen = 0;
+      $("journal-unseen").hidden = true;
     }
   }
 
+  function journalOutOfSight() {
+    return ONE_COLUMN.matches && document.body.dataset.tab !== "journal";
+  }
+
+  // -- try a call -----------------------------------------------------------------------------------
+  function xmlText(text) {
+    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function soapEnvelope(identifiers, status, ticket, token) {
+    const items = identifiers.map((identifier) => `<a:string>${xmlText(identifier)}</a:string>`).join("");
+    return (
+      '<?xml version="1.0" encoding="utf-8"?>' +
+      `<s:Envelope xmlns:s="${SOAP_ENVELOPE}" xmlns:a="${ARRAYS}" xmlns:t="${SERVICES86}">` +
+      `<s:Header>${token ? `<t:ApplicationToken>${xmlText(token)}</t:ApplicationToken>` : ""}` +
+      `<t:Credentials><t:Ticket>${xmlText(ticket)}</t:Ticket></t:Credentials></s:Header>` +
+      `<s:Body><t:SetActivityStatus><t:ActivityIdentifier>${items}</t:ActivityIdentifier>` +
+      `<t:ActivityStatus>${status}</t:ActivityStatus></t:SetActivityStatus></s:Body></s:Envelope>`
+    );
+  }
+
+  /** What the answer says, in one line: Succeeded, or the exception's type and message. */
+  function soapOutcome(response, text) {
+    const xml = new DOMParser().parseFromString(text, "application/xml");
+    if (xml.querySelector("parsererror")) return { ok: false, text: `HTTP ${response.status}: the answer is not XML` };
+    const pick = (name) => {
+      const found = xml.getElementsByTagNameNS(SERVICES86, name)[0];
+      return found ? found.textContent : null;
+    };
+    if (pick("Succeeded") === "true") return { ok: true, text: `SOAP ${response.status}: Succeeded` };
+    const fault = xml.getElementsByTagName("faultstring")[0] || xml.getElementsByTagNameNS("*", "Text")[0];
+    const type = pick("ExceptionType");
+    const message = pick("Message") || (fault && fault.textContent) || "";
+    return { ok: false, text: `SOAP ${response.status}: ${[type && type.split(".").pop(), message].filter(Boolean).join(": ")}` };
+  }
+
+  function restOutcome(response, text) {
+    if (response.ok) return { ok: true, text: `REST ${response.status}: done` };
+    let data = null;
+    try {
+      data = JSON.parse(text);
+    } catch (error) {
+      data = null;
+    }
+    const type = data && data.ExceptionType ? data.ExceptionType.split(".").pop() : "";
+    const message = (data && (data.Message || data.error)) || response.statusText || "";
+    return { ok: false, text: `REST ${response.status}: ${[type, message].filter(Boolean).join(": ")}` };
+  }
+
+  async function tryCall(event) {
+    event.preventDefault();
+    const user = state.users.get(Number($("try-user").value));
+    const identifiers = $("try-identifiers")
+      .value.split(/[\s,;]+/)
+      .map((text) => text.trim())
+      .filter(Boolean);
+    const status = $("try-status").value;
+    const wire = $("try-wire").value;
+    const result = $("try-result");
+    if (!user || !user.tickets.length || identifiers.length === 0) {
+      result.textContent = !identifiers.length ? "Name at least one identifier, e.g. appointment_id=666." : "Choose a user with a ticket.";
+      result.dataset.ok = "false";
+      result.hidden = false;
+      return;
+    }
+    const ticket = user.tickets[0];
+    const token = state.applicationToken;
+    $("try-send").disabled = true;
+    try {
+      // The emulator's own public endpoints, from this page (same origin: the cross-site guard lets it in).
+      let response;
+      if (wire === "soap") {
+        response = await fetch(ROOT + SOAP_PATH, {
+          method: "POST",
+          headers: {
+            "Content-Type": "text/xml; charset=utf-8",
+            SOAPAction: `"${SERVICES86}/Appointment/SetActivityStatus"`,
+          },
+          body: soapEnvelope(identifiers, status, ticket, token),
+          cache: "no-store",
+        });
+      } else {
+        const headers = { "Content-Type": "application/json", Accept: "application/json", Authorization: `SOTicket ${ticket}` };
+        if (token) headers["SO-AppToken"] = token;
+        response = await fetch(ROOT + REST_PATH, {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ ActivityIdentifier: identifiers, ActivityStatus: status }),
+          cache: "no-store",
+        });
+      }
+      const text = await response.text();
+      const outcome = wire === "soap" ? soapOutcome(response, text) : restOutcome(response, text);
+      result.textContent = `${user.name}: ${outcome.text}`;
+      result.dataset.ok = String(outcome.ok);
+    } catch (error) {
+      result.textContent = `${user.name}: no answer (${wire === "soap" ? "SOAP" : "REST"}): the connection was closed or the emulator is down`;
+      result.dataset.ok = "false";
+    } finally {
+      result.hidden = false;
+      $("try-send").disabled = false;
+    }
+    if (identifiers.length === 1) search(identifiers[0], true); // its row, where the change shows
+    await pollJournal().catch(reportQuietly);
+    refreshSoon(false);
+  }
+
   function wire() {
-    for (const tab of ["activities", "users", "faults"]) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+    for (const tab of TABS) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+    ONE_COLUMN.addEventListener("change", () => showTab(document.body.dataset.tab || "activities"));
+    $("try").addEventListener("submit", (event) => tryCall(event).catch(report));
+    document.addEventListener("click", (event) => {
+      const button = event.target.closest("button.copy");
+      if (button) copy(button.dataset.copy);
+    });
     $("reset-button").addEventListener("click", resetTenant);
     $("journal").addEventListener("click", (event) => toggleBodies(event).catch(report));
     $("fault-button").addEventListener("click", openFaultDialog);
@@ -732,6 +1061,8 @@
   }
 
   wire();
+  showTab("activities");
   renderKinds(null);
+  renderRecent();
   start();
 })();
