@@ -8,8 +8,8 @@
 Every field of :class:`Settings` (what an emulator is told) and of :class:`ServerOptions` (how
 ``serve`` runs it) carries a :class:`Declaration` in its metadata. From it come the click options
 of the CLI (:mod:`superoffice_emulator.cli`), the ``EMULATOR_*`` parsing of every entry point
-(:func:`from_env`), and the README's configuration table (:func:`markdown_table`, which a test
-holds the README to). A value is checked by the declaration's :class:`Rule`, the same one
+(:func:`from_env`), and the configuration table of ``docs/configuration.md`` (:func:`markdown_table`,
+which a test holds that page to). A value is checked by the declaration's :class:`Rule`, the same one
 wherever it comes from. An empty variable counts as not set, as click counts it.
 """
 
@@ -231,7 +231,7 @@ class Declaration:
     help: str
     group: Group
     shown_default: str | None = None
-    """How the default reads in --help and the README, when not as the value itself."""
+    """How the default reads in --help and the docs, when not as the value itself."""
     name: str = ""
     default: Any = None
 
@@ -286,7 +286,7 @@ def to_env(instance: object) -> dict[str, str]:
 
 
 def markdown_table() -> str:
-    """The README's configuration table: every setting of ``serve``, one row each."""
+    """The configuration table of ``docs/configuration.md``: every setting of ``serve``, one row each."""
     rows = ["| Option | Environment | Default | Meaning |", "|---|---|---|---|"]
     for declaration in (*declarations(ServerOptions), *declarations(Settings)):
         default = declaration.shown_default or f"`{declaration.rule.format(declaration.default)}`"
