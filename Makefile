@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 PIP := $(BIN)/python -m pip --quiet
-LOCK := requirements/runtime.txt requirements/dev.txt requirements/build.txt
+LOCK := requirements/runtime.txt requirements/pytest.txt requirements/dev.txt requirements/build.txt
 
 .PHONY: install install-runtime node-client run test test-latest lint format typecheck pytest bench lock dist docker clean
 
@@ -87,9 +87,11 @@ test-latest:
 lock:
 	[ -x .venv-lock/bin/uv ] || { $(PYTHON) -m venv .venv-lock && .venv-lock/bin/python -m pip --quiet install 'uv==$(UV_VERSION)'; }
 	.venv-lock/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
-	  --extra test --extra browser --extra postgres -o requirements/dev.txt
+	  --extra test --extra browser --extra postgres --extra pytest -o requirements/dev.txt
 	.venv-lock/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
 	  --constraint requirements/dev.txt -o requirements/runtime.txt
+	.venv-lock/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	  --extra pytest --constraint requirements/dev.txt -o requirements/pytest.txt
 	.venv-lock/bin/uv pip compile requirements/build.in --universal --python-version 3.11 --generate-hashes --quiet \
 	  -o requirements/build.txt
 

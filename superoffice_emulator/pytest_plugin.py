@@ -19,11 +19,14 @@ names the fixtures::
   lists the calls seen).
 - ``superoffice_client``: ``superoffice_client("Appointment")`` is a zeep client built from the WSDL that
   the tenant's endpoint serves, pointing at that endpoint, with the ``ApplicationToken`` and
-  ``Credentials`` headers set. Needs ``zeep`` (``pip install zeep``).
+  ``Credentials`` headers set.
 - ``superoffice_rest``: the tenant's REST twin: ``.session`` is a ``requests`` session with
   ``Authorization: SOTicket <ticket>`` and ``SO-AppToken`` set, ``.post("Agents/Appointment/
   SetActivityStatus", json=...)`` posts relative to ``.base_url`` (``http://127.0.0.1:PORT/<tenant>/api/v1``),
   ``.headers`` are the headers for any other client, ``.as_user(ticket=...)`` another caller.
+
+``pip install 'superoffice-emulator[pytest]'`` brings pytest and the clients these fixtures use
+(zeep, requests); a fixture whose client is missing fails naming that extra.
 
 Configuration, on the command line or in the ``[pytest]`` ini section (the command line wins):
 ``--superoffice-fixtures`` / ``superoffice_fixtures`` (a fixture file, YAML or JSON),
@@ -38,6 +41,7 @@ its requests leniently with ``@pytest.mark.superoffice_contract("lenient")``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import urllib.error
 import urllib.parse
@@ -250,6 +254,7 @@ class SuperOfficeTenant:
         """Assert that the tenant's journal has calls matching every filter given: ``times`` of
         them, or at least one. The matching entries, oldest first; on failure, the message
         lists every call the tenant saw."""
+        __tracebackhide__ = True  # a failure points at the test's line, not at this method
         matching = self.calls(operation, outcome, wire, user)
         if (len(matching) == times) if times is not None else bool(matching):
             return matching
@@ -350,7 +355,7 @@ class SuperOfficeRest:
 def _rest(
     tenant: SuperOfficeTenant, ticket: str | None, token: str | None, closing: list[Any]
 ) -> SuperOfficeRest:
-    _, requests = _import_zeep()
+    requests = _client_package("requests", "superoffice_rest")
     headers = {}
     if ticket is not None:
         headers["Authorization"] = f"SOTicket {ticket}"
@@ -395,7 +400,8 @@ class SuperOfficeClients:
         application_token: str | EllipsisType | None = ...,
     ) -> Any:
         """A zeep ``Client`` for ``service`` of the tenant; ``None`` leaves a header out."""
-        zeep, requests = _import_zeep()
+        zeep = _client_package("zeep", "superoffice_client")
+        requests = _client_package("requests", "superoffice_client")
         session = requests.Session()
         self._sessions.append(session)
         client = zeep.Client(
@@ -421,17 +427,22 @@ class SuperOfficeClients:
         self._sessions.clear()
 
 
-def _import_zeep() -> tuple[Any, Any]:
+EXTRA = "pip install 'superoffice-emulator[pytest]'"
+"""What installs every package the fixtures use (the ``pytest`` extra)."""
+
+
+def _client_package(name: str, fixture: str) -> Any:
+    """The package ``name`` that ``fixture`` needs, or the test fails saying how to install it."""
     try:
-        import requests
-        import zeep
-    except ImportError as exc:
-        pytest.fail(
-            f"superoffice_client needs zeep, which is not installed ({exc}). "
-            "Install it: pip install 'zeep>=4.2'",
-            pytrace=False,
-        )
-    return zeep, requests
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:  # the package, or one it imports (zeep without requests)
+        missing = exc.name or name
+    needed = name if missing == name else f"{missing} (for {name})"
+    # failed outside the handler, so the report is one line, not a chain of exceptions
+    pytest.fail(
+        f"{fixture} needs {needed}, which is not installed. Install the plugin's extra: {EXTRA}",
+        pytrace=False,
+    )
 
 
 def _port(client: Any) -> Any:

@@ -309,21 +309,38 @@ def test_the_admin_helper_sends_the_admin_token_and_reports_errors(pytester: pyt
     result.assert_outcomes(passed=3)
 
 
-def test_without_zeep_the_factory_says_how_to_install_it(pytester: pytest.Pytester) -> None:
+def test_each_fixture_needs_only_its_own_client_and_names_the_extra_that_brings_it(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(
         """
         import sys
 
-        def test_client(superoffice_client, monkeypatch):
+        def test_client_without_zeep(superoffice_client, monkeypatch):
             monkeypatch.setitem(sys.modules, "zeep", None)
             superoffice_client("Appointment")
+
+        def test_rest_without_zeep(monkeypatch, request):
+            monkeypatch.setitem(sys.modules, "zeep", None)
+            rest = request.getfixturevalue("superoffice_rest")
+            answer = rest.post(
+                "Agents/Appointment/SetActivityStatus",
+                json={"ActivityIdentifier": ["appointment_id=1"], "ActivityStatus": "Completed"},
+            )
+            assert answer.status_code == 204
+
+        def test_rest_without_requests(monkeypatch, request):
+            monkeypatch.setitem(sys.modules, "requests", None)
+            request.getfixturevalue("superoffice_rest")
         """
     )
 
     result = pytester.runpytest("-p", "no:cacheprovider")
 
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*superoffice_client needs zeep*pip install 'zeep>=4.2'*"])
+    result.assert_outcomes(passed=1, failed=2)
+    extra = "pip install 'superoffice-emulator[[]pytest[]]'"  # fnmatch: [[] is a literal [
+    result.stdout.fnmatch_lines([f"*superoffice_client needs zeep, which is not installed*{extra}*"])
+    result.stdout.fnmatch_lines([f"*superoffice_rest needs requests, which is not installed*{extra}*"])
 
 
 @pytest.mark.parametrize(
@@ -439,3 +456,5 @@ def test_the_tenant_verifies_its_calls_and_a_failure_lists_the_calls_seen(pytest
             r".*\(none\)",
         ]
     )
+    assert "__tracebackhide__" not in result.stdout.str()  # the helper's own source is not shown
+    assert "matching = self.calls(" not in result.stdout.str()
