@@ -40,6 +40,7 @@ from superoffice_emulator.online import pages
 from superoffice_emulator.rest import credentials as rest_credentials
 from superoffice_emulator.rest import replies
 from superoffice_emulator.storage import queries
+from superoffice_emulator.storage.keys import SigningKey
 from superoffice_emulator.storage.store import AuthorizationCode, TenantStore
 
 log = logging.getLogger("superoffice_emulator.online")
@@ -294,6 +295,7 @@ def _tokens(runtime: Runtime, request: Request, params: Mapping[str, str]) -> di
     if not presented or not is_tenant_name(tenant):
         raise TokenError("invalid_grant", "The code or refresh token is unknown.")
     now = runtime.clock()
+    key = runtime.database.signing_keys.current()  # made (if need be) in a transaction of its own, first
     with runtime.database.transaction(tenant, create=False) as store:
         application = store.find_application(client_id) if client_id else None
         if application is None or not application.secret_matches(secret):
@@ -307,7 +309,7 @@ def _tokens(runtime: Runtime, request: Request, params: Mapping[str, str]) -> di
         if isinstance(granted, TokenError):
             problem = granted  # raised after the commit: a presented code stays used
         else:
-            return _mint(runtime, request, store, application, *granted, now)
+            return _mint(key, request, store, application, *granted, now)
     raise problem
 
 
@@ -347,7 +349,7 @@ def _refresh(
 
 
 def _mint(
-    runtime: Runtime,
+    key: SigningKey,
     request: Request,
     store: TenantStore,
     application: Application,
@@ -364,7 +366,6 @@ def _mint(
     if refresh_token is None:
         refresh_token = online.new_refresh_token(tenant)
         store.add_refresh_token(refresh_token, application.client_id, user.associate_id)
-    key = runtime.database.signing_keys.current()
     id_token = jwt.encode(
         id_claims(_root(request), tenant, application, user, nonce, int(now.replace(tzinfo=UTC).timestamp())),
         key.private_pem,
