@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -21,7 +22,7 @@ import zeep
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 from sqlalchemy import func, select
-from werkzeug.test import Client
+from werkzeug.test import Client, TestResponse
 from zeep.transports import Transport
 
 from superoffice_emulator.app import EmulatorApp, create_app
@@ -66,6 +67,10 @@ def granted(app: EmulatorApp) -> int:
         return int(connection.execute(count).scalar_one())
 
 
+def body(answer: TestResponse) -> Any:
+    return json.loads(answer.get_data())
+
+
 def challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
@@ -103,7 +108,7 @@ def exchange(
         **changes,
     }
     answer = client.post(TOKENS, data=form)
-    return answer.status_code, answer.json
+    return answer.status_code, body(answer)
 
 
 # -- a real client, end to end ------------------------------------------------------------------
@@ -121,6 +126,7 @@ def test_authlib_signs_in_with_pkce_refreshes_and_calls_rest_and_soap(
     )
     redirect = requests.get(uri, allow_redirects=False, timeout=10)
     assert redirect.status_code == 302 and redirect.headers["Location"].startswith(REDIRECT + "?")
+    assert parse_qs(urlsplit(redirect.headers["Location"]).query)["state"] == [state]
     token = session.fetch_token(
         meta["token_endpoint"], authorization_response=redirect.headers["Location"], code_verifier=verifier
     )
@@ -297,7 +303,7 @@ def test_a_forged_token_as_bearer_is_refused(emulator: EmulatorApp, token: str) 
         headers={"Authorization": f"Bearer {token}", "SO-AppToken": SECRET},
     )
     assert answer.status_code == 401
-    assert answer.json["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
+    assert body(answer)["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
     principal = client.get(
         f"/{TENANT}/api/v1/User/currentPrincipal", headers={"Authorization": f"Bearer {token}"}
     )
@@ -312,7 +318,7 @@ def test_a_granted_access_token_expires_after_an_hour(emulator: EmulatorApp, clo
     clock.advance(seconds=3600)
     answer = client.get(f"/{TENANT}/api/v1/User/currentPrincipal", headers=headers)
     assert answer.status_code == 401
-    assert answer.json["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
+    assert body(answer)["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
 
 
 def test_a_token_of_another_tenant_is_refused(emulator: EmulatorApp) -> None:
@@ -370,11 +376,11 @@ def test_the_sign_in_page_lists_the_users_and_its_approval_grants_a_code(setting
 def test_a_tenant_that_is_not_running_refuses_calls_until_reset(emulator: EmulatorApp) -> None:
     client = Client(emulator)
     access = exchange(client, code_for(client))[1]["access_token"]
-    status = client.get(f"/api/state/{TENANT}").json
+    status = body(client.get(f"/api/state/{TENANT}"))
     assert (status["State"], status["IsRunning"]) == ("Running", True)
     assert status["Api"] == f"http://localhost/{TENANT}/api"
     assert client.post(f"/{TENANT}/_emulator/state", json={"state": "Suspended"}).status_code == 200
-    status = client.get(f"/api/state/{TENANT}").json
+    status = body(client.get(f"/api/state/{TENANT}"))
     assert (status["State"], status["IsRunning"]) == ("Suspended", False)
     answer = client.post(
         f"/{TENANT}/api/v1/Agents/Appointment/SetActivityStatus",
@@ -382,14 +388,14 @@ def test_a_tenant_that_is_not_running_refuses_calls_until_reset(emulator: Emulat
         headers={"Authorization": f"Bearer {access}", "SO-AppToken": SECRET},
     )
     assert answer.status_code == 401
-    assert answer.json["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
+    assert body(answer)["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
     assert client.post(f"/{TENANT}/_emulator/state", json={"state": "Sleeping"}).status_code == 400
     client.post(f"/{TENANT}/_emulator/reset")
-    assert client.get(f"/{TENANT}/_emulator/state").json["state"] == "Running"
+    assert body(client.get(f"/{TENANT}/_emulator/state"))["state"] == "Running"
 
 
 def test_the_admin_api_lists_the_applications(emulator: EmulatorApp) -> None:
-    apps = Client(emulator).get(f"/{TENANT}/_emulator/applications").json
+    apps = body(Client(emulator).get(f"/{TENANT}/_emulator/applications"))
     assert [(a["client_id"], a["client_secret"]) for a in apps] == [(CLIENT_ID, SECRET)]
     assert REDIRECT in apps[0]["redirect_uris"]
 
@@ -399,7 +405,7 @@ def test_the_signing_key_is_kept_across_restarts(online: Settings) -> None:
     for _ in range(2):
         app = create_app(online)
         try:
-            kids.append(Client(app).get("/login/.well-known/jwks").json["keys"][0]["kid"])
+            kids.append(body(Client(app).get("/login/.well-known/jwks"))["keys"][0]["kid"])
         finally:
             app.runtime.database.dispose()
     assert kids[0] == kids[1] and kids[0]
