@@ -34,6 +34,18 @@ ACCESS_TOKENS = {  # Bearer tokens for the REST twin in online mode, shaped like
     "sam": ["8A:Cust12345.SamSalesrepAccessToken"],
     "rita": ["8A:Cust12345.RitaReadonlyAccessToken"],
 }
+DEMO_APPLICATION = {  # the Online front door's ready demo app (docs/online.md)
+    "client_id": "demo-app",
+    "client_secret": "demo-app-secret",
+    "name": "Demo Online App",
+    "redirect_uris": [
+        "http://localhost:3000/callback",
+        "http://127.0.0.1:3000/callback",
+        "http://localhost:8000/callback",
+        "http://127.0.0.1:8000/callback",
+    ],
+    "allowed_origins": ["http://localhost:3000", "http://127.0.0.1:3000"],
+}
 ROLES = [
     {"role_id": 1, "name": "Administrator", "rights": {"all": "update"}},
     {
@@ -134,6 +146,8 @@ def build() -> dict[str, object]:
             {"activity": "sale_id=13", "note": "locked deal: nobody may change it"},
             {"activity": "appointment_id=99", "user": "sam"},
         ],
+        "applications": [DEMO_APPLICATION],
+        "tenant_state": "Running",
     }
 
 

@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
-from superoffice_emulator import __version__, admin
+from superoffice_emulator import __version__, admin, online
 from superoffice_emulator.admin import dashboard as ui
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.clock import Clock, utcnow
@@ -175,6 +175,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
         index(),
         paths.mount(settings.default_tenant),
         rest_paths.mount(settings.default_tenant),
+        *online.mount(runtime),
         admin.mount(runtime),
         ui.mount(),
     ]

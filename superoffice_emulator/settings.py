@@ -327,6 +327,17 @@ class Settings:
             group="Behaviour",
         ),
     )
+    sign_in_as: str | None = field(
+        default=None,
+        metadata=declare(
+            "--sign-in-as",
+            Text(),
+            "Sign every OpenID Connect authorize request in as this user with no page (for CI); "
+            "login_hint, when sent, names the user instead.",
+            shown_default="none: the sign-in page asks",
+            group="Behaviour",
+        ),
+    )
     wrap_exceptions: bool = field(
         default=True,
         metadata=declare(

@@ -27,6 +27,7 @@ from superoffice_emulator.admin.inputs import AdminError, Query
 from superoffice_emulator.admin.openapi import document
 from superoffice_emulator.calls.faults import FaultRule
 from superoffice_emulator.calls.runtime import Runtime
+from superoffice_emulator.domain import online
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
 from superoffice_emulator.storage import queries
 from superoffice_emulator.storage.database import Database, TenantLimitReached
@@ -309,6 +310,44 @@ def application_tokens(ctx: Context) -> Response:
     )
 
 
+def applications(ctx: Context) -> Response:
+    Query(ctx.request.args, ())
+    ctx.database.ensure_tenant(ctx.tenant)
+    return _json(
+        [
+            {
+                "client_id": a.client_id,
+                "client_secret": a.client_secret,
+                "name": a.name,
+                "redirect_uris": list(a.redirect_uris),
+                "allowed_origins": list(a.allowed_origins),
+                "public_key": a.public_key,
+            }
+            for a in queries.list_applications(ctx.database, ctx.tenant)
+        ]
+    )
+
+
+def _state_json(tenant: str, state: str) -> dict[str, Any]:
+    return {"tenant": tenant, "state": state, "is_running": state in online.RUNNING_STATES}
+
+
+def tenant_state(ctx: Context) -> Response:
+    return _json(_state_json(ctx.tenant, ctx.database.tenant_state(ctx.tenant)))
+
+
+def set_tenant_state(ctx: Context) -> Response:
+    body = inputs.json_object(inputs.read_body(ctx.request), '{"state": "Suspended"}')
+    state = body.get("state")
+    if state not in online.TENANT_STATES:
+        raise AdminError(
+            400, f"state must be one of {', '.join(online.TENANT_STATES)}, got {str(state)[:40]!r}."
+        )
+    ctx.database.set_tenant_state(ctx.tenant, state)
+    log.info("admin: tenant %s state set to %s", ctx.tenant, state)
+    return _json(_state_json(ctx.tenant, state))
+
+
 # -- journal ----------------------------------------------------------------------------------
 def journal(ctx: Context) -> Response:
     query = Query(ctx.request.args, ("operation", "outcome", "user", "since_id", "wire", "limit", "bodies"))
@@ -434,6 +473,9 @@ _ROUTES = Map(
         Rule("/users", endpoint=users, methods=["GET"]),
         Rule("/denials", endpoint=denials, methods=["GET"]),
         Rule("/application_tokens", endpoint=application_tokens, methods=["GET"]),
+        Rule("/applications", endpoint=applications, methods=["GET"]),
+        Rule("/state", endpoint=tenant_state, methods=["GET"]),
+        Rule("/state", endpoint=set_tenant_state, methods=["POST"]),
         Rule("/journal", endpoint=journal, methods=["GET"]),
         Rule("/journal", endpoint=clear_journal, methods=["DELETE"]),
         Rule("/faults", endpoint=faults, methods=["GET"]),

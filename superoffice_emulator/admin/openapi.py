@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from superoffice_emulator.calls.faults import FAULT_KINDS
+from superoffice_emulator.domain.online import TENANT_STATES
 from superoffice_emulator.domain.values import TENANT_NAME
 
 _STATUSES = ["Unknown", "NotStarted", "Started", "Completed"]
@@ -139,6 +140,26 @@ _SCHEMAS: dict[str, Any] = {
                 "type": ["integer", "null"],
                 "description": "The user it is denied to; null: denied to everyone.",
             },
+        },
+    },
+    "Application": {
+        "type": "object",
+        "description": "An OpenID Connect client of the sign-in (docs/online.md).",
+        "properties": {
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string", "description": "Also accepted as the application token."},
+            "name": {"type": "string"},
+            "redirect_uris": {"type": "array", "items": {"type": "string"}},
+            "allowed_origins": {"type": "array", "items": {"type": "string"}},
+            "public_key": {"type": ["string", "null"], "description": "PEM; null: none registered."},
+        },
+    },
+    "TenantState": {
+        "type": "object",
+        "properties": {
+            "tenant": {"type": "string"},
+            "state": {"enum": list(TENANT_STATES)},
+            "is_running": {"type": "boolean", "description": "Running or OnlineMaintenance: calls answered."},
         },
     },
     "ApplicationTokens": {
@@ -353,6 +374,42 @@ _PATHS: dict[str, Any] = {
             "summary": "The tenant's application tokens, and whether calls must send one.",
             "responses": {"200": _json(_ref("ApplicationTokens"), "The tokens."), **_AUTH},
         }
+    },
+    "/applications": {
+        "get": {
+            "summary": "The applications (OpenID Connect clients) registered in the tenant.",
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Application")}, "The apps."),
+                **_AUTH,
+            },
+        }
+    },
+    "/state": {
+        "get": {
+            "summary": "The tenant's state (GET /api/state/{ctx} answers it as SuperOffice does).",
+            "responses": {"200": _json(_ref("TenantState"), "The state."), **_AUTH},
+        },
+        "post": {
+            "summary": "Set the tenant's state; one not running refuses calls with SoSessionException.",
+            "description": "A reset puts the fixtures' state (tenant_state, Running by default) back.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["state"],
+                            "properties": {"state": {"enum": list(TENANT_STATES)}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(_ref("TenantState"), "The new state."),
+                "400": _error("Not a state."),
+                **_AUTH,
+            },
+        },
     },
     "/journal": {
         "get": {

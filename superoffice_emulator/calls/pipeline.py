@@ -33,6 +33,7 @@ from superoffice_emulator.domain.errors import (
     SoException,
     SoSessionException,
 )
+from superoffice_emulator.domain.online import check_running, is_access_token
 from superoffice_emulator.domain.sentry import User
 from superoffice_emulator.storage.database import StorageError, TenantLimitReached
 from superoffice_emulator.storage.store import TenantStore
@@ -322,7 +323,9 @@ def _may_create(runtime: Runtime, command: Command, verified: str | None) -> boo
     credentials = command.credentials
     fixtures = runtime.database.fixtures
     if isinstance(credentials, Ticket):
-        return fixtures.has_ticket(credentials.ticket.strip())
+        ticket = credentials.ticket.strip()
+        online = runtime.settings.mode == "online"
+        return fixtures.has_ticket(ticket) or (online and fixtures.has_access_token(ticket))
     if isinstance(credentials, AccessToken):
         return runtime.settings.mode == "online" and fixtures.has_access_token(credentials.token.strip())
     return verified is not None  # a password verified against the fixtures' hash
@@ -342,11 +345,15 @@ def _authenticated(
 ) -> User | None:
     """The caller, once the application token and the credentials are checked; ``None`` for a login,
     whose password is its rule's business."""
+    online = runtime.settings.mode == "online"
+    if online:
+        check_running(command.tenant, store.state)
     if isinstance(command.arguments, AuthenticateUsernamePassword):
         return None
-    online = runtime.settings.mode == "online"
     sessions.check_application_token(store, command.application_token, required=online)
     credentials = command.credentials
+    if online and isinstance(credentials, Ticket) and is_access_token(credentials.ticket):
+        credentials = AccessToken(credentials.ticket)  # Services86 takes an 8A: token as the ticket
     if credentials is None or isinstance(credentials, Ticket):
         ticket = None if credentials is None else credentials.ticket
         return sessions.validate_ticket(store, ticket, now, runtime.ticket_lifetime)
@@ -360,7 +367,7 @@ def _authenticated(
                 "emulator in online mode.",
                 friendly_text="You are not logged in.",
             )
-        return sessions.validate_access_token(store, credentials.token)
+        return sessions.validate_access_token(store, credentials.token, now)
     if online:
         raise SoSessionException(
             "Basic authentication (a user name and password on a call) is not allowed in Online; "

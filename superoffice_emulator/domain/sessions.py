@@ -52,6 +52,12 @@ class TicketRow(NamedTuple):
     fixed: bool
 
 
+class AccessTokenRow(NamedTuple):
+    user: User
+    expires: datetime | None
+    """``None``: a fixture's token, which never expires."""
+
+
 class TokenStore(Protocol):
     def has_application_token(self, token: str) -> bool: ...
 
@@ -63,7 +69,7 @@ class SessionStore(Protocol):
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None: ...
 
-    def find_access_token(self, token: str) -> User | None: ...
+    def find_access_token(self, token: str) -> AccessTokenRow | None: ...
 
     def find_login(self, name: str) -> tuple[User, str] | None: ...
 
@@ -115,8 +121,8 @@ def validate_ticket(store: SessionStore, ticket: str | None, now: datetime, life
     return row.user
 
 
-def validate_access_token(store: SessionStore, token: str) -> User:
-    """The user an access token was registered for (in the fixtures); they never expire."""
+def validate_access_token(store: SessionStore, token: str, now: datetime) -> User:
+    """The user an access token was granted to (by the sign-in, or in the fixtures, which never expire)."""
     token = token.strip()
     if not token:
         raise SoSessionException(
@@ -124,14 +130,20 @@ def validate_access_token(store: SessionStore, token: str) -> User:
             "(access_tokens).",
             friendly_text="You are not logged in.",
         )
-    user = store.find_access_token(token)
-    if user is None:
+    row = store.find_access_token(token)
+    if row is None:
         raise SoSessionException(
-            "The access token is unknown: register it for a user in the fixtures (access_tokens), "
-            "or the tenant was reset to fixtures without it.",
+            "The access token is unknown: it was never granted by this emulator's sign-in nor registered "
+            "for a user in the fixtures (access_tokens), or it was revoked, or the tenant was reset.",
             friendly_text="Your session is not valid. Please log in again.",
         )
-    return user
+    if row.expires is not None and now >= row.expires:
+        raise SoSessionException(
+            f"The access token has expired ({row.expires:%Y-%m-%d %H:%M:%S} UTC). Refresh it with the "
+            "refresh token at /login/common/oauth/tokens, or sign in again.",
+            friendly_text="Your session has expired. Please log in again.",
+        )
+    return row.user
 
 
 def verified_hash(stored: str | None, password: str) -> str | None:

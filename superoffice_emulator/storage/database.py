@@ -33,6 +33,7 @@ from superoffice_emulator.storage.facts import FactsCache
 from superoffice_emulator.storage.faults import fault_rules_for
 from superoffice_emulator.storage.fixtures import Fixtures
 from superoffice_emulator.storage.journal import JournalWriter
+from superoffice_emulator.storage.keys import SigningKeys
 from superoffice_emulator.storage.sql import dialect_named
 from superoffice_emulator.storage.store import TenantStore, statements_for
 from superoffice_emulator.storage.tenants import tenants_for
@@ -73,6 +74,8 @@ class Database:
         self._faults = fault_rules_for(dialect)
         self._journal = JournalWriter(journal_size, journal_body_bytes)
         self._facts = FactsCache()
+        self.signing_keys = SigningKeys(self.engine)
+        """The sign-in's RSA key (:mod:`superoffice_emulator.storage.keys`), made on first use."""
 
     @property
     def event_loop_safe(self) -> bool:
@@ -184,6 +187,19 @@ class Database:
         with self._transactions.write(tenant) as transaction:
             self._tenants.delete(transaction.cursor, tenant)
             self._tenants.create(transaction.cursor, tenant, fixtures or self.fixtures)
+
+    def tenant_state(self, tenant: str) -> str:
+        """``tenant``'s state; for a tenant not made yet, the fixtures' (as they would make it)."""
+        with self.reading(tenant) as store:
+            if store.generation() is not None and store.state is not None:
+                return store.state
+        return self.fixtures.tenant_state
+
+    def set_tenant_state(self, tenant: str, state: str) -> None:
+        """Set ``tenant``'s state (the tenant made first if need be); a reset restores the fixtures'."""
+        with self.transaction(tenant) as store:
+            self._tenants.set_state(store.cursor, tenant, state)
+            self._tenants.next_generation(store.cursor, tenant)
 
     def drop_tenant(self, tenant: str) -> None:
         with self._transactions.write(tenant) as transaction:

@@ -14,6 +14,10 @@ The format (see ``superoffice_emulator/fixtures/default.yaml``)::
         - {id: 666, title: Lunch, status: NotStarted, associate_id: 1}
     denials:
       - {activity: "sale_id=12", user: salesrep}   # user omitted: denied to everyone
+    applications:                                  # OpenID Connect clients (the Online front door)
+      - {client_id: demo-app, client_secret: demo-app-secret, name: Demo app,
+         redirect_uris: ["http://localhost:3000/callback"], allowed_origins: ["http://localhost:3000"]}
+    tenant_state: Running                          # SuperOffice's tenant state; Running by default
 
 A mistake is reported as ``FixtureError`` naming the file, the record, the field and a stable
 ``kind``. Only :func:`_read_document` knows the parsers' exceptions. Everything is validated
@@ -36,6 +40,7 @@ import yaml
 from sqlalchemy import Column
 
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus, parse_identifier
+from superoffice_emulator.domain.online import DEFAULT_STATE, TENANT_STATES, Application
 from superoffice_emulator.domain.sentry import Level, TableRights
 from superoffice_emulator.domain.sessions import hash_password
 from superoffice_emulator.domain.values import int32_error, is_int32
@@ -161,6 +166,12 @@ class Fixtures:
     application_tokens: tuple[str, ...]
     activities: tuple[ActivityFixture, ...]
     denials: tuple[DenialFixture, ...] = field(default=())
+    applications: tuple[Application, ...] = field(default=())
+    tenant_state: str = DEFAULT_STATE
+
+    def application(self, client_id: str) -> Application | None:
+        """The registered application ``client_id``; ``None`` when there is none."""
+        return next((a for a in self.applications if a.client_id == client_id), None)
 
     def has_ticket(self, ticket: str) -> bool:
         """Whether ``ticket`` is one of the users' fixed tickets."""
@@ -171,7 +182,8 @@ class Fixtures:
         return any(token in user.access_tokens for user in self.users)
 
     def has_application_token(self, token: str) -> bool:
-        return token in self.application_tokens
+        """A listed application token, or a registered application's client secret."""
+        return token in self.application_tokens or any(a.client_secret == token for a in self.applications)
 
     def password_hash(self, name: str) -> str | None:
         """The password hash of the user named ``name``; ``None`` when there is none."""
@@ -303,7 +315,23 @@ _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uff
 carriage return, DEL, lone surrogates and the two non-characters XML forbids."""
 
 _FIELDS: dict[str, tuple[str, ...]] = {
-    "top level": ("roles", "users", "application_tokens", "activities", "denials"),
+    "top level": (
+        "roles",
+        "users",
+        "application_tokens",
+        "activities",
+        "denials",
+        "applications",
+        "tenant_state",
+    ),
+    "application": (
+        "client_id",
+        "client_secret",
+        "name",
+        "redirect_uris",
+        "allowed_origins",
+        "public_key",
+    ),
     "role": ("role_id", "name", "rights"),
     "user": (
         "associate_id",
@@ -468,8 +496,43 @@ class _Validator:
         denials = tuple(
             self.denial(d, i, names) for i, d in enumerate(self.sequence(top.get("denials"), "denials"))
         )
+        applications = tuple(
+            self.application(a, i)
+            for i, a in enumerate(self.sequence(top.get("applications"), "applications"))
+        )
+        self.unique([a.client_id for a in applications], "applications", "client_id")
+        state = self.text(top, "tenant_state", "tenant_state", DEFAULT_STATE)
+        if state not in TENANT_STATES:
+            raise self.fail(
+                "tenant_state",
+                "bad_value",
+                f"tenant_state is {state!r}; use one of {', '.join(TENANT_STATES)}",
+                "tenant_state",
+            )
         hashed = self.hash_passwords(users)
-        return Fixtures(self.source, roles, hashed, tuple(tokens), activities, denials)
+        return Fixtures(self.source, roles, hashed, tuple(tokens), activities, denials, applications, state)
+
+    def application(self, value: object, index: int) -> Application:
+        where = f"applications[{index}]"
+        self.count(where)
+        record = self.mapping(value, where, "application")
+        a = schema.application.c
+        client_id = self.text(record, "client_id", where, column=a.client_id)
+        where = f"applications[{index}] ({client_id})"
+
+        def texts(key: str) -> tuple[str, ...]:
+            items = self.sequence(record.get(key), f"{where}.{key}")
+            return tuple(self.text({key: item}, key, f"{where}.{key}[{i}]") for i, item in enumerate(items))
+
+        public_key = record.get("public_key")
+        return Application(
+            client_id=client_id,
+            client_secret=self.text(record, "client_secret", where, column=a.client_secret),
+            name=self.text(record, "name", where, client_id, column=a.name),
+            redirect_uris=texts("redirect_uris"),
+            allowed_origins=texts("allowed_origins"),
+            public_key=None if public_key is None else self.text(record, "public_key", where),
+        )
 
     def hash_passwords(self, users: Sequence[UserFixture]) -> tuple[UserFixture, ...]:
         """Hash the plain-text passwords, last: only a file that is valid in every other way pays."""

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, literal, select, union_all
 
 from superoffice_emulator.domain.activities import ActivityId, ActivityKind, ActivityStatus
+from superoffice_emulator.domain.online import Application
 from superoffice_emulator.domain.sentry import TableRights
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.database import Database
@@ -242,6 +243,24 @@ def list_application_tokens(database: Database, tenant: str) -> list[str]:
         return list(
             connection.execute(select(x.c.token).where(x.c.tenant == tenant).order_by(x.c.token)).scalars()
         )
+
+
+def list_applications(database: Database, tenant: str) -> list[Application]:
+    """The applications registered in the tenant, by client id."""
+    x = schema.application
+    with database.read_connection() as connection:
+        rows = connection.execute(select(x).where(x.c.tenant == tenant).order_by(x.c.client_id)).all()
+    return [
+        Application(
+            row.client_id,
+            row.client_secret,
+            row.name,
+            tuple(json.loads(row.redirect_uris)),
+            tuple(json.loads(row.allowed_origins)),
+            row.public_key,
+        )
+        for row in rows
+    ]
 
 
 # -- journal ----------------------------------------------------------------------------------

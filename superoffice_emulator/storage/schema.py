@@ -37,6 +37,8 @@ tenant = Table(
     Column("created", DateTime, nullable=False),
     Column("generation", BigInteger, nullable=False, default=0, server_default="0"),
     # random at creation, one more at each change of the fault plan: see superoffice_emulator.storage.facts
+    Column("state", String(40), nullable=False, default="Running", server_default="Running"),
+    # SuperOffice's tenant state (superoffice_emulator.domain.online.TENANT_STATES)
 )
 
 
@@ -104,9 +106,61 @@ access_token = Table(
     Column("tenant", String(TENANT), primary_key=True),
     Column("token", String(400), primary_key=True),
     Column("associate_id", Integer, nullable=False),
+    Column("expires", DateTime, nullable=True),  # NULL: a fixture's token, which never expires
+    Column("client_id", String(200), nullable=True),  # the application it was granted to; NULL: fixtures
     ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
 )
-"""Bearer access tokens (REST, Online), registered per user in the fixtures; they never expire."""
+"""Bearer access tokens (REST, Online; SOAP's ``Credentials/Ticket`` too): the fixtures' fixed ones and
+those the sign-in grants (``8A:<ctx>.<random>``, 3600 s)."""
+
+application = Table(
+    "application",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("client_id", String(200), primary_key=True),
+    Column("client_secret", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("redirect_uris", Text, nullable=False),  # JSON list
+    Column("allowed_origins", Text, nullable=False),  # JSON list
+    Column("public_key", Text, nullable=True),  # PEM; NULL: none registered
+)
+"""Applications registered in the developer portal (OpenID Connect clients), as the tenant knows them."""
+
+authorization_code = Table(
+    "authorization_code",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("code", String(200), primary_key=True),
+    Column("client_id", String(200), nullable=False),
+    Column("associate_id", Integer, nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("code_challenge", String(200), nullable=True),
+    Column("challenge_method", String(10), nullable=True),
+    Column("nonce", Text, nullable=True),
+    Column("expires", DateTime, nullable=False),
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
+)
+"""Authorization codes not yet exchanged: each is deleted by its exchange (single use)."""
+
+refresh_token = Table(
+    "refresh_token",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("token", String(200), primary_key=True),
+    Column("client_id", String(200), nullable=False),
+    Column("associate_id", Integer, nullable=False),
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
+)
+"""Refresh tokens: valid while they exist (SuperOffice: while the consent exists)."""
+
+signing_key = Table(
+    "emulator_signing_key",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_key", Text, nullable=False),  # PEM (PKCS#8)
+    Column("created", DateTime, nullable=False),
+)
+"""The sign-in's RSA key: made once per database, kept across restarts and resets (no tenant's)."""
 
 application_token = Table(
     "application_token",
@@ -169,7 +223,10 @@ TENANT_TABLES: tuple[Table, ...] = (
     fault,
     sentry_denial,
     application_token,
+    authorization_code,
+    refresh_token,
     access_token,
+    application,
     ticket,
     *activity_tables.values(),
     associate,

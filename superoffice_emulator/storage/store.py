@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -33,8 +33,9 @@ from superoffice_emulator.domain.activities import (
     ActivityRecord,
     ActivityStatus,
 )
+from superoffice_emulator.domain.online import Application
 from superoffice_emulator.domain.sentry import Level, TableRights, User
-from superoffice_emulator.domain.sessions import TicketRow
+from superoffice_emulator.domain.sessions import AccessTokenRow, TicketRow
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.facts import TenantFacts
 from superoffice_emulator.storage.sql import Dialect, Statement
@@ -62,6 +63,19 @@ JOURNAL_COLUMNS: tuple[str, ...] = tuple(
 """The journal's columns a new entry gives: all but its id."""
 
 _TENANT: BindParameter[str] = bindparam("tenant")
+
+
+class AuthorizationCode(NamedTuple):
+    """An authorization code's row (all but its tenant), in the table's column order."""
+
+    code: str
+    client_id: str
+    associate_id: int
+    redirect_uri: str
+    code_challenge: str | None
+    challenge_method: str | None
+    nonce: str | None
+    expires: datetime
 
 
 class Statements:
@@ -101,7 +115,60 @@ class Statements:
                     _WITH_ROLE, and_(a.c.tenant == access.c.tenant, a.c.associate_id == access.c.associate_id)
                 )
             )
-            .where(access.c.tenant == _TENANT, access.c.token == bindparam("token")),
+            .where(access.c.tenant == _TENANT, access.c.token == bindparam("token"))
+            .add_columns(access.c.expires),
+            dialect,
+        )
+        self.add_access_token = Statement(
+            insert(access).inline(),
+            dialect,
+            columns=("tenant", "token", "associate_id", "expires", "client_id"),
+        )
+        app = schema.application
+        self.find_application = Statement(
+            select(
+                app.c.client_id,
+                app.c.client_secret,
+                app.c.name,
+                app.c.redirect_uris,
+                app.c.allowed_origins,
+                app.c.public_key,
+            ).where(app.c.tenant == _TENANT, app.c.client_id == bindparam("client_id")),
+            dialect,
+        )
+        self.has_client_secret = Statement(
+            select(app.c.client_id).where(app.c.tenant == _TENANT, app.c.client_secret == bindparam("token")),
+            dialect,
+        )
+        code = schema.authorization_code
+        self.add_code = Statement(
+            insert(code).inline(),
+            dialect,
+            columns=tuple(column.key for column in code.columns),
+        )
+        self.find_code = Statement(
+            select(*(column for column in code.columns if column.key != "tenant")).where(
+                code.c.tenant == _TENANT, code.c.code == bindparam("code")
+            ),
+            dialect,
+        )
+        self.delete_code = Statement(
+            delete(code).where(code.c.tenant == _TENANT, code.c.code == bindparam("code")), dialect
+        )
+        refresh = schema.refresh_token
+        self.add_refresh_token = Statement(
+            insert(refresh).inline(), dialect, columns=("tenant", "token", "client_id", "associate_id")
+        )
+        self.find_refresh_token = Statement(
+            select(refresh.c.client_id, refresh.c.associate_id).where(
+                refresh.c.tenant == _TENANT, refresh.c.token == bindparam("token")
+            ),
+            dialect,
+        )
+        self.find_user = Statement(
+            select(*_USER_COLUMNS)
+            .select_from(_WITH_ROLE)
+            .where(a.c.tenant == _TENANT, a.c.associate_id == bindparam("associate_id")),
             dialect,
         )
         token = schema.application_token
@@ -110,7 +177,10 @@ class Statements:
             dialect,
         )
         self.tenant_generation = Statement(
-            select(schema.tenant.c.generation).where(schema.tenant.c.tenant == _TENANT), dialect
+            select(schema.tenant.c.generation, schema.tenant.c.state).where(
+                schema.tenant.c.tenant == _TENANT
+            ),
+            dialect,
         )
         self.journal_insert = Statement(insert(j).inline(), dialect, columns=JOURNAL_COLUMNS)
         if self.journal_insert.names != JOURNAL_COLUMNS:  # add_journal_entry's values come in this order
@@ -250,6 +320,8 @@ class TenantStore:
         self.tenant = tenant
         self.sql = statements
         self.facts = facts
+        self.state: str | None = None
+        """The tenant's state as :meth:`generation` read it (``None``: not read, or no tenant)."""
 
     def _run(self, statement: Statement, **values: Any) -> None:
         self.cursor.execute(statement.text, statement.params(values))
@@ -263,7 +335,10 @@ class TenantStore:
         """The tenant's generation (:mod:`superoffice_emulator.storage.facts`); ``None`` when it does not
         exist."""
         row = self._one(self.sql.tenant_generation, tenant=self.tenant)
-        return None if row is None else int(row[0])
+        if row is None:
+            return None
+        self.state = row[1]
+        return int(row[0])
 
     def tenant_exists(self) -> bool:
         return self.facts is not None or self.generation() is not None
@@ -314,9 +389,57 @@ class TenantStore:
     def touch_ticket(self, ticket: str, now: datetime) -> None:
         self._run(self.sql.touch_ticket, now=now, tenant=self.tenant, ticket=ticket)
 
-    def find_access_token(self, token: str) -> User | None:
+    def find_access_token(self, token: str) -> AccessTokenRow | None:
         row = self._one(self.sql.find_access_token, tenant=self.tenant, token=token)
+        return None if row is None else AccessTokenRow(user_from_row(row), row[11])
+
+    def add_access_token(self, token: str, associate_id: int, expires: datetime, client_id: str) -> None:
+        self._run(
+            self.sql.add_access_token,
+            tenant=self.tenant,
+            token=token,
+            associate_id=associate_id,
+            expires=expires,
+            client_id=client_id,
+        )
+
+    def find_user(self, associate_id: int) -> User | None:
+        row = self._one(self.sql.find_user, tenant=self.tenant, associate_id=associate_id)
         return None if row is None else user_from_row(row)
+
+    # -- the Online front door --------------------------------------------------------------
+    def find_application(self, client_id: str) -> Application | None:
+        row = self._one(self.sql.find_application, tenant=self.tenant, client_id=client_id)
+        if row is None:
+            return None
+        return Application(
+            row[0], row[1], row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])), row[5]
+        )
+
+    def add_code(self, code: AuthorizationCode) -> None:
+        self._run(self.sql.add_code, tenant=self.tenant, **code._asdict())
+
+    def take_code(self, code: str) -> AuthorizationCode | None:
+        """The code, deleted in the same transaction: a code is used once."""
+        row = self._one(self.sql.find_code, tenant=self.tenant, code=code)
+        if row is None:
+            return None
+        self._run(self.sql.delete_code, tenant=self.tenant, code=code)
+        return AuthorizationCode(*row)
+
+    def add_refresh_token(self, token: str, client_id: str, associate_id: int) -> None:
+        self._run(
+            self.sql.add_refresh_token,
+            tenant=self.tenant,
+            token=token,
+            client_id=client_id,
+            associate_id=associate_id,
+        )
+
+    def find_refresh_token(self, token: str) -> tuple[str, int] | None:
+        """The client and the user of a refresh token; ``None`` when it is unknown."""
+        row = self._one(self.sql.find_refresh_token, tenant=self.tenant, token=token)
+        return None if row is None else (row[0], row[1])
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
         self._run(
@@ -340,7 +463,10 @@ class TenantStore:
         facts = self.facts
         if facts is not None and token in facts.application_tokens:
             return True
-        registered = self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
+        registered = (
+            self._one(self.sql.has_token, tenant=self.tenant, token=token) is not None
+            or self._one(self.sql.has_client_secret, tenant=self.tenant, token=token) is not None
+        )
         if facts is not None:
             facts.remember_token(token, registered)
         return registered

@@ -9,6 +9,7 @@ the old tenant or the new one, never a mixture. The transactions and their locks
 from __future__ import annotations
 
 import functools
+import json
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +53,13 @@ class Tenants:
             dialect,
         )
 
+        self._set_state = Statement(
+            update(t).where(t.c.tenant == tenant).values(state=bindparam("state")), dialect
+        )
+
+    def set_state(self, cursor: Any, tenant: str, state: str) -> None:
+        cursor.execute(self._set_state.text, self._set_state.params({"tenant": tenant, "state": state}))
+
     def count(self, cursor: Any) -> int:
         """How many tenants the database holds."""
         cursor.execute(self._count.text, [])
@@ -60,7 +68,14 @@ class Tenants:
     def create(self, cursor: Any, tenant: str, fixtures: Fixtures) -> None:
         """Insert ``tenant`` and its rows made from ``fixtures`` (it must not exist)."""
         rows = fixture_rows(tenant, fixtures)
-        rows[schema.tenant] = [{"tenant": tenant, "created": utcnow(), "generation": new_generation()}]
+        rows[schema.tenant] = [
+            {
+                "tenant": tenant,
+                "created": utcnow(),
+                "generation": new_generation(),
+                "state": fixtures.tenant_state,
+            }
+        ]
         for table, statement in self._inserts.items():
             if rows.get(table):
                 cursor.executemany(statement.text, [statement.params(row) for row in rows[table]])
@@ -121,8 +136,26 @@ def fixture_rows(tenant: str, fixtures: Fixtures) -> Rows:
             )
         for token in user.access_tokens:
             rows.setdefault(schema.access_token, []).append(
-                {"tenant": tenant, "token": token, "associate_id": user.associate_id}
+                {
+                    "tenant": tenant,
+                    "token": token,
+                    "associate_id": user.associate_id,
+                    "expires": None,
+                    "client_id": None,
+                }
             )
+    for application in fixtures.applications:
+        rows.setdefault(schema.application, []).append(
+            {
+                "tenant": tenant,
+                "client_id": application.client_id,
+                "client_secret": application.client_secret,
+                "name": application.name,
+                "redirect_uris": json.dumps(list(application.redirect_uris)),
+                "allowed_origins": json.dumps(list(application.allowed_origins)),
+                "public_key": application.public_key,
+            }
+        )
     for token in fixtures.application_tokens:
         rows.setdefault(schema.application_token, []).append({"tenant": tenant, "token": token})
     for activity in fixtures.activities:

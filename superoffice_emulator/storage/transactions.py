@@ -96,7 +96,11 @@ _ADDED_COLUMNS = {
         "response_body": "TEXT",
         "injected": "VARCHAR(20)",
     },
-    schema.tenant.name: {"generation": "BIGINT NOT NULL DEFAULT 0"},
+    schema.tenant.name: {
+        "generation": "BIGINT NOT NULL DEFAULT 0",
+        "state": "VARCHAR(40) NOT NULL DEFAULT 'Running'",
+    },
+    schema.access_token.name: {"expires": "TIMESTAMP", "client_id": "VARCHAR(200)"},
 }
 """Columns newer than the first schema, per table, with what an older database's rows get."""
 

@@ -20,6 +20,7 @@ def every_setting_changed(tmp_path: Path) -> Settings:
         journal_body_bytes=0,
         max_tenants=3,
         admin_token="secret",
+        sign_in_as="sam",
         request_timeout=2.5,
         max_body_bytes=4096,
         allowed_hosts=("crm.test", "other.test"),

@@ -1,0 +1,118 @@
+"""SuperOffice Online's front door in plain rules: applications, tenant states, codes and tokens.
+
+The emulator is its own SuperID (contract B.11). What an application may do, how long a code or an
+access token lives, how a PKCE verifier is checked and when a tenant answers calls are decided here;
+the HTTP side (:mod:`superoffice_emulator.online`) only reads requests and writes answers::
+
+    application.permits_redirect("http://localhost:3000/callback")   # exact match only
+    pkce_matches(challenge, "S256", verifier)
+    check_running("Cust12345", "Suspended")                          # SoSessionException
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from superoffice_emulator.domain.errors import SoSessionException
+
+TENANT_STATES: dict[str, int] = {
+    "Unknown": 0,
+    "Provisioning": 1,
+    "Running": 2,
+    "Deleted": 3,
+    "Suspended": 4,
+    "OnlineMaintenance": 5,
+    "OfflineMaintenance": 6,
+    "ProvisioningFailed": 8,
+    "Deleting": 10,
+    "DeleteFailed": 11,
+    "MigrationPending": 12,
+}
+"""The tenant states of SuperOffice's status answer, with their numbers."""
+RUNNING_STATES = frozenset({"Running", "OnlineMaintenance"})
+"""The states whose ``IsRunning`` is true: a tenant in one of them answers calls."""
+DEFAULT_STATE = "Running"
+
+CODE_LIFETIME = timedelta(minutes=10)
+ACCESS_TOKEN_LIFETIME = timedelta(seconds=3600)
+ID_TOKEN_LIFETIME = timedelta(seconds=300)
+ACCESS_TOKEN_PREFIX = "8A:"
+PKCE_METHODS = ("S256", "plain")
+CLAIMS = "http://schemes.superoffice.net/identity/"
+"""The prefix of SuperOffice's own id_token claims."""
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application registered in the developer portal, as one tenant knows it."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    redirect_uris: tuple[str, ...]
+    allowed_origins: tuple[str, ...] = ()
+    public_key: str | None = None
+    """The RSA public key (PEM) a system user's signed token is checked with; ``None``: none."""
+
+    def permits_redirect(self, uri: str) -> bool:
+        """Whether ``uri`` equals a registered redirect URI exactly (never a prefix: no open redirect)."""
+        return uri in self.redirect_uris
+
+    def secret_matches(self, secret: str) -> bool:
+        return hmac.compare_digest(secret.encode(), self.client_secret.encode())
+
+
+def check_running(tenant: str, state: str | None) -> None:
+    """Refuse a call to a tenant that is not running (contract B.11: ``SoSessionException``)."""
+    if state is None or state in RUNNING_STATES:
+        return
+    raise SoSessionException(
+        f"The tenant {tenant} is {state}, not running: it answers no calls until its state is Running "
+        "or OnlineMaintenance again (GET /api/state/{ctx} shows it; the admin API sets it).",
+        friendly_text="This SuperOffice installation is not available right now.",
+    )
+
+
+def pkce_matches(challenge: str, method: str, verifier: str) -> bool:
+    """Whether ``verifier`` answers ``challenge`` (RFC 7636): ``S256`` or ``plain``."""
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+        expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    else:
+        expected = verifier
+    return hmac.compare_digest(expected.encode(), challenge.encode())
+
+
+def _minted(tenant: str, prefix: str = "") -> str:
+    """``<prefix><tenant>.<random>``: the tenant is read back by :func:`tenant_of` (its name has no dot)."""
+    return f"{prefix}{tenant}.{secrets.token_urlsafe(32)}"
+
+
+def new_access_token(tenant: str) -> str:
+    """``8A:<ctx>.<random>``: shaped like SuperID's, opaque to clients."""
+    return _minted(tenant, ACCESS_TOKEN_PREFIX)
+
+
+def new_code(tenant: str) -> str:
+    return _minted(tenant)
+
+
+def new_refresh_token(tenant: str) -> str:
+    return _minted(tenant)
+
+
+def tenant_of(value: str) -> str:
+    """The tenant a minted code or token names (empty when it names none)."""
+    value = value.removeprefix(ACCESS_TOKEN_PREFIX)
+    tenant, dot, _ = value.rpartition(".")
+    return tenant if dot else ""
+
+
+def is_access_token(value: str) -> bool:
+    """Whether a ticket is in fact an access token (SOAP's ``Credentials/Ticket`` takes both)."""
+    return value.strip().startswith(ACCESS_TOKEN_PREFIX)

@@ -1,0 +1,456 @@
+"""SuperID's OpenID Connect endpoints, the tenant status and ``User/currentPrincipal``, over werkzeug.
+
+Paths as SuperOffice serves them (contract A, "The Online front door"); the issuer and the tenant
+URLs are the emulator's own (the request's scheme and host)::
+
+    GET  /login/.well-known/openid-configuration     discovery
+    GET  /login/.well-known/jwks                     the signing key
+    GET  /login/common/oauth/authorize               the sign-in page (or none: --sign-in-as)
+    POST /login/common/oauth/authorize               the page's approval
+    POST /login/common/oauth/tokens                  authorization_code, refresh_token
+    GET  /api/state/{ctx}                            the tenant's status
+    GET  /{ctx}/api/v1/User/currentPrincipal         who the access token or ticket names
+
+The token endpoint answers errors as RFC 6749 does (``{"error", "error_description"}``, 400, or 401
+for the client's authentication). The rules are :mod:`superoffice_emulator.domain.online`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import jwt
+from werkzeug.wrappers import Request, Response
+
+from superoffice_emulator.calls import pipeline
+from superoffice_emulator.calls.runtime import Runtime
+from superoffice_emulator.domain import online, sessions
+from superoffice_emulator.domain.errors import SoException, SoSessionException
+from superoffice_emulator.domain.online import CLAIMS, Application
+from superoffice_emulator.domain.sentry import User
+from superoffice_emulator.domain.values import is_tenant_name
+from superoffice_emulator.online import pages
+from superoffice_emulator.rest import credentials as rest_credentials
+from superoffice_emulator.rest import replies
+from superoffice_emulator.storage import queries
+from superoffice_emulator.storage.keys import SigningKey
+from superoffice_emulator.storage.store import AuthorizationCode, TenantStore
+
+log = logging.getLogger("superoffice_emulator.online")
+
+DISCOVERY = "/login/.well-known/openid-configuration"
+JWKS = "/login/.well-known/jwks"
+AUTHORIZE = "/login/common/oauth/authorize"
+TOKENS = "/login/common/oauth/tokens"
+STATE = "/api/state/<ctx>"
+CURRENT_PRINCIPAL = "/api/v1/User/currentPrincipal"
+RESPONSE_MODES = ("query", "fragment", "form_post")
+STATUS_LIFETIME = timedelta(hours=1)
+"""How long a tenant status answer says it holds (``ValidUntil``)."""
+
+
+def _root(request: Request) -> str:
+    """The emulator's own URL as the client reached it: scheme and host, no trailing slash."""
+    return request.host_url.rstrip("/")
+
+
+def _json(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    response = Response(json.dumps(data) + "\n", status, content_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+# -- discovery, keys, status -------------------------------------------------------------------
+def discovery(runtime: Runtime, request: Request) -> Response:
+    root = _root(request)
+    return _json(
+        {
+            "issuer": root,
+            "authorization_endpoint": root + AUTHORIZE,
+            "token_endpoint": root + TOKENS,
+            "jwks_uri": root + JWKS,
+            "response_types_supported": ["code"],
+            "response_modes_supported": list(RESPONSE_MODES),
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+            "scopes_supported": ["openid"],
+            "code_challenge_methods_supported": list(online.PKCE_METHODS),
+            "claims_parameter_supported": False,
+        }
+    )
+
+
+def jwks(runtime: Runtime, request: Request) -> Response:
+    return _json({"keys": [runtime.database.signing_keys.current().public_jwk()]})
+
+
+def tenant_status(runtime: Runtime, request: Request, ctx: str) -> Response:
+    if not is_tenant_name(ctx):
+        return _json({"error": f"{ctx[:80]!r} is not a tenant's context identifier."}, 404)
+    state = runtime.database.tenant_state(ctx)
+    root = _root(request)
+    valid_until = runtime.clock() + STATUS_LIFETIME
+    return _json(
+        {
+            "ContextIdentifier": ctx,
+            "Endpoint": f"{root}/{ctx}",
+            "State": state,
+            "IsRunning": state in online.RUNNING_STATES,
+            "ValidUntil": valid_until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Api": f"{root}/{ctx}/api",
+        }
+    )
+
+
+# -- authorize --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Authorization:
+    """An authorize request's parameters (from the query string, or the sign-in page's form)."""
+
+    client_id: str
+    redirect_uri: str
+    response_type: str
+    response_mode: str
+    scope: str
+    state: str
+    nonce: str
+    code_challenge: str
+    code_challenge_method: str
+    login_hint: str
+    acr_values: str
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> Authorization:
+        return cls(**{name: values.get(name, "") for name in cls.__dataclass_fields__})
+
+    def hidden(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant ``acr_values=tenant:CustX`` names, if any."""
+        for value in self.acr_values.split():
+            if value.startswith("tenant:"):
+                return value.removeprefix("tenant:")
+        return None
+
+
+def _application(runtime: Runtime, tenant: str, client_id: str) -> Application | None:
+    """``client_id`` as ``tenant`` knows it; for a tenant not made yet, as the fixtures would make it."""
+    database = runtime.database
+    with database.reading(tenant) as store:
+        if store.tenant_exists():
+            return store.find_application(client_id)
+    return database.fixtures.application(client_id)
+
+
+def _redirect(auth: Authorization, values: dict[str, str]) -> Response:
+    """The answer at the application's (registered, checked) redirect URI, in its response mode."""
+    if auth.state:
+        values["state"] = auth.state
+    if auth.response_mode == "form_post":
+        return pages.form_post(auth.redirect_uri, values)
+    parts = urlsplit(auth.redirect_uri)
+    if auth.response_mode == "fragment":
+        target = urlunsplit(parts._replace(fragment=urlencode(values)))
+    else:
+        query = "&".join(q for q in (parts.query, urlencode(values)) if q)
+        target = urlunsplit(parts._replace(query=query))
+    response = Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
+    return response
+
+
+def _refused(auth: Authorization, error: str, description: str) -> Response:
+    return _redirect(auth, {"error": error, "error_description": description})
+
+
+def authorize(runtime: Runtime, request: Request) -> Response:
+    posted = request.method == "POST"
+    auth = Authorization.of(request.form if posted else request.args)
+    fixed_tenant = auth.tenant
+    tenant = (
+        (request.form.get("tenant") if posted else None) or fixed_tenant or runtime.settings.default_tenant
+    )
+    if fixed_tenant is not None and tenant != fixed_tenant:
+        return pages.error("The tenant may not differ from the one acr_values names.")
+    if not is_tenant_name(tenant):
+        return pages.error(f"{tenant[:80]!r} is not a tenant's context identifier.")
+    application = _application(runtime, tenant, auth.client_id) if auth.client_id else None
+    if application is None:
+        return pages.error(
+            f"No application with client_id {auth.client_id[:80]!r} is registered in {tenant}."
+        )
+    if not auth.redirect_uri or not application.permits_redirect(auth.redirect_uri):
+        return pages.error(
+            f"The redirect_uri {auth.redirect_uri[:200]!r} is not one registered for {application.name}; "
+            "it must equal a registered one exactly."
+        )
+    if auth.response_mode not in ("", *RESPONSE_MODES):
+        return pages.error(
+            f"response_mode {auth.response_mode[:40]!r} is not one of {', '.join(RESPONSE_MODES)}."
+        )
+    if not auth.response_mode:
+        auth = Authorization.of({**auth.hidden(), "response_mode": "query"})
+    if auth.response_type != "code":
+        return _refused(auth, "unsupported_response_type", "This emulator answers response_type=code.")
+    if "openid" not in auth.scope.split():
+        return _refused(auth, "invalid_scope", "The scope must include openid.")
+    method = auth.code_challenge_method or ("plain" if auth.code_challenge else "")
+    if auth.code_challenge and method not in online.PKCE_METHODS:
+        return _refused(auth, "invalid_request", "code_challenge_method must be S256 or plain.")
+    if posted and request.form.get("decision") != "approve":
+        return _refused(auth, "access_denied", "The user did not approve the application.")
+    name = request.form.get("user") if posted else auth.login_hint or runtime.settings.sign_in_as
+    if not posted and (runtime.settings.sign_in_as is None or not name):
+        return _sign_in_page(runtime, tenant, fixed_tenant is not None, application, auth)
+    return _grant_code(runtime, tenant, application, auth, name or "", method)
+
+
+def _sign_in_page(
+    runtime: Runtime,
+    tenant: str,
+    tenant_fixed: bool,
+    application: Application,
+    auth: Authorization,
+    error: str | None = None,
+) -> Response:
+    runtime.database.ensure_tenant(tenant)
+    users = [(u.name, u.full_name) for u in queries.list_users(runtime.database, tenant)]
+    return pages.sign_in(application.name, tenant, tenant_fixed, users, auth.login_hint, auth.hidden(), error)
+
+
+def _grant_code(
+    runtime: Runtime, tenant: str, application: Application, auth: Authorization, name: str, method: str
+) -> Response:
+    now = runtime.clock()
+    with runtime.database.transaction(tenant) as store:
+        if store.state not in online.RUNNING_STATES:
+            return _refused(auth, "temporarily_unavailable", f"The tenant {tenant} is {store.state}.")
+        found = store.find_login(name.strip())
+        if found is None:
+            return _refused(auth, "access_denied", f"There is no user {name[:80]!r} in {tenant}.")
+        code = online.new_code(tenant)
+        store.add_code(
+            AuthorizationCode(
+                code=code,
+                client_id=application.client_id,
+                associate_id=found[0].associate_id,
+                redirect_uri=auth.redirect_uri,
+                code_challenge=auth.code_challenge or None,
+                challenge_method=method or None,
+                nonce=auth.nonce or None,
+                expires=now + online.CODE_LIFETIME,
+            )
+        )
+    log.info("%s sign-in: %s approved %s", tenant, found[0].name, application.client_id)
+    return _redirect(auth, {"code": code})
+
+
+# -- tokens -----------------------------------------------------------------------------------
+class TokenError(Exception):
+    """An RFC 6749 error of the token endpoint; nothing was minted."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+
+def tokens(runtime: Runtime, request: Request) -> Response:
+    params = {**request.args.to_dict(), **request.form.to_dict()}  # the body wins; some SDKs use the query
+    try:
+        return _json(_tokens(runtime, request, params))
+    except TokenError as exc:
+        headers = {"WWW-Authenticate": 'Basic realm="superid"'} if exc.status == 401 else None
+        return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
+
+
+def _client(request: Request, params: Mapping[str, str]) -> tuple[str, str]:
+    basic = request.authorization
+    if basic is not None and basic.type == "basic":
+        return basic.username or "", basic.password or ""
+    return params.get("client_id", ""), params.get("client_secret", "")
+
+
+def _tokens(runtime: Runtime, request: Request, params: Mapping[str, str]) -> dict[str, Any]:
+    grant_type = params.get("grant_type", "")
+    if grant_type == "authorization_code":
+        presented = params.get("code", "")
+    elif grant_type == "refresh_token":
+        presented = params.get("refresh_token", "")
+    else:
+        raise TokenError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token.")
+    client_id, secret = _client(request, params)
+    tenant = online.tenant_of(presented)
+    if not presented or not is_tenant_name(tenant):
+        raise TokenError("invalid_grant", "The code or refresh token is unknown.")
+    now = runtime.clock()
+    key = runtime.database.signing_keys.current()  # made (if need be) in a transaction of its own, first
+    with runtime.database.transaction(tenant, create=False) as store:
+        application = store.find_application(client_id) if client_id else None
+        if application is None or not application.secret_matches(secret):
+            raise TokenError("invalid_client", "The client_id or client_secret is wrong.", 401)
+        if store.state not in online.RUNNING_STATES:
+            raise TokenError("invalid_grant", f"The tenant {tenant} is not running.")
+        if grant_type == "authorization_code":
+            granted = _exchange(store, application, params, now)
+        else:
+            granted = _refresh(store, application, presented)
+        if isinstance(granted, TokenError):
+            problem = granted  # raised after the commit: a presented code stays used
+        else:
+            return _mint(key, request, store, application, *granted, now)
+    raise problem
+
+
+def _exchange(
+    store: TenantStore, application: Application, params: Mapping[str, str], now: datetime
+) -> tuple[User, str | None, str | None] | TokenError:
+    """The user, nonce and new refresh token's need of a code; the code is used up whatever follows."""
+    code = store.take_code(params.get("code", ""))
+    if code is None or code.client_id != application.client_id:
+        return TokenError("invalid_grant", "The code is unknown, was used already, or is another client's.")
+    if now >= code.expires:
+        return TokenError("invalid_grant", "The code has expired (codes live 10 minutes).")
+    if params.get("redirect_uri", "") != code.redirect_uri:
+        return TokenError("invalid_grant", "redirect_uri differs from the authorize request's.")
+    if code.code_challenge is not None:
+        verifier = params.get("code_verifier", "")
+        if not verifier or not online.pkce_matches(
+            code.code_challenge, code.challenge_method or "plain", verifier
+        ):
+            return TokenError("invalid_grant", "The code_verifier does not match the code_challenge.")
+    user = store.find_user(code.associate_id)
+    if user is None:
+        return TokenError("invalid_grant", "The user of the code no longer exists.")
+    return user, code.nonce, None
+
+
+def _refresh(
+    store: TenantStore, application: Application, token: str
+) -> tuple[User, str | None, str | None] | TokenError:
+    found = store.find_refresh_token(token)
+    if found is None or found[0] != application.client_id:
+        return TokenError("invalid_grant", "The refresh token is unknown or another client's.")
+    user = store.find_user(found[1])
+    if user is None:
+        return TokenError("invalid_grant", "The user of the refresh token no longer exists.")
+    return user, None, token
+
+
+def _mint(
+    key: SigningKey,
+    request: Request,
+    store: TenantStore,
+    application: Application,
+    user: User,
+    nonce: str | None,
+    refresh_token: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    tenant = store.tenant
+    access_token = online.new_access_token(tenant)
+    store.add_access_token(
+        access_token, user.associate_id, now + online.ACCESS_TOKEN_LIFETIME, application.client_id
+    )
+    if refresh_token is None:
+        refresh_token = online.new_refresh_token(tenant)
+        store.add_refresh_token(refresh_token, application.client_id, user.associate_id)
+    id_token = jwt.encode(
+        id_claims(_root(request), tenant, application, user, nonce, int(now.replace(tzinfo=UTC).timestamp())),
+        key.private_pem,
+        algorithm="RS256",
+        headers={"kid": key.kid},
+    )
+    log.info("%s token granted: %s for %s", tenant, user.name, application.client_id)
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": int(online.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        "refresh_token": refresh_token,
+        "id_token": id_token,
+    }
+
+
+def id_claims(
+    root: str, tenant: str, application: Application, user: User, nonce: str | None, issued: int
+) -> dict[str, Any]:
+    """The id_token's claims: the standard ones and SuperOffice's (contract A), with our own URLs."""
+    digits = re.sub(r"\D", "", tenant)
+    claims: dict[str, Any] = {
+        "iss": root,
+        "aud": application.client_id,
+        "sub": user.email or user.name,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + int(online.ID_TOKEN_LIFETIME.total_seconds()),
+        CLAIMS + "associateid": str(user.associate_id),
+        CLAIMS + "identityprovider": "superoffice",
+        CLAIMS + "email": user.email,
+        CLAIMS + "upn": user.email,
+        CLAIMS + "is_administrator": "True" if user.role_name == "Administrator" else "False",
+        CLAIMS + "ctx": tenant,
+        CLAIMS + "company_name": tenant,
+        CLAIMS + "serial": digits or "0",
+        CLAIMS + "netserver_url": f"{root}/{tenant}/Remote/Services86/",
+        CLAIMS + "webapi_url": f"{root}/{tenant}/api/",
+        CLAIMS + "initials": "".join(part[0] for part in user.full_name.split() if part).upper(),
+        CLAIMS + "so_primary_email_address": user.email,
+    }
+    if nonce:
+        claims["nonce"] = nonce
+    return claims
+
+
+# -- who am I ---------------------------------------------------------------------------------
+def current_principal(runtime: Runtime, request: Request, tenant: str) -> Response:
+    """``GET {webapi_url}v1/User/currentPrincipal``: the user an access token (or ticket) names."""
+    credentials = rest_credentials.credentials_of(request.headers.get("Authorization"))
+    now = runtime.clock()
+    try:
+        if isinstance(credentials, pipeline.Unusable):
+            raise SoSessionException(credentials.message, friendly_text="You are not logged in.")
+        if not isinstance(credentials, (pipeline.AccessToken, pipeline.Ticket)):
+            raise SoSessionException(
+                "currentPrincipal takes an access token (Bearer) or a ticket (SOTicket).",
+                friendly_text="You are not logged in.",
+            )
+        value = credentials.token if isinstance(credentials, pipeline.AccessToken) else credentials.ticket
+        fixtures = runtime.database.fixtures
+        create = fixtures.has_access_token(value) or fixtures.has_ticket(value)
+        with runtime.database.transaction(tenant, create=create) as store:
+            online.check_running(tenant, store.state)
+            if online.is_access_token(value):
+                user = sessions.validate_access_token(store, value, now)
+            else:
+                user = sessions.validate_ticket(store, value, now, runtime.ticket_lifetime)
+    except SoException as exc:
+        reply = replies.failure(pipeline.Failed.of(exc))
+        return Response(
+            reply.body, reply.status, content_type=reply.content_type, headers=list(reply.headers)
+        )
+    return _json(
+        {
+            "AssociateId": user.associate_id,
+            "Associate": user.name,
+            "FullName": user.full_name,
+            "EMailAddress": user.email,
+            "PersonId": user.person_id,
+            "ContactId": user.contact_id,
+            "GroupId": user.group_id,
+            "RoleId": user.role_id,
+            "RoleName": user.role_name,
+            "UserType": user.user_type,
+            "ContextIdentifier": tenant,
+        }
+    )

@@ -1,0 +1,103 @@
+"""The sign-in's RSA signing key: made once per database, kept across restarts (and every reset).
+
+    key = SigningKeys(engine).current()     # made on first use, then read once per process
+    key.kid, key.private_pem, key.public_jwk()
+
+The key is made lazily (RSA 2048 costs a fraction of a second), by the first process that needs it,
+in a write transaction of its own; a second process racing it reads the first one's key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from superoffice_emulator.domain.clock import utcnow
+from superoffice_emulator.storage import schema
+
+KEY_BITS = 2048
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_pem: bytes
+
+    def public_jwk(self) -> dict[str, Any]:
+        """The public half as a JSON Web Key (RFC 7517), as the JWKS lists it."""
+        key = serialization.load_pem_private_key(self.private_pem, password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        numbers = key.public_key().public_numbers()
+        return {
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": _b64(numbers.n),
+            "e": _b64(numbers.e),
+        }
+
+
+def _b64(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _new_key() -> SigningKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return SigningKey(hashlib.sha256(public).hexdigest()[:16], pem)
+
+
+class SigningKeys:
+    """The database's signing key, read (or made) once per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._key: SigningKey | None = None
+
+    def current(self) -> SigningKey:
+        key = self._key
+        if key is None:
+            with self._lock:
+                key = self._key = self._key or self._read_or_make()
+        return key
+
+    def _read_or_make(self) -> SigningKey:
+        k = schema.signing_key
+        query = select(k.c.kid, k.c.private_key).order_by(k.c.created, k.c.kid).limit(1)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        if row is not None:
+            return SigningKey(row.kid, row.private_key.encode("ascii"))
+        made = _new_key()
+        try:
+            with self._engine.begin() as connection:
+                row = connection.execute(query).first()  # made meanwhile by another process?
+                if row is not None:
+                    return SigningKey(row.kid, row.private_key.encode("ascii"))
+                connection.execute(
+                    insert(k).values(
+                        kid=made.kid, private_key=made.private_pem.decode("ascii"), created=utcnow()
+                    )
+                )
+        except IntegrityError:
+            with self._engine.connect() as connection:
+                row = connection.execute(query).first()
+            assert row is not None
+            return SigningKey(row.kid, row.private_key.encode("ascii"))
+        return made
