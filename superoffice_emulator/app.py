@@ -29,6 +29,7 @@ from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.clock import Clock, utcnow
 from superoffice_emulator.rest import endpoint as rest_endpoint
 from superoffice_emulator.rest import paths as rest_paths
+from superoffice_emulator.rest import webhooks as rest_webhooks
 from superoffice_emulator.server import guard, web
 from superoffice_emulator.server.bodies import read_environ
 from superoffice_emulator.server.web import EnvironHeaders, Headers, Mount, Reply
@@ -100,6 +101,8 @@ class EmulatorApp:
         rest = rest_paths.CALL_PATH.fullmatch(path) if soap is None else None
         if soap is None and rest is None:
             return None
+        if rest is not None and rest.group(2).lower() == "webhook":
+            return None  # the Webhook agent is a small app's (superoffice_emulator.rest.webhooks)
         try:
             refusal = self._refusal(method, host, headers, admin=False)  # no call path is admin's
             if refusal is not None:
@@ -181,6 +184,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
         index(),
         paths.mount(settings.default_tenant),
         rest_paths.mount(settings.default_tenant),
+        rest_webhooks.mount(runtime),
         admin.mount(runtime),
         ui.mount(),
     ]

@@ -284,7 +284,9 @@ def signed_in(
     calls (``Webhook``). A refusal raises ``SoException``; the block's work commits when it ends."""
     command = Command(arrival, credentials, application_token, _NO_OPERATION)
     verified = _verified_password(runtime, command)
-    with runtime.database.transaction(arrival.tenant, create=_may_create(runtime, command, verified)) as store:
+    with runtime.database.transaction(
+        arrival.tenant, create=_may_create(runtime, command, verified)
+    ) as store:
         user = _authenticated(store, runtime, command, verified, runtime.clock())
         assert user is not None, "only a login has no caller"
         yield store, user

@@ -91,7 +91,7 @@ def checked(hook: Webhook) -> Webhook:
         raise WebhookInvalid("A webhook needs a Name.", friendly_text="Give the webhook a name.")
     if not hook.events or not all(isinstance(e, str) and e.strip() for e in hook.events):
         raise WebhookInvalid(
-            "A webhook needs Events, a list such as [\"activity.changed\", \"sale.*\"].",
+            'A webhook needs Events, a list such as ["activity.changed", "sale.*"].',
             friendly_text="Choose the events the webhook listens to.",
         )
     target = urlsplit(hook.target_url)
@@ -173,7 +173,12 @@ def test_body(hook: Webhook, now: datetime, context: str, changed_by: int) -> di
     """The save-time test post's object (``Event`` and ``Entity`` ``test``, ``PrimaryKey`` 0)."""
     event = Event(TEST_EVENT, TEST_EVENT, 0, ())
     return body(
-        event, event_id=new_event_id(), now=now, context=context, changed_by=changed_by, webhook_name=hook.name
+        event,
+        event_id=new_event_id(),
+        now=now,
+        context=context,
+        changed_by=changed_by,
+        webhook_name=hook.name,
     )
 
 

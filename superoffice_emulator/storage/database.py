@@ -32,6 +32,7 @@ from superoffice_emulator.calls.faults import FaultRule
 from superoffice_emulator.calls.journal import JournalEntry
 from superoffice_emulator.domain import webhooks
 from superoffice_emulator.domain.activities import Change
+from superoffice_emulator.domain.webhooks import Webhook
 from superoffice_emulator.server import blocking
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.engine import READ_ONLY, make_engine, postgres_url
@@ -241,16 +242,15 @@ class Database:
         the entries of tenants that do not exist share one such cap."""
         self._journal.record(store, entry)
 
-
     # -- webhooks ---------------------------------------------------------------------------
-    def webhooks(self, store: TenantStore) -> list[webhooks.Webhook]:
+    def webhooks(self, store: TenantStore) -> list[Webhook]:
         """The store's tenant's webhooks, in the order of their ids."""
-        return self._webhooks.list(store.cursor, store.tenant)
+        return self._webhooks.listed(store.cursor, store.tenant)
 
-    def webhook(self, store: TenantStore, webhook_id: int) -> webhooks.Webhook | None:
+    def webhook(self, store: TenantStore, webhook_id: int) -> Webhook | None:
         return self._webhooks.get(store.cursor, store.tenant, webhook_id)
 
-    def save_webhook(self, store: TenantStore, hook: webhooks.Webhook) -> webhooks.Webhook:
+    def save_webhook(self, store: TenantStore, hook: Webhook) -> Webhook:
         """Insert ``hook`` (id 0: with the next id) or update it; a new generation of the tenant."""
         if hook.id == 0:
             hook = replace(hook, id=self._webhooks.new_id(store.cursor, store.tenant))
@@ -275,7 +275,7 @@ class Database:
         facts = store.facts
         if not changes or (facts is not None and facts.no_webhooks):
             return 0
-        hooks = self._webhooks.list(store.cursor, store.tenant)
+        hooks = self._webhooks.listed(store.cursor, store.tenant)
         if not hooks:
             if facts is not None:
                 facts.no_webhooks = True
@@ -296,7 +296,9 @@ class Database:
                         webhook_name=hook.name,
                     )
                     text = json.dumps(body, ensure_ascii=False)
-                    self._webhooks.enqueue(store.cursor, store.tenant, hook.id, event_id, event.name, text, now)
+                    self._webhooks.enqueue(
+                        store.cursor, store.tenant, hook.id, event_id, event.name, text, now
+                    )
                     written += 1
         if written:
             self.events_written.set()

@@ -158,9 +158,9 @@ class Statements:
                 or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
             )
             statement = self._selects[kind, bucket] = Statement(
-                select(key, x.c.associate_id, x.c.group_idx, denied, x.c.status, x.c.done, x.c.updatedCount).where(
-                    x.c.tenant == _TENANT, self.dialect.ids_match(key, "ids", bucket)
-                ),
+                select(
+                    key, x.c.associate_id, x.c.group_idx, denied, x.c.status, x.c.done, x.c.updatedCount
+                ).where(x.c.tenant == _TENANT, self.dialect.ids_match(key, "ids", bucket)),
                 self.dialect,
                 lists=("ids",),
             )

@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Integer, bindparam, delete, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from superoffice_emulator.domain.webhooks import Webhook, WebhookState
 from superoffice_emulator.storage import schema
@@ -133,10 +144,29 @@ class Webhooks:
         self.add_event = Statement(
             insert(_e).inline(),
             dialect,
-            columns=("tenant", "webhook_id", "event_id", "event", "body", "created", "tries", "due", "outcome"),
+            columns=(
+                "tenant",
+                "webhook_id",
+                "event_id",
+                "event",
+                "body",
+                "created",
+                "tries",
+                "due",
+                "outcome",
+            ),
         )
         self.due = Statement(
-            select(_e.c.id, _e.c.tenant, _e.c.webhook_id, _e.c.event_id, _e.c.event, _e.c.body, _e.c.tries, _e.c.due)
+            select(
+                _e.c.id,
+                _e.c.tenant,
+                _e.c.webhook_id,
+                _e.c.event_id,
+                _e.c.event,
+                _e.c.body,
+                _e.c.tries,
+                _e.c.due,
+            )
             .where(_IS_PENDING, _e.c.due <= bindparam("now"))
             .order_by(_e.c.due, _e.c.id)
             .limit(literal_column("64", Integer))
@@ -144,7 +174,10 @@ class Webhooks:
             dialect,
         )
         self.pending = Statement(
-            select(_e.c.id).where(_IS_PENDING).limit(literal_column("1", Integer)).offset(literal_column("0", Integer)),
+            select(_e.c.id)
+            .where(_IS_PENDING)
+            .limit(literal_column("1", Integer))
+            .offset(literal_column("0", Integer)),
             dialect,
         )
         self.claim = Statement(
@@ -154,7 +187,9 @@ class Webhooks:
             dialect,
         )
         self.settle = Statement(
-            update(_e).where(_e.c.id == bindparam("row")).values(outcome=bindparam("outcome"), due=bindparam("due")),
+            update(_e)
+            .where(_e.c.id == bindparam("row"))
+            .values(outcome=bindparam("outcome"), due=bindparam("due")),
             dialect,
         )
         self.hook_after = Statement(
@@ -182,7 +217,10 @@ class Webhooks:
         )
         self.take_lease = Statement(
             update(_l)
-            .where(_l.c.name == bindparam("name"), or_(_l.c.holder == bindparam("holder"), _l.c.until < bindparam("now")))
+            .where(
+                _l.c.name == bindparam("name"),
+                or_(_l.c.holder == bindparam("holder"), _l.c.until < bindparam("now")),
+            )
             .values(holder=bindparam("new_holder"), until=bindparam("until")),
             dialect,
         )
@@ -196,7 +234,7 @@ class Webhooks:
         )
 
     # -- registrations --------------------------------------------------------------------
-    def list(self, cursor: Any, tenant: str) -> list[Webhook]:
+    def listed(self, cursor: Any, tenant: str) -> list[Webhook]:
         cursor.execute(self.all.text, self.all.params({"tenant": tenant}))
         return [_hook(self.all.row(row)) for row in cursor.fetchall()]
 
@@ -252,15 +290,23 @@ class Webhooks:
 
     def claim_try(self, cursor: Any, due: Due, deadline: datetime) -> bool:
         """Take ``due``'s next try; False when another deliverer took it (or it was settled)."""
-        cursor.execute(self.claim.text, self.claim.params({"row": due.row, "due": due.due, "deadline": deadline}))
-        return cursor.rowcount == 1
+        cursor.execute(
+            self.claim.text, self.claim.params({"row": due.row, "due": due.due, "deadline": deadline})
+        )
+        return bool(cursor.rowcount == 1)
 
     def settle_event(self, cursor: Any, row: int, outcome: str, due: datetime) -> None:
         """``outcome`` ``pending`` with the next try's time, or how the event ended."""
         cursor.execute(self.settle.text, self.settle.params({"row": row, "outcome": outcome, "due": due}))
 
     def after_try(
-        self, cursor: Any, tenant: str, webhook_id: int, state: WebhookState, errors: int, last_error: str | None
+        self,
+        cursor: Any,
+        tenant: str,
+        webhook_id: int,
+        state: WebhookState,
+        errors: int,
+        last_error: str | None,
     ) -> None:
         values = {"tenant": tenant, "webhook_id": webhook_id, "state": int(state), "errors": errors}
         cursor.execute(self.hook_after.text, self.hook_after.params(values | {"last_error": last_error}))
@@ -278,11 +324,15 @@ class Webhooks:
         cursor.execute(self.lease_exists.text, self.lease_exists.params({"name": name}))
         if cursor.fetchone() is not None:
             return False
-        cursor.execute(self.add_lease.text, self.add_lease.params({"name": name, "holder": holder, "until": until}))
+        cursor.execute(
+            self.add_lease.text, self.add_lease.params({"name": name, "holder": holder, "until": until})
+        )
         return True
 
     def release(self, cursor: Any, name: str, holder: str, now: datetime) -> None:
-        cursor.execute(self.free_lease.text, self.free_lease.params({"name": name, "holder": holder, "until": now}))
+        cursor.execute(
+            self.free_lease.text, self.free_lease.params({"name": name, "holder": holder, "until": now})
+        )
 
 
 @functools.cache

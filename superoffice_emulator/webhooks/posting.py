@@ -82,7 +82,9 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = TIM
             return Answer(exc.code, dict(exc.headers.items()), _text(exc.read(KEPT_BYTES)))
     except (OSError, ValueError) as exc:  # refused, reset, timed out, a URL urllib cannot use
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        return Answer(None, error=f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__)
+        return Answer(
+            None, error=f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
+        )
 
 
 def _text(data: bytes) -> str:
