@@ -29,6 +29,7 @@ from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.clock import Clock, utcnow
 from superoffice_emulator.rest import endpoint as rest_endpoint
 from superoffice_emulator.rest import paths as rest_paths
+from superoffice_emulator.rest import webhooks as rest_webhooks
 from superoffice_emulator.server import guard, web
 from superoffice_emulator.server.bodies import read_environ
 from superoffice_emulator.server.web import EnvironHeaders, Headers, Mount, Reply
@@ -37,6 +38,7 @@ from superoffice_emulator.soap import endpoint, paths
 from superoffice_emulator.soap.operations import SERVICES
 from superoffice_emulator.storage.database import Database
 from superoffice_emulator.storage.fixtures import load_fixtures
+from superoffice_emulator.webhooks.delivery import Deliverer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -99,6 +101,8 @@ class EmulatorApp:
         rest = rest_paths.CALL_PATH.fullmatch(path) if soap is None else None
         if soap is None and rest is None:
             return None
+        if rest is not None and rest.group(2).lower() == "webhook":
+            return None  # the Webhook agent is a small app's (superoffice_emulator.rest.webhooks)
         try:
             refusal = self._refusal(method, host, headers, admin=False)  # no call path is admin's
             if refusal is not None:
@@ -171,11 +175,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
     )
     database.create_schema()
     runtime = Runtime(settings, database, clock)
+    deliverer = Deliverer(database)
+    database.wants_delivery = deliverer.start
+    database.on_dispose.append(deliverer.close)
+    if database.has_pending_events():  # committed before a restart (or a crash): delivered now
+        deliverer.start()
     mounts = [
         index(),
         paths.mount(settings.default_tenant),
         rest_paths.mount(settings.default_tenant),
         *online.mount(runtime),
+        rest_webhooks.mount(runtime),
         admin.mount(runtime),
         ui.mount(),
     ]

@@ -461,6 +461,18 @@ def delete_tenant(ctx: Context) -> Response:
     return _json({"deleted": name})
 
 
+# -- webhooks -----------------------------------------------------------------------------------
+def webhook_deliveries(ctx: Context) -> Response:
+    """Every try to post a webhook event of the tenant, newest first (at most ``limit``, 100)."""
+    query = Query(ctx.request.args, ("limit",))
+    limit = query.integer("limit", minimum=1, maximum=1000) or 100
+    found = [
+        {**row, "at": _iso(row["at"]), "duration_ms": round(row["duration_ms"], 1)}
+        for row in queries.list_webhook_deliveries(ctx.database, ctx.tenant, limit)
+    ]
+    return _json({"deliveries": found})
+
+
 _ROUTES = Map(
     [
         Rule("/", endpoint=index, methods=["GET"]),
@@ -482,6 +494,7 @@ _ROUTES = Map(
         Rule("/faults", endpoint=add_fault, methods=["POST"]),
         Rule("/faults", endpoint=clear_faults, methods=["DELETE"]),
         Rule("/faults/<id>", endpoint=remove_fault, methods=["DELETE"]),
+        Rule("/webhooks/deliveries", endpoint=webhook_deliveries, methods=["GET"]),
         Rule("/tenants", endpoint=tenants, methods=["GET"]),
         Rule("/tenants/<path:name>", endpoint=create_tenant, methods=["POST"]),
         Rule("/tenants/<path:name>", endpoint=delete_tenant, methods=["DELETE"]),

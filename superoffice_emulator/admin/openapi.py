@@ -478,6 +478,43 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/webhooks/deliveries": {
+        "get": {
+            "summary": "Every try to post a webhook event of the tenant, newest first.",
+            "parameters": [
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "At most this many.")
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "deliveries": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "event_id": {"type": "string"},
+                                        "event": {"type": "string"},
+                                        "webhook_id": {"type": "integer"},
+                                        "target": {"type": "string"},
+                                        "attempt": {"type": "integer"},
+                                        "status": {"type": ["integer", "null"]},
+                                        "error": {"type": ["string", "null"]},
+                                        "at": {"type": "string"},
+                                        "duration_ms": {"type": "number"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "The tries: event, target, attempt, HTTP status (null: no answer), time.",
+                ),
+                **_AUTH,
+            },
+        }
+    },
     "/tenants": {
         "get": {
             "summary": "Every tenant (the same list under any prefix).",

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar, Literal, Protocol, TypeVar
@@ -275,6 +276,27 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -
     return reply
 
 
+@contextmanager
+def signed_in(
+    runtime: Runtime, arrival: Arrival, credentials: Credentials, application_token: str | None
+) -> Iterator[tuple[TenantStore, User]]:
+    """A store of ``arrival``'s tenant in one write transaction, and the caller, checked as a call's
+    caller is (application token, ticket, token or password): for the REST endpoints that are not
+    calls (``Webhook``). A refusal raises ``SoException``; the block's work commits when it ends."""
+    command = Command(arrival, credentials, application_token, _NO_OPERATION)
+    verified = _verified_password(runtime, command)
+    with runtime.database.transaction(
+        arrival.tenant, create=_may_create(runtime, command, verified)
+    ) as store:
+        user = _authenticated(store, runtime, command, verified, runtime.clock())
+        assert user is not None, "only a login has no caller"
+        yield store, user
+
+
+_NO_OPERATION = SetActivityStatus((), activities.ActivityStatus.Unknown)
+"""The arguments of :func:`signed_in`'s command: any but a login's (whose password is its own)."""
+
+
 def _failed(
     runtime: Runtime,
     arrival: Arrival,
@@ -405,6 +427,9 @@ def _perform(
     changed = activities.set_activity_status(
         store, user, arguments.identifiers, arguments.status, now, strict=strict
     )
+    if changed.changes:  # the events go to the outbox in this transaction: none if it rolls back
+        context = runtime.context_identifier(store.tenant)
+        runtime.database.emit(store, changed.changes, user.associate_id, now, context)
     return None, "no change" if changed.skipped_because else "ok"
 
 

@@ -28,6 +28,13 @@ class Runtime:
         """``tenant``'s injected fault rules, in the database: one plan for every worker process."""
         return self.database.fault_plan(tenant)
 
+    def context_identifier(self, tenant: str) -> str:
+        """The ``ContextIdentifier`` of ``tenant``'s webhook events: ``Default`` for an onsite
+        installation's default tenant (as NetServer's on-site samples show), else its name."""
+        if self.settings.mode == "onsite" and tenant == self.settings.default_tenant:
+            return "Default"
+        return tenant
+
     @functools.cached_property
     def ticket_lifetime(self) -> timedelta:
         return timedelta(seconds=self.settings.ticket_lifetime_seconds)

@@ -81,6 +81,26 @@ class ActivityRecord(NamedTuple):
     associate_id: int
     group_id: int
     denied: bool = False
+    status: ActivityStatus | None = None
+    """The status before the call (``None``: not read)."""
+    done: datetime | None = None
+    updated_count: int = 0
+
+
+@dataclass(frozen=True)
+class Change:
+    """One activity row whose status a call really changed."""
+
+    kind: ActivityKind
+    id: int
+    before: ActivityStatus
+    status: ActivityStatus
+    done_changed: bool
+    done: datetime | None
+    associate_id: int
+    """The record's owner."""
+    updated_count: int
+    """``updatedCount`` after the change."""
 
 
 class ActivityStore(Protocol):
@@ -108,6 +128,8 @@ class Outcome:
 
     changed: int
     skipped_because: str | None = None
+    changes: tuple[Change, ...] = ()
+    """The rows whose status really changed (a row already at the status is written, not changed)."""
 
 
 class ActivityNotFound(SoException):
@@ -148,7 +170,27 @@ def set_activity_status(
 
     for kind, ids in wanted.items():
         store.update_status(kind, ids, status, user.associate_id, now)
-    return Outcome(changed=sum(len(ids) for ids in wanted.values()))
+    changes = tuple(
+        _change(kind, records[kind][id_], status, now)
+        for kind, ids in wanted.items()
+        for id_ in sorted(ids)
+        if records[kind][id_].status not in (None, status)
+    )
+    return Outcome(changed=sum(len(ids) for ids in wanted.values()), changes=changes)
+
+
+def _change(kind: ActivityKind, record: ActivityRecord, status: ActivityStatus, now: datetime) -> Change:
+    done = now if status is ActivityStatus.Completed else None
+    return Change(
+        kind=kind,
+        id=record.id,
+        before=record.status or ActivityStatus.Unknown,
+        status=status,
+        done_changed=done is not None or record.done is not None,
+        done=done,
+        associate_id=record.associate_id,
+        updated_count=record.updated_count + 1,
+    )
 
 
 def _nothing(reason: str, strict: bool) -> Outcome:

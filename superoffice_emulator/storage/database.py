@@ -18,14 +18,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
 from superoffice_emulator.calls.faults import FaultRule
 from superoffice_emulator.calls.journal import JournalEntry
+from superoffice_emulator.domain import webhooks
+from superoffice_emulator.domain.activities import Change
+from superoffice_emulator.domain.webhooks import Webhook
 from superoffice_emulator.server import blocking
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.engine import READ_ONLY, make_engine, postgres_url
@@ -38,6 +45,7 @@ from superoffice_emulator.storage.sql import dialect_named
 from superoffice_emulator.storage.store import TenantStore, statements_for
 from superoffice_emulator.storage.tenants import tenants_for
 from superoffice_emulator.storage.transactions import StorageError, Transaction, Transactions, create_schema
+from superoffice_emulator.storage.webhooks import Webhooks, webhooks_for
 
 __all__ = ["Database", "StorageError", "TenantLimitReached", "make_engine", "postgres_url"]
 
@@ -76,6 +84,13 @@ class Database:
         self._facts = FactsCache()
         self.signing_keys = SigningKeys(self.engine)
         """The sign-in's RSA key (:mod:`superoffice_emulator.storage.keys`), made on first use."""
+        self._webhooks = webhooks_for(dialect)
+        self.events_written = threading.Event()
+        """Set when a transaction wrote events to the outbox: the deliverer looks at once."""
+        self.wants_delivery: Callable[[], None] = _nothing
+        """Called when events or webhooks are written: starts the process's deliverer."""
+        self.on_dispose: list[Callable[[], None]] = []
+        """Called first by :meth:`dispose` (the deliverer's stop)."""
 
     @property
     def event_loop_safe(self) -> bool:
@@ -105,6 +120,8 @@ class Database:
         return None
 
     def dispose(self) -> None:
+        for close in self.on_dispose:
+            close()
         self._transactions.close()
         self.engine.dispose()
 
@@ -240,6 +257,84 @@ class Database:
         """Append ``entry`` to the store's tenant's journal, trimming it to ``journal_size`` now and then;
         the entries of tenants that do not exist share one such cap."""
         self._journal.record(store, entry)
+
+    # -- webhooks ---------------------------------------------------------------------------
+    def webhooks(self, store: TenantStore) -> list[Webhook]:
+        """The store's tenant's webhooks, in the order of their ids."""
+        return self._webhooks.listed(store.cursor, store.tenant)
+
+    def webhook(self, store: TenantStore, webhook_id: int) -> Webhook | None:
+        return self._webhooks.get(store.cursor, store.tenant, webhook_id)
+
+    def save_webhook(self, store: TenantStore, hook: Webhook) -> Webhook:
+        """Insert ``hook`` (id 0: with the next id) or update it; a new generation of the tenant."""
+        if hook.id == 0:
+            hook = replace(hook, id=self._webhooks.new_id(store.cursor, store.tenant))
+            self._webhooks.insert(store.cursor, store.tenant, hook)
+        else:
+            self._webhooks.update(store.cursor, store.tenant, hook)
+        self._tenants.next_generation(store.cursor, store.tenant)
+        self.wants_delivery()
+        return hook
+
+    def delete_webhook(self, store: TenantStore, webhook_id: int) -> bool:
+        """Delete the webhook and its undelivered events; False when there is none."""
+        deleted = self._webhooks.delete(store.cursor, store.tenant, webhook_id)
+        self._tenants.next_generation(store.cursor, store.tenant)
+        return deleted
+
+    def emit(
+        self, store: TenantStore, changes: Sequence[Change], changed_by: int, now: datetime, context: str
+    ) -> int:
+        """Write the events of ``changes`` for every webhook listening, in the store's transaction (the
+        call's): how many. A tenant known to have no webhooks under this generation costs nothing."""
+        facts = store.facts
+        if not changes or (facts is not None and facts.no_webhooks):
+            return 0
+        hooks = self._webhooks.listed(store.cursor, store.tenant)
+        if not hooks:
+            if facts is not None:
+                facts.no_webhooks = True
+            return 0
+        written = 0
+        for change in changes:
+            for event in webhooks.events_of(change, now, changed_by):
+                for hook in hooks:
+                    if not hook.listens_to(event.name):
+                        continue
+                    event_id = webhooks.new_event_id()
+                    body = webhooks.body(
+                        event,
+                        event_id=event_id,
+                        now=now,
+                        context=context,
+                        changed_by=changed_by,
+                        webhook_name=hook.name,
+                    )
+                    text = json.dumps(body, ensure_ascii=False)
+                    self._webhooks.enqueue(
+                        store.cursor, store.tenant, hook.id, event_id, event.name, text, now
+                    )
+                    written += 1
+        if written:
+            self.events_written.set()
+            self.wants_delivery()
+        return written
+
+    def has_pending_events(self) -> bool:
+        """Whether the outbox holds events not yet delivered (nor given up)."""
+        with self._transactions.read("") as transaction:
+            return self._webhooks.has_pending(transaction.cursor)
+
+    @contextmanager
+    def outbox(self) -> Iterator[tuple[Any, Webhooks]]:
+        """A write transaction of no tenant for the deliverer: its cursor and the webhooks' statements."""
+        with self._transactions.write("") as transaction:
+            yield transaction.cursor, self._webhooks
+
+
+def _nothing() -> None:
+    pass
 
 
 class Passwords(Protocol):

@@ -2,16 +2,16 @@
 
 Every call reads a few small facts that change only when the tenant is made again (a reset, new
 fixtures, a drop) or when its fault plan changes: whether an application token is registered,
-who a fixture's ticket belongs to, whether any fault rule is armed. Reading them costs a
-statement each. So each worker process keeps them in a
+who a fixture's ticket belongs to, whether any fault rule is armed, whether any webhook is
+registered. Reading them costs a statement each. So each worker process keeps them in a
 :class:`TenantFacts` per tenant, made and read inside the call's write transaction, and trusts
 them only while the tenant's ``generation`` (a column of ``emulator_tenant``, read first in
 that transaction) is the one they were read under:
 
 - a tenant is created with a random generation, so one dropped and made again (here or by another
   process) never matches what was remembered of the old one;
-- every change of its fault plan (a rule added, removed, used up or counted down) adds one, in the
-  same transaction as the change.
+- every change of its fault plan (a rule added, removed, used up or counted down) or of its
+  webhooks (one registered, saved or deleted) adds one, in the same transaction as the change.
 
 What may change without a new generation is never kept here: tickets made by a login, and the
 ``last_used`` of any ticket (so only fixture tickets, which never expire, are remembered), Sentry
@@ -46,6 +46,8 @@ class TenantFacts:
     generation: int
     no_fault_rules: bool = False
     """True once the fault plan was read empty under this generation."""
+    no_webhooks: bool = False
+    """True once the tenant's webhooks were read and there were none, under this generation."""
     application_tokens: set[str] = field(default_factory=set)
     """Registered tokens seen under this generation (an unknown one is looked up every time)."""
     fixture_tickets: dict[str, TicketRow] = field(default_factory=dict)

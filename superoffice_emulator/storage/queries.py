@@ -383,3 +383,25 @@ def get_tenant(database: Database, name: str) -> TenantView | None:
     with database.read_connection() as connection:
         row = connection.execute(select(t.c.tenant, t.c.created).where(t.c.tenant == name)).first()
     return None if row is None else TenantView(row.tenant, row.created)
+
+
+def list_webhook_deliveries(database: Database, tenant: str, limit: int) -> list[dict[str, Any]]:
+    """The tenant's newest ``limit`` tries to post a webhook event, newest first."""
+    d = schema.webhook_delivery
+    columns = (
+        d.c.id,
+        d.c.event_id,
+        d.c.event,
+        d.c.webhook_id,
+        d.c.target_url.label("target"),
+        d.c.attempt,
+        d.c.status,
+        d.c.error,
+        d.c.at,
+        d.c.duration_ms,
+    )
+    with database.read_connection() as connection:
+        rows = connection.execute(
+            select(*columns).where(d.c.tenant == tenant).order_by(d.c.id.desc()).limit(limit)
+        ).mappings()
+        return [dict(row) for row in rows]

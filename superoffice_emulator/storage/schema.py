@@ -219,7 +219,81 @@ fault = Table(
 )
 """Injected fault rules (:mod:`superoffice_emulator.storage.faults`): one plan for every worker process."""
 
+webhook = Table(
+    "webhook",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("webhook_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("events", Text, nullable=False),  # JSON list
+    Column("target_url", Text, nullable=False),
+    Column("secret", Text, nullable=False, default=""),
+    Column("state", SmallInteger, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("headers", Text, nullable=False, default="{}"),  # JSON object
+    Column("properties", Text, nullable=False, default="{}"),  # JSON object
+    Column("registered", DateTime, nullable=False),
+    Column("registered_associate_id", Integer, nullable=False),
+    Column("updated", DateTime, nullable=True),
+    Column("updated_associate_id", Integer, nullable=False, default=0),
+    Column("application", String(200), nullable=True),  # the registering app's token; NULL: none
+    Column("errors", Integer, nullable=False, default=0),  # events dropped in a row
+    Column("last_error", Text, nullable=True),  # JSON: the last failing answer
+)
+"""Registered webhooks (:mod:`superoffice_emulator.domain.webhooks`)."""
+
+webhook_event = Table(
+    "emulator_webhook_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("webhook_id", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event", String(100), nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON posted (UTF-8), signed as it stands
+    Column("created", DateTime, nullable=False),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("due", DateTime, nullable=False),  # the next try's time; a claimed try's deadline
+    Column("outcome", String(20), nullable=False, default="pending"),  # pending, delivered, failed, dropped
+    Index("ix_webhook_event_due", "outcome", "due"),
+    sqlite_autoincrement=True,
+)
+"""The outbox: one row per event and webhook, written in the transaction of the call that changed
+the activity, delivered by :mod:`superoffice_emulator.webhooks.delivery`."""
+
+webhook_delivery = Table(
+    "emulator_webhook_delivery",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(TENANT), nullable=False),
+    Column("event_row", Integer, nullable=False),
+    Column("event_id", String(36), nullable=False),
+    Column("event", String(100), nullable=False),
+    Column("webhook_id", Integer, nullable=False),
+    Column("target_url", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("status", Integer, nullable=True),  # NULL: no answer (refused, timed out)
+    Column("error", Text, nullable=True),
+    Column("duration_ms", Float, nullable=False),
+    Index("ix_webhook_delivery_tenant", "tenant", "id"),
+    sqlite_autoincrement=True,
+)
+"""Every try to post an event: the deliveries log of the admin API."""
+
+lease = Table(
+    "emulator_lease",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("until", DateTime, nullable=False),
+)
+"""Work one process of the server does for all (the webhooks' deliverer): who holds it, until when."""
+
 TENANT_TABLES: tuple[Table, ...] = (
+    webhook_delivery,
+    webhook_event,
+    webhook,
     fault,
     sentry_denial,
     application_token,

@@ -228,9 +228,9 @@ class Statements:
                 or_(d.c.associate_id.is_(None), d.c.associate_id == bindparam("associate_id")),
             )
             statement = self._selects[kind, bucket] = Statement(
-                select(key, x.c.associate_id, x.c.group_idx, denied).where(
-                    x.c.tenant == _TENANT, self.dialect.ids_match(key, "ids", bucket)
-                ),
+                select(
+                    key, x.c.associate_id, x.c.group_idx, denied, x.c.status, x.c.done, x.c.updatedCount
+                ).where(x.c.tenant == _TENANT, self.dialect.ids_match(key, "ids", bucket)),
                 self.dialect,
                 lists=("ids",),
             )
@@ -352,7 +352,10 @@ class TenantStore:
         values = {"kind": kind.value, "associate_id": associate_id, "tenant": self.tenant, "ids": wanted}
         self.cursor.execute(statement.text, statement.params(values))
         rows = statement.rows(self.cursor.fetchall())
-        return {row[0]: ActivityRecord(row[0], row[1], row[2], row[3]) for row in rows}
+        return {
+            row[0]: ActivityRecord(row[0], row[1], row[2], row[3], ActivityStatus(row[4]), row[5], row[6])
+            for row in rows
+        }
 
     def update_status(
         self,

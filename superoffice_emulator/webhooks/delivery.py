@@ -1,0 +1,175 @@
+"""The deliverer: posts the outbox's events, on threads of their own, one process of a server at a time.
+
+Each process that serves calls has a :class:`Deliverer`, started the first time the process writes
+an event or saves a webhook, or at start-up when the outbox holds undelivered events (so events
+committed before a crash or a restart are delivered after it). It is started after granian forks
+its workers (they build their emulator after they start), like the checkpoint thread.
+
+Only the holder of the database's lease ``webhooks`` delivers: one process of the server, however
+many workers serve calls; another takes over once a holder has not renewed it for
+:data:`LEASE_SECONDS` (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
+the event's ``due`` time past the try's timeout, so even two holders never post one try twice.
+
+A try posts on one of :data:`THREADS` threads with :data:`~superoffice_emulator.webhooks.posting.TIMEOUT`:
+a slow or hanging receiver holds one thread for that long, never the calls nor the other deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from superoffice_emulator.domain import webhooks
+from superoffice_emulator.domain.clock import utcnow
+from superoffice_emulator.storage.database import Database, StorageError
+from superoffice_emulator.storage.webhooks import DELIVERED, DROPPED, FAILED, PENDING, Delivery, Due
+from superoffice_emulator.webhooks.posting import TIMEOUT, headers_of, post
+
+log = logging.getLogger("superoffice_emulator.webhooks")
+
+LEASE = "webhooks"
+LEASE_SECONDS = 10.0
+"""How long a deliverer's lease lasts unless renewed (it renews it every :data:`POLL` seconds)."""
+POLL = 0.25
+"""Seconds between looks at the outbox when no event was written in this process meanwhile."""
+THREADS = 8
+"""Tries posted at once."""
+
+
+class Deliverer:
+    """Posts the due events of every tenant of ``database`` while this process holds the lease."""
+
+    def __init__(self, database: Database, *, timeout: float = TIMEOUT) -> None:
+        self.database = database
+        self.timeout = timeout
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._stop = threading.Event()
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._in_flight: set[int] = set()
+        self._flight_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start delivering (once; later calls cost a flag's read)."""
+        if self._started:
+            return
+        with self._start_lock:
+            if self._started or self._stop.is_set():
+                return
+            self._pool = ThreadPoolExecutor(THREADS, thread_name_prefix="webhook-post")
+            self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
+            self._thread.start()
+            self._started = True
+
+    def close(self) -> None:
+        """Stop, and give the lease up so that another process takes over at once."""
+        self._stop.set()
+        self.database.events_written.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._started:
+            try:
+                with self.database.outbox() as (cursor, statements):
+                    statements.release(cursor, LEASE, self.holder, utcnow())
+            except StorageError:
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._round()
+            except StorageError as exc:
+                log.warning("webhooks: the outbox could not be read: %s", exc)
+            except Exception:
+                log.exception("webhooks: unexpected error in the deliverer")
+            if self.database.events_written.wait(POLL):
+                self.database.events_written.clear()
+
+    def _round(self) -> None:
+        now = utcnow()
+        with self.database.outbox() as (cursor, statements):
+            held = statements.lease(cursor, LEASE, self.holder, now, now + timedelta(seconds=LEASE_SECONDS))
+            due = statements.due_now(cursor, now) if held else []
+        assert self._pool is not None
+        for event in due:
+            with self._flight_lock:
+                if event.row in self._in_flight:
+                    continue
+                self._in_flight.add(event.row)
+            self._pool.submit(self._deliver, event)
+
+    def _deliver(self, event: Due) -> None:
+        try:
+            self._try(event)
+        except StorageError as exc:
+            log.warning("webhooks: event %s: %s", event.event_id, exc)
+        except Exception:
+            log.exception("webhooks: unexpected error delivering event %s", event.event_id)
+        finally:
+            with self._flight_lock:
+                self._in_flight.discard(event.row)
+
+    def _try(self, event: Due) -> None:
+        """One try of ``event``: claimed, posted, settled, logged."""
+        now = utcnow()
+        deadline = now + timedelta(seconds=self.timeout * 3 + LEASE_SECONDS)
+        with self.database.outbox() as (cursor, statements):
+            if not statements.claim_try(cursor, event, deadline):
+                return
+            hook = statements.get(cursor, event.tenant, event.webhook_id)
+            if hook is None or hook.state is not webhooks.WebhookState.Active:
+                statements.settle_event(cursor, event.row, DROPPED, now)
+                return
+        attempt = event.tries + 1
+        body = event.body.encode("utf-8")
+        headers = headers_of(hook, body, event=event.event, event_id=event.event_id, retry=event.tries)
+        started = time.perf_counter()
+        answer = post(hook.target_url, body, headers, self.timeout)
+        elapsed = (time.perf_counter() - started) * 1000
+        ended = utcnow()
+        with self.database.outbox() as (cursor, statements):
+            fresh = statements.get(cursor, event.tenant, event.webhook_id) or hook
+            if answer.status == webhooks.SUCCESS:
+                statements.settle_event(cursor, event.row, DELIVERED, ended)
+                last_error = None if fresh.last_error is None else json.dumps(fresh.last_error)
+                statements.after_try(cursor, event.tenant, fresh.id, fresh.state, 0, last_error)
+            else:
+                last = attempt >= webhooks.TRIES or answer.status == webhooks.GONE
+                state, errors = webhooks.after_failure(fresh, answer.status, last)
+                if last:
+                    statements.settle_event(cursor, event.row, FAILED, ended)
+                else:
+                    retry_at = ended + timedelta(seconds=webhooks.RETRY_DELAYS[attempt])
+                    statements.settle_event(cursor, event.row, PENDING, retry_at)
+                statements.after_try(
+                    cursor, event.tenant, fresh.id, state, errors, json.dumps(answer.as_last_error())
+                )
+            statements.record(
+                cursor,
+                Delivery(
+                    tenant=event.tenant,
+                    event_row=event.row,
+                    event_id=event.event_id,
+                    event=event.event,
+                    webhook_id=hook.id,
+                    target_url=hook.target_url,
+                    attempt=attempt,
+                    at=now,
+                    status=answer.status,
+                    error=answer.error,
+                    duration_ms=elapsed,
+                ),
+            )
+        if answer.status != webhooks.SUCCESS:
+            self.database.events_written.set()  # the retry's time: looked at again soon
