@@ -10,6 +10,7 @@
 (() => {
   const JOURNAL_EVERY_MS = 1000;
   const REFRESH_EVERY_MS = 4000;
+  const FLASH_MS = 2400; // the "changed" animation's length in style.css
   const PAGE_SIZE = 50;
   const JOURNAL_KEEP = 200;
   const KINDS = [
@@ -47,6 +48,7 @@
     recent: [], // identifiers the newest calls named, newest first
     unseen: 0, // journal entries that arrived while the journal was out of sight (one column)
     statuses: new Map(), // identifier -> last status shown, to highlight changes
+    changedAt: new Map(), // identifier -> when its status last changed on this page (ms)
     journalLastId: 0,
     journalTopAt: null,
     journalGeneration: 0,
@@ -309,13 +311,22 @@
     body.replaceChildren(
       ...rows.map((activity) => {
         const previous = state.statuses.get(activity.identifier);
-        const changed = previous !== undefined && previous !== activity.status;
+        if (previous !== undefined && previous !== activity.status) {
+          state.changedAt.set(activity.identifier, Date.now());
+        }
         state.statuses.set(activity.identifier, activity.status);
+        const changedAt = state.changedAt.get(activity.identifier);
+        // the flash lasts its animation even when a poll renders the row again meanwhile
+        const flashing = changedAt !== undefined && Date.now() - changedAt < FLASH_MS;
         return el(
           "tr",
           {
-            class: changed ? "changed" : undefined,
-            dataset: { identifier: activity.identifier, status: activity.status },
+            class: flashing ? "changed" : undefined,
+            dataset: {
+              identifier: activity.identifier,
+              status: activity.status,
+              ...(changedAt === undefined ? {} : { changed: "true" }),
+            },
           },
           el("td", { class: "identifier" }, el("span", { class: `kind-dot kind-${activity.kind}` }), activity.identifier),
           el("td", { class: "title", text: activity.title, title: activity.title }),
@@ -823,6 +834,7 @@
     try {
       await api("reset", { method: "POST" });
       state.statuses.clear();
+      state.changedAt.clear();
       await Promise.all([loadJournal(), loadUsers()]);
       refreshSoon(false);
       toast(`Tenant ${tenant} is back to its fixtures.`);
