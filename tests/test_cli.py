@@ -177,7 +177,8 @@ def test_help_imports_neither_the_server_nor_the_storage() -> None:
 
 
 def test_serving_imports_only_what_a_call_needs() -> None:
-    """The admin API, its OpenAPI document and PostgreSQL's dialect load when first used."""
+    """The admin API, its OpenAPI document, PostgreSQL's dialect and the sign-in's JWT and RSA
+    libraries load when first used."""
     loaded = imported_by(
         "from superoffice_emulator.server import serving, rsgi\n"
         "from superoffice_emulator.app import create_app\n"
@@ -190,6 +191,8 @@ def test_serving_imports_only_what_a_call_needs() -> None:
         "superoffice_emulator.admin.api",
         "superoffice_emulator.admin.openapi",
         "sqlalchemy.dialects.postgresql",
+        "jwt",
+        "cryptography",
     }
     assert not later & loaded
 

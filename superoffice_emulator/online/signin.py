@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import jwt
 from werkzeug.wrappers import Request, Response
 
 from superoffice_emulator.calls import pipeline
@@ -366,6 +365,8 @@ def _mint(
     if refresh_token is None:
         refresh_token = online.new_refresh_token(tenant)
         store.add_refresh_token(refresh_token, application.client_id, user.associate_id)
+    import jwt  # here: PyJWT loads cryptography, which serving a call never needs
+
     id_token = jwt.encode(
         id_claims(_root(request), tenant, application, user, nonce, int(now.replace(tzinfo=UTC).timestamp())),
         key.private_pem,

@@ -9,14 +9,11 @@ in a write transaction of its own; a second process racing it reads the first on
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -33,25 +30,21 @@ class SigningKey:
 
     def public_jwk(self) -> dict[str, Any]:
         """The public half as a JSON Web Key (RFC 7517), as the JWKS lists it."""
+        # imported here: the sign-in is not on a call's path, and the libraries take a while to load
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
         key = serialization.load_pem_private_key(self.private_pem, password=None)
         assert isinstance(key, rsa.RSAPrivateKey)
-        numbers = key.public_key().public_numbers()
-        return {
-            "kty": "RSA",
-            "use": "sig",
-            "alg": "RS256",
-            "kid": self.kid,
-            "n": _b64(numbers.n),
-            "e": _b64(numbers.e),
-        }
-
-
-def _b64(number: int) -> str:
-    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        jwk: dict[str, Any] = RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+        return {**jwk, "use": "sig", "alg": "RS256", "kid": self.kid}
 
 
 def _new_key() -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
