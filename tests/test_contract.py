@@ -1,4 +1,4 @@
-"""WCF on the wire (contract A "What WCF ... does", B.9): replies, faults and the two contract modes.
+"""WCF on the wire (what WCF does, and the netserver mode): replies, faults and the two contract modes.
 
 Every reply carries the four out-headers in WCF's order, nil when empty; an ActivityStatus outside
 the enumeration is WCF's ``a:DeserializationFailed``; ``netserver`` refuses what NetServer's

@@ -4,7 +4,7 @@ Two properties, each over a bounded number of hypothesis examples:
 
 - *generated* requests (identifiers from a grammar that mixes valid and invalid ones, statuses,
   tickets, both SOAP versions) get exactly the answer and the write a small model of contract
-  B.3/B.4 and Sentry predicts;
+  the identifier rules and Sentry predict;
 - *mutated* envelopes (byte flips, truncation, insertions, renamed or duplicated elements, swapped
   namespaces, other encodings) never get a stack trace or an internal error, and the database
   is either unchanged or changed exactly as the call's own journal entry says: every record it

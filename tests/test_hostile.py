@@ -640,7 +640,7 @@ def test_declared_latin1_with_utf8_bytes_is_read_as_latin1(
 def test_odd_identifiers_change_nothing_and_succeed(
     client: Client, db_path: Path, before: dict[str, list[tuple[object, ...]]], identifier: str
 ) -> None:
-    """Contract B.3: anything not ``key=32-bit integer`` is an invalid id: the batch is a no-op."""
+    """Anything not ``key=32-bit integer`` is an invalid id: the batch is a no-op."""
     body = envelope(["todo_id=2", identifier, "sale_id=3"], "Completed")
     response = post(client, body)
     assert_no_trace(response.data)

@@ -1,4 +1,4 @@
-"""Safe to share (issue 13): tenants made only by those who may, logins outside the writer's lock."""
+"""Safe to share: tenants made only by those who may, logins outside the writer's lock."""
 
 from __future__ import annotations
 

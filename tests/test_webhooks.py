@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import pytest
 import requests
 
 from superoffice_emulator.testing import LiveServer
+from superoffice_emulator.webhooks.posting import Answer, post
 from tests.support.soap import DEMO_TICKET
 
 CALL = "/api/v1/Agents/Appointment/SetActivityStatus"
@@ -224,6 +226,50 @@ def test_a_hanging_receiver_blocks_neither_calls_nor_other_receivers(
         assert len(other.wait_for(3)) == 3
     finally:
         other.close()
+
+
+def test_a_deleted_webhooks_id_is_not_given_again(live: LiveServer, receiver: Receiver) -> None:
+    first = register(live, receiver.url, Name="first").json()["WebhookId"]
+    second = register(live, receiver.url, Name="second").json()["WebhookId"]
+    gone = requests.delete(live.url(f"/api/v1/Webhook/{second}"), headers=AUTH, timeout=30)
+    assert gone.status_code == 204
+    third = register(live, receiver.url, Name="third").json()["WebhookId"]
+    assert third not in (first, second)
+
+
+@pytest.mark.parametrize("trickled", ["status-line", "body"])
+def test_a_receiver_trickling_its_answer_fails_the_post_at_its_timeout(trickled: str) -> None:
+    """A byte every 0.3 s would take a minute; the post's timeout is for all of it, not per byte."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n"
+    answer_bytes = head + b"x" * 200
+    at_once = len(head) if trickled == "body" else 0
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            try:
+                connection.sendall(answer_bytes[:at_once])
+                for byte in answer_bytes[at_once:]:
+                    if stop.wait(0.3):
+                        return
+                    connection.sendall(bytes([byte]))
+            except OSError:
+                return  # the poster gave up
+
+    sender = threading.Thread(target=trickle, daemon=True)
+    sender.start()
+    answers: list[Answer] = []
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    poster = threading.Thread(target=lambda: answers.append(post(url, b"{}", {}, timeout=1.0)), daemon=True)
+    poster.start()
+    poster.join(30)
+    stop.set()
+    listener.close()
+    assert not poster.is_alive(), "the post outlasted its timeout by far"
+    assert answers[0].status is None and answers[0].error
 
 
 def _deliveries(live: LiveServer, count: int) -> list[dict[str, Any]]:

@@ -155,7 +155,7 @@ def test_every_real_type_and_element_is_declared_alike_in_ours(service: str) -> 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_real_declarations_are_all_compared(service: str) -> None:
-    """The walk covers what issue 11 names, so that a future change to the walk cannot skip it."""
+    """The walk covers the declarations compared, so that a future change to it cannot skip one."""
     keys = set(components(real(service)))
     assert (S86, "complexType", "SoExtraInfo") in keys
     assert (S86, "element", "Succeeded") in keys
@@ -188,7 +188,7 @@ def test_schema_settings_and_imports_are_the_real_ones(service: str) -> None:
 
 
 def test_the_dictionary_entries_are_anonymous_and_the_masks_lists_of_flags() -> None:
-    """The two differences issue 11 names, stated on their own."""
+    """The two differences from NetServer's schema, stated on their own."""
     root = ours("SoPrincipal", LOCATION)
     declared = components(root)
     for entry in (

@@ -339,7 +339,7 @@ def tenant_state(ctx: Context) -> Response:
 def set_tenant_state(ctx: Context) -> Response:
     body = inputs.json_object(inputs.read_body(ctx.request), '{"state": "Suspended"}')
     state = body.get("state")
-    if state not in online.TENANT_STATES:
+    if not isinstance(state, str) or state not in online.TENANT_STATES:
         raise AdminError(
             400, f"state must be one of {', '.join(online.TENANT_STATES)}, got {str(state)[:40]!r}."
         )

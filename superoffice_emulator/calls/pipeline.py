@@ -433,6 +433,11 @@ def _perform(
     return None, "no change" if changed.skipped_because else "ok"
 
 
+def too_many_tenants(exc: TenantLimitReached) -> SoException:
+    """What a caller is told when its tenant cannot be made: the database holds the most it may."""
+    return SoException(str(exc), friendly_text="The emulator holds too many tenants.")
+
+
 def _failure(arrival: Arrival, exc: Exception) -> Outcome:
     """The outcome of a call that raised ``exc``: what the client is told (never a stack trace)."""
     if isinstance(exc, SoException):
@@ -441,7 +446,7 @@ def _failure(arrival: Arrival, exc: Exception) -> Outcome:
         return Refused(exc.message, exc.http_status, exc.kind)
     if isinstance(exc, TenantLimitReached):
         log.error("%s: tenant %s not created: %s", arrival.wire, arrival.tenant, exc)
-        return Failed.of(SoException(str(exc), friendly_text="The emulator holds too many tenants."))
+        return Failed.of(too_many_tenants(exc))
     if isinstance(exc, StorageError):
         log.error("database error in %s.%s", arrival.service, arrival.operation, exc_info=exc)
         return Failed.of(

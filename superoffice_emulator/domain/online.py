@@ -1,6 +1,6 @@
 """SuperOffice Online's front door in plain rules: applications, tenant states, codes and tokens.
 
-The emulator is its own SuperID (contract B.11). What an application may do, how long a code or an
+The emulator is its own SuperID (docs/online.md). What an application may do, how long a code or an
 access token lives, how a PKCE verifier is checked and when a tenant answers calls are decided here;
 the HTTP side (:mod:`superoffice_emulator.online`) only reads requests and writes answers::
 
@@ -68,7 +68,7 @@ class Application:
 
 
 def check_running(tenant: str, state: str | None) -> None:
-    """Refuse a call to a tenant that is not running (contract B.11: ``SoSessionException``)."""
+    """Refuse a call to a tenant that is not running (``SoSessionException``, docs/online.md)."""
     if state is None or state in RUNNING_STATES:
         return
     raise SoSessionException(

@@ -85,16 +85,26 @@ def listens(patterns: Sequence[str], event: str) -> bool:
     return any(fnmatch.fnmatchcase(event.lower(), pattern.strip().lower()) for pattern in patterns)
 
 
+NAME_LENGTH = 200
+"""The longest Name a webhook may have (its column's length)."""
+
+
 def checked(hook: Webhook) -> Webhook:
     """``hook`` if it can be saved; else :class:`WebhookInvalid` saying what to change."""
     if not hook.name.strip():
         raise WebhookInvalid("A webhook needs a Name.", friendly_text="Give the webhook a name.")
+    if len(hook.name) > NAME_LENGTH:
+        raise WebhookInvalid(f"A webhook's Name has at most {NAME_LENGTH} characters.")
     if not hook.events or not all(isinstance(e, str) and e.strip() for e in hook.events):
         raise WebhookInvalid(
             'A webhook needs Events, a list such as ["activity.changed", "sale.*"].',
             friendly_text="Choose the events the webhook listens to.",
         )
-    target = urlsplit(hook.target_url)
+    try:
+        target = urlsplit(hook.target_url)
+        _ = target.port  # a port that is not a number raises here
+    except ValueError:
+        target = urlsplit("")
     if target.scheme not in ("http", "https") or not target.netloc:
         raise WebhookInvalid(
             f"TargetUrl {shown(hook.target_url)} is not an http or https URL.",

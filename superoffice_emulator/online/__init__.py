@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from superoffice_emulator.server.web import Mount
+from superoffice_emulator.server.web import Mount, tenant_of
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request, Response
@@ -35,16 +35,14 @@ def mount(runtime: Runtime) -> list[Mount]:
         allowed = (
             ("GET", "POST") if path == signin.AUTHORIZE else ("POST",) if path == signin.TOKENS else ("GET",)
         )
-        if request.method not in (*allowed, "HEAD"):
+        if request.method not in allowed and not (request.method == "HEAD" and "GET" in allowed):
             raise MethodNotAllowed(valid_methods=allowed)
         if "ctx" in args:
             return signin.tenant_status(runtime, request, args["ctx"])
         return views[path](runtime, request)
 
     def principal(request: Request, args: Mapping[str, str]) -> Response:
-        return signin.current_principal(
-            runtime, request, args.get("tenant") or runtime.settings.default_tenant
-        )
+        return signin.current_principal(runtime, request, tenant_of(args, runtime.settings.default_tenant))
 
     return [
         Mount("login", (*views, signin.STATE), login, tenanted=False),

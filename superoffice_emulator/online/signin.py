@@ -1,6 +1,6 @@
 """SuperID's OpenID Connect endpoints, the tenant status and ``User/currentPrincipal``, over werkzeug.
 
-Paths as SuperOffice serves them (contract A, "The Online front door"); the issuer and the tenant
+Paths as SuperOffice serves them (SuperOffice's Online documentation); the issuer and the tenant
 URLs are the emulator's own (the request's scheme and host)::
 
     GET  /login/.well-known/openid-configuration     discovery
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Request, Response
 
@@ -38,7 +38,9 @@ from superoffice_emulator.domain.values import is_tenant_name
 from superoffice_emulator.online import pages
 from superoffice_emulator.rest import credentials as rest_credentials
 from superoffice_emulator.rest import replies
+from superoffice_emulator.server.web import response_of
 from superoffice_emulator.storage import queries
+from superoffice_emulator.storage.database import TenantLimitReached
 from superoffice_emulator.storage.keys import SigningKey
 from superoffice_emulator.storage.store import AuthorizationCode, TenantStore
 
@@ -208,6 +210,8 @@ def authorize(runtime: Runtime, request: Request) -> Response:
     method = auth.code_challenge_method or ("plain" if auth.code_challenge else "")
     if auth.code_challenge and method not in online.PKCE_METHODS:
         return _refused(auth, "invalid_request", "code_challenge_method must be S256 or plain.")
+    if len(auth.code_challenge) > 128:  # RFC 7636, 4.1: 43 to 128 characters
+        return _refused(auth, "invalid_request", "code_challenge has at most 128 characters.")
     if posted and request.form.get("decision") != "approve":
         return _refused(auth, "access_denied", "The user did not approve the application.")
     name = request.form.get("user") if posted else auth.login_hint or runtime.settings.sign_in_as
@@ -224,8 +228,11 @@ def _sign_in_page(
     auth: Authorization,
     error: str | None = None,
 ) -> Response:
-    runtime.database.ensure_tenant(tenant)
-    users = [(u.name, u.full_name) for u in queries.list_users(runtime.database, tenant)]
+    # a page is a GET, which may come from any web page: it reads, and makes no tenant
+    if tenant in runtime.database.tenants():
+        users = [(u.name, u.full_name) for u in queries.list_users(runtime.database, tenant)]
+    else:
+        users = [(u.name, u.full_name) for u in runtime.database.fixtures.users]
     return pages.sign_in(application.name, tenant, tenant_fixed, users, auth.login_hint, auth.hidden(), error)
 
 
@@ -233,6 +240,21 @@ def _grant_code(
     runtime: Runtime, tenant: str, application: Application, auth: Authorization, name: str, method: str
 ) -> Response:
     now = runtime.clock()
+    try:
+        return _granted(runtime, tenant, application, auth, name, method, now)
+    except TenantLimitReached:
+        return pages.error(f"The emulator holds too many tenants to make {tenant}; drop one first.")
+
+
+def _granted(
+    runtime: Runtime,
+    tenant: str,
+    application: Application,
+    auth: Authorization,
+    name: str,
+    method: str,
+    now: datetime,
+) -> Response:
     with runtime.database.transaction(tenant) as store:
         if store.state not in online.RUNNING_STATES:
             return _refused(auth, "temporarily_unavailable", f"The tenant {tenant} is {store.state}.")
@@ -276,8 +298,8 @@ def tokens(runtime: Runtime, request: Request) -> Response:
 
 def _client(request: Request, params: Mapping[str, str]) -> tuple[str, str]:
     basic = request.authorization
-    if basic is not None and basic.type == "basic":
-        return basic.username or "", basic.password or ""
+    if basic is not None and basic.type == "basic":  # form-urlencoded first (RFC 6749, 2.3.1)
+        return unquote_plus(basic.username or ""), unquote_plus(basic.password or "")
     return params.get("client_id", ""), params.get("client_secret", "")
 
 
@@ -386,7 +408,7 @@ def _mint(
 def id_claims(
     root: str, tenant: str, application: Application, user: User, nonce: str | None, issued: int
 ) -> dict[str, Any]:
-    """The id_token's claims: the standard ones and SuperOffice's (contract A), with our own URLs."""
+    """The id_token's claims: the standard ones and SuperOffice's, with our own URLs."""
     digits = re.sub(r"\D", "", tenant)
     claims: dict[str, Any] = {
         "iss": root,
@@ -435,11 +457,10 @@ def current_principal(runtime: Runtime, request: Request, tenant: str) -> Respon
                 user = sessions.validate_access_token(store, value, now)
             else:
                 user = sessions.validate_ticket(store, value, now, runtime.ticket_lifetime)
+    except TenantLimitReached as exc:
+        return response_of(replies.failure(pipeline.Failed.of(pipeline.too_many_tenants(exc))))
     except SoException as exc:
-        reply = replies.failure(pipeline.Failed.of(exc))
-        return Response(
-            reply.body, reply.status, content_type=reply.content_type, headers=list(reply.headers)
-        )
+        return response_of(replies.failure(pipeline.Failed.of(exc)))
     return _json(
         {
             "AssociateId": user.associate_id,

@@ -46,7 +46,7 @@ def properties(body: object, names: tuple[str, ...]) -> dict[str, Any]:
 
 def _identifiers(value: object) -> list[str | None]:
     if value is None:
-        return []  # a missing or null array changes nothing (contract B.3)
+        return []  # a missing or null array changes nothing (docs/behaviour.md)
     if not isinstance(value, list):
         raise ClientFault(
             f"ActivityIdentifier must be an array of strings, not {json_type(value)}: {shown(value)}.",

@@ -1,7 +1,7 @@
 """Writing REST answers: the one place where an outcome becomes an HTTP status and a JSON body.
 
 A success is ``204 No Content``. A failure is JSON with the facts SOAP's ``ExceptionInfo``
-carries (contract B.10)::
+carries (docs/behaviour.md)::
 
     HTTP/1.1 403 Forbidden
     {"ExceptionType": "SuperOffice.Exceptions.SoSentryException", "Message": "...",

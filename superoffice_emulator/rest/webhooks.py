@@ -32,12 +32,13 @@ from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import webhooks
 from superoffice_emulator.domain.errors import SoException, shown
 from superoffice_emulator.domain.sentry import User
+from superoffice_emulator.domain.values import INT32_MAX
 from superoffice_emulator.domain.webhooks import Webhook, WebhookInvalid, WebhookState
 from superoffice_emulator.rest import replies
 from superoffice_emulator.rest.credentials import credentials_of
 from superoffice_emulator.rest.paths import API_ROOT, VERSION
-from superoffice_emulator.server.web import Mount
-from superoffice_emulator.storage.database import StorageError
+from superoffice_emulator.server.web import Mount, response_of, tenant_of
+from superoffice_emulator.storage.database import StorageError, TenantLimitReached
 from superoffice_emulator.storage.store import TenantStore
 from superoffice_emulator.webhooks.posting import Answer, headers_of, post
 
@@ -53,18 +54,17 @@ def mount(runtime: Runtime) -> Mount:
     """The ``Webhook`` endpoints, with or without a tenant first."""
 
     def view(request: Request, args: Mapping[str, str]) -> Response:
-        tenant = args.get("tenant") or runtime.settings.default_tenant
+        tenant = tenant_of(args, runtime.settings.default_tenant)
         try:
             return _answer(runtime, request, tenant, args)
         except NotFoundHere as exc:
             return _failure(exc, 404)
         except WebhookInvalid as exc:
             return _failure(exc, 400)
+        except TenantLimitReached as exc:
+            return response_of(replies.failure(pipeline.Failed.of(pipeline.too_many_tenants(exc))))
         except SoException as exc:
-            reply = replies.failure(pipeline.Failed.of(exc))
-            return Response(
-                reply.body, reply.status, headers=list(reply.headers), content_type=reply.content_type
-            )
+            return response_of(replies.failure(pipeline.Failed.of(exc)))
         except StorageError:
             return _problem(500, "The emulator's database failed; see its log.")
 
@@ -222,7 +222,7 @@ def _base(runtime: Runtime, store: TenantStore, user: Any, request: Request, web
         _default(),
         registered=now,
         registered_associate=user.associate_id,
-        application=request.headers.get("SO-AppToken"),
+        application=_application(runtime, request),
     )
 
 
@@ -353,7 +353,7 @@ def _document(request: Request) -> Mapping[str, Any]:
 
 def _int_field(document: Mapping[str, Any], name: str) -> int:
     value = {key.lower(): v for key, v in document.items()}.get(name.lower(), 0) or 0
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= INT32_MAX:
         raise WebhookInvalid(f"{name} must be a whole number, not {shown(value)}.")
     return value
 

@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from werkzeug.exceptions import NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from superoffice_emulator.calls.pipeline import Injected
+from superoffice_emulator.domain.values import is_tenant_name, tenant_name_error
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -150,7 +152,20 @@ class Mount:
                 yield Rule("/<tenant>" + path, endpoint=self.name)
 
 
+def tenant_of(args: Mapping[str, str], default: str) -> str:
+    """The tenant a mounted path names (``default`` when it names none); a name that is no tenant
+    name is :class:`~werkzeug.exceptions.NotFound`, before anything is read or made for it."""
+    tenant = args.get("tenant") or default
+    if not is_tenant_name(tenant):
+        raise NotFound(tenant_name_error(tenant))
+    return tenant
+
+
+def response_of(reply: Reply) -> Response:
+    """A :class:`Reply` as a werkzeug response, for the small apps."""
+    return Response(reply.body, reply.status, headers=list(reply.headers), content_type=reply.content_type)
+
+
 def text_response(status: int, message: str) -> Response:
     """:func:`text` as a werkzeug response, for the small apps."""
-    reply = text(status, message)
-    return Response(reply.body, status, content_type=reply.content_type)
+    return response_of(text(status, message))

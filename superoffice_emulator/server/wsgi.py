@@ -4,12 +4,10 @@
         superoffice_emulator.server.wsgi:app
     EMULATOR_DATABASE_URL=sqlite:///crm.db gunicorn --workers 2 'superoffice_emulator.server.wsgi:make_app()'
 
-The variables are the ones the CLI reads (``superoffice-emulator serve --help`` names them):
-``EMULATOR_DATABASE_URL``, ``EMULATOR_FIXTURES``, ``EMULATOR_MODE``, ``EMULATOR_WRAP_EXCEPTIONS``,
-``EMULATOR_STRICT``, ``EMULATOR_TICKET_LIFETIME``, ``EMULATOR_JOURNAL_SIZE``, ``EMULATOR_ADMIN_TOKEN``,
-``EMULATOR_MAX_BODY_BYTES``, ``EMULATOR_DEFAULT_TENANT``, and for logging ``EMULATOR_LOG_LEVEL`` and
-``EMULATOR_LOG_FORMAT``, each checked by the rule the CLI checks it by (both come from one
-declaration, :mod:`superoffice_emulator.settings`). A variable that is not set, or empty, keeps its default.
+The variables are the ones the CLI reads (``superoffice-emulator serve --help`` names them, and
+``docs/configuration.md`` lists them all), each checked by the rule the CLI checks it by (both come
+from one declaration, :mod:`superoffice_emulator.settings`). A variable that is not set, or empty,
+keeps its default.
 
 Importing this module builds nothing: ``app`` is made on first access, in the process that serves it,
 so that every worker of a pre-forking server opens its own database engine after the fork (a SQLite

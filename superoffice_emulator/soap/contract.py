@@ -1,10 +1,9 @@
 """The contract modes on the SOAP wire: what NetServer's WCF refuses, refused or noted.
 
-NetServer's services run on WCF's ``basicHttpBinding`` behind IIS (contract A, "What WCF ...
-does"): SOAP 1.1 only, the ``SOAPAction`` selects the operation, headers are read from
-``Header`` only, and a body that does not deserialize is a fault. Contract B.9: under
-``netserver`` the codec refuses such a request as WCF answers it; under ``lenient`` it reads
-the request anyway (the docs' schematic forms, contract B.1) and notes each point in the
+NetServer's services run on WCF's ``basicHttpBinding`` behind IIS: SOAP 1.1 only, the
+``SOAPAction`` selects the operation, headers are read from ``Header`` only, and a body that does
+not deserialize is a fault. Under ``netserver`` the codec refuses such a request as WCF answers it;
+under ``lenient`` it reads the request anyway (the docs' schematic forms) and notes each point in the
 arrival's ``contract_warnings``::
 
     reading = Reading("lenient", arrival.contract_warnings)

@@ -1,8 +1,8 @@
 """Reading a SOAP request: either SOAP version, in-headers wherever the seed or a real client puts them.
 
-Contract B.1: SOAP 1.1 as the WSDL says, SOAP 1.2 too; the in-headers (``ApplicationToken``,
+Our choice (docs/behaviour.md): SOAP 1.1 as the WSDL says, SOAP 1.2 too; the in-headers (``ApplicationToken``,
 ``Credentials``, ``TimeZone``) inside ``Header`` or directly under ``Envelope`` (the seed's form);
-``xsi:type`` attributes and WS-Addressing headers ignored. Under ``--contract netserver`` (B.9) the
+``xsi:type`` attributes and WS-Addressing headers ignored. Under ``--contract netserver`` the
 reading is WCF's: see :func:`parse_request` and :mod:`superoffice_emulator.soap.contract`. The parser
 never resolves entities, never reads a DTD or the network, and libxml2 refuses nesting deeper than 256.
 """

@@ -4,7 +4,8 @@
     key.kid, key.private_pem, key.public_jwk()
 
 The key is made lazily (RSA 2048 costs a fraction of a second), by the first process that needs it,
-in a write transaction of its own; a second process racing it reads the first one's key.
+in a write transaction of its own (on PostgreSQL under the schema's advisory lock); a process racing
+it stores nothing and uses the first one's key, as does any process, read back after its own insert.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from superoffice_emulator.domain.clock import utcnow
 from superoffice_emulator.storage import schema
+from superoffice_emulator.storage.transactions import ADVISORY_LOCK, SCHEMA_LOCK_KEY
 
 KEY_BITS = 2048
 
@@ -71,26 +73,35 @@ class SigningKeys:
         return key
 
     def _read_or_make(self) -> SigningKey:
-        k = schema.signing_key
-        query = select(k.c.kid, k.c.private_key).order_by(k.c.created, k.c.kid).limit(1)
         with self._engine.connect() as connection:
-            row = connection.execute(query).first()
-        if row is not None:
-            return SigningKey(row.kid, row.private_key.encode("ascii"))
-        made = _new_key()
-        try:
-            with self._engine.begin() as connection:
-                row = connection.execute(query).first()  # made meanwhile by another process?
-                if row is not None:
-                    return SigningKey(row.kid, row.private_key.encode("ascii"))
-                connection.execute(
-                    insert(k).values(
-                        kid=made.kid, private_key=made.private_pem.decode("ascii"), created=utcnow()
-                    )
-                )
-        except IntegrityError:
+            key = _stored(connection)
+        if key is None:
+            self._add(_new_key())
             with self._engine.connect() as connection:
-                row = connection.execute(query).first()
-            assert row is not None
-            return SigningKey(row.kid, row.private_key.encode("ascii"))
-        return made
+                key = _stored(connection)  # the first key made: another process's, when one raced this
+            assert key is not None
+        return key
+
+    def _add(self, key: SigningKey) -> None:
+        """Store ``key`` unless the database holds one: made by another process meanwhile."""
+        k = schema.signing_key
+        try:
+            with self._engine.begin() as connection:  # SQLite: BEGIN IMMEDIATE, one writer at a time
+                if connection.dialect.name == "postgresql":  # READ COMMITTED: two checks could both miss
+                    connection.execute(ADVISORY_LOCK, {"key": SCHEMA_LOCK_KEY})
+                if _stored(connection) is None:
+                    connection.execute(
+                        insert(k).values(
+                            kid=key.kid, private_key=key.private_pem.decode("ascii"), created=utcnow()
+                        )
+                    )
+        except IntegrityError:
+            pass  # the same key stored meanwhile
+
+
+def _stored(connection: Connection) -> SigningKey | None:
+    """The database's first key made, if any."""
+    k = schema.signing_key
+    query = select(k.c.kid, k.c.private_key).order_by(k.c.created, k.c.kid).limit(1)
+    row = connection.execute(query).first()
+    return None if row is None else SigningKey(row.kid, row.private_key.encode("ascii"))

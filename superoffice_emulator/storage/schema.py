@@ -1,6 +1,6 @@
 """The tables. Every row belongs to a tenant, so tenants share one database and never each other's data.
 
-The four activity tables follow contract B.2: keyed by the identifier's own column
+The four activity tables follow docs/behaviour.md: keyed by the identifier's own column
 (``appointment_id``, ``sale_id``, ...), with the completed ``status`` (0..3), ``done``,
 owner ``associate_id`` and ``group_idx``, and NetServer's ``registered``/``updated``/
 ``updated_associate_id``/``updatedCount`` bookkeeping.
@@ -242,6 +242,15 @@ webhook = Table(
 )
 """Registered webhooks (:mod:`superoffice_emulator.domain.webhooks`)."""
 
+webhook_ids = Table(
+    "emulator_webhook_ids",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("last_id", Integer, nullable=False),
+)
+"""The highest webhook id each tenant has given: ids are never reused, so a try still in flight for a
+deleted webhook never updates a later one."""
+
 webhook_event = Table(
     "emulator_webhook_event",
     metadata,
@@ -294,6 +303,7 @@ TENANT_TABLES: tuple[Table, ...] = (
     webhook_delivery,
     webhook_event,
     webhook,
+    webhook_ids,
     fault,
     sentry_denial,
     application_token,

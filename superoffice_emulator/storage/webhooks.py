@@ -34,6 +34,7 @@ from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.sql import Dialect, Statement
 
 _w, _e, _d, _l = schema.webhook, schema.webhook_event, schema.webhook_delivery, schema.lease
+_n = schema.webhook_ids
 _TENANT: BindParameter[str] = bindparam("tenant")
 _ID: BindParameter[int] = bindparam("webhook_id")
 _HOOK_COLUMNS = tuple(column.key for column in _w.columns)
@@ -128,6 +129,11 @@ class Webhooks:
             ),
             dialect,
         )
+        self.last_id = Statement(select(_n.c.last_id).where(_n.c.tenant == _TENANT), dialect)
+        self.set_last_id = Statement(
+            update(_n).where(_n.c.tenant == _TENANT).values(last_id=bindparam("new_last_id")), dialect
+        )
+        self.add_last_id = Statement(insert(_n).inline(), dialect, columns=("tenant", "last_id"))
         self.add = Statement(insert(_w).inline(), dialect, columns=_HOOK_COLUMNS)
         settable = [c for c in _HOOK_COLUMNS if c not in ("tenant", "webhook_id")]
         self.save = Statement(
@@ -244,8 +250,18 @@ class Webhooks:
         return None if row is None else _hook(self.one.row(row))
 
     def new_id(self, cursor: Any, tenant: str) -> int:
+        """An id ``tenant``'s webhooks never had, deleted ones too (in the caller's write transaction)."""
         cursor.execute(self.next_id.text, self.next_id.params({"tenant": tenant}))
-        return int(cursor.fetchone()[0]) + 1
+        highest = int(cursor.fetchone()[0])
+        cursor.execute(self.last_id.text, self.last_id.params({"tenant": tenant}))
+        given = cursor.fetchone()
+        new = max(highest, 0 if given is None else int(given[0])) + 1
+        if given is None:
+            cursor.execute(self.add_last_id.text, self.add_last_id.params({"tenant": tenant, "last_id": new}))
+        else:
+            values = {"tenant": tenant, "new_last_id": new}
+            cursor.execute(self.set_last_id.text, self.set_last_id.params(values))
+        return new
 
     def insert(self, cursor: Any, tenant: str, hook: Webhook) -> None:
         cursor.execute(self.add.text, self.add.params(_row(tenant, hook)))

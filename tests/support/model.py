@@ -1,4 +1,4 @@
-"""A small model of SetActivityStatus (contract B.3/B.4 and Sentry), written independently of the
+"""A small model of SetActivityStatus (the identifier rules and Sentry), written independently of the
 emulator: the identifier grammar, the tenant's users, tickets and denials as stored, the answer a
 call must get, and the checks of the rows it wrote. The fuzz, concurrency and crash tests use it.
 """
@@ -22,7 +22,7 @@ Row = dict[str, Any]
 
 
 def parse_identifier(text: str | None) -> Key | None:
-    """Contract B.3, written independently of the emulator: ``key=integer``, white space around
+    """The identifier rule, written independently of the emulator: ``key=integer``, white space around
     the parts ignored, 32-bit; anything else is invalid (``None``)."""
     if text is None:
         return None
