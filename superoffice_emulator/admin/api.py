@@ -9,7 +9,6 @@ never a stack trace. Reads are ``GET``; changes are ``POST`` or ``DELETE``.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -29,6 +28,7 @@ from superoffice_emulator.calls.faults import FaultRule
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import online
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
+from superoffice_emulator.server.web import json_response
 from superoffice_emulator.storage import queries
 from superoffice_emulator.storage.database import Database, TenantLimitReached
 from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures, published_password
@@ -109,21 +109,13 @@ def _authorize(runtime: Runtime, request: Request) -> None:
         )
 
 
-def _json(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    response = Response(json.dumps(data, ensure_ascii=False) + "\n", status, content_type="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
 def _error(
     status: int,
     message: str,
     headers: Mapping[str, str] | None = None,
     details: Mapping[str, object] | None = None,
 ) -> Response:
-    return _json({"error": message, **(details or {})}, status, headers)
+    return json_response({"error": message, **(details or {})}, status, headers)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -138,7 +130,7 @@ def index(ctx: Context) -> Response:
         for method in sorted(rule.methods or ())
         if method not in ("HEAD", "OPTIONS")
     )
-    return _json(
+    return json_response(
         {"tenant": ctx.tenant, "openapi": f"{ctx.prefix}/openapi.json", "endpoints": endpoints},
     )
 
@@ -147,7 +139,7 @@ def health(ctx: Context) -> Response:
     problem = ctx.database.health()
     if problem is not None:
         log.error("health check: the database does not answer: %s", problem)
-        return _json(
+        return json_response(
             {
                 "status": "unavailable",
                 "version": __version__,
@@ -156,18 +148,18 @@ def health(ctx: Context) -> Response:
             },
             503,
         )
-    return _json({"status": "ok", "version": __version__, "tenant": ctx.tenant})
+    return json_response({"status": "ok", "version": __version__, "tenant": ctx.tenant})
 
 
 def openapi(ctx: Context) -> Response:
-    return _json(document(__version__, ctx.prefix))
+    return json_response(document(__version__, ctx.prefix))
 
 
 # -- data -------------------------------------------------------------------------------------
 def reset(ctx: Context) -> Response:
     ctx.database.reset(ctx.tenant)  # its fault rules too
     log.info("admin: tenant %s reset to %s", ctx.tenant, ctx.database.fixtures.source)
-    return _json({"tenant": ctx.tenant, "status": "reset"})
+    return json_response({"tenant": ctx.tenant, "status": "reset"})
 
 
 def load_fixtures(ctx: Context) -> Response:
@@ -193,7 +185,7 @@ def load_fixtures(ctx: Context) -> Response:
         "activities": len(fixtures.activities),
         "denials": len(fixtures.denials),
     }
-    return _json({"tenant": ctx.tenant, "status": "loaded", "loaded": counts})
+    return json_response({"tenant": ctx.tenant, "status": "loaded", "loaded": counts})
 
 
 def _activity_json(activity: queries.ActivityView) -> dict[str, Any]:
@@ -226,7 +218,7 @@ def activities(ctx: Context) -> Response:
     offset = query.integer("offset", minimum=0) or 0
     ctx.database.ensure_tenant(ctx.tenant)
     page, total = queries.list_activities(ctx.database, ctx.tenant, where, limit=limit, offset=offset)
-    return _json([_activity_json(a) for a in page], headers={"X-Total-Count": str(total)})
+    return json_response([_activity_json(a) for a in page], headers={"X-Total-Count": str(total)})
 
 
 def activity(ctx: Context) -> Response:
@@ -246,7 +238,7 @@ def activity(ctx: Context) -> Response:
             f"{kind.key}={activity_id} does not exist in tenant {ctx.tenant!r}; "
             f"GET {ctx.prefix}/activities?kind={kind.value} lists them.",
         )
-    return _json(_activity_json(found))
+    return json_response(_activity_json(found))
 
 
 def users(ctx: Context) -> Response:
@@ -258,7 +250,7 @@ def users(ctx: Context) -> Response:
         for user in ctx.database.fixtures.users
         if (password := published_password(user, demo)) is not None
     }
-    return _json(
+    return json_response(
         [
             {
                 "associate_id": user.associate_id,
@@ -286,7 +278,7 @@ def users(ctx: Context) -> Response:
 def denials(ctx: Context) -> Response:
     Query(ctx.request.args, ())
     ctx.database.ensure_tenant(ctx.tenant)
-    return _json(
+    return json_response(
         [
             {
                 "identifier": d.identifier,
@@ -302,7 +294,7 @@ def denials(ctx: Context) -> Response:
 def application_tokens(ctx: Context) -> Response:
     Query(ctx.request.args, ())
     ctx.database.ensure_tenant(ctx.tenant)
-    return _json(
+    return json_response(
         {
             "tokens": queries.list_application_tokens(ctx.database, ctx.tenant),
             "required": ctx.runtime.settings.mode == "online",
@@ -313,7 +305,7 @@ def application_tokens(ctx: Context) -> Response:
 def applications(ctx: Context) -> Response:
     Query(ctx.request.args, ())
     ctx.database.ensure_tenant(ctx.tenant)
-    return _json(
+    return json_response(
         [
             {
                 "client_id": a.client_id,
@@ -333,7 +325,7 @@ def _state_json(tenant: str, state: str) -> dict[str, Any]:
 
 
 def tenant_state(ctx: Context) -> Response:
-    return _json(_state_json(ctx.tenant, ctx.database.tenant_state(ctx.tenant)))
+    return json_response(_state_json(ctx.tenant, ctx.database.tenant_state(ctx.tenant)))
 
 
 def set_tenant_state(ctx: Context) -> Response:
@@ -345,7 +337,7 @@ def set_tenant_state(ctx: Context) -> Response:
         )
     ctx.database.set_tenant_state(ctx.tenant, state)
     log.info("admin: tenant %s state set to %s", ctx.tenant, state)
-    return _json(_state_json(ctx.tenant, state))
+    return json_response(_state_json(ctx.tenant, state))
 
 
 # -- journal ----------------------------------------------------------------------------------
@@ -362,7 +354,7 @@ def journal(ctx: Context) -> Response:
     limit = query.limit("limit", default=min(100, cap), most=cap)
     bodies = query.choice("bodies", {"true": True, "false": False}) is not False
     entries = queries.read_journal(ctx.database, ctx.tenant, where, limit=limit, bodies=bodies)
-    return _json(
+    return json_response(
         [
             {
                 "id": e.id,
@@ -389,7 +381,7 @@ def journal(ctx: Context) -> Response:
 
 def clear_journal(ctx: Context) -> Response:
     deleted = queries.clear_journal(ctx.database, ctx.tenant)
-    return _json({"tenant": ctx.tenant, "deleted": deleted})
+    return json_response({"tenant": ctx.tenant, "deleted": deleted})
 
 
 # -- faults -----------------------------------------------------------------------------------
@@ -405,19 +397,19 @@ def _rule_json(rule: FaultRule) -> dict[str, Any]:
 
 
 def faults(ctx: Context) -> Response:
-    return _json([_rule_json(rule) for rule in ctx.runtime.fault_plan(ctx.tenant).rules])
+    return json_response([_rule_json(rule) for rule in ctx.runtime.fault_plan(ctx.tenant).rules])
 
 
 def add_fault(ctx: Context) -> Response:
     rule = inputs.fault_rule(inputs.json_object(inputs.read_body(ctx.request), inputs.FAULT_EXAMPLE))
     ctx.runtime.fault_plan(ctx.tenant).add(rule)
     log.info("admin: tenant %s fault %s added: %s", ctx.tenant, rule.id, rule.kind)
-    return _json(_rule_json(rule), 201, {"Location": f"{ctx.prefix}/faults/{rule.id}"})
+    return json_response(_rule_json(rule), 201, {"Location": f"{ctx.prefix}/faults/{rule.id}"})
 
 
 def clear_faults(ctx: Context) -> Response:
     deleted = ctx.runtime.fault_plan(ctx.tenant).clear()
-    return _json({"tenant": ctx.tenant, "deleted": deleted})
+    return json_response({"tenant": ctx.tenant, "deleted": deleted})
 
 
 def remove_fault(ctx: Context) -> Response:
@@ -429,7 +421,7 @@ def remove_fault(ctx: Context) -> Response:
             f"There is no active fault {rule_id} in tenant {ctx.tenant!r} (a rule is gone once its "
             f"count is used up); GET {ctx.prefix}/faults lists the active ones.",
         )
-    return _json({"tenant": ctx.tenant, "deleted": 1})
+    return json_response({"tenant": ctx.tenant, "deleted": 1})
 
 
 # -- tenants ----------------------------------------------------------------------------------
@@ -438,7 +430,7 @@ def _tenant_json(tenant: queries.TenantView) -> dict[str, Any]:
 
 
 def tenants(ctx: Context) -> Response:
-    return _json([_tenant_json(t) for t in queries.list_tenants(ctx.database)])
+    return json_response([_tenant_json(t) for t in queries.list_tenants(ctx.database)])
 
 
 def create_tenant(ctx: Context) -> Response:
@@ -449,7 +441,7 @@ def create_tenant(ctx: Context) -> Response:
         raise AdminError(409, f"Tenant {name!r} was deleted while it was being created; try again.")
     if created:
         log.info("admin: tenant %s created", name)
-    return _json(_tenant_json(view), 201 if created else 200, {"Location": f"/{name}/_emulator/"})
+    return json_response(_tenant_json(view), 201 if created else 200, {"Location": f"/{name}/_emulator/"})
 
 
 def delete_tenant(ctx: Context) -> Response:
@@ -458,7 +450,7 @@ def delete_tenant(ctx: Context) -> Response:
         raise AdminError(404, f"There is no tenant {name!r}; GET /_emulator/tenants lists them.")
     ctx.database.drop_tenant(name)
     log.info("admin: tenant %s deleted", name)
-    return _json({"deleted": name})
+    return json_response({"deleted": name})
 
 
 # -- webhooks -----------------------------------------------------------------------------------
@@ -470,7 +462,7 @@ def webhook_deliveries(ctx: Context) -> Response:
         {**row, "at": _iso(row["at"]), "duration_ms": round(row["duration_ms"], 1)}
         for row in queries.list_webhook_deliveries(ctx.database, ctx.tenant, limit)
     ]
-    return _json({"deliveries": found})
+    return json_response({"deliveries": found})
 
 
 _ROUTES = Map(

@@ -17,7 +17,6 @@ for the client's authentication). The rules are :mod:`superoffice_emulator.domai
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -38,7 +37,7 @@ from superoffice_emulator.domain.values import is_tenant_name
 from superoffice_emulator.online import pages
 from superoffice_emulator.rest import credentials as rest_credentials
 from superoffice_emulator.rest import replies
-from superoffice_emulator.server.web import response_of
+from superoffice_emulator.server.web import json_response, response_of
 from superoffice_emulator.storage import queries
 from superoffice_emulator.storage.database import TenantLimitReached
 from superoffice_emulator.storage.keys import SigningKey
@@ -62,18 +61,10 @@ def _root(request: Request) -> str:
     return request.host_url.rstrip("/")
 
 
-def _json(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    response = Response(json.dumps(data) + "\n", status, content_type="application/json")
-    response.headers["Cache-Control"] = "no-store"
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
 # -- discovery, keys, status -------------------------------------------------------------------
 def discovery(runtime: Runtime, request: Request) -> Response:
     root = _root(request)
-    return _json(
+    return json_response(
         {
             "issuer": root,
             "authorization_endpoint": root + AUTHORIZE,
@@ -93,16 +84,16 @@ def discovery(runtime: Runtime, request: Request) -> Response:
 
 
 def jwks(runtime: Runtime, request: Request) -> Response:
-    return _json({"keys": [runtime.database.signing_keys.current().public_jwk()]})
+    return json_response({"keys": [runtime.database.signing_keys.current().public_jwk()]})
 
 
 def tenant_status(runtime: Runtime, request: Request, ctx: str) -> Response:
     if not is_tenant_name(ctx):
-        return _json({"error": f"{ctx[:80]!r} is not a tenant's context identifier."}, 404)
+        return json_response({"error": f"{ctx[:80]!r} is not a tenant's context identifier."}, 404)
     state = runtime.database.tenant_state(ctx)
     root = _root(request)
     valid_until = runtime.clock() + STATUS_LIFETIME
-    return _json(
+    return json_response(
         {
             "ContextIdentifier": ctx,
             "Endpoint": f"{root}/{ctx}",
@@ -290,10 +281,10 @@ class TokenError(Exception):
 def tokens(runtime: Runtime, request: Request) -> Response:
     params = {**request.args.to_dict(), **request.form.to_dict()}  # the body wins; some SDKs use the query
     try:
-        return _json(_tokens(runtime, request, params))
+        return json_response(_tokens(runtime, request, params))
     except TokenError as exc:
         headers = {"WWW-Authenticate": 'Basic realm="superid"'} if exc.status == 401 else None
-        return _json({"error": exc.error, "error_description": exc.description}, exc.status, headers)
+        return json_response({"error": exc.error, "error_description": exc.description}, exc.status, headers)
 
 
 def _client(request: Request, params: Mapping[str, str]) -> tuple[str, str]:
@@ -461,7 +452,7 @@ def current_principal(runtime: Runtime, request: Request, tenant: str) -> Respon
         return response_of(replies.failure(pipeline.Failed.of(pipeline.too_many_tenants(exc))))
     except SoException as exc:
         return response_of(replies.failure(pipeline.Failed.of(exc)))
-    return _json(
+    return json_response(
         {
             "AssociateId": user.associate_id,
             "Associate": user.name,

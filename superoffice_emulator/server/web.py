@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -159,6 +160,15 @@ def tenant_of(args: Mapping[str, str], default: str) -> str:
     if not is_tenant_name(tenant):
         raise NotFound(tenant_name_error(tenant))
     return tenant
+
+
+def json_response(data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``data`` as a JSON answer of the small apps (the admin API, the sign-in), never cached."""
+    response = Response(json.dumps(data, ensure_ascii=False) + "\n", status, content_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
 
 
 def response_of(reply: Reply) -> Response:

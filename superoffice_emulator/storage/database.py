@@ -327,9 +327,11 @@ class Database:
             return self._webhooks.has_pending(transaction.cursor)
 
     @contextmanager
-    def outbox(self) -> Iterator[tuple[Any, Webhooks]]:
-        """A write transaction of no tenant for the deliverer: its cursor and the webhooks' statements."""
-        with self._transactions.write("") as transaction:
+    def outbox(self, *, write: bool = True) -> Iterator[tuple[Any, Webhooks]]:
+        """A transaction of no tenant for the deliverer (a read-only one unless ``write``): its cursor
+        and the webhooks' statements."""
+        transactions = self._transactions
+        with transactions.write("") if write else transactions.read("") as transaction:
             yield transaction.cursor, self._webhooks
 
 

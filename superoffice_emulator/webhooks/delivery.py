@@ -36,7 +36,10 @@ log = logging.getLogger("superoffice_emulator.webhooks")
 
 LEASE = "webhooks"
 LEASE_SECONDS = 10.0
-"""How long a deliverer's lease lasts unless renewed (it renews it every :data:`POLL` seconds)."""
+"""How long a deliverer's lease lasts unless renewed (it renews it every :data:`RENEW` seconds)."""
+RENEW = LEASE_SECONDS / 4
+"""Seconds between renewals of a held lease: between them the outbox is read without a write lock,
+so an idle deliverer does not take SQLite's writer lock from the calls four times a second."""
 POLL = 0.25
 """Seconds between looks at the outbox when no event was written in this process meanwhile."""
 THREADS = 8
@@ -50,6 +53,8 @@ class Deliverer:
         self.database = database
         self.timeout = timeout
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._renewed: float | None = None
+        """When this process last took or renewed the lease (``time.monotonic()``); None: not held."""
         self._stop = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
@@ -97,10 +102,16 @@ class Deliverer:
                 self.database.events_written.clear()
 
     def _round(self) -> None:
-        now = utcnow()
-        with self.database.outbox() as (cursor, statements):
-            held = statements.lease(cursor, LEASE, self.holder, now, now + timedelta(seconds=LEASE_SECONDS))
-            due = statements.due_now(cursor, now) if held else []
+        now, moment = utcnow(), time.monotonic()
+        if self._renewed is not None and moment - self._renewed < RENEW:
+            with self.database.outbox(write=False) as (cursor, statements):
+                due = statements.due_now(cursor, now)
+        else:
+            with self.database.outbox() as (cursor, statements):
+                until = now + timedelta(seconds=LEASE_SECONDS)
+                held = statements.lease(cursor, LEASE, self.holder, now, until)
+                due = statements.due_now(cursor, now) if held else []
+            self._renewed = moment if held else None
         assert self._pool is not None
         for event in due:
             with self._flight_lock:
