@@ -269,17 +269,20 @@ def serve(**options: Any) -> None:
     server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
     settings = build_settings(**options)
     settings = settings.replace(allowed_hosts=(*settings.allowed_hosts, server.host))  # its own address
-    from superoffice_emulator.server import serving
+    from superoffice_emulator.server import collector
 
-    with startup_errors(server.log_level):
-        serving.serve(
-            settings,
-            server.host,
-            server.port,
-            workers=server.workers,
-            log_level=server.log_level,
-            log_format=server.log_format,
-        )
+    with collector.paused():  # from the server's imports on (serve says when it is ready)
+        from superoffice_emulator.server import serving
+
+        with startup_errors(server.log_level):
+            serving.serve(
+                settings,
+                server.host,
+                server.port,
+                workers=server.workers,
+                log_level=server.log_level,
+                log_format=server.log_format,
+            )
 
 
 @main.command("init-db", short_help="Create the database schema (existing data stays).")

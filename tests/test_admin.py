@@ -108,6 +108,15 @@ def test_openapi_describes_exactly_the_routes_and_its_refs_resolve(http: Client)
                 assert operation["summary"] and operation["responses"]
 
 
+def test_openapi_names_the_wires_a_journal_entry_and_its_filter_take(http: Client) -> None:
+    doc = call(http, "GET", "/_emulator/openapi.json")[1]
+    entry = doc["components"]["schemas"]["JournalEntry"]["properties"]["wire"]
+    journal = doc["paths"]["/journal"]["get"]["parameters"]
+    wire_filter = next(p["schema"] for p in journal if p["name"] == "wire")
+    for schema in (entry, wire_filter):
+        assert schema["type"] == "string" and schema["enum"] == ["soap", "rest"]
+
+
 def test_openapi_under_a_tenant_names_that_tenant_as_server(http: Client, tenant: str) -> None:
     doc = call(http, "GET", f"/{tenant}/_emulator/openapi.json")[1]
     assert doc["servers"][0]["url"] == f"/{tenant}/_emulator"

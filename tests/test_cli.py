@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib.metadata
 import logging
 import os
@@ -205,6 +206,17 @@ def test_serve_is_the_default_command(runner: CliRunner, served: list[Any], db_u
     ((app, host, port),) = served
     assert (host, port) == ("127.0.0.1", 9123)
     assert app.runtime.settings.database_url == db_url
+
+
+def test_serve_in_another_program_leaves_its_garbage_collector_on(
+    runner: CliRunner, served: list[Any], db_url: str, tmp_path: Path
+) -> None:
+    """A start pauses the collector; whether it serves or fails, the host process gets it back."""
+    started = invoke(runner, ["serve", "--database-url", db_url])
+    failed = invoke(runner, ["serve", "--database-url", f"sqlite:///{tmp_path / 'missing' / 'x.db'}"])
+
+    assert (started.exit_code, failed.exit_code) == (0, 1), started.output + failed.output
+    assert gc.isenabled()
 
 
 def test_serve_without_arguments_uses_the_defaults(

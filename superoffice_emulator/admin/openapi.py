@@ -5,14 +5,16 @@ A test checks that it names exactly the paths and methods :mod:`superoffice_emul
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from superoffice_emulator.calls.faults import FAULT_KINDS
+from superoffice_emulator.calls.journal import Wire
 from superoffice_emulator.domain.online import TENANT_STATES
 from superoffice_emulator.domain.values import TENANT_NAME
 
 _STATUSES = ["Unknown", "NotStarted", "Started", "Completed"]
 _KINDS = ["appointment", "sale", "document", "todo"]
+_WIRE: dict[str, Any] = {"type": "string", "enum": list(get_args(Wire))}
 _NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
 _NULLABLE_TIME: dict[str, Any] = {"type": ["string", "null"], "format": "date-time"}
 
@@ -183,7 +185,7 @@ _SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer", "description": "Increasing; poll with since_id."},
             "tenant": {"type": "string"},
             "at": {"type": "string", "format": "date-time", "description": "UTC."},
-            "wire": {"enum": ["soap", "rest"], "description": "Which wire the call came by."},
+            "wire": {**_WIRE, "description": "Which wire the call came by."},
             "service": {"type": "string", "examples": ["Appointment"]},
             "operation": {"type": "string", "examples": ["SetActivityStatus"]},
             "user": _NULLABLE_STRING,
@@ -422,7 +424,7 @@ _PATHS: dict[str, Any] = {
                 _query(
                     "since_id", {"type": "integer", "minimum": 0}, "Only entries with a larger id (polling)."
                 ),
-                _query("wire", {"enum": ["soap", "rest"]}, "Only calls that came by this wire."),
+                _query("wire", _WIRE, "Only calls that came by this wire."),
                 _query("limit", {**_LIMIT, "default": 100}, "At most this many; at most journal_size."),
                 _query(
                     "bodies",

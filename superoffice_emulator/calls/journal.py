@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+Wire = Literal["soap", "rest"]
+"""The wires a call comes by."""
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,8 @@ class JournalEntry:
     exception_type: str | None
     message: str | None
     duration_ms: float
-    wire: str = "soap"
-    """Which wire the call came by: ``soap`` or ``rest``."""
+    wire: Wire = "soap"
+    """Which wire the call came by."""
     contract_warnings: Sequence[str] = ()
     """Where the real service would have refused the request or read it differently (lenient mode)."""
     request_body: bytes = b""

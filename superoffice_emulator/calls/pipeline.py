@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 
 from superoffice_emulator.calls import faults
 from superoffice_emulator.calls.faults import TransportKind
-from superoffice_emulator.calls.journal import JournalEntry
+from superoffice_emulator.calls.journal import JournalEntry, Wire
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import activities, sessions
 from superoffice_emulator.domain.errors import (
@@ -41,7 +41,6 @@ from superoffice_emulator.storage.store import TenantStore
 
 log = logging.getLogger("superoffice_emulator.calls.pipeline")
 
-Wire = Literal["soap", "rest"]
 UNREAD = "(unreadable)"
 """The operation's name in the journal while (or when) the codec could not read it."""
 

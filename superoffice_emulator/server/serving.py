@@ -32,6 +32,7 @@ import signal
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from superoffice_emulator.server import collector
 from superoffice_emulator.server.banner import banner
 from superoffice_emulator.server.logs import LOG_LEVELS, LogFormat, configure_logging
 from superoffice_emulator.server.preflight import (
@@ -91,11 +92,12 @@ def serve(
     if level not in LOG_LEVELS:
         raise ValueError(f"Unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}.")
     configure_logging(level, log_format)
-    fixtures = check_database(settings)
-    if workers == 0:
-        _serve_werkzeug(settings, host, port)
-    else:
-        _serve_granian(settings, fixtures, host, port, workers, threads, level, log_format)
+    with collector.paused():  # until the server is ready (collector.ready)
+        fixtures = check_database(settings)
+        if workers == 0:
+            _serve_werkzeug(settings, host, port)
+        else:
+            _serve_granian(settings, fixtures, host, port, workers, threads, level, log_format)
 
 
 def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> EmulatorApp:
@@ -103,7 +105,10 @@ def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> Emu
     from superoffice_emulator.server.wsgi import make_app
 
     configure_logging(log_level, log_format)  # after granian's own logging set-up in the worker
-    return make_app(settings, configure_logs=False)
+    with collector.paused():
+        app = make_app(settings, configure_logs=False)
+        collector.ready()
+    return app
 
 
 def worker_rsgi_app(settings: Settings, log_level: str, log_format: LogFormat, threads: int) -> BufferedWsgi:
@@ -176,6 +181,7 @@ def _serve_granian(
     def _listening() -> None:
         listening.append(True)
         _log_listening(settings, fixtures, host, port, how)
+        collector.ready()  # the workers are forked with what the parent made frozen
 
     try:
         server.serve(
@@ -211,6 +217,7 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
     _log_listening(
         runtime.settings, runtime.database.fixtures, host, server.port, "werkzeug, in this process"
     )
+    collector.ready()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()  # returns on KeyboardInterrupt
