@@ -14,6 +14,7 @@ the one error handler of both. Nothing is built at import time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -54,9 +55,15 @@ class Site:
     """werkzeug's request and routing over mounted small apps; the views' HTTP errors propagate."""
 
     def __init__(self, mounts: Sequence[Mount], max_body_bytes: int) -> None:
-        self.urls = Map([rule for mount in mounts for rule in mount.rules()], strict_slashes=False)
+        self.mounts = mounts
         self.views = {mount.name: mount.view for mount in mounts}
         self.max_body_bytes = max_body_bytes
+
+    @functools.cached_property
+    def urls(self) -> Map:
+        """The mounts' routes, compiled by the first request that needs them: werkzeug compiles each
+        rule to Python code, a noticeable part of a start-up, and a call never needs them."""
+        return Map([rule for mount in self.mounts for rule in mount.rules()], strict_slashes=False)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

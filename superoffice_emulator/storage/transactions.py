@@ -84,8 +84,11 @@ def create_schema(engine: Engine) -> None:
             # PostgreSQL's DDL is transactional: the second worker waits here, then sees
             # the first one's tables and creates nothing (instead of a duplicate-table error).
             connection.execute(ADVISORY_LOCK, {"key": SCHEMA_LOCK_KEY})
-        schema.metadata.create_all(connection)
-        _add_missing_columns(connection)
+        existing = set(inspect(connection).get_table_names())  # one query, not one per table
+        missing = [table for table in schema.metadata.sorted_tables if table.name not in existing]
+        if missing:
+            schema.metadata.create_all(connection, tables=missing, checkfirst=False)
+        _add_missing_columns(connection, existing)
 
 
 _ADDED_COLUMNS = {
@@ -105,10 +108,13 @@ _ADDED_COLUMNS = {
 """Columns newer than the first schema, per table, with what an older database's rows get."""
 
 
-def _add_missing_columns(connection: Connection) -> None:
-    """A database made before a column existed gets it (old journal entries: SOAP, no warnings)."""
+def _add_missing_columns(connection: Connection, tables: set[str]) -> None:
+    """A database made before a column existed gets it (old journal entries: SOAP, no warnings);
+    ``tables``: those that existed before (a table created now has every column)."""
     inspector = inspect(connection)
     for table, added in _ADDED_COLUMNS.items():
+        if table not in tables:
+            continue
         columns = {column["name"] for column in inspector.get_columns(table)}
         for name, declaration in added.items():
             if name not in columns:
