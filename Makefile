@@ -13,12 +13,17 @@ $(BIN)/python:
 	@echo "== creating the virtual environment $(VENV) with $$($(PYTHON) --version)"
 	@$(PYTHON) -m venv $(VENV)
 
+# The project, editable, with its bytecode written as pip writes a wheel's: a start then reads it
+# instead of compiling every module (an editable install writes none, and where PYTHONDONTWRITEBYTECODE
+# is set Python never does). A module edited later is compiled again as it is imported.
+INSTALL_SELF = $(PIP) install --no-build-isolation --no-deps -e . && $(BIN)/python -m compileall -q superoffice_emulator
+
 # The runtime alone (make run): the locked runtime packages and the project, no test tools.
 $(VENV)/.runtime: pyproject.toml requirements/runtime.txt requirements/build.txt | $(BIN)/python
 	@echo "== installing the locked runtime packages (requirements/runtime.txt)"
 	@$(PIP) install --require-hashes -r requirements/build.txt -r requirements/runtime.txt
 	@echo "== installing superoffice-emulator itself (editable)"
-	@$(PIP) install --no-build-isolation --no-deps -e .
+	@$(INSTALL_SELF)
 	@touch $@
 
 # Everything the tests need (make test): runtime + the test, browser and postgres extras.
@@ -26,7 +31,7 @@ $(VENV)/.installed: pyproject.toml requirements/dev.txt requirements/build.txt |
 	@echo "== installing the locked packages for the tests (requirements/dev.txt)"
 	@$(PIP) install --require-hashes -r requirements/build.txt -r requirements/dev.txt
 	@echo "== installing superoffice-emulator itself (editable)"
-	@$(PIP) install --no-build-isolation --no-deps -e .
+	@$(INSTALL_SELF)
 	@touch $@ $(VENV)/.runtime
 
 install-runtime: $(VENV)/.runtime
