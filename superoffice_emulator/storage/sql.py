@@ -20,7 +20,7 @@ import functools
 import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ARRAY,
@@ -168,6 +168,9 @@ def _remembering(process: Processor) -> Processor:
 _PROCESSORS: dict[tuple[str, str], dict[tuple[type, str], Processor | None]] = {}
 """Per dialect and direction, one processor per type: the columns of one type share it."""
 
+_COMPILED = frozenset(("text", "names", "_get", "_processes", "_spread", "_results"))
+"""The attributes of a :class:`Statement` that its compilation sets."""
+
 
 class Statement:
     """One Core statement compiled for one dialect: its text, its parameters, its rows.
@@ -176,7 +179,19 @@ class Statement:
     the one list parameter in ``lists``, if any, may be spread over placeholders named by
     :func:`list_item` at the statement's end (an id list's ``IN (?, ?, ...)``). A literal value
     is written into the text (``literal_column("1")``), not bound.
+
+    It is compiled at its first use, so a process compiles only the statements it runs: compiling
+    them all would be a tenth of a server's start-up, and most of them serve resets, the admin API
+    and webhooks, not a call. Once compiled, its attributes are plain ones (nothing checks on a call).
     """
+
+    text: str
+    names: tuple[str, ...]
+    """The parameters' names in the text's order (a list's placeholders not among them)."""
+    _get: Callable[[Mapping[str, Any]], Sequence[Any]]
+    _processes: tuple[tuple[int, Processor], ...]
+    _spread: tuple[str, int, Processor | None] | None
+    _results: tuple[tuple[int, Processor], ...]
 
     def __init__(
         self,
@@ -186,10 +201,28 @@ class Statement:
         columns: Sequence[str] | None = None,
         lists: Collection[str] = (),
     ) -> None:
+        self._source = (statement, dialect, columns, lists)
+
+    if not TYPE_CHECKING:  # to mypy, the attributes are the declared ones
+
+        def __getattr__(self, name: str) -> Any:
+            """The first read of a compiled attribute (only a missing attribute's read gets here)."""
+            if name not in _COMPILED:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            self._compile(*self._source)
+            return self.__dict__[name]
+
+    def _compile(
+        self,
+        statement: ClauseElement,
+        dialect: Dialect,
+        columns: Sequence[str] | None,
+        lists: Collection[str],
+    ) -> None:
         compiled = statement.compile(dialect=dialect.compiler, column_keys=list(columns or ()) or None)
         if not isinstance(compiled, SQLCompiler) or compiled.positiontup is None:
             raise TypeError(f"not a statement with positional parameters: {statement}")
-        self.text = str(compiled)
+        text = str(compiled)
         items = {list_item(name, i): (name, i) for name in lists for i in range(dialect.inline_ids)}
         names: list[str] = []
         processes: list[tuple[int, Processor]] = []
@@ -197,29 +230,30 @@ class Statement:
         for name in compiled.positiontup:
             bind: BindParameter[Any] = compiled.binds[name]
             if not bind.required:
-                raise ValueError(f"write the value of {name} into the statement's text: {self.text}")
+                raise ValueError(f"write the value of {name} into the statement's text: {text}")
             process = bind_processor(bind.type, dialect)
             if name in items:
                 spread.append((*items[name], process))
             elif spread:
-                raise ValueError(f"a list's placeholders must come last: {self.text}")
+                raise ValueError(f"a list's placeholders must come last: {text}")
             else:
                 if process is not None:
                     processes.append((len(names), process))
                 names.append(name)
         if spread and [(n, i) for n, i, _ in spread] != [(spread[0][0], i) for i in range(len(spread))]:
-            raise ValueError(f"one list, its items in order: {self.text}")
+            raise ValueError(f"one list, its items in order: {text}")
+        selected: Sequence[ColumnElement[Any]] = getattr(statement, "selected_columns", ())
+        # the text last: a thread that finds it finds the rest (another may compile it too, alike)
         self.names = tuple(names)
-        """The parameters' names in the text's order (a list's placeholders not among them)."""
         self._get = _getter(names)
         self._processes = tuple(processes)
         self._spread = (spread[0][0], len(spread), spread[0][2]) if spread else None
-        selected: Sequence[ColumnElement[Any]] = getattr(statement, "selected_columns", ())
         self._results = tuple(
             (index, process)
             for index, column in enumerate(selected)
             if (process := result_processor(column.type, dialect)) is not None
         )
+        self.text = text
 
     def params(self, values: Mapping[str, Any]) -> list[Any]:
         """The driver's parameters, in the text's order, for ``values`` (keyed by parameter name)."""
