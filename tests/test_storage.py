@@ -18,7 +18,12 @@ from superoffice_emulator.app import EmulatorApp, create_app
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
 from superoffice_emulator.settings import Settings
 from superoffice_emulator.storage.database import StorageError
+from superoffice_emulator.storage.faults import fault_rules_for
 from superoffice_emulator.storage.journal import json_strings
+from superoffice_emulator.storage.sql import Statement, dialect_named
+from superoffice_emulator.storage.store import statements_for
+from superoffice_emulator.storage.tenants import tenants_for
+from superoffice_emulator.storage.webhooks import webhooks_for
 from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import query, read_row
@@ -198,3 +203,24 @@ def test_the_journal_writes_its_lists_as_json_that_reads_back(items: list[str | 
     assert json.loads(written) == items
     assert written == json.dumps(items)  # the admin API and older rows read the same text
     assert "\x00" not in written  # a NUL is escaped: PostgreSQL takes the column
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_every_statement_compiles_for_both_databases(backend: str) -> None:
+    """Statements compile at their first use; this uses them all, so a wrong one fails here, not on
+    the first call, reset or webhook that would run it."""
+    dialect = dialect_named(backend)
+    groups = [make(dialect) for make in (statements_for, tenants_for, fault_rules_for, webhooks_for)]
+    found: list[Statement] = []
+    for group in groups:
+        for value in vars(group).values():
+            if isinstance(value, dict):
+                value = list(value.values())
+            found += [
+                item
+                for item in (value if isinstance(value, list) else [value])
+                if isinstance(item, Statement)
+            ]
+    assert len(found) > 60
+    for statement in found:
+        assert statement.text and isinstance(statement.names, tuple)
