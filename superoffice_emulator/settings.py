@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from superoffice_emulator.domain.errors import shown
+from superoffice_emulator.domain.online import origin_key
 from superoffice_emulator.domain.values import INT32_MAX, is_tenant_name, tenant_name_error
 
 Mode = Literal["onsite", "online"]
@@ -152,6 +153,27 @@ class HostList(Rule[tuple[str, ...]]):
 
     def format(self, value: tuple[str, ...]) -> str:
         return ",".join(value)
+
+
+class OriginList(Rule[tuple[str, ...]]):
+    """Origins (``scheme://host[:port]``) separated by spaces, as NetServer's ``CORSOrigin``; ``*``: any."""
+
+    metavar = "ORIGIN[ ORIGIN...]"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        origins = []
+        for entry in text.replace(",", " ").split():
+            origin = "*" if entry == "*" else origin_key(entry)
+            if origin is None:
+                raise SettingError(
+                    f"{shown(entry)} is not an origin: write scheme://host[:port] with no path, "
+                    "such as https://app.example.com or http://localhost:3000, or * for any."
+                )
+            origins.append(origin)
+        return tuple(origins)
+
+    def format(self, value: tuple[str, ...]) -> str:
+        return " ".join(value)
 
 
 class TenantName(Rule[str]):
@@ -440,6 +462,18 @@ class Settings:
             "Host names, besides loopback and the bound address, under which the admin API and dashboard"
             " answer and from whose pages state may change (DNS-rebinding and cross-site protection);"
             " * for any.",
+            shown_default="none",
+            group="Security and limits",
+        ),
+    )
+    cors_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            "--cors-origin",
+            OriginList(),
+            "Origins (scheme://host[:port], separated by spaces; * for any) whose pages may call the"
+            " REST API from a browser (CORS), as NetServer's CORSOrigin; online mode also allows the"
+            " origins the tenant's applications registered (allowed_origins).",
             shown_default="none",
             group="Security and limits",
         ),

@@ -15,8 +15,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from superoffice_emulator.domain.errors import SoSessionException
 
@@ -116,3 +118,26 @@ def tenant_of(value: str) -> str:
 def is_access_token(value: str) -> bool:
     """Whether a ticket is in fact an access token (SOAP's ``Credentials/Ticket`` takes both)."""
     return value.strip().startswith(ACCESS_TOKEN_PREFIX)
+
+
+def origin_key(value: str) -> str | None:
+    """``value`` as origins are compared: ``scheme://host[:port]`` in lower case, without a trailing
+    slash; ``None`` when it names no origin (``null``, a path, a query, no host)."""
+    text = value.strip().lower().removesuffix("/")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises on a port that is no number
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment or "@" in text:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
+    """Whether a page at ``origin`` may call: ``allowed`` names it (in any case, with or without a
+    trailing slash) or holds ``*``. An opaque origin (``null``: a sandboxed frame, a file) never may."""
+    key = origin_key(origin)
+    if key is None:
+        return False
+    return any(entry.strip() == "*" or origin_key(entry) == key for entry in allowed)

@@ -263,6 +263,25 @@ def list_applications(database: Database, tenant: str) -> list[Application]:
     ]
 
 
+def registered_origins(database: Database, tenant: str | None) -> frozenset[str]:
+    """The ``allowed_origins`` of ``tenant``'s applications (the fixtures' for a tenant not made
+    yet), or with ``None`` of every tenant's and the fixtures' (SuperID's endpoints serve them all)."""
+    x = schema.application
+    query = select(x.c.allowed_origins)
+    with database.read_connection() as connection:
+        if tenant is not None:
+            made = connection.execute(
+                select(schema.tenant.c.tenant).where(schema.tenant.c.tenant == tenant)
+            ).first()
+            if made is None:
+                return frozenset(o for a in database.fixtures.applications for o in a.allowed_origins)
+            query = query.where(x.c.tenant == tenant)
+        stored = {o for row in connection.execute(query).scalars() for o in json.loads(row)}
+    if tenant is None:
+        stored.update(o for a in database.fixtures.applications for o in a.allowed_origins)
+    return frozenset(stored)
+
+
 # -- journal ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class JournalFilter:
