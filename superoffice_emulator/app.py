@@ -108,7 +108,7 @@ class EmulatorApp:
         try:
             app_origin = None if rest is None else self.cors.allowed(path, headers.get("origin"))
             # no call path is admin's
-            refusal = self._refusal(method, host, headers, admin=False, app_origin=app_origin is not None)
+            refusal = self._refusal(method, path, host, headers, admin=False, app_origin=app_origin)
             if refusal is not None:
                 return refusal
             if soap is not None:
@@ -126,7 +126,7 @@ class EmulatorApp:
         admin = _ADMIN_PATH.match(path) is not None
         headers = EnvironHeaders(environ)
         app_origin = None if admin else self.cors.allowed(path, headers.get("origin"))
-        refusal = self._refusal(method, host, headers, admin=admin, app_origin=app_origin is not None)
+        refusal = self._refusal(method, path, host, headers, admin=admin, app_origin=app_origin)
         if refusal is None and not admin:
             refusal = self.cors.preflight(method, path, headers, app_origin)
         if refusal is not None:
@@ -137,8 +137,9 @@ class EmulatorApp:
         return self.site(environ, cors.start_with(start_response, app_origin))
 
     def _refusal(
-        self, method: str, host: str, headers: Headers, *, admin: bool, app_origin: bool = False
+        self, method: str, path: str, host: str, headers: Headers, *, admin: bool, app_origin: str | None
     ) -> Reply | None:
+        """The guard's refusal; on a path browser apps may call, it also says how to allow one."""
         refusal = guard.check(
             self.hosts,
             method=method,
@@ -146,9 +147,12 @@ class EmulatorApp:
             origin=headers.get("origin"),
             fetch_site=headers.get("sec-fetch-site"),
             admin=admin,
-            app_origin=app_origin,
+            app_origin=app_origin is not None,
         )
-        return None if refusal is None else web.text(refusal.status, refusal.message)
+        if refusal is None:
+            return None
+        advice = "" if admin or not self.cors.covers(path) else " " + cors.ADVICE
+        return web.text(refusal.status, refusal.message + advice)
 
 
 def _failure(exc: Exception, method: str, path: str) -> Reply:

@@ -217,6 +217,7 @@ def test_another_origins_call_is_refused_by_the_guard_and_changes_nothing(
 
     assert response.status_code == 403
     assert cors_headers(response) == {}
+    assert b"--cors-origin" in response.data  # the way to allow it, if that page is the user's app
     assert snapshot(db_path) == before
 
 
@@ -284,6 +285,7 @@ def test_the_admin_api_refuses_a_registered_origins_page_as_before(
             response = client.post(path, data="{}", content_type="text/plain", headers=from_page(origin))
             assert response.status_code == 403
             assert cors_headers(response) == {}
+            assert b"--cors-origin" not in response.data  # no way to allow it
         assert snapshot(db_path) == before
 
 

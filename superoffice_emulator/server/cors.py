@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from superoffice_emulator.domain.online import origin_allowed
+from superoffice_emulator.domain.online import origin_allowed, origin_key
 from superoffice_emulator.domain.values import is_tenant_name
 from superoffice_emulator.server.web import Headers, Reply, text
 from superoffice_emulator.storage.queries import registered_origins
@@ -48,6 +48,12 @@ ALLOWED_HEADERS = (
 EXPOSED_HEADERS = "WWW-Authenticate"
 """The answer's headers a page may read besides the safelisted ones (a 401's schemes)."""
 MAX_AGE_SECONDS = "600"
+ADVICE = (
+    "A browser app's pages may call the REST API once their origin is allowed: start the emulator "
+    "with --cors-origin <origin> (EMULATOR_CORS_ORIGIN), or, in online mode, register the origin in "
+    "an application's allowed_origins."
+)
+"""What a refused page's answer says to do, when that page is the user's own app."""
 
 _SUPERID_PATHS = re.compile(r"/login/(?:\.well-known/(?:openid-configuration|jwks)|common/oauth/tokens)/?")
 _STATUS_PATH = re.compile(r"/api/state/([^/]+)/?", re.IGNORECASE)
@@ -100,17 +106,21 @@ class Cors:
         self.registered = runtime.settings.mode == "online"
         """Whether the applications' registered origins count (online mode)."""
 
+    def covers(self, path: str) -> bool:
+        """Whether browser apps may call ``path`` at all (from an allowed origin)."""
+        return scope_of(path, self.runtime.settings.default_tenant) is not None
+
     def allowed(self, path: str, origin: str | None) -> str | None:
-        """``origin`` as sent, when its pages may call ``path``; else ``None``."""
-        if origin is None:
+        """``origin`` (as browsers write it: lower case, no trailing slash), when its pages may call
+        ``path``; else ``None``."""
+        key = None if origin is None else origin_key(origin)
+        scope = None if key is None else scope_of(path, self.runtime.settings.default_tenant)
+        if key is None or scope is None:
             return None
-        scope = scope_of(path, self.runtime.settings.default_tenant)
-        if scope is None:
-            return None
-        if origin_allowed(origin, self.configured) or (
-            self.registered and origin_allowed(origin, self._registered(scope))
+        if origin_allowed(key, self.configured) or (
+            self.registered and origin_allowed(key, self._registered(scope))
         ):
-            return origin.strip()
+            return key
         return None
 
     def _registered(self, scope: Scope) -> Iterable[str]:
@@ -124,15 +134,9 @@ class Cors:
             return None
         if allowed is not None:
             return Reply(204, "", b"", headers=preflight_headers(allowed))
-        if scope_of(path, self.runtime.settings.default_tenant) is None:
+        if not self.covers(path):
             return None
-        return text(
-            403,
-            f"Refused: pages at {origin.strip()[:200]!r} may not call this emulator's API from a browser. "
-            "If that page is your app's, start the emulator with --cors-origin <origin> "
-            "(EMULATOR_CORS_ORIGIN), or, in online mode, register the origin in an application's "
-            "allowed_origins.",
-        )
+        return text(403, f"Refused: pages at {origin.strip()[:200]!r} may not call this path. {ADVICE}")
 
 
 def answered(reply: Reply, origin: str | None) -> Reply:
