@@ -360,3 +360,18 @@ def test_origins_compare_in_any_case_and_with_or_without_a_trailing_slash() -> N
     assert origin_allowed("http://localhost:3000", ["http://LOCALHOST:3000/"])
     assert not origin_allowed("http://localhost:3001", ["http://localhost:3000"])
     assert not origin_allowed("null", ["*"])
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://[::1", "http://localhost:99999", "http://localhost:3000/x", "ftp://", "x" * 10_000, "", " "],
+)
+def test_a_malformed_origin_is_no_origin_and_never_fails_the_server(
+    settings: Settings, clock: FakeClock, origin: str
+) -> None:
+    for client in emulator(settings, clock, mode="online", cors_origins=("*",)):
+        answer = preflight(client, CALL, origin)
+        assert answer.status_code == 403
+        assert cors_headers(answer) == {}
+        call = client.post(CALL, json=BODY, headers=from_page(origin))
+        assert call.status_code == 403
