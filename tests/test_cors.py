@@ -375,3 +375,31 @@ def test_a_malformed_origin_is_no_origin_and_never_fails_the_server(
         assert cors_headers(answer) == {}
         call = client.post(CALL, json=BODY, headers=from_page(origin))
         assert call.status_code == 403
+
+
+def test_a_call_answered_without_wsgi_carries_the_same_headers(
+    settings: Settings, clock: FakeClock, db_path: Path
+) -> None:
+    """Under granian a call takes :meth:`EmulatorApp.reply_to_call`, with the headers by lower-case name."""
+    application = create_app(settings.replace(mode="online"), clock=clock)
+    try:
+        headers = {
+            "origin": APP,
+            "sec-fetch-site": "cross-site",
+            "authorization": f"Bearer {TOKEN}",
+            "so-apptoken": APP_TOKEN,
+            "content-type": "application/json",
+        }
+        body = json.dumps(BODY).encode()
+        reply = application.reply_to_call("POST", CALL, "127.0.0.1:8080", headers, lambda: body)
+        other = application.reply_to_call(
+            "POST", CALL, "127.0.0.1:8080", {**headers, "origin": EVIL}, lambda: body
+        )
+    finally:
+        application.runtime.database.dispose()
+
+    assert reply is not None and reply.status == 204
+    assert ("Access-Control-Allow-Origin", APP) in reply.headers
+    assert other is not None and other.status == 403
+    assert not any(name.startswith("Access-Control-") for name, _ in other.headers)
+    assert status_of(db_path) == COMPLETED
