@@ -121,6 +121,20 @@ def test_a_registered_origins_preflight_gets_204_and_the_cors_headers(
     assert "Access-Control-Allow-Credentials" not in response.headers
 
 
+def test_a_public_sites_page_may_reach_this_machine_when_its_origin_is_allowed(online: Client) -> None:
+    """Chromium asks (Private Network Access) before a public site's page calls a local address."""
+    asked = {"Access-Control-Request-Private-Network": "true"}
+    for origin, answer in [(APP, "true"), (EVIL, None)]:
+        response = online.open(
+            CALL,
+            method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "POST", **asked},
+        )
+        assert response.headers.get("Access-Control-Allow-Private-Network") == answer
+    plain = preflight(online, CALL, APP)
+    assert "Access-Control-Allow-Private-Network" not in plain.headers
+
+
 def test_a_registered_origins_call_changes_the_row_and_the_page_may_read_the_answer(
     online: Client, db_path: Path
 ) -> None:

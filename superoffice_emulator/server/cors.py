@@ -79,12 +79,16 @@ def scope_of(path: str, default_tenant: str) -> Scope | None:
     return Scope(tenant) if is_tenant_name(tenant) else None
 
 
-def preflight_headers(origin: str) -> tuple[tuple[str, str], ...]:
+def preflight_headers(origin: str, *, private_network: bool = False) -> tuple[tuple[str, str], ...]:
+    """An allowed origin's preflight answer; ``private_network``: the browser asked whether a public
+    site's page may reach this machine (Chromium's Private Network Access), and it may."""
+    private = (("Access-Control-Allow-Private-Network", "true"),) if private_network else ()
     return (
         ("Access-Control-Allow-Origin", origin),
         ("Access-Control-Allow-Methods", ALLOWED_METHODS),
         ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
         ("Access-Control-Max-Age", MAX_AGE_SECONDS),
+        *private,
         ("Vary", "Origin"),
     )
 
@@ -133,7 +137,8 @@ class Cors:
         if method != "OPTIONS" or origin is None or headers.get("access-control-request-method") is None:
             return None
         if allowed is not None:
-            return Reply(204, "", b"", headers=preflight_headers(allowed))
+            private = (headers.get("access-control-request-private-network") or "").lower() == "true"
+            return Reply(204, "", b"", headers=preflight_headers(allowed, private_network=private))
         if not self.covers(path):
             return None
         return text(403, f"Refused: pages at {origin.strip()[:200]!r} may not call this path. {ADVICE}")
