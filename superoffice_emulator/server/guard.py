@@ -13,6 +13,10 @@ Two checks, before any route runs:
   Clients that send neither header (curl, SOAP stacks, test code, the pytest plugin) are not
   affected, and the dashboard, served by the emulator itself, sends its own origin.
 
+With ``--tls`` the emulator is also allowed SuperOffice's own host names (``sod.superoffice.com``
+and the other three of :mod:`superoffice_emulator.domain.hosts`), which it answers as; no other
+name under ``superoffice.com``.
+
 ``--allowed-host '*'`` turns the Host check off (the Origin check then allows any origin whose
 host equals the request's ``Host``, as a same-origin page is).
 """

@@ -25,4 +25,7 @@ def every_setting_changed(tmp_path: Path) -> Settings:
         max_body_bytes=4096,
         allowed_hosts=("crm.test", "other.test"),
         default_tenant="Cust12345",
+        tls=True,
+        tls_names=("crm.test", "10.1.2.3"),
+        tls_dir=tmp_path / "tls",
     )
