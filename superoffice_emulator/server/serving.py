@@ -18,6 +18,8 @@ Each granian worker builds its own emulator (:func:`superoffice_emulator.server.
 has started, so no database connection ever crosses a ``fork``. The parent only checks the database and
 creates the schema first (:func:`superoffice_emulator.server.preflight.check_database`), then closes its
 engine: on a new SQLite file that also switches it to WAL once, instead of every worker racing to do it.
+With ``settings.tls`` both serve HTTPS with the certificate of
+:mod:`superoffice_emulator.server.certificates`, made or renewed in the parent before anything listens.
 Every start-up check runs before the banner (:mod:`superoffice_emulator.server.banner`), so a failure
 never follows it. Everything shared lives in the database: with ``workers > 1`` a fault injected through
 the admin API fires in whichever worker gets the matching call, ``count`` times in all.
