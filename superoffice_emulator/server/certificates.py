@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from superoffice_emulator.domain.hosts import SUPEROFFICE_HOSTS
+from superoffice_emulator.server.guard import WILDCARD_ADDRESSES
 from superoffice_emulator.server.preflight import StartupError, sqlite_path
 from superoffice_emulator.settings import Settings
 
@@ -50,7 +51,6 @@ AUTHORITY_LIFETIME = timedelta(days=3650)
 CERTIFICATE_LIFETIME = timedelta(days=365)
 """Under the 398 days that browsers and Apple's clients accept for a server certificate."""
 RENEW_BEFORE = timedelta(days=30)
-WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 
 
 @dataclass(frozen=True)
