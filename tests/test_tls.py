@@ -492,21 +492,14 @@ def _namespaces_permitted() -> str | None:
     return None
 
 
-@pytest.mark.parametrize("runtime", ["python", "node"])
-def test_an_unchanged_client_reaches_https_sod_superoffice_com(tmp_path: Path, runtime: str) -> None:
+def as_superoffice(tmp_path: Path, client: list[str], env: dict[str, str], *options: str) -> str:
+    """``client``'s output, run unchanged while ``serve --tls --port 443`` runs and SuperOffice's
+    host names resolve to it: ``/etc/hosts`` differs in a mount namespace of the client's own."""
     reason = _namespaces_permitted()
     if reason:
         pytest.skip(reason)
-    if runtime == "node" and shutil.which("node") is None:
-        pytest.skip("node is not installed")
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n127.0.0.1 " + " ".join(SUPEROFFICE_HOSTS) + "\n")
-    authority = str(tmp_path / certificates.AUTHORITY)
-    if runtime == "python":
-        client, env = [sys.executable, "-c", PYTHON_CLIENT], client_env(SSL_CERT_FILE=authority)
-    else:
-        client, env = ["node", "-e", NODE_CLIENT], client_env(NODE_EXTRA_CA_CERTS=authority)
-    # the client as written; only /etc/hosts differs, in a mount namespace of its own
     command = [
         "unshare",
         "--mount",
@@ -517,7 +510,7 @@ def test_an_unchanged_client_reaches_https_sod_superoffice_com(tmp_path: Path, r
         *client,
     ]
 
-    server = served(tmp_path, "--port", "443")
+    server = served(tmp_path, "--port", "443", *options)
     try:
         _accepting(443)
         ran = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -525,8 +518,56 @@ def test_an_unchanged_client_reaches_https_sod_superoffice_com(tmp_path: Path, r
         status = server.stop()
 
     assert ran.returncode == 0, ran.stderr
-    discovery, state = json.loads(ran.stdout)
+    assert status == 0, "".join(server.output)
+    return ran.stdout
+
+
+@pytest.mark.parametrize("runtime", ["python", "node"])
+def test_an_unchanged_client_reaches_https_sod_superoffice_com(tmp_path: Path, runtime: str) -> None:
+    if runtime == "node" and shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    authority = str(tmp_path / certificates.AUTHORITY)
+    if runtime == "python":
+        client, env = [sys.executable, "-c", PYTHON_CLIENT], client_env(SSL_CERT_FILE=authority)
+    else:
+        client, env = ["node", "-e", NODE_CLIENT], client_env(NODE_EXTRA_CA_CERTS=authority)
+
+    discovery, state = json.loads(as_superoffice(tmp_path, client, env))
+
     assert discovery["issuer"] == SOD
     assert discovery["authorization_endpoint"] == f"{SOD}{AUTHORIZE}"
     assert (state["Endpoint"], state["Api"]) == (f"{SOD}/Cust777", f"{SOD}/Cust777/api")
-    assert status == 0, "".join(server.output)
+
+
+SIGN_IN_CLIENT = """
+import json, jwt, requests
+from urllib.parse import parse_qs, urlsplit
+CLIENT_ID, SECRET, REDIRECT = "demo-app", "demo-app-secret", "http://127.0.0.1:3000/callback"
+found = requests.get("https://sod.superoffice.com/login/.well-known/openid-configuration", timeout=30).json()
+answer = requests.get(found["authorization_endpoint"], allow_redirects=False, timeout=30, params={
+    "client_id": CLIENT_ID, "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid",
+    "nonce": "n-1", "acr_values": "tenant:Cust777"})
+code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+tokens = requests.post(found["token_endpoint"], timeout=30, data={
+    "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+    "client_id": CLIENT_ID, "client_secret": SECRET}).json()
+keys = requests.get(found["jwks_uri"], timeout=30).json()["keys"]
+claims = jwt.decode(tokens["id_token"], jwt.PyJWK(keys[0]).key, algorithms=["RS256"],
+                    audience=CLIENT_ID, issuer="https://sod.superoffice.com")
+webapi = claims["http://schemes.superoffice.net/identity/webapi_url"]
+me = requests.get(webapi + "v1/User/currentPrincipal", timeout=30,
+                  headers={"Authorization": "Bearer " + tokens["access_token"], "SO-AppToken": SECRET})
+print(json.dumps({"webapi": webapi, "status": me.status_code, "me": me.json()}))
+"""
+
+
+def test_an_oidc_client_signs_in_at_sod_and_calls_its_tenant(tmp_path: Path) -> None:
+    """requests trusting the authority by REQUESTS_CA_BUNDLE, the id_token checked by PyJWT."""
+    env = client_env(REQUESTS_CA_BUNDLE=str(tmp_path / certificates.AUTHORITY))
+    client = [sys.executable, "-c", SIGN_IN_CLIENT]
+
+    answer = json.loads(as_superoffice(tmp_path, client, env, "--mode", "online", "--sign-in-as", "demo"))
+
+    assert answer["webapi"] == f"{SOD}/Cust777/api/"
+    assert answer["status"] == 200
+    assert (answer["me"]["Associate"], answer["me"]["ContextIdentifier"]) == ("demo", "Cust777")
