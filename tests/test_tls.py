@@ -363,6 +363,14 @@ def test_the_live_server_serves_https_trusted_through_the_authority(tls: Setting
             )
 
 
+def test_a_client_that_never_shakes_hands_holds_up_no_other(tls: Settings) -> None:
+    with LiveServer(tls) as server, socket.create_connection(("127.0.0.1", server.port)):  # sends nothing
+        authority = certificates.directory(tls) / certificates.AUTHORITY
+        trusting = ssl.create_default_context(cafile=str(authority))
+        with urllib.request.urlopen(server.url("/_emulator/health"), timeout=30, context=trusting) as answer:
+            assert answer.status == 200
+
+
 def _other_authority() -> str:
     """A certificate authority of another emulator, which signed nothing this one serves."""
     import tempfile

@@ -63,10 +63,26 @@ class ServerFiles:
 
     def context(self) -> ssl.SSLContext:
         """A server-side :class:`ssl.SSLContext` that presents the certificate (werkzeug's servers)."""
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context = _HandshakeOnRead(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.certificate, self.key)
         return context
+
+
+class _HandshakeOnRead(ssl.SSLContext):
+    """Sockets that shake hands on their first read, in the connection's own thread: werkzeug accepts
+    in one thread, where a client that connects and sends nothing would hold up every other."""
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(sock, server_side, False, suppress_ragged_eofs, server_hostname, session)
 
 
 def directory(settings: Settings) -> Path:
