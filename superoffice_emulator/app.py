@@ -27,6 +27,7 @@ from superoffice_emulator import __version__, admin, online
 from superoffice_emulator.admin import dashboard as ui
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.clock import Clock, utcnow
+from superoffice_emulator.domain.hosts import SUPEROFFICE_HOSTS
 from superoffice_emulator.rest import endpoint as rest_endpoint
 from superoffice_emulator.rest import paths as rest_paths
 from superoffice_emulator.rest import webhooks as rest_webhooks
@@ -72,7 +73,10 @@ class EmulatorApp:
     def __init__(self, runtime: Runtime, site: Site) -> None:
         self.runtime = runtime
         self.site = site
-        self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
+        settings = runtime.settings
+        # serving HTTPS, it may be reached as SuperOffice's hosts (sod.superoffice.com), which it answers as
+        superoffice = SUPEROFFICE_HOSTS if settings.tls else ()
+        self.hosts = guard.HostRules.of((*settings.allowed_hosts, *superoffice))
         self.cors = cors.Cors(runtime)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -236,6 +236,38 @@ class FixtureFile(Rule[Path]):
         return path
 
 
+class CertificateNames(HostList):
+    """Host names and IP addresses a certificate can name, separated by commas."""
+
+    metavar = "NAME[,NAME...]"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        import ipaddress
+
+        names = []
+        for name in super().parse(text):
+            name = name.strip("[]")
+            try:
+                names.append(str(ipaddress.ip_address(name)))
+                continue
+            except ValueError:
+                pass
+            labels = name.split(".")
+            if not all(label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels):
+                raise SettingError(f"{shown(name)} is not a host name or IP address a certificate can name.")
+            names.append(name)
+        return tuple(names)
+
+
+class Folder(Rule[Path | None]):
+    """A directory (made when missing); the empty text is none."""
+
+    metavar = "DIRECTORY"
+
+    def parse(self, text: str) -> Path | None:
+        return Path(text.strip()) if text.strip() else None
+
+
 # -- declarations -------------------------------------------------------------------------------
 Group = Literal["Server", "Data", "Behaviour", "Security and limits", "Journal and log"]
 GROUPS: tuple[Group, ...] = ("Server", "Data", "Behaviour", "Security and limits", "Journal and log")
@@ -485,6 +517,39 @@ class Settings:
             TenantName(),
             "The tenant of URLs without a tenant prefix (/Remote/Services86/...).",
             group="Data",
+        ),
+    )
+
+    tls: bool = field(
+        default=False,
+        metadata=declare(
+            "--tls/--no-tls",
+            Flag(),
+            "Serve HTTPS with a certificate signed by a local certificate authority, made on first use"
+            " (superoffice-emulator ca says how to trust it); it covers localhost, loopback and"
+            " SuperOffice's host names (sod, qaonline, online, stage .superoffice.com).",
+            group="Security and limits",
+        ),
+    )
+    tls_names: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            "--tls-name",
+            CertificateNames(),
+            "More host names or IP addresses the server certificate covers, separated by commas.",
+            shown_default="none",
+            group="Security and limits",
+        ),
+    )
+    tls_dir: Path | None = field(
+        default=None,
+        metadata=declare(
+            "--tls-dir",
+            Folder(),
+            "Directory of the certificate authority and the server certificate (made when missing);"
+            " needed with PostgreSQL.",
+            shown_default="the SQLite file's directory",
+            group="Security and limits",
         ),
     )
 

@@ -1,5 +1,8 @@
 """A live emulator on a free port, in a background thread: for tests that need a real socket.
 
+With ``Settings(tls=True)`` it serves HTTPS with the certificate of
+:mod:`superoffice_emulator.server.certificates` (the authority beside the database, or in ``tls_dir``).
+
 from superoffice_emulator.testing import LiveServer
 
 with LiveServer(Settings(database_url="sqlite:///tmp/t.db")) as server:
@@ -24,8 +27,14 @@ class LiveServer:
     def __init__(
         self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0, clock: Clock = utcnow
     ) -> None:
+        self.scheme = "https" if settings.tls else "http"
+        context = None
+        if settings.tls:
+            from superoffice_emulator.server.certificates import prepare
+
+            context = prepare(settings, host).context()
         self.app: EmulatorApp = create_app(settings, clock=clock)
-        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True)
+        self._server: BaseWSGIServer = make_server(host, port, self.app, threaded=True, ssl_context=context)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -38,7 +47,7 @@ class LiveServer:
 
     def url(self, path: str = "") -> str:
         """The absolute URL of ``path`` on this server."""
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def start(self) -> LiveServer:
         self._thread.start()

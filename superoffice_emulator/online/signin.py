@@ -1,7 +1,8 @@
 """SuperID's OpenID Connect endpoints, the tenant status and ``User/currentPrincipal``, over werkzeug.
 
 Paths as SuperOffice serves them (SuperOffice's Online documentation); the issuer and the tenant
-URLs are the emulator's own (the request's scheme and host)::
+URLs are the emulator's own (the request's scheme and host), or SuperOffice's
+(``https://sod.superoffice.com``) when the request names one of its hosts::
 
     GET  /login/.well-known/openid-configuration     discovery
     GET  /login/.well-known/jwks                     the signing key
@@ -31,6 +32,7 @@ from superoffice_emulator.calls import pipeline
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import online, sessions
 from superoffice_emulator.domain.errors import SoException, SoSessionException
+from superoffice_emulator.domain.hosts import superoffice_root
 from superoffice_emulator.domain.online import CLAIMS, Application
 from superoffice_emulator.domain.sentry import User
 from superoffice_emulator.domain.values import is_tenant_name
@@ -57,8 +59,9 @@ STATUS_LIFETIME = timedelta(hours=1)
 
 
 def _root(request: Request) -> str:
-    """The emulator's own URL as the client reached it: scheme and host, no trailing slash."""
-    return request.host_url.rstrip("/")
+    """The emulator's own URL as the client reached it: scheme and host, no trailing slash; the
+    SuperOffice host's ``https://`` URL when the request names one (``domain.hosts``)."""
+    return superoffice_root(request.host) or request.host_url.rstrip("/")
 
 
 # -- discovery, keys, status -------------------------------------------------------------------

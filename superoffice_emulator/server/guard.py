@@ -17,6 +17,10 @@ An origin that browser apps may call a REST path from (``--cors-origin``, an app
 ``allowed_origins``: :mod:`superoffice_emulator.server.cors`) passes the Origin check on that path;
 never on the admin API or the dashboard.
 
+With ``--tls`` the emulator is also allowed SuperOffice's own host names (``sod.superoffice.com``
+and the other three of :mod:`superoffice_emulator.domain.hosts`), which it answers as; no other
+name under ``superoffice.com``.
+
 ``--allowed-host '*'`` turns the Host check off (the Origin check then allows any origin whose
 host equals the request's ``Host``, as a same-origin page is).
 """

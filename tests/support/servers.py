@@ -115,7 +115,7 @@ def wait_until_up(process: subprocess.Popen[bytes], port: int, within: float, lo
 class ServerProcess:
     """A ``superoffice-emulator`` process; the port is read from its start-up log line."""
 
-    LISTENING = re.compile(r"listening on http://(?P<host>[^:/]+):(?P<port>\d+)/")
+    LISTENING = re.compile(r"listening on https?://(?P<host>[^:/]+):(?P<port>\d+)/")
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str], timeout: float = 60) -> None:
         self.process = subprocess.Popen(
