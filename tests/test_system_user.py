@@ -246,6 +246,8 @@ def other_key() -> rsa.RSAPrivateKey:
         (lambda now: f"{SYSTEM_TOKEN}.{now:%Y%m%d%H%M}.AAAA", "InvalidSignature (7)"),
         (lambda now: sign(SYSTEM_TOKEN, now)[:-8] + "AAAAAAA=", "InvalidSignature (7)"),
         (lambda now: "x" * 100_000 + sign(SYSTEM_TOKEN, now), "InvalidSignature (7)"),
+        (lambda now: "\ud800" + sign(SYSTEM_TOKEN, now), "InvalidSignature (7)"),
+        (lambda now: sign(SYSTEM_TOKEN + "\x00", now), "InvalidSignature (7)"),
     ],
     ids=[
         "stale",
@@ -261,6 +263,8 @@ def other_key() -> rsa.RSAPrivateKey:
         "short-signature",
         "tampered",
         "huge",
+        "lone-surrogate",
+        "nul",
     ],
 )
 def test_a_bad_signed_token_is_refused_with_its_code_and_mints_nothing(
@@ -294,8 +298,20 @@ def test_four_minutes_either_way_is_inside_the_window(emulator: EmulatorApp, clo
         ({"secret": "1234567-1234-9876"}, "Denied (4)"),  # an application token, but no app's secret
         ({"tenant": "../Cust777"}, "Denied (4)"),
         ({"tenant": ""}, "Denied (4)"),
+        ({"secret": "demo-app-secret\x00"}, "Denied (4)"),
+        ({"secret": "\udfff"}, "Denied (4)"),
+        ({"tenant": "Cust\x00777"}, "Denied (4)"),
     ],
-    ids=["wrong-secret", "no-secret", "not-a-client-secret", "bad-tenant-name", "no-tenant"],
+    ids=[
+        "wrong-secret",
+        "no-secret",
+        "not-a-client-secret",
+        "bad-tenant-name",
+        "no-tenant",
+        "nul-secret",
+        "surrogate-secret",
+        "nul-tenant",
+    ],
 )
 def test_a_wrong_application_token_or_tenant_is_denied(
     emulator: EmulatorApp, clock: FakeClock, changes: dict[str, str], code: str
@@ -520,6 +536,7 @@ def test_admin_api_lists_adds_and_revokes_consents(emulator: EmulatorApp) -> Non
     assert client.post(base, json={"client_id": "nope", "user": "sam"}).status_code == 404
     assert client.post(base, json={"client_id": "demo-app"}).status_code == 400
     assert client.post(base, json={"client_id": "demo-app", "user": "sam", "x": 1}).status_code == 400
+    assert client.post(base, json={"client_id": "demo-app", "user": "s\x00m"}).status_code == 400
     apps = client.get(f"/{TENANT}/_emulator/applications").json
     assert apps is not None and apps[0]["system_user"] is True
 

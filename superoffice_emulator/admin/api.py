@@ -353,6 +353,8 @@ def add_consent(ctx: Context) -> Response:
     client_id, name, token = body.get("client_id"), body.get("user"), body.get("system_token")
     if not isinstance(client_id, str) or not isinstance(name, str):
         raise AdminError(400, f"client_id and user must be strings; send e.g. {_CONSENT_EXAMPLE}.")
+    if not all(system_users.storable(text) for text in (client_id, name, token or "")):
+        raise AdminError(400, "client_id, user and system_token may not hold NUL or unpaired surrogates.")
     if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()):
         raise AdminError(
             400, "system_token must be a string without surrounding spaces; leave it out for a random one."
@@ -387,7 +389,7 @@ def add_consent(ctx: Context) -> Response:
 def remove_consent(ctx: Context) -> Response:
     client_id = ctx.args["client_id"]
     with ctx.database.transaction(ctx.tenant, create=False) as store:
-        deleted = store.delete_consent(client_id)
+        deleted = system_users.storable(client_id) and store.delete_consent(client_id)
     if not deleted:
         raise AdminError(
             404,

@@ -109,6 +109,17 @@ def new_system_token(application_name: str) -> str:
     return application_name + "-" + "".join(secrets.choice(alphabet) for _ in range(10))
 
 
+def storable(text: str) -> bool:
+    """Whether ``text`` can be looked up at all: no NUL (PostgreSQL refuses it), valid UTF-8."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from JSON's \ud800
+        return False
+    return True
+
+
 _STAMP = re.compile(r"\d{12}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
@@ -121,6 +132,10 @@ def parse_signed_token(text: str) -> SignedToken:
     if len(text) > MAX_SIGNED_TOKEN:
         raise SystemUserRefused(
             Refusal.InvalidSignature, f"The signed system token is longer than {MAX_SIGNED_TOKEN} characters."
+        )
+    if not storable(text):
+        raise SystemUserRefused(
+            Refusal.InvalidSignature, "The signed system token holds characters no text has."
         )
     parts = text.strip().rsplit(".", 2)
     if len(parts) != 3 or not parts[0]:
@@ -169,7 +184,8 @@ def authenticate(
         raise SystemUserRefused(Refusal.Denied, "The tenant (ContextIdentifier) is not known.")
     if store.state is not None and store.state not in RUNNING_STATES:
         raise SystemUserRefused(Refusal.Denied, f"The tenant is {store.state}, not running.")
-    application = store.find_application_by_secret(application_token) if application_token else None
+    known = application_token and storable(application_token)
+    application = store.find_application_by_secret(application_token) if known else None
     if application is None:
         raise SystemUserRefused(
             Refusal.Denied, "The ApplicationToken is not the client secret of an application in this tenant."
