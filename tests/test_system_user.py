@@ -545,3 +545,15 @@ def test_the_plugin_helper_signs_as_the_samples_do(emulator: EmulatorApp, clock:
     signed = sign_system_token(SYSTEM_TOKEN, at=clock.now.replace(tzinfo=UTC))
     assert signed == sign(SYSTEM_TOKEN, clock.now)  # PKCS#1 v1.5 is deterministic
     assert post(Client(emulator), request_body(signed))[1]["IsSuccessful"] is True
+
+
+def test_a_new_tenant_beyond_the_limit_is_denied_not_made(settings: Settings, clock: FakeClock) -> None:
+    application = create_app(settings.replace(mode="online", max_tenants=1), clock=clock)
+    try:
+        application.runtime.database.ensure_tenant("Cust1")
+        answer = post(Client(application), request_body(sign(SYSTEM_TOKEN, clock.now), tenant="Cust2"))[1]
+        assert answer["IsSuccessful"] is False and answer["ErrorMessage"].startswith("Denied (4)")
+        assert application.runtime.database.tenants() == ["Cust1"]
+        assert minted(application) == 0
+    finally:
+        application.runtime.database.dispose()

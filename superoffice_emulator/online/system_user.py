@@ -59,8 +59,6 @@ from superoffice_emulator.storage.database import TenantLimitReached
 
 log = logging.getLogger("superoffice_emulator.online")
 
-REST_PATH = "/Login/api/PartnerSystemUser/Authenticate"
-SOAP_PATH = "/login/services/PartnerSystemUserService.svc"
 NAMESPACE = "http://www.superoffice.com/superid/partnersystemuser/0.1"
 ACTION = NAMESPACE + "/IPartnerSystemUserService/Authenticate"
 TOKEN_TYPES = ("Jwt", "Saml")
