@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+import sqlite3
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -557,3 +559,24 @@ def test_a_new_tenant_beyond_the_limit_is_denied_not_made(settings: Settings, cl
         assert minted(application) == 0
     finally:
         application.runtime.database.dispose()
+
+
+def test_an_older_database_gets_the_column_and_the_table(
+    settings: Settings, db_path: Path, clock: FakeClock
+) -> None:
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the old database is made by dropping a column with sqlite3")
+    first = create_app(settings, clock=clock)
+    first.runtime.database.ensure_tenant(TENANT)
+    first.runtime.database.dispose()
+    with closing(sqlite3.connect(db_path)) as connection, connection:  # as made before system users
+        connection.execute("ALTER TABLE application DROP COLUMN system_user")
+        connection.execute("DROP TABLE consent")
+    again = create_app(settings, clock=clock)
+    try:
+        apps = Client(again).get(f"/{TENANT}/_emulator/applications").json
+        assert apps is not None and apps[0]["system_user"] is False
+        answer = post(Client(again), request_body(sign(SYSTEM_TOKEN, clock.now)))[1]
+        assert answer["IsSuccessful"] is False and answer["ErrorMessage"].startswith("Denied (4)")
+    finally:
+        again.runtime.database.dispose()

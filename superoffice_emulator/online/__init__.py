@@ -1,7 +1,7 @@
 """SuperOffice Online's front door: SuperID's sign-in, the tenant status, ``User/currentPrincipal``,
 the system-user exchange (:mod:`superoffice_emulator.online.system_user`).
 
-:func:`mount` makes the factory's two small apps of it (the views are
+:func:`mount` makes the factory's three small apps of it (the views are
 :mod:`superoffice_emulator.online.signin`'s, the pages :mod:`superoffice_emulator.online.pages`').
 """
 
