@@ -25,6 +25,9 @@ import requests
 import zeep
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from hypothesis import HealthCheck, given
+from hypothesis import settings as fuzzing
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.test import Client
 from zeep.transports import Transport
@@ -580,3 +583,51 @@ def test_an_older_database_gets_the_column_and_the_table(
         assert answer["IsSuccessful"] is False and answer["ErrorMessage"].startswith("Denied (4)")
     finally:
         again.runtime.database.dispose()
+
+
+# -- anything a client may send: a refusal in the answer's shape, never a crash, nothing minted ----------
+_FUZZ = fuzzing(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+_TEXT = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from([SYSTEM_TOKEN, SECRET, TENANT, "", "Cust777.", "...", "\x00", "\ud800"]),
+)
+
+
+@_FUZZ
+@given(signed=_TEXT, secret=_TEXT, tenant=_TEXT, kind=st.one_of(_TEXT, st.integers(-2, 3), st.none()))
+def test_generated_exchanges_are_refused_in_the_answers_shape(
+    emulator: EmulatorApp, signed: str, secret: str, tenant: str, kind: object
+) -> None:
+    body = {"SignedSystemToken": signed, "ApplicationToken": secret, "ContextIdentifier": tenant}
+    answer = Client(emulator).post(EXCHANGE, json={**body, "ReturnTokenType": kind})
+    assert answer.status_code in (200, 400)
+    assert answer.json is not None and answer.json["IsSuccessful"] is False and answer.json["ErrorMessage"]
+    assert b"Traceback" not in answer.data
+    assert minted(emulator) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"", "text/xml", 400),
+        (b"not xml", "text/xml", 400),
+        (b"<a>" * 300 + b"</a>" * 300, "text/xml", 400),
+        (b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>', "text/xml", 500),
+        (b'<Envelope xmlns="http://www.w3.org/2003/05/soap-envelope"><Body/></Envelope>', "text/xml", 400),
+        (b"<x/>", "application/soap+xml", 415),
+        (b"<x/>", "application/json", 415),
+    ],
+)
+def test_an_unreadable_soap_request_is_a_fault(
+    emulator: EmulatorApp, body: bytes, content_type: str, status: int
+) -> None:
+    answer = Client(emulator).post(
+        SERVICE, data=body, content_type=content_type, headers={"SOAPAction": ACTION}
+    )
+    assert answer.status_code == status and b"Fault" in answer.data and b"Traceback" not in answer.data
+    assert minted(emulator) == 0
