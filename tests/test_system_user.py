@@ -40,6 +40,7 @@ from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures
 from superoffice_emulator.testing import LiveServer
 from tests.support.clock import FakeClock
 from tests.support.database import read_row
+from tests.support.soap import set_status
 
 TENANT = "Cust777"
 SECRET = "demo-app-secret"
@@ -439,10 +440,15 @@ def test_the_ticket_slides_and_then_expires_with_a_session_exception(
     for _ in range(2):
         clock.advance(hours=5)
         assert client.post(path, json=IDS, headers=headers).status_code == 204
+    soap = set_status(client, ["appointment_id=2"], ticket=ticket, token=SECRET, tenant=TENANT)
+    assert soap.succeeded is True
     clock.advance(hours=6, seconds=1)
     expired = client.post(path, json=IDS, headers=headers)
     assert expired.status_code == 401
     assert "SoSessionException" in expired.get_data(as_text=True)
+    refused = set_status(client, ["appointment_id=2"], ticket=ticket, token=SECRET, tenant=TENANT)
+    assert refused.succeeded is False
+    assert refused.info["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
 
 
 def test_the_journal_records_each_exchange_without_its_secrets(
