@@ -38,7 +38,7 @@ from werkzeug.wrappers import Request, Response
 from superoffice_emulator.calls.journal import JournalEntry
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import sessions
-from superoffice_emulator.domain.online import CLAIMS
+from superoffice_emulator.domain.online import CLAIMS, Application
 from superoffice_emulator.domain.sentry import User
 from superoffice_emulator.domain.system_users import (
     ISSUER,
@@ -56,6 +56,7 @@ from superoffice_emulator.soap import ns, replies
 from superoffice_emulator.soap.documents import LOCATION_PLACEHOLDER
 from superoffice_emulator.soap.envelope import safe_parser
 from superoffice_emulator.storage.database import TenantLimitReached
+from superoffice_emulator.storage.keys import SigningKey
 
 log = logging.getLogger("superoffice_emulator.online")
 
@@ -160,7 +161,13 @@ def exchange(runtime: Runtime, request: Request, asked: Asked, wire: str) -> Ans
 
 
 def _jwt(
-    key: Any, request: Request, tenant: str, application: Any, user: User, ticket: str, now: datetime
+    key: SigningKey,
+    request: Request,
+    tenant: str,
+    application: Application,
+    user: User,
+    ticket: str,
+    now: datetime,
 ) -> str:
     """The answer's JWT: the id_token's SuperOffice claims, issued by ``SuperOffice AS`` to
     ``spn:<serial>``, with the ticket."""
