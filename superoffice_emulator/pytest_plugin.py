@@ -24,6 +24,10 @@ names the fixtures::
   ``Authorization: SOTicket <ticket>`` and ``SO-AppToken`` set, ``.post("Agents/Appointment/
   SetActivityStatus", json=...)`` posts relative to ``.base_url`` (``http://127.0.0.1:PORT/<tenant>/api/v1``),
   ``.headers`` are the headers for any other client, ``.as_user(ticket=...)`` another caller.
+- ``superoffice_system_user``: the demo application's system user in the tenant: ``.sign()`` signs
+  its system token for the current minute with the demo app's private key (``.private_key``, also
+  :func:`demo_private_key`), ``.authenticate()`` posts the exchange, ``.ticket()`` is a fresh ticket.
+  :func:`sign_system_token` signs any token with any key.
 
 ``pip install 'superoffice-emulator[pytest]'`` brings pytest and the clients these fixtures use
 (zeep, requests); a fixture whose client is missing fails naming that extra.
@@ -41,6 +45,7 @@ its requests leniently with ``@pytest.mark.superoffice_contract("lenient")``.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 import urllib.error
@@ -49,6 +54,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any, cast
@@ -473,3 +479,99 @@ def superoffice_client(
     )
     yield clients
     clients.close()
+
+
+# -- system users -------------------------------------------------------------------------------
+DEMO_CLIENT_ID = "demo-app"
+DEMO_CLIENT_SECRET = "demo-app-secret"
+"""The demo application's client secret: its application token."""
+DEMO_SYSTEM_TOKEN = "Demo Online App-DemoSystemToken"
+"""The demo application's system token in every tenant of the shipped fixtures."""
+
+
+def demo_private_key() -> str:
+    """The demo application's RSA private key (PEM): demo data, published with the package, never a
+    secret. Its public half is registered for ``demo-app`` in the shipped fixtures."""
+    return default_fixtures().with_name("demo-app-private-key.pem").read_text(encoding="ascii")
+
+
+def sign_system_token(
+    system_token: str, private_key: str | bytes | None = None, *, at: datetime | None = None
+) -> str:
+    """``system_token.yyyyMMddHHmm.base64(signature)`` for the minute ``at`` (default: now, UTC),
+    signed as SuperOffice's samples sign it: RSA PKCS#1 v1.5 over SHA-256 of
+    ``system_token.yyyyMMddHHmm``, with ``private_key`` (PEM; default: the demo application's)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    pem = demo_private_key() if private_key is None else private_key
+    key = serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("the private key is not an RSA key")
+    stamp = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M")
+    payload = f"{system_token}.{stamp}"
+    signature = key.sign(payload.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{payload}.{base64.b64encode(signature).decode('ascii')}"
+
+
+@dataclass(frozen=True)
+class SuperOfficeSystemUser:
+    """The demo application's system user in a tenant: sign its system token, exchange it for a ticket."""
+
+    tenant: SuperOfficeTenant
+    system_token: str
+    """The tenant's system token for the demo application (its consent's)."""
+    client_secret: str = DEMO_CLIENT_SECRET
+    private_key: str = field(default_factory=demo_private_key, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The REST exchange: ``http://127.0.0.1:PORT/Login/api/PartnerSystemUser/Authenticate``."""
+        return self.tenant.server.url("/Login/api/PartnerSystemUser/Authenticate")
+
+    def sign(
+        self,
+        system_token: str | None = None,
+        *,
+        private_key: str | bytes | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """:func:`sign_system_token` with this system user's token and key unless others are given."""
+        return sign_system_token(
+            self.system_token if system_token is None else system_token,
+            self.private_key if private_key is None else private_key,
+            at=at,
+        )
+
+    def authenticate(self, signed_token: str | None = None, *, application_token: str | None = None) -> Any:
+        """Post the exchange (``signed_token`` default: :meth:`sign` now) and return its JSON answer,
+        ``{"IsSuccessful", "Token", "ErrorMessage"}``."""
+        body = {
+            "SignedSystemToken": self.sign() if signed_token is None else signed_token,
+            "ApplicationToken": self.client_secret if application_token is None else application_token,
+            "ContextIdentifier": self.tenant.name,
+            "ReturnTokenType": "JWT",
+        }
+        request = urllib.request.Request(
+            self.url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)
+
+    def ticket(self) -> str:
+        """A fresh system user ticket (``7T:...``, 6 hours sliding): the exchange's JWT's ticket claim."""
+        import jwt
+
+        answer = self.authenticate()
+        if not answer["IsSuccessful"]:
+            raise AssertionError(f"the system user exchange was refused: {answer['ErrorMessage']}")
+        claims = jwt.decode(answer["Token"], options={"verify_signature": False})
+        return str(claims["http://schemes.superoffice.net/identity/ticket"])
+
+
+@pytest.fixture
+def superoffice_system_user(superoffice_tenant: SuperOfficeTenant) -> SuperOfficeSystemUser:
+    """The demo application's system user in this test's tenant (see :class:`SuperOfficeSystemUser`)."""
+    consents = superoffice_tenant.admin("consents")
+    token = next((c["system_token"] for c in consents if c["client_id"] == DEMO_CLIENT_ID), DEMO_SYSTEM_TOKEN)
+    return SuperOfficeSystemUser(superoffice_tenant, token)

@@ -51,6 +51,8 @@ EXPECTED: dict[str, list[str]] = {
     "rest-403": ["SuperOffice.Exceptions.SoSentryException", "HTTP 403"],
     "admin": ['"status": "ok"', "Cust12345"],
     "typescript": ["Completed: appointment 666, sale 3, document 4, todo 5"],
+    "system-user-curl": ['"IsSuccessful": true', '"ErrorMessage": null'],
+    "system-user": ["IsSuccessful: True", "Succeeded: appointment 666 is Completed"],
 }
 """Per example name, texts its output must contain: what the page says the reader will see."""
 

@@ -458,3 +458,38 @@ def test_the_tenant_verifies_its_calls_and_a_failure_lists_the_calls_seen(pytest
     )
     assert "__tracebackhide__" not in result.stdout.str()  # the helper's own source is not shown
     assert "matching = self.calls(" not in result.stdout.str()
+
+
+def test_the_system_user_fixture_signs_and_exchanges_for_a_working_ticket(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI + "superoffice_mode = online\n")
+    pytester.makepyfile(
+        """
+        from superoffice_emulator.pytest_plugin import demo_private_key, sign_system_token
+
+        IDS = {"ActivityIdentifier": {"string": ["appointment_id=1"]}, "ActivityStatus": "Completed"}
+
+        def test_a_system_user_ticket_calls_soap(superoffice_system_user, superoffice_client):
+            assert superoffice_system_user.private_key == demo_private_key()
+            assert superoffice_system_user.sign().startswith("Demo Online App-DemoSystemToken.")
+            ticket = superoffice_system_user.ticket()
+            client = superoffice_client("Appointment", ticket=ticket, application_token="demo-app-secret")
+            assert client.service.SetActivityStatus(**IDS).header.Succeeded is True
+
+        def test_a_token_signed_with_another_key_is_refused(superoffice_system_user):
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            signed = sign_system_token(superoffice_system_user.system_token, pem)
+            answer = superoffice_system_user.authenticate(signed)
+            assert answer["IsSuccessful"] is False
+            assert answer["ErrorMessage"].startswith("InvalidSignature (7)")
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=2)

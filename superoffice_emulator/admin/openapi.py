@@ -151,7 +151,43 @@ _SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "redirect_uris": {"type": "array", "items": {"type": "string"}},
             "allowed_origins": {"type": "array", "items": {"type": "string"}},
-            "public_key": {"type": ["string", "null"], "description": "PEM; null: none registered."},
+            "public_key": {
+                "type": ["string", "null"],
+                "description": "PEM or RSA XML (<RSAKeyValue>); checks system users' signed tokens. "
+                "null: none registered.",
+            },
+            "system_user": {
+                "type": "boolean",
+                "description": "Whether the application asks for a system user.",
+            },
+        },
+    },
+    "Consent": {
+        "type": "object",
+        "description": "A system-user consent: the application approved in the tenant (docs/online.md).",
+        "properties": {
+            "client_id": {"type": "string"},
+            "system_token": {
+                "type": "string",
+                "examples": ["Demo Online App-DemoSystemToken"],
+                "description": "What the application signs; the id_token's system_token claim.",
+            },
+            "associate_id": {"type": "integer", "description": "The user the system user acts as."},
+            "user": {**_NULLABLE_STRING, "description": "That user's name."},
+        },
+    },
+    "ConsentRequest": {
+        "type": "object",
+        "required": ["client_id", "user"],
+        "additionalProperties": False,
+        "properties": {
+            "client_id": {"type": "string", "description": "An application with system_user true."},
+            "user": {"type": "string", "description": "The user the system user acts as, by name."},
+            "system_token": {
+                "type": "string",
+                "maxLength": 400,
+                "description": "Leave it out for a random one, '<application name>-<10 characters>'.",
+            },
         },
     },
     "TenantState": {
@@ -381,6 +417,45 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json({"type": "array", "items": _ref("Application")}, "The apps."),
                 **_AUTH,
+            },
+        }
+    },
+    "/consents": {
+        "get": {
+            "summary": "The tenant's system-user consents (applications approved, with their system tokens).",
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Consent")}, "The consents."),
+                **_AUTH,
+            },
+        },
+        "post": {
+            "summary": "Approve an application that asks for a system user in the tenant.",
+            "description": "A reset puts the fixtures' consents back.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ConsentRequest")}},
+            },
+            "responses": {
+                "201": {
+                    **_json(_ref("Consent"), "Approved."),
+                    "headers": {"Location": {"schema": {"type": "string"}, "description": "The consent."}},
+                },
+                **_BAD,
+                **_AUTH,
+                "404": _error("No such application or user."),
+                "409": _error("The application asks for no system user, or has a consent already."),
+            },
+        },
+    },
+    "/consents/{client_id}": {
+        "delete": {
+            "summary": "Revoke an application's consent: its system token is refused (Revoked) from now on.",
+            "description": "Tickets the system user got earlier keep working until they expire.",
+            "parameters": [_path("client_id", {"type": "string"}, "The application.")],
+            "responses": {
+                "200": _json(_ref("Done"), "Revoked."),
+                **_AUTH,
+                "404": _error("The application has no consent in the tenant."),
             },
         }
     },

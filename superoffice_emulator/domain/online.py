@@ -59,7 +59,9 @@ class Application:
     redirect_uris: tuple[str, ...]
     allowed_origins: tuple[str, ...] = ()
     public_key: str | None = None
-    """The RSA public key (PEM) a system user's signed token is checked with; ``None``: none."""
+    """The RSA public key (PEM or RSA XML) a system user's signed token is checked with; ``None``: none."""
+    system_user: bool = False
+    """Whether the application asks for a system user (its consents then hold a system token)."""
 
     def permits_redirect(self, uri: str) -> bool:
         """Whether ``uri`` equals a registered redirect URI exactly (never a prefix: no open redirect)."""

@@ -35,6 +35,7 @@ from superoffice_emulator.domain.errors import SoException, SoSessionException
 from superoffice_emulator.domain.hosts import superoffice_root
 from superoffice_emulator.domain.online import CLAIMS, Application
 from superoffice_emulator.domain.sentry import User
+from superoffice_emulator.domain.system_users import SYSTEM_TOKEN_CLAIM
 from superoffice_emulator.domain.values import is_tenant_name
 from superoffice_emulator.online import pages
 from superoffice_emulator.rest import credentials as rest_credentials
@@ -383,8 +384,14 @@ def _mint(
         store.add_refresh_token(refresh_token, application.client_id, user.associate_id)
     import jwt  # here: PyJWT loads cryptography, which serving a call never needs
 
+    claims = id_claims(
+        _root(request), tenant, application, user, nonce, int(now.replace(tzinfo=UTC).timestamp())
+    )
+    consent = store.find_consent(application.client_id) if application.system_user else None
+    if consent is not None:  # SuperID adds it once an administrator approved a system-user app
+        claims[SYSTEM_TOKEN_CLAIM] = consent.system_token
     id_token = jwt.encode(
-        id_claims(_root(request), tenant, application, user, nonce, int(now.replace(tzinfo=UTC).timestamp())),
+        claims,
         key.private_pem,
         algorithm="RS256",
         headers={"kid": key.kid},

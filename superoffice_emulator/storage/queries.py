@@ -258,6 +258,7 @@ def list_applications(database: Database, tenant: str) -> list[Application]:
             tuple(json.loads(row.redirect_uris)),
             tuple(json.loads(row.allowed_origins)),
             row.public_key,
+            bool(row.system_user),
         )
         for row in rows
     ]

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Table, bindparam, delete, func, insert, literal_column, select, update
 
 from superoffice_emulator.domain.clock import utcnow
+from superoffice_emulator.domain.system_users import new_system_token
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.facts import new_generation
 from superoffice_emulator.storage.fixtures import Fixtures
@@ -154,6 +155,17 @@ def fixture_rows(tenant: str, fixtures: Fixtures) -> Rows:
                 "redirect_uris": json.dumps(list(application.redirect_uris)),
                 "allowed_origins": json.dumps(list(application.allowed_origins)),
                 "public_key": application.public_key,
+                "system_user": application.system_user,
+            }
+        )
+    names = {application.client_id: application.name for application in fixtures.applications}
+    for consent in fixtures.consents:
+        rows.setdefault(schema.consent, []).append(
+            {
+                "tenant": tenant,
+                "client_id": consent.client_id,
+                "system_token": consent.system_token or new_system_token(names[consent.client_id]),
+                "associate_id": consent.associate_id,
             }
         )
     for token in fixtures.application_tokens:
