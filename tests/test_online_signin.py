@@ -39,9 +39,10 @@ from tests.test_online import (
 REVOKE = "/login/common/oauth/revoke"
 LOGOUT = "/login/logout"
 PRINCIPAL = f"/{TENANT}/api/v1/User/currentPrincipal"
+OTHER_ID, OTHER_SECRET = "other-app", "other-secret"
 OTHER = {
-    "client_id": "other-app",
-    "client_secret": "other-secret",
+    "client_id": OTHER_ID,
+    "client_secret": OTHER_SECRET,
     "name": "Other app",
     "redirect_uris": [REDIRECT],
 }
@@ -64,7 +65,7 @@ def emulator(online: Settings, clock: FakeClock) -> Iterator[EmulatorApp]:
     application.runtime.database.dispose()
 
 
-def authorize(client: Client, response_type: str, **changes: str) -> TestResponse:
+def authorize(client: Client, response_type: str, **changes: str | None) -> TestResponse:
     query = {
         "client_id": CLIENT_ID,
         "redirect_uri": REDIRECT,
@@ -286,7 +287,7 @@ def test_another_client_cannot_revoke_a_token(emulator: EmulatorApp) -> None:
     client = Client(emulator)
     tokens = signed_in(client)
     for token in (tokens["access_token"], tokens["refresh_token"]):
-        answer = revoke(client, token, client_id=OTHER["client_id"], secret=OTHER["client_secret"])
+        answer = revoke(client, token, client_id=OTHER_ID, secret=OTHER_SECRET)
         assert (answer.status_code, body(answer)["error"]) == (400, "invalid_grant")
     assert (
         client.get(PRINCIPAL, headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code
