@@ -30,7 +30,9 @@ _HEADERS = {
     "frame-ancestors 'none'; script-src 'unsafe-inline'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no referrer a browser posts the page's own form with
+    # "Origin: null", which the cross-site guard refuses; other sites still get no referrer
+    "Referrer-Policy": "same-origin",
 }
 
 
