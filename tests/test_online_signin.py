@@ -303,6 +303,8 @@ def test_logout_goes_back_to_a_registered_uri_with_the_state(emulator: EmulatorA
         LOGOUT, query_string={"id_token_hint": id_token, "post_logout_redirect_uri": REDIRECT, "state": "bye"}
     )
     assert answer.status_code == 302 and answer.headers["Location"] == REDIRECT + "?state=bye"
+    last = journal(client)[0]
+    assert (last["operation"], last["outcome"], last["user"]) == ("SignOut", "signed out", "demo")
     by_client = client.get(
         LOGOUT, query_string={"client_id": CLIENT_ID, "post_logout_redirect_uri": REDIRECT}
     )

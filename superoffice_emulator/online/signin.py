@@ -274,13 +274,15 @@ def _grant(
     # made (if need be) in a transaction of its own, before the grant's
     key = runtime.database.signing_keys.current() if "id_token" in words else None
     try:
-        return _granted(runtime, tenant, application, auth, words, name, method, key, (root, now))
+        return _granted(runtime, root, now, tenant, application, auth, words, name, method, key)
     except TenantLimitReached:
         return pages.error(f"The emulator holds too many tenants to make {tenant}; drop one first.")
 
 
 def _granted(
     runtime: Runtime,
+    root: str,
+    now: datetime,
     tenant: str,
     application: Application,
     auth: Authorization,
@@ -288,11 +290,9 @@ def _granted(
     name: str,
     method: str,
     key: SigningKey | None,
-    issuer: tuple[str, datetime],
 ) -> Response:
     """What the sign-in sends back for ``words`` (the response type): a code, an access token, an
-    id_token (with ``c_hash`` and ``at_hash`` for what comes with it)."""
-    root, now = issuer
+    id_token (with ``c_hash`` and ``at_hash`` for what comes with it); ``key`` signs the id_token."""
     with runtime.database.transaction(tenant) as store:
         if store.state not in online.RUNNING_STATES:
             return _refused(auth, "temporarily_unavailable", f"The tenant {tenant} is {store.state}.")
@@ -546,7 +546,6 @@ def _mint(
         store.add_refresh_token(refresh_token, application.client_id, user.associate_id)
     claims = id_claims(_root(request), tenant, application, user, nonce, _seconds(now))
     id_token = _id_token(key, claims, access_token=access_token)
-    log.info("%s token granted: %s for %s", tenant, user.name, application.client_id)
     return {
         "access_token": access_token,
         "token_type": "Bearer",
@@ -608,8 +607,6 @@ def _revoke(runtime: Runtime, request: Request, params: Mapping[str, str]) -> No
     application = _application(runtime, tenant, client_id) if client_id else None
     if application is None or not application.secret_matches(secret):
         raise TokenError("invalid_client", "The client_id or client_secret is wrong.", 401)
-    if tenant not in runtime.database.tenants():
-        return  # no such token: nothing to revoke (RFC 7009, 2.2)
     hint = params.get("token_type_hint", "")
     with runtime.database.transaction(tenant, create=False) as store:
         problem = _revoked(runtime, store, application, token, hint)
@@ -620,7 +617,10 @@ def _revoke(runtime: Runtime, request: Request, params: Mapping[str, str]) -> No
 def _revoked(
     runtime: Runtime, store: TenantStore, application: Application, token: str, hint: str
 ) -> TokenError | None:
-    """Revoke ``token`` if it is ``application``'s; the refusal when it is another client's."""
+    """Revoke ``token`` if it is ``application``'s; the refusal when it is another client's. An
+    unknown token is nothing to revoke (RFC 7009, 2.2)."""
+    if not store.tenant_exists():
+        return None
     kinds = (
         ("refresh_token", "access_token") if hint == "refresh_token" else ("access_token", "refresh_token")
     )
@@ -686,9 +686,8 @@ def logout(runtime: Runtime, request: Request) -> Response:
             "client_id or id_token_hint names; it must equal a registered one exactly.",
             logout=True,
         )
-    if claims is not None and application is not None and tenant in runtime.database.tenants():
-        name = str(claims.get(CLAIMS + "upn") or claims.get("sub") or "")[:100] or None
-        _journal_alone(runtime, tenant, "SignOut", "signed out", user=name, application=application.client_id)
+    if claims is not None and application is not None:
+        _signed_out(runtime, tenant, claims, application.client_id)
     if not target:
         return pages.signed_out(None if application is None else application.name)
     state = params.get("state", "")
@@ -697,6 +696,18 @@ def logout(runtime: Runtime, request: Request) -> Response:
     return Response(
         status=302, headers={"Location": urlunsplit(parts._replace(query=query)), "Cache-Control": "no-store"}
     )
+
+
+def _signed_out(runtime: Runtime, tenant: str, claims: Mapping[str, Any], client_id: str) -> None:
+    """Journal the sign-out of the user an (verified) id_token names."""
+    associate = str(claims.get(CLAIMS + "associateid", ""))
+    try:
+        with runtime.database.transaction(tenant, create=False) as store:
+            user = store.find_user(int(associate)) if associate.isdigit() and store.tenant_exists() else None
+            name = None if user is None else user.name
+            record_event(runtime, store, "SignOut", "signed out", user=name, application=client_id)
+    except StorageError:
+        log.exception("could not journal the sign-out")
 
 
 def _verified_hint(runtime: Runtime, request: Request, hint: str) -> dict[str, Any] | None:
