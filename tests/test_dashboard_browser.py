@@ -29,37 +29,16 @@ from zeep.transports import Transport
 
 from superoffice_emulator.settings import Settings
 from superoffice_emulator.testing import LiveServer
+from tests.support.browser import chromium, playwright
 from tests.support.paths import DATA
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP evil.test 127.0.0.1",  # a site of its own, for the cross-site test
-]
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 WAIT_MS = 10_000  # the page polls the journal every second and refreshes activities every four
 
-if os.environ.get("CI") and not CHROMIUM.exists():  # CI installs both: a skip there would hide a gap
-    raise RuntimeError(f"CI must install {CHROMIUM} (apt-get install -y chromium) for the browser test")
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright for Python is not installed: pip install -e '.[browser]' (uses /usr/bin/chromium)",
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright drives the system browser)",
-        allow_module_level=True,
-    )
+sync_api = playwright()
 
 expect = sync_api.expect
 expect.set_options(timeout=WAIT_MS)
@@ -67,12 +46,9 @@ expect.set_options(timeout=WAIT_MS)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
+    # evil.test: a site of its own, for the cross-site test
+    with chromium(sync_api, "--host-resolver-rules=MAP evil.test 127.0.0.1") as launched:
+        yield launched
 
 
 class Watched:

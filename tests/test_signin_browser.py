@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 import threading
 from collections.abc import Iterator
@@ -27,30 +26,13 @@ import yaml
 
 from superoffice_emulator.settings import Settings, default_fixtures
 from superoffice_emulator.testing import LiveServer
+from tests.support.browser import chromium, playwright
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 CLAIMS = "http://schemes.superoffice.net/identity/"
 CLIENT_ID, SECRET = "browser-app", "browser-app-secret"
 TENANT = "Cust4242"
 
-if os.environ.get("CI") and not CHROMIUM.exists():  # CI installs both: a skip there would hide a gap
-    raise RuntimeError(f"CI must install {CHROMIUM} (apt-get install -y chromium) for the browser test")
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright for Python is not installed: pip install -e '.[browser]' (uses /usr/bin/chromium)",
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright drives the system browser)",
-        allow_module_level=True,
-    )
+sync_api = playwright()
 
 expect = sync_api.expect
 
@@ -120,12 +102,8 @@ def server(settings: Settings, tmp_path: Path, callback: Callback) -> Iterator[L
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
+    with chromium(sync_api) as launched:
+        yield launched
 
 
 @pytest.fixture
