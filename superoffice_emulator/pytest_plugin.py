@@ -28,6 +28,9 @@ names the fixtures::
   its system token for the current minute with the demo app's private key (``.private_key``, also
   :func:`demo_private_key`), ``.authenticate()`` posts the exchange, ``.ticket()`` is a fresh ticket.
   :func:`sign_system_token` signs any token with any key.
+- ``superoffice_sign_in``: ``superoffice_sign_in("demo")`` signs a user of the tenant in to the
+  Online application ``superoffice_app`` (the demo app) without a browser, code flow with PKCE, and
+  returns the access, refresh and id tokens with the id_token's checked claims.
 
 ``pip install 'superoffice-emulator[pytest]'`` brings pytest and the clients these fixtures use
 (zeep, requests); a fixture whose client is missing fails naming that extra.
@@ -481,10 +484,189 @@ def superoffice_client(
     clients.close()
 
 
+# -- Online sign-in -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SuperOfficeApp:
+    """An Online application registered in the fixtures: what an app's configuration holds."""
+
+    client_id: str
+    client_secret: str
+    """Also the application token (``SO-AppToken``, ``ApplicationToken``)."""
+    redirect_uri: str
+
+
+DEMO_APP = SuperOfficeApp("demo-app", "demo-app-secret", "http://127.0.0.1:3000/callback")
+"""The application registered in every tenant of the shipped fixtures."""
+CLAIMS = "http://schemes.superoffice.net/identity/"
+"""The prefix of SuperOffice's own id_token claims."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The tokens of one sign-in, and the id_token's claims (its signature checked with the JWKS)."""
+
+    access_token: str
+    refresh_token: str
+    id_token: str
+    claims: dict[str, Any]
+    expires_in: int
+
+    def claim(self, name: str) -> Any:
+        """One of SuperOffice's claims by its short name (``ctx``, ``webapi_url``, ``associateid``)."""
+        return self.claims[CLAIMS + name]
+
+    @property
+    def webapi_url(self) -> str:
+        """``http://127.0.0.1:PORT/<tenant>/api/``: REST calls go below it, ``Bearer`` the access token."""
+        return str(self.claim("webapi_url"))
+
+    @property
+    def netserver_url(self) -> str:
+        """``http://127.0.0.1:PORT/<tenant>/Remote/Services86/``: SOAP's ``Credentials/Ticket`` takes the
+        access token."""
+        return str(self.claim("netserver_url"))
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        """``Authorization: Bearer`` with the access token, to give to any HTTP client."""
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class SuperOfficeSignIn:
+    """The ``superoffice_sign_in`` helper: signs a user of the tenant in to :attr:`app` without a
+    browser, with the authorization code flow and PKCE (S256), as an Online app does."""
+
+    def __init__(self, tenant: SuperOfficeTenant, app: SuperOfficeApp) -> None:
+        self.tenant = tenant
+        self.app = app
+
+    def url(self, path: str = "") -> str:
+        """The emulator's URL of ``path``: SuperID's paths have no tenant."""
+        return self.tenant.server.url(path)
+
+    def __call__(self, user: str = "demo") -> SignedIn:
+        """Sign ``user`` in: authorize (``login_hint``, or the sign-in page's approval when the
+        emulator shows one), then the token exchange; the tokens and the checked claims."""
+        import base64
+        import hashlib
+        import secrets
+
+        requests = _client_package("requests", "superoffice_sign_in")
+        verifier, state, nonce = (
+            secrets.token_urlsafe(48),
+            secrets.token_urlsafe(12),
+            secrets.token_urlsafe(12),
+        )
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        query = {
+            "client_id": self.app.client_id,
+            "redirect_uri": self.app.redirect_uri,
+            "response_type": "code",
+            "scope": "openid",
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "acr_values": f"tenant:{self.tenant.name}",
+            "login_hint": user,
+        }
+        with requests.Session() as session:
+            authorize = self.url("/login/common/oauth/authorize")
+            answer = session.get(authorize, params=query, allow_redirects=False, timeout=60)
+            if answer.status_code == 200:  # the sign-in page: approve as the person would
+                approval = {**query, "user": user, "tenant": self.tenant.name, "decision": "approve"}
+                answer = session.post(authorize, data=approval, allow_redirects=False, timeout=60)
+            values = _redirected(answer, "authorize")
+            if values.get("state") != state or "code" not in values:
+                pytest.fail(
+                    f"superoffice_sign_in: the sign-in of {user!r} was refused: {values}", pytrace=False
+                )
+            tokens = session.post(
+                self.url("/login/common/oauth/tokens"),
+                data={
+                    "grant_type": "authorization_code",
+                    "code": values["code"],
+                    "redirect_uri": self.app.redirect_uri,
+                    "client_id": self.app.client_id,
+                    "client_secret": self.app.client_secret,
+                    "code_verifier": verifier,
+                },
+                timeout=60,
+            )
+            signed_in = self._signed_in(session, tokens)
+        if signed_in.claims.get("nonce") != nonce:
+            pytest.fail("superoffice_sign_in: the id_token does not carry the request's nonce", pytrace=False)
+        return signed_in
+
+    def refresh(self, signed_in: SignedIn) -> SignedIn:
+        """A new access token (and id_token) for ``signed_in``'s refresh token."""
+        requests = _client_package("requests", "superoffice_sign_in")
+        with requests.Session() as session:
+            tokens = session.post(
+                self.url("/login/common/oauth/tokens"),
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": signed_in.refresh_token,
+                    "client_id": self.app.client_id,
+                    "client_secret": self.app.client_secret,
+                },
+                timeout=60,
+            )
+            return self._signed_in(session, tokens)
+
+    def _signed_in(self, session: Any, answer: Any) -> SignedIn:
+        import jwt
+
+        if answer.status_code != 200:
+            pytest.fail(
+                f"superoffice_sign_in: the token endpoint answered {answer.status_code}: {answer.text}"
+            )
+        tokens = answer.json()
+        keys = jwt.PyJWKSet.from_dict(session.get(self.url("/login/.well-known/jwks"), timeout=60).json())
+        kid = jwt.get_unverified_header(tokens["id_token"]).get("kid")
+        key = next((k for k in keys.keys if k.key_id == kid), None)
+        if key is None:
+            pytest.fail(f"superoffice_sign_in: no key {kid!r} in the JWKS", pytrace=False)
+        claims = jwt.decode(
+            tokens["id_token"], key.key, algorithms=["RS256"], audience=self.app.client_id, issuer=self.url()
+        )
+        return SignedIn(
+            tokens["access_token"],
+            tokens["refresh_token"],
+            tokens["id_token"],
+            claims,
+            int(tokens["expires_in"]),
+        )
+
+
+def _redirected(answer: Any, step: str) -> dict[str, str]:
+    """The values of a redirect to the application (query or fragment)."""
+    location = answer.headers.get("Location") if answer.status_code in (302, 303) else None
+    if not location:
+        pytest.fail(
+            f"superoffice_sign_in: {step} answered {answer.status_code}, not a redirect: {answer.text[:300]}",
+            pytrace=False,
+        )
+    parts = urllib.parse.urlsplit(location)
+    return dict(urllib.parse.parse_qsl(parts.query or parts.fragment))
+
+
+@pytest.fixture
+def superoffice_app() -> SuperOfficeApp:
+    """The Online application the sign-in helper uses (the demo app); override it for your own."""
+    return DEMO_APP
+
+
+@pytest.fixture
+def superoffice_sign_in(
+    superoffice_tenant: SuperOfficeTenant, superoffice_app: SuperOfficeApp
+) -> SuperOfficeSignIn:
+    """``superoffice_sign_in("demo")`` signs a user of the tenant in to ``superoffice_app``: tokens
+    and claims, no browser."""
+    return SuperOfficeSignIn(superoffice_tenant, superoffice_app)
+
+
 # -- system users -------------------------------------------------------------------------------
-DEMO_CLIENT_ID = "demo-app"
-DEMO_CLIENT_SECRET = "demo-app-secret"
-"""The demo application's client secret: its application token."""
 DEMO_SYSTEM_TOKEN = "Demo Online App-DemoSystemToken"
 """The demo application's system token in every tenant of the shipped fixtures."""
 
@@ -521,7 +703,7 @@ class SuperOfficeSystemUser:
     tenant: SuperOfficeTenant
     system_token: str
     """The tenant's system token for the demo application (its consent's)."""
-    client_secret: str = DEMO_CLIENT_SECRET
+    client_secret: str = DEMO_APP.client_secret
     private_key: str = field(default_factory=demo_private_key, repr=False)
 
     @property
@@ -566,12 +748,13 @@ class SuperOfficeSystemUser:
         if not answer["IsSuccessful"]:
             raise AssertionError(f"the system user exchange was refused: {answer['ErrorMessage']}")
         claims = jwt.decode(answer["Token"], options={"verify_signature": False})
-        return str(claims["http://schemes.superoffice.net/identity/ticket"])
+        return str(claims[CLAIMS + "ticket"])
 
 
 @pytest.fixture
 def superoffice_system_user(superoffice_tenant: SuperOfficeTenant) -> SuperOfficeSystemUser:
     """The demo application's system user in this test's tenant (see :class:`SuperOfficeSystemUser`)."""
     consents = superoffice_tenant.admin("consents")
-    token = next((c["system_token"] for c in consents if c["client_id"] == DEMO_CLIENT_ID), DEMO_SYSTEM_TOKEN)
+    ours = (c["system_token"] for c in consents if c["client_id"] == DEMO_APP.client_id)
+    token = next(ours, DEMO_SYSTEM_TOKEN)
     return SuperOfficeSystemUser(superoffice_tenant, token)

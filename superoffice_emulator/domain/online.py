@@ -48,6 +48,27 @@ PKCE_METHODS = ("S256", "plain")
 CLAIMS = "http://schemes.superoffice.net/identity/"
 """The prefix of SuperOffice's own id_token claims."""
 
+RESPONSE_TYPES = ("code", "id_token", "code id_token", "token id_token", "token")
+"""The response types SuperID's discovery lists: the code flow, the implicit flow and the hybrid one."""
+
+
+def response_type(value: str) -> frozenset[str] | None:
+    """The words of a ``response_type`` (in any order, as OAuth 2.0's Multiple Response Types
+    allows); ``None`` when it is none of :data:`RESPONSE_TYPES`."""
+    words = frozenset(value.split())
+    return words if any(words == frozenset(known.split()) for known in RESPONSE_TYPES) else None
+
+
+def default_response_mode(words: frozenset[str]) -> str:
+    """``query`` for the code alone, else ``fragment``: a token never travels in a query string."""
+    return "query" if words == {"code"} else "fragment"
+
+
+def needs_nonce(words: frozenset[str]) -> bool:
+    """Whether the authorize request must send a ``nonce``: whenever the id_token comes from the
+    authorize endpoint itself (OpenID Connect Core, 3.2.2.1 and 3.3.2.11)."""
+    return "id_token" in words
+
 
 @dataclass(frozen=True)
 class Application:

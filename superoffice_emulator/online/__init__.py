@@ -38,15 +38,21 @@ def mount(runtime: Runtime) -> list[Mount]:
         signin.JWKS: signin.jwks,
         signin.AUTHORIZE: signin.authorize,
         signin.TOKENS: signin.tokens,
+        signin.REVOKE: signin.revoke,
+        signin.LOGOUT: signin.logout,
+    }
+    methods = {
+        signin.AUTHORIZE: ("GET", "POST"),
+        signin.LOGOUT: ("GET", "POST"),
+        signin.TOKENS: ("POST",),
+        signin.REVOKE: ("POST",),
     }
 
     def login(request: Request, args: Mapping[str, str]) -> Response:
         from werkzeug.exceptions import MethodNotAllowed
 
         path = request.path.rstrip("/")
-        allowed = (
-            ("GET", "POST") if path == signin.AUTHORIZE else ("POST",) if path == signin.TOKENS else ("GET",)
-        )
+        allowed = methods.get(path, ("GET",))
         if request.method not in allowed and not (request.method == "HEAD" and "GET" in allowed):
             raise MethodNotAllowed(valid_methods=allowed)
         if "ctx" in args:

@@ -194,6 +194,26 @@ class Statements:
             ),
             dialect,
         )
+        self.access_token_grant = Statement(
+            select(access.c.client_id, access.c.associate_id).where(
+                access.c.tenant == _TENANT, access.c.token == bindparam("token")
+            ),
+            dialect,
+        )
+        self.delete_access_token = Statement(
+            delete(access).where(access.c.tenant == _TENANT, access.c.token == bindparam("token")), dialect
+        )
+        self.delete_access_tokens_of = Statement(
+            delete(access).where(
+                access.c.tenant == _TENANT,
+                access.c.client_id == bindparam("client_id"),
+                access.c.associate_id == bindparam("associate_id"),
+            ),
+            dialect,
+        )
+        self.delete_refresh_token = Statement(
+            delete(refresh).where(refresh.c.tenant == _TENANT, refresh.c.token == bindparam("token")), dialect
+        )
         self.find_user = Statement(
             select(*_USER_COLUMNS)
             .select_from(_WITH_ROLE)
@@ -500,6 +520,24 @@ class TenantStore:
         """The client and the user of a refresh token; ``None`` when it is unknown."""
         row = self._one(self.sql.find_refresh_token, tenant=self.tenant, token=token)
         return None if row is None else (row[0], row[1])
+
+    def access_token_grant(self, token: str) -> tuple[str | None, int] | None:
+        """The client (``None``: a fixture's token) and the user an access token was granted to."""
+        row = self._one(self.sql.access_token_grant, tenant=self.tenant, token=token)
+        return None if row is None else (row[0], row[1])
+
+    def revoke_access_token(self, token: str) -> None:
+        self._run(self.sql.delete_access_token, tenant=self.tenant, token=token)
+
+    def revoke_refresh_token(self, token: str, client_id: str, associate_id: int) -> None:
+        """The refresh token, and the access tokens of the same consent (the client and the user)."""
+        self._run(self.sql.delete_refresh_token, tenant=self.tenant, token=token)
+        self._run(
+            self.sql.delete_access_tokens_of,
+            tenant=self.tenant,
+            client_id=client_id,
+            associate_id=associate_id,
+        )
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
         self._run(
