@@ -458,11 +458,11 @@ def test_the_journal_records_each_exchange_without_its_secrets(
     good = sign(SYSTEM_TOKEN, clock.now)
     post(client, request_body(good))
     post(client, request_body(sign(SYSTEM_TOKEN, clock.now, other_key())))
-    entries = client.get(f"/{TENANT}/_emulator/journal?operation=Authenticate").json
+    entries = client.get(f"/{TENANT}/_emulator/journal?operation=SystemUser").json
     assert entries is not None
     assert [(e["service"], e["outcome"], e["exception_type"], e["user"]) for e in entries] == [
-        ("PartnerSystemUser", "failed", "InvalidSignature", None),
-        ("PartnerSystemUser", "ok", None, "demo"),
+        ("SuperID", "refused", "InvalidSignature", None),
+        ("SuperID", "granted", None, "demo"),
     ]
     assert all(e["message"].startswith("demo-app: ") for e in entries)
     text = json.dumps(entries)

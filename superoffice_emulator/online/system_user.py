@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from lxml import etree
 from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from superoffice_emulator.calls.journal import JournalEntry
+from superoffice_emulator.calls.journal import record_event
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import sessions
 from superoffice_emulator.domain.online import CLAIMS, Application
@@ -63,7 +62,8 @@ log = logging.getLogger("superoffice_emulator.online")
 NAMESPACE = "http://www.superoffice.com/superid/partnersystemuser/0.1"
 ACTION = NAMESPACE + "/IPartnerSystemUserService/Authenticate"
 TOKEN_TYPES = ("Jwt", "Saml")
-SERVICE = "PartnerSystemUser"
+EVENT = "SystemUser"
+"""The journal's name of an exchange (an event, like a sign-in: :func:`record_event`)."""
 WSDL = Path(__file__).resolve().parent / "PartnerSystemUserService.wsdl"
 
 _NS = "{" + NAMESPACE + "}"
@@ -99,7 +99,6 @@ class Unreadable(Exception):
 # -- the exchange, for either wire ----------------------------------------------------------------
 def exchange(runtime: Runtime, request: Request, asked: Asked, wire: str) -> Answer:
     """Check ``asked`` and mint a ticket and its JWT, or refuse; journaled in the tenant."""
-    started = time.perf_counter()
     if asked.token_type != "Jwt":
         return Answer(False, error="ReturnTokenType Saml is not supported by the emulator; ask for Jwt.")
     tenant = asked.context.strip()
@@ -129,34 +128,23 @@ def exchange(runtime: Runtime, request: Request, asked: Asked, wire: str) -> Ans
                 store.add_ticket(ticket, user.associate_id, now)
                 assert key is not None
                 answer = Answer(True, _jwt(key, request, tenant, application, user, ticket, now))
-                outcome, refusal, message = "ok", None, f"{client_id}: a system user ticket for {user_name}"
+                outcome, refusal, detail = "granted", None, f"a system user ticket over {wire}"
             except SystemUserRefused as exc:
                 client_id = exc.client_id
                 answer = Answer(False, error=str(exc))
-                outcome, refusal, message = (
-                    "failed",
-                    exc.code.name,
-                    f"{client_id or '(no application)'}: {exc}",
-                )
-            runtime.database.record(
+                outcome, refusal, detail = "refused", exc.code.name, str(exc)
+            record_event(
+                runtime,
                 store,
-                JournalEntry(
-                    at=now,
-                    service=SERVICE,
-                    operation="Authenticate",
-                    user=user_name,
-                    identifiers=(),
-                    status=None,
-                    outcome=outcome,
-                    exception_type=refusal,
-                    message=message,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    wire=wire,
-                ),
+                EVENT,
+                outcome,
+                user=user_name,
+                application=client_id or "(no application)",
+                detail=detail,
+                error=refusal,
             )
     except TenantLimitReached as exc:
         return Answer(False, error=str(SystemUserRefused(Refusal.Denied, str(exc))))
-    log.info("%s system user: %s", tenant, message)
     return answer
 
 

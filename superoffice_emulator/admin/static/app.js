@@ -23,7 +23,7 @@
   const TOKEN_KEY = "superoffice-emulator.admin-token";
   // Journal entries that are not calls: SuperID's events (sign-ins, token grants, revocations, ...)
   const EVENT_WIRE = "superid";
-  const EVENT_NAMES = { SignIn: "Sign-in", SignOut: "Sign-out", Token: "Token grant", Revoke: "Revocation" };
+  const EVENT_NAMES = { SignIn: "Sign-in", SignOut: "Sign-out", Token: "Token grant", Revoke: "Revocation", SystemUser: "System user" };
   const EVENT_OUTCOMES_OK = new Set(["approved", "granted", "revoked", "signed out"]);
   const SIGN_INS_SHOWN = 20;
 
