@@ -4,8 +4,8 @@ lets the origins an app registered do.
 One page server answers under two host names the browser resolves to this machine:
 ``http://app.test:<port>``, which the fixtures register in ``demo-app``'s ``allowed_origins``, and
 ``http://evil.test:<port>``, which nobody registered. Both are other sites than the emulator's
-``http://127.0.0.1:<port>``. The page runs ``fetch()`` with a fixture access token (Bearer) and the
-application token (``SO-AppToken``), in online mode. Skipped as the dashboard's browser test is
+``http://127.0.0.1:<port>``. The page runs ``fetch()`` with a fixture access token (Bearer) alone,
+as a browser app does (it holds no client secret), in online mode. Skipped as the dashboard's browser test is
 (``tests/support/browser.py``).
 """
 
@@ -27,7 +27,6 @@ from tests.support.database import read_row
 from tests.support.http import send
 
 TOKEN = "8A:Cust12345.DemoAdministratorAccessToken"
-APP_TOKEN = "demo-app-secret"
 CALL = "/Cust12345/api/v1/Agents/Appointment/SetActivityStatus"
 BODY = '{"ActivityIdentifier": ["appointment_id=7"], "ActivityStatus": "Completed"}'
 STARTED, COMPLETED = 2, 3
@@ -100,8 +99,7 @@ def run(browser: Any, page_url: str, url: str, method: str, headers: dict[str, s
 
 
 def set_status(browser: Any, page_url: str, emulator: LiveServer) -> Any:
-    headers = {"Authorization": f"Bearer {TOKEN}", "SO-AppToken": APP_TOKEN}
-    headers["Content-Type"] = "application/json"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     return run(browser, page_url, emulator.url(CALL), "POST", headers, BODY)
 
 

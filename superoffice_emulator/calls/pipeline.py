@@ -372,8 +372,11 @@ def _authenticated(
         check_running(command.tenant, store.state)
     if isinstance(command.arguments, AuthenticateUsernamePassword):
         return None
-    sessions.check_application_token(store, command.application_token, required=online)
     credentials = command.credentials
+    # A Bearer access token names its application: SO-AppToken is for calls from a server
+    # (SuperOffice's reference), so a browser app never has to ship its client secret; sent, it is checked.
+    bearer = isinstance(credentials, AccessToken) and not command.application_token
+    sessions.check_application_token(store, command.application_token, required=online and not bearer)
     if online and isinstance(credentials, Ticket) and is_access_token(credentials.ticket):
         credentials = AccessToken(credentials.ticket)  # Services86 takes an 8A: token as the ticket
     if credentials is None or isinstance(credentials, Ticket):
