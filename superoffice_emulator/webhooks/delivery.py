@@ -7,11 +7,15 @@ its workers (they build their emulator after they start), like the checkpoint th
 
 Only the holder of the database's lease ``webhooks`` delivers: one process of the server, however
 many workers serve calls; another takes over once a holder has not renewed it for
-:data:`LEASE_SECONDS` (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
+:attr:`Timing.lease` seconds (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
 the event's ``due`` time past the try's timeout, so even two holders never post one try twice.
 
-A try posts on one of :data:`THREADS` threads with :data:`~superoffice_emulator.webhooks.posting.TIMEOUT`:
-a slow or hanging receiver holds one thread for that long, never the calls nor the other deliveries.
+A try posts on one of :data:`THREADS` threads with :attr:`Timing.timeout`: a slow or hanging
+receiver holds one thread for that long, never the calls nor the other deliveries.
+
+Every finished event (delivered or given up) and every try is kept in the database, the newest
+``keep`` of each per tenant (:meth:`Deliverer.__init__`): the outbox and the deliveries log are
+trimmed to that every :data:`TRIM_EVERY` tries of a tenant.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 
 from superoffice_emulator.domain import webhooks
@@ -35,23 +40,49 @@ from superoffice_emulator.webhooks.posting import TIMEOUT, headers_of, post
 log = logging.getLogger("superoffice_emulator.webhooks")
 
 LEASE = "webhooks"
-LEASE_SECONDS = 10.0
-"""How long a deliverer's lease lasts unless renewed (it renews it every :data:`RENEW` seconds)."""
-RENEW = LEASE_SECONDS / 4
-"""Seconds between renewals of a held lease: between them the outbox is read without a write lock,
-so an idle deliverer does not take SQLite's writer lock from the calls four times a second."""
 POLL = 0.25
 """Seconds between looks at the outbox when no event was written in this process meanwhile."""
 THREADS = 8
 """Tries posted at once."""
+TRIM_EVERY = 50
+"""A tenant's finished events and tries are trimmed to the kept number every this many tries."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long delivery waits: before each try, for an answer, for a silent holder of the lease."""
+
+    retry_delays: tuple[float, ...]
+    """Seconds before each try, counted from the failure of the one before (the first: at once)."""
+    timeout: float
+    """Seconds a receiver has to answer, all of it."""
+    lease: float
+    """How long a deliverer's lease lasts unless renewed; it renews it every quarter of that: between
+    renewals the outbox is read without a write lock, so an idle deliverer does not take SQLite's
+    writer lock from the calls four times a second."""
+
+    @property
+    def claim(self) -> float:
+        """Seconds a claimed try is its deliverer's: past them (its process died), the try is due again."""
+        return self.timeout * 3 + self.lease
+
+
+NETSERVER = Timing(webhooks.RETRY_DELAYS, TIMEOUT, 10.0)
+"""NetServer's: tries at once, 1 s and 4 s after a failure; 5 s to answer."""
+FAST = Timing((0.0, 0.05, 0.2), 2.0, 1.0)
+"""For test suites (``--webhook-fast-retries``): the same tries, hardly any waiting between them, and
+a killed server's deliveries taken over within seconds."""
 
 
 class Deliverer:
     """Posts the due events of every tenant of ``database`` while this process holds the lease."""
 
-    def __init__(self, database: Database, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, database: Database, *, timing: Timing = NETSERVER, keep: int = 1000) -> None:
         self.database = database
-        self.timeout = timeout
+        self.timing = timing
+        self.keep = keep
+        """Finished events, and tries, kept per tenant."""
+        self._tries: dict[str, int] = {}  # per tenant, since the last trim
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renewed: float | None = None
         """When this process last took or renewed the lease (``time.monotonic()``); None: not held."""
@@ -103,12 +134,12 @@ class Deliverer:
 
     def _round(self) -> None:
         now, moment = utcnow(), time.monotonic()
-        if self._renewed is not None and moment - self._renewed < RENEW:
+        if self._renewed is not None and moment - self._renewed < self.timing.lease / 4:
             with self.database.outbox(write=False) as (cursor, statements):
                 due = statements.due_now(cursor, now)
         else:
             with self.database.outbox() as (cursor, statements):
-                until = now + timedelta(seconds=LEASE_SECONDS)
+                until = now + timedelta(seconds=self.timing.lease)
                 held = statements.lease(cursor, LEASE, self.holder, now, until)
                 due = statements.due_now(cursor, now) if held else []
             self._renewed = moment if held else None
@@ -134,8 +165,8 @@ class Deliverer:
     def _try(self, event: Due) -> None:
         """One try of ``event``: claimed, posted, settled, logged."""
         now = utcnow()
-        deadline = now + timedelta(seconds=self.timeout * 3 + LEASE_SECONDS)
-        with self.database.outbox() as (cursor, statements):
+        deadline = now + timedelta(seconds=self.timing.claim)
+        with self.database.outbox(event.tenant) as (cursor, statements):
             if not statements.claim_try(cursor, event, deadline):
                 return
             hook = statements.get(cursor, event.tenant, event.webhook_id)
@@ -146,23 +177,24 @@ class Deliverer:
         body = event.body.encode("utf-8")
         headers = headers_of(hook, body, event=event.event, event_id=event.event_id, retry=event.tries)
         started = time.perf_counter()
-        answer = post(hook.target_url, body, headers, self.timeout)
+        answer = post(hook.target_url, body, headers, self.timing.timeout)
         elapsed = (time.perf_counter() - started) * 1000
         ended = utcnow()
-        with self.database.outbox() as (cursor, statements):
-            fresh = statements.get(cursor, event.tenant, event.webhook_id) or hook
+        with self.database.outbox(event.tenant) as (cursor, statements):
+            fresh = statements.get(cursor, event.tenant, event.webhook_id)
             if answer.status == webhooks.SUCCESS:
-                statements.settle_event(cursor, event.row, DELIVERED, ended)
+                outcome, due = DELIVERED, ended
+            elif attempt >= webhooks.TRIES or answer.status == webhooks.GONE:
+                outcome, due = FAILED, ended
+            else:
+                outcome, due = PENDING, ended + timedelta(seconds=self.timing.retry_delays[attempt])
+            if fresh is None or not statements.settle_event(cursor, event.row, outcome, due):
+                return  # the webhook was deleted, or the tenant reset, while the try was out
+            if answer.status == webhooks.SUCCESS:
                 last_error = None if fresh.last_error is None else json.dumps(fresh.last_error)
                 statements.after_try(cursor, event.tenant, fresh.id, fresh.state, 0, last_error)
             else:
-                last = attempt >= webhooks.TRIES or answer.status == webhooks.GONE
-                state, errors = webhooks.after_failure(fresh, answer.status, last)
-                if last:
-                    statements.settle_event(cursor, event.row, FAILED, ended)
-                else:
-                    retry_at = ended + timedelta(seconds=webhooks.RETRY_DELAYS[attempt])
-                    statements.settle_event(cursor, event.row, PENDING, retry_at)
+                state, errors = webhooks.after_failure(fresh, answer.status, outcome == FAILED)
                 statements.after_try(
                     cursor, event.tenant, fresh.id, state, errors, json.dumps(answer.as_last_error())
                 )
@@ -182,5 +214,13 @@ class Deliverer:
                     duration_ms=elapsed,
                 ),
             )
+            if self._counted(event.tenant):
+                statements.trim(cursor, event.tenant, self.keep)
         if answer.status != webhooks.SUCCESS:
             self.database.events_written.set()  # the retry's time: looked at again soon
+
+    def _counted(self, tenant: str) -> bool:
+        """Count a try of ``tenant``'s; True every :data:`TRIM_EVERY`-th (time to trim)."""
+        with self._flight_lock:
+            tries = self._tries[tenant] = self._tries.get(tenant, 0) + 1
+        return tries % TRIM_EVERY == 0

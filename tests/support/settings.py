@@ -25,4 +25,6 @@ def every_setting_changed(tmp_path: Path) -> Settings:
         max_body_bytes=4096,
         allowed_hosts=("crm.test", "other.test"),
         default_tenant="Cust12345",
+        webhook_log_size=9,
+        webhook_fast_retries=True,
     )
