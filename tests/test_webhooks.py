@@ -20,48 +20,13 @@ from superoffice_emulator.settings import Settings
 from superoffice_emulator.testing import LiveServer, WebhookReceiver
 from superoffice_emulator.webhooks.posting import Answer, post
 from tests.support.clock import FakeClock
-from tests.support.soap import DEMO_TICKET
-
-CALL = "/api/v1/Agents/Appointment/SetActivityStatus"
-AUTH = {"Authorization": f"SOTicket {DEMO_TICKET}"}
-SECRET = "s3cret-for-the-receiver"
+from tests.support.webhooks import AUTH, SECRET, complete, register, settled
 
 
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as found:
         yield found
-
-
-def settled(live: LiveServer, tenant: str = "") -> list[dict[str, Any]]:
-    """The tenant's events in the outbox, once none is pending (each delivered, failed or dropped)."""
-    prefix = f"/{tenant}" if tenant else ""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        pending = requests.get(live.url(f"{prefix}/_emulator/webhooks/events?outcome=pending"), timeout=30)
-        if pending.json()["events"] == []:
-            found = requests.get(live.url(f"{prefix}/_emulator/webhooks/events?limit=1000"), timeout=30)
-            return list(reversed(found.json()["events"]))
-        time.sleep(0.05)
-    raise AssertionError("the outbox still holds pending events")
-
-
-def register(live: LiveServer, target: str, **fields: Any) -> requests.Response:
-    carrier = {
-        "Name": "receiver",
-        "Events": ["activity.changed", "document.changed", "sale.*"],
-        "TargetUrl": target,
-        "Secret": SECRET,
-        **fields,
-    }
-    return requests.post(live.url("/api/v1/Webhook"), json=carrier, headers=AUTH, timeout=30)
-
-
-def complete(live: LiveServer, ids: list[str], status: str = "Completed") -> int:
-    answer = requests.post(
-        live.url(CALL), json={"ActivityIdentifier": ids, "ActivityStatus": status}, headers=AUTH, timeout=30
-    )
-    return answer.status_code
 
 
 def signed(secret: str, body: bytes) -> str:
