@@ -16,13 +16,14 @@ import requests
 import yaml
 
 from superoffice_emulator.settings import Settings
+from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures
 from superoffice_emulator.testing import LiveServer, WebhookReceiver
 from superoffice_emulator.webhooks.delivery import TRIM_EVERY
 from tests.support.database import database_url, query
 from tests.support.http import free_port
 from tests.support.paths import ROOT
 from tests.support.servers import kill_hard, server_process
-from tests.support.webhooks import Port, complete, register, settled
+from tests.support.webhooks import AUTH, Port, complete, register, settled
 
 FAST = {"EMULATOR_WEBHOOK_FAST_RETRIES": "true"}
 
@@ -112,3 +113,46 @@ def test_the_outbox_and_the_deliveries_log_keep_their_cap_and_a_reset_empties_th
         assert requests.post(live.url("/_emulator/reset"), timeout=30).status_code == 200
         assert query(db, "SELECT COUNT(*) FROM emulator_webhook_event")[0][0] == 0
         assert query(db, "SELECT COUNT(*) FROM emulator_webhook_delivery")[0][0] == 0
+
+
+def test_webhooks_of_the_fixtures_get_events_and_come_back_with_a_reset(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "fixtures" / "default.yaml").read_text())
+    data["webhooks"] = [
+        {"name": "from-fixtures", "events": ["activity.changed"], "target_url": receiver.url, "secret": "s"}
+    ]
+    fixtures = tmp_path / "fixtures.json"
+    fixtures.write_text(json.dumps(data, default=str))
+    settings = Settings(database_url=database_url(tmp_path / "crm.db"), fixtures=fixtures)
+    with LiveServer(settings) as live:
+        listed = requests.get(live.url("/api/v1/Webhook"), headers=AUTH, timeout=30).json()
+        assert [(h["WebhookId"], h["Name"], h["State"]) for h in listed] == [(1, "from-fixtures", "Active")]
+        assert complete(live, ["appointment_id=1"]) == 204
+        [posted] = receiver.wait_for(1)
+        assert posted.json["WebhookName"] == "from-fixtures" and posted.signed_with("s")
+        gone = requests.delete(live.url("/api/v1/Webhook/1"), headers=AUTH, timeout=30)
+        assert gone.status_code == 204
+        assert requests.post(live.url("/_emulator/reset"), timeout=30).status_code == 200
+        listed = requests.get(live.url("/api/v1/Webhook"), headers=AUTH, timeout=30).json()
+        assert [h["Name"] for h in listed] == ["from-fixtures"]
+        added = register(live, receiver.url, Name="added").json()
+        assert added["WebhookId"] == 2  # after the fixtures' ids
+
+
+@pytest.mark.parametrize(
+    "hook, field",
+    [
+        ({"name": "x", "events": ["activity.changed"], "target_url": "ftp://x"}, None),
+        ({"name": "x", "events": [], "target_url": "http://x"}, None),
+        ({"name": "x", "events": ["a"], "target_url": "http://x", "state": "Sleeping"}, "state"),
+        ({"name": "x", "events": ["a"], "target_url": "http://x", "webhook_id": 0}, "webhook_id"),
+    ],
+    ids=["not http", "no events", "unknown state", "id 0"],
+)
+def test_a_fixture_webhook_that_could_not_be_registered_is_refused(
+    hook: dict[str, Any], field: str | None
+) -> None:
+    with pytest.raises(FixtureError) as refused:
+        parse_fixtures(json.dumps({"webhooks": [hook]}), "f.json", json_format=True)
+    assert refused.value.kind == "bad_value" and refused.value.field == field

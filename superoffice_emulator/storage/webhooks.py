@@ -95,7 +95,8 @@ def _hook(row: Sequence[Any]) -> Webhook:
     )
 
 
-def _row(tenant: str, hook: Webhook) -> dict[str, Any]:
+def webhook_row(tenant: str, hook: Webhook) -> dict[str, Any]:
+    """``hook``'s row of the ``webhook`` table."""
     return {
         "tenant": tenant,
         "webhook_id": hook.id,
@@ -289,10 +290,10 @@ class Webhooks:
         return new
 
     def insert(self, cursor: Any, tenant: str, hook: Webhook) -> None:
-        cursor.execute(self.add.text, self.add.params(_row(tenant, hook)))
+        cursor.execute(self.add.text, self.add.params(webhook_row(tenant, hook)))
 
     def update(self, cursor: Any, tenant: str, hook: Webhook) -> None:
-        row = _row(tenant, hook)
+        row = webhook_row(tenant, hook)
         values = {f"new_{c}": row[c] for c in self._settable} | {"tenant": tenant, "webhook_id": hook.id}
         cursor.execute(self.save.text, self.save.params(values))
 
