@@ -15,9 +15,11 @@ with WebhookReceiver() as receiver:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -131,6 +133,7 @@ class WebhookReceiver:
         self._arrived = threading.Condition(self._lock)
         self._released = threading.Event()
         self._released.set()
+        self._connections: set[socket.socket] = set()
         self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -140,6 +143,19 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # a connection is kept for the next post, as by most servers
+            wbufsize = -1  # the answer in one write: headers and body apart would meet Nagle's delay
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver._lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver._lock:
+                    receiver._connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 posted = Posted({key.lower(): value for key, value in self.headers.items()}, body)
@@ -189,6 +205,11 @@ class WebhookReceiver:
             raise AssertionError(f"{len(events)} webhook events arrived within {within:g} s, not {count}")
         return events
 
+    def clear(self) -> None:
+        """Forget the posts so far."""
+        with self._lock:
+            self._posts.clear()
+
     def hold(self) -> None:
         """Keep the posts that arrive from now on waiting, unanswered, until :meth:`release`."""
         self._released = threading.Event()
@@ -201,6 +222,11 @@ class WebhookReceiver:
         self.release()
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            kept = list(self._connections)
+        for connection in kept:  # a kept connection's thread waits for the next post: end it
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> WebhookReceiver:
         return self
