@@ -115,6 +115,8 @@ class Deliverer:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renewed: float | None = None
         """When this process last took or renewed the lease (``time.monotonic()``); None: not held."""
+        self._asked = -float("inf")
+        """When this process last asked for the lease (``time.monotonic()``)."""
         self._stop = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
@@ -180,7 +182,10 @@ class Deliverer:
         if self._renewed is not None and moment - self._renewed < self.timing.lease / 4:
             with self.database.outbox(write=False) as (cursor, statements):
                 due = statements.due_now(cursor, now)
+        elif self._renewed is None and moment - self._asked < self.timing.lease / 4:
+            return  # another process holds the lease: asked again a quarter of it later
         else:
+            self._asked = moment
             with self.database.outbox() as (cursor, statements):
                 until = now + timedelta(seconds=self.timing.lease)
                 held = statements.lease(cursor, LEASE, self.holder, now, until)

@@ -77,7 +77,8 @@ class _Watch:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            if self._heap[0][2] is deadline:  # the watch now ends sooner than it waits for
+                self._lock.notify()
 
     def _run(self) -> None:
         while True:
