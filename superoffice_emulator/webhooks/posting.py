@@ -234,9 +234,8 @@ def _post(
     """One request on ``connection``: the answer, and whether the connection may be used again."""
     try:
         if connection.sock is None:
-            connection.connect()
-        if connection.sock is not None:
-            deadline.watch(connection.sock)
+            _connect(connection)
+        deadline.watch(connection.sock)
         connection.request("POST", path, body=body, headers=dict(headers))
         with connection.getresponse() as response:
             data = _text(response.read(KEPT_BYTES))
@@ -247,6 +246,12 @@ def _post(
         stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return Answer(None, error=error, stale=stale), False
+
+
+def _connect(connection: http.client.HTTPConnection) -> None:
+    connection.connect()
+    with contextlib.suppress(OSError):  # http.client sends the headers and the body apart
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _text(data: bytes) -> str:
