@@ -18,7 +18,7 @@ import requests
 
 from superoffice_emulator.settings import Settings
 from superoffice_emulator.testing import LiveServer, WebhookReceiver
-from superoffice_emulator.webhooks.posting import Answer, post
+from superoffice_emulator.webhooks.posting import Answer, Connections, post
 from tests.support.clock import FakeClock
 from tests.support.webhooks import AUTH, SECRET, complete, register, settled
 
@@ -265,3 +265,50 @@ def _deliveries(live: LiveServer, count: int) -> list[dict[str, Any]]:
             return list(reversed(found))
         time.sleep(0.05)
     raise AssertionError(f"{count} deliveries were not logged")
+
+
+def test_a_try_out_while_the_tenant_is_reset_writes_nothing_into_the_new_tenant(
+    live: LiveServer, receiver: WebhookReceiver
+) -> None:
+    assert register(live, receiver.url, Name="old").status_code == 201
+    receiver.hold()
+    assert complete(live, ["appointment_id=666"]) == 204
+    [old] = receiver.wait_for(1)
+    assert requests.post(live.url("/_emulator/reset"), timeout=30).status_code == 200
+    receiver.release()  # the old try ends after the reset
+    assert register(live, receiver.url, Name="new").status_code == 201
+    assert complete(live, ["appointment_id=666"]) == 204
+    new = receiver.wait_for(2)[1]
+    assert [e["outcome"] for e in settled(live)] == ["delivered"]
+    deliveries = _deliveries(live, 1)  # written after the old try's outcome was skipped
+    assert [d["event_id"] for d in deliveries] == [new.event_id] != [old.event_id]
+    hook = requests.get(live.url("/api/v1/Webhook/1"), headers=AUTH, timeout=30).json()
+    assert (hook["Name"], hook["State"]) == ("new", "Active")
+
+
+def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_event_posted_once() -> None:
+    """The receiver answers one post per connection with keep-alive, then closes it unannounced."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                received.append(connection.recv(65536))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                time.sleep(0.2)  # closed after the answer, the client still keeping it
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    kept = Connections()
+    try:
+        first = post(url, b"{}", {}, 5.0, kept)
+        server.join(0.5)  # the receiver has closed the first connection
+        second = post(url, b"{}", {}, 5.0, kept)
+    finally:
+        kept.close()
+        listener.close()
+    assert (first.status, second.status) == (200, 200)
+    assert len(received) == 2
