@@ -727,7 +727,8 @@ def webhooks(table: Table, work: Path) -> None:
     Completed and NotStarted in turn, so (nearly) every call really changes it and, with the webhook
     (defined in the fixtures), writes an event that the deliverer posts to a receiver in this
     process answering 200 at once. After the load, the outbox is waited for until it is empty;
-    the detail says how many events were posted and how long the last ones took after the load.
+    the detail says how many events were posted, how long the last ones took after the load, and
+    how much CPU the receiver took (on a machine of few CPUs, from the server).
     """
     if not common.has_wrk():
         table.add("webhooks", "skipped", "-", "needs wrk (apt-get install wrk)")
@@ -745,6 +746,7 @@ def webhooks(table: Table, work: Path) -> None:
     env = {name: str(path) for name, path in files.items()}
     results: dict[str, list[common.Load]] = {"no webhook": [], "one webhook": []}
     posted: list[tuple[int, int, float]] = []  # written, posted, seconds after the load
+    receiving: list[float] = []  # the receiver's CPU seconds per second of load
     with WebhookReceiver() as receiver:
         data = yaml.safe_load(default_fixtures().read_text(encoding="utf-8"))
         data["webhooks"] = [{"name": "bench", "events": ["activity.changed"], "target_url": receiver.url}]
@@ -760,9 +762,11 @@ def webhooks(table: Table, work: Path) -> None:
                     url = server.url(common.APPOINTMENT)
                     script = common.HERE / "mixed.lua"
                     common.wrk(url, ONE_ID, CONNECTIONS, 1, script=script, env=env)  # warm-up
+                    cpu = time.process_time()  # this process's: the receiver's
                     measured = common.wrk(url, ONE_ID, CONNECTIONS, seconds, script=script, env=env)
                     results[case].append(measured)
                     if case == "one webhook":
+                        receiving.append((time.process_time() - cpu) / seconds)
                         posted.append(_outbox_emptied(database, receiver))
                 common.progress(f"    round {round_number + 1}: {case}: {measured.figure()}")
     base = statistics.median(load.requests_per_second for load in results["no webhook"])
@@ -773,7 +777,8 @@ def webhooks(table: Table, work: Path) -> None:
             written, delivered, after = max(posted, key=lambda p: p[2])
             detail += (
                 f"; {middle.requests_per_second / base:.2f} of no webhook's; {delivered:,} of"
-                f" {written:,} events posted, the last {after:.1f} s after the load"
+                f" {written:,} events posted, the last {after:.1f} s after the load; the receiver"
+                f" took {statistics.median(receiving):.0%} of a CPU"
             )
         table.add("webhooks", case, middle.figure(), detail)
 
