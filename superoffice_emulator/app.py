@@ -39,7 +39,7 @@ from superoffice_emulator.soap import endpoint, paths
 from superoffice_emulator.soap.operations import SERVICES
 from superoffice_emulator.storage.database import Database
 from superoffice_emulator.storage.fixtures import load_fixtures
-from superoffice_emulator.webhooks.delivery import Deliverer
+from superoffice_emulator.webhooks.delivery import FAST, NETSERVER, Deliverer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -195,7 +195,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
     )
     database.create_schema()
     runtime = Runtime(settings, database, clock)
-    deliverer = Deliverer(database)
+    timing = FAST if settings.webhook_fast_retries else NETSERVER
+    deliverer = Deliverer(database, timing=timing, keep=settings.webhook_log_size)
     database.wants_delivery = deliverer.start
     database.on_dispose.append(deliverer.close)
     if database.has_pending_events():  # committed before a restart (or a crash): delivered now

@@ -31,6 +31,12 @@ names the fixtures::
 - ``superoffice_sign_in``: ``superoffice_sign_in("demo")`` signs a user of the tenant in to the
   Online application ``superoffice_app`` (the demo app) without a browser, code flow with PKCE, and
   returns the access, refresh and id tokens with the id_token's checked claims.
+- ``superoffice_webhooks``: a webhook receiver for the tenant (a real local HTTP server):
+  ``.register(["activity.changed"], secret="s")`` registers it through the REST ``Webhook``
+  endpoint, ``.assert_posted("activity.changed", primary_key=666)`` waits until the tenant's
+  outbox has settled and returns the posts of that event (a failure lists every post);
+  ``.events()`` are all the posts so far, each with ``.json``, ``.headers``, ``.event_id``,
+  ``.signed_with(secret)``.
 
 ``pip install 'superoffice-emulator[pytest]'`` brings pytest and the clients these fixtures use
 (zeep, requests); a fixture whose client is missing fails naming that extra.
@@ -51,6 +57,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -76,7 +83,7 @@ from superoffice_emulator.settings import (
 )
 
 if TYPE_CHECKING:
-    from superoffice_emulator.testing import LiveServer
+    from superoffice_emulator.testing import LiveServer, Posted, WebhookReceiver
 
 DEFAULT_TICKET = "7T:1234abcxyzExample=="
 """The demo user's fixed ticket in the shipped fixtures (user ``demo``, an administrator)."""
@@ -161,6 +168,7 @@ def superoffice_settings(
     database = tmp_path_factory.mktemp("superoffice-emulator") / "emulator.db"
     return Settings(
         database_url=f"sqlite:///{database}",
+        webhook_fast_retries=True,  # a failing receiver's three tries take a moment, not 5 s
         fixtures=_fixtures_file(request.config),
         mode=_mode(request.config),
         contract=_contract(
@@ -389,6 +397,102 @@ def superoffice_rest(
     )
     yield rest
     rest.close()
+
+
+# -- webhooks -----------------------------------------------------------------------------------
+@dataclass
+class SuperOfficeWebhooks:
+    """A webhook receiver of the tenant: registers itself, and says what the emulator posted to it."""
+
+    tenant: SuperOfficeTenant
+    receiver: WebhookReceiver
+    headers: dict[str, str]
+    """``Authorization`` and ``SO-AppToken`` for the REST ``Webhook`` endpoint."""
+
+    @property
+    def url(self) -> str:
+        """The receiver's URL, the ``TargetUrl`` :meth:`register` gives."""
+        return self.receiver.url
+
+    def register(
+        self,
+        events: tuple[str, ...] | list[str] = ("activity.changed", "document.changed", "sale.*"),
+        *,
+        name: str = "pytest",
+        secret: str = "",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Register the receiver for ``events`` (``POST /api/v1/Webhook``; other carrier fields as
+        ``fields``, e.g. ``Headers={...}``): the saved carrier. Refused: :class:`AdminAPIError`."""
+        carrier = {"Name": name, "Events": list(events), "TargetUrl": self.url, "Secret": secret, **fields}
+        request = urllib.request.Request(
+            f"{self.tenant.url}/api/v1/Webhook",
+            data=json.dumps(carrier).encode(),
+            headers={**self.headers, "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                saved: dict[str, Any] = json.load(response)
+                return saved
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise AdminAPIError(exc.code, exc.read().decode("utf-8", "replace")) from None
+
+    def settled(self, within: float = 60) -> list[dict[str, Any]]:
+        """Wait until none of the tenant's events is pending (each delivered, or failed after its
+        tries, or dropped): the outbox's events, oldest first, as the admin API lists them."""
+        __tracebackhide__ = True
+        deadline = time.monotonic() + within
+        while self.tenant.admin("webhooks/events?outcome=pending&limit=1")["events"]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"webhook events of {self.tenant.name} still pending after {within:g} s")
+            time.sleep(0.05)
+        return list(reversed(self.tenant.admin("webhooks/events?limit=1000")["events"]))
+
+    def events(self) -> list[Posted]:
+        """Every event posted to the receiver so far (not the test posts of a registration)."""
+        return self.receiver.events()
+
+    def assert_posted(
+        self, event: str | None = None, *, primary_key: int | None = None, times: int | None = None
+    ) -> list[Posted]:
+        """Once the outbox has settled, assert the receiver got posts of ``event`` (about the record
+        ``primary_key``): ``times`` of them, or at least one. Every try of an event counts."""
+        __tracebackhide__ = True
+        self.settled()
+        posts = self.events()
+        matching = [
+            p
+            for p in posts
+            if (event is None or p.event == event)
+            and (primary_key is None or p.json["PrimaryKey"] == primary_key)
+        ]
+        if (len(matching) == times) if times is not None else bool(matching):
+            return matching
+        expected = "at least once" if times is None else f"{times} time{'s' * (times != 1)}"
+        lines = [
+            f"expected {event or 'any event'} (PrimaryKey {primary_key}) {expected}, found {len(matching)}:"
+        ]
+        lines += [f"  {p.event} PrimaryKey={p.json.get('PrimaryKey')} retry={p.retry}" for p in posts] or [
+            "  (none)"
+        ]
+        raise AssertionError("\n".join(lines))
+
+
+@pytest.fixture
+def superoffice_webhooks(
+    superoffice_tenant: SuperOfficeTenant, request: pytest.FixtureRequest
+) -> Iterator[SuperOfficeWebhooks]:
+    """A webhook receiver for this test's tenant, on a free local port; ``.register()`` it first."""
+    from superoffice_emulator.testing import WebhookReceiver
+
+    headers = {
+        "Authorization": f"SOTicket {request.config.getini('superoffice_ticket')}",
+        "SO-AppToken": str(request.config.getini("superoffice_application_token")),
+    }
+    with WebhookReceiver() as receiver:
+        yield SuperOfficeWebhooks(superoffice_tenant, receiver, headers)
 
 
 # -- zeep clients -------------------------------------------------------------------------------

@@ -519,6 +519,28 @@ class Settings:
             group="Data",
         ),
     )
+    # webhooks
+    webhook_log_size: int = field(
+        default=1000,
+        metadata=declare(
+            "--webhook-log-size",
+            Number(1),
+            "Webhook tries the deliveries log keeps per tenant, and finished events the outbox keeps"
+            " (the oldest go first).",
+            group="Journal and log",
+        ),
+    )
+    webhook_fast_retries: bool = field(
+        default=False,
+        metadata=declare(
+            "--webhook-fast-retries/--no-webhook-fast-retries",
+            Flag(),
+            "For test suites: a failed webhook post is tried again after 0.05 s and 0.2 s (not NetServer's"
+            " 1 s and 4 s), a post times out after 2 s (not 5 s), and a killed server's deliveries are"
+            " taken over within seconds.",
+            group="Behaviour",
+        ),
+    )
 
     tls: bool = field(
         default=False,

@@ -23,10 +23,11 @@ import zeep
 from zeep.transports import Transport
 
 from superoffice_emulator.settings import Settings
-from superoffice_emulator.testing import LiveServer
+from superoffice_emulator.testing import LiveServer, WebhookReceiver
 from tests.support.browser import chromium, sync_api
 from tests.support.paths import DATA
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
+from tests.support.webhooks import complete, register
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
@@ -506,3 +507,24 @@ def test_clicking_a_call_shows_its_request_and_response_bodies(watched: Watched)
     entry.locator(".operation").click()
     expect(bodies).to_be_hidden()
     watched.assert_clean()
+
+
+def test_the_webhooks_tab_shows_the_tenants_webhooks_and_their_recent_deliveries(watched: Watched) -> None:
+    with WebhookReceiver() as receiver:
+        assert register(watched.server, receiver.url, Name="my-app").status_code == 201
+        page = watched.open("/_emulator/ui/")
+        page.locator("#tab-webhooks").click()
+        row = page.locator('#webhooks tr[data-webhook="1"]')
+        expect(row).to_contain_text("my-app")
+        expect(row).to_contain_text(receiver.url)
+        expect(row).to_contain_text("Active")
+        expect(page.locator("#webhooks-count")).to_have_text("1")
+        expect(page.locator("#deliveries-empty")).to_be_visible()
+        assert complete(watched.server, ["appointment_id=666"]) == 204
+        receiver.wait_for(1)
+        delivery = page.locator("#deliveries tr").first
+        expect(delivery).to_contain_text("activity.changed")
+        expect(delivery).to_contain_text("HTTP 200")
+        expect(delivery).to_contain_text(receiver.url)
+        screenshot(page, "dashboard-webhooks")
+        watched.assert_clean()

@@ -493,3 +493,40 @@ def test_the_system_user_fixture_signs_and_exchanges_for_a_working_ticket(pytest
     result = pytester.runpytest("-p", "no:cacheprovider")
 
     result.assert_outcomes(passed=2)
+
+
+def test_a_webhook_receiver_gets_the_signed_events_of_the_tenants_calls(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        IDS = {"ActivityIdentifier": ["appointment_id=666", "sale_id=4"], "ActivityStatus": "Completed"}
+
+        def test_the_events_arrive_signed(superoffice_rest, superoffice_webhooks):
+            saved = superoffice_webhooks.register(["activity.changed", "sale.completed"], secret="s")
+            assert saved["State"] == "Active"
+            assert superoffice_rest.post("Agents/Appointment/SetActivityStatus", json=IDS).status_code == 204
+            [posted] = superoffice_webhooks.assert_posted("activity.changed", primary_key=666, times=1)
+            assert posted.signed_with("s") and posted.json["WebhookName"] == "pytest"
+            superoffice_webhooks.assert_posted("sale.completed", primary_key=4, times=1)
+            assert len(superoffice_webhooks.events()) == 2  # sale.changed: not registered for
+
+        def test_a_missing_event_fails_listing_what_came(superoffice_rest, superoffice_webhooks):
+            superoffice_webhooks.register()
+            assert superoffice_rest.post("Agents/Appointment/SetActivityStatus", json=IDS).status_code == 204
+            with pytest.raises(AssertionError, match="activity.changed PrimaryKey=666 retry=0"):
+                superoffice_webhooks.assert_posted("document.changed")
+
+        def test_a_failing_receiver_gets_three_tries_quickly(superoffice_rest, superoffice_webhooks):
+            superoffice_webhooks.register()
+            superoffice_webhooks.receiver.answer = lambda posted: 500
+            assert superoffice_rest.post("Agents/Appointment/SetActivityStatus", json=IDS).status_code == 204
+            posts = superoffice_webhooks.assert_posted("activity.changed", times=3)
+            assert [p.retry for p in posts] == [0, 1, 2]
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=3)

@@ -545,6 +545,31 @@ def webhook_deliveries(ctx: Context) -> Response:
     return json_response({"deliveries": found})
 
 
+OUTCOMES = {outcome: outcome for outcome in ("pending", "delivered", "failed", "dropped")}
+
+
+def webhooks(ctx: Context) -> Response:
+    """The tenant's webhooks: name, events, target, state, error count (never the secret)."""
+    found = [
+        {**row, "registered": _iso(row["registered"]), "updated": _iso(row["updated"])}
+        for row in queries.list_webhooks(ctx.database, ctx.tenant)
+    ]
+    return json_response({"webhooks": found})
+
+
+def webhook_events(ctx: Context) -> Response:
+    """The tenant's events in the outbox, newest first: ``outcome`` ``pending`` until delivered,
+    ``failed`` (given up) or ``dropped`` (its webhook stopped); at most ``limit``, 100."""
+    query = Query(ctx.request.args, ("limit", "outcome"))
+    limit = query.integer("limit", minimum=1, maximum=1000) or 100
+    outcome = query.choice("outcome", OUTCOMES)
+    found = [
+        {**row, "created": _iso(row["created"]), "due": _iso(row["due"])}
+        for row in queries.list_webhook_events(ctx.database, ctx.tenant, limit, outcome)
+    ]
+    return json_response({"events": found})
+
+
 _ROUTES = Map(
     [
         Rule("/", endpoint=index, methods=["GET"]),
@@ -569,6 +594,8 @@ _ROUTES = Map(
         Rule("/faults", endpoint=add_fault, methods=["POST"]),
         Rule("/faults", endpoint=clear_faults, methods=["DELETE"]),
         Rule("/faults/<id>", endpoint=remove_fault, methods=["DELETE"]),
+        Rule("/webhooks", endpoint=webhooks, methods=["GET"]),
+        Rule("/webhooks/events", endpoint=webhook_events, methods=["GET"]),
         Rule("/webhooks/deliveries", endpoint=webhook_deliveries, methods=["GET"]),
         Rule("/tenants", endpoint=tenants, methods=["GET"]),
         Rule("/tenants/<path:name>", endpoint=create_tenant, methods=["POST"]),

@@ -553,6 +553,86 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/webhooks": {
+        "get": {
+            "summary": "The tenant's webhooks: name, events, target, state, errors in a row (no secret).",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "webhooks": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "webhook_id": {"type": "integer"},
+                                        "name": {"type": "string"},
+                                        "events": {"type": "array", "items": {"type": "string"}},
+                                        "target": {"type": "string"},
+                                        "state": {
+                                            "type": "string",
+                                            "enum": ["Unknown", "Active", "Stopped", "TooManyErrors"],
+                                        },
+                                        "errors": {"type": "integer"},
+                                        "signed": {"type": "boolean"},
+                                        "registered": {"type": ["string", "null"]},
+                                        "updated": {"type": ["string", "null"]},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "The webhooks, in the order of their ids.",
+                ),
+                **_AUTH,
+            },
+        }
+    },
+    "/webhooks/events": {
+        "get": {
+            "summary": "The tenant's events in the outbox, newest first (finished ones are trimmed).",
+            "parameters": [
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "At most this many."),
+                _query(
+                    "outcome",
+                    {"type": "string", "enum": ["pending", "delivered", "failed", "dropped"]},
+                    "Only events with this outcome (pending: not finished yet).",
+                ),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "events": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "event_id": {"type": "string"},
+                                        "event": {"type": "string"},
+                                        "webhook_id": {"type": "integer"},
+                                        "tries": {"type": "integer"},
+                                        "outcome": {
+                                            "type": "string",
+                                            "enum": ["pending", "delivered", "failed", "dropped"],
+                                        },
+                                        "created": {"type": "string"},
+                                        "due": {"type": "string"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "The events: pending until delivered, failed (after the last try) or dropped.",
+                ),
+                **_BAD,
+                **_AUTH,
+            },
+        }
+    },
     "/webhooks/deliveries": {
         "get": {
             "summary": "Every try to post a webhook event of the tenant, newest first.",

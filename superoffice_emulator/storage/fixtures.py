@@ -21,6 +21,9 @@ The format (see ``superoffice_emulator/fixtures/default.yaml``)::
     consents:                                      # system users: app approved in the tenant
       - {client_id: demo-app, user: demo, system_token: "Demo app-8k8Q7DmBgo"}  # token omitted: random
     tenant_state: Running                          # SuperOffice's tenant state; Running by default
+    webhooks:                                      # registered as by POST /api/v1/Webhook, no test post
+      - {webhook_id: 1, name: my-app, events: [activity.changed, "sale.*"],
+         target_url: "http://127.0.0.1:9000/hook", secret: my-secret}
 
 A mistake is reported as ``FixtureError`` naming the file, the record, the field and a stable
 ``kind``. Only :func:`_read_document` knows the parsers' exceptions. Everything is validated
@@ -48,6 +51,7 @@ from superoffice_emulator.domain.sentry import Level, TableRights
 from superoffice_emulator.domain.sessions import hash_password
 from superoffice_emulator.domain.system_users import public_key_shape_error
 from superoffice_emulator.domain.values import int32_error, is_int32
+from superoffice_emulator.domain.webhooks import Webhook, WebhookInvalid, WebhookState, checked
 from superoffice_emulator.storage import schema
 
 TABLES = [kind.value for kind in ActivityKind]
@@ -182,6 +186,8 @@ class Fixtures:
     applications: tuple[Application, ...] = field(default=())
     tenant_state: str = DEFAULT_STATE
     consents: tuple[ConsentFixture, ...] = field(default=())
+    webhooks: tuple[Webhook, ...] = field(default=())
+    """Webhooks every tenant starts with (registered by associate 0, as fixture data)."""
 
     def application(self, client_id: str) -> Application | None:
         """The registered application ``client_id``; ``None`` when there is none."""
@@ -342,7 +348,9 @@ _FIELDS: dict[str, tuple[str, ...]] = {
         "applications",
         "tenant_state",
         "consents",
+        "webhooks",
     ),
+    "webhook": ("webhook_id", "name", "events", "target_url", "secret", "state", "type", "headers"),
     "application": (
         "client_id",
         "client_secret",
@@ -535,9 +543,19 @@ class _Validator:
             for i, c in enumerate(self.sequence(top.get("consents"), "consents"))
         )
         self.unique([c.client_id for c in consents], "consents", "client_id")
+        hooks = self.webhooks(top.get("webhooks"))
         hashed = self.hash_passwords(users)
         return Fixtures(
-            self.source, roles, hashed, tuple(tokens), activities, denials, applications, state, consents
+            self.source,
+            roles,
+            hashed,
+            tuple(tokens),
+            activities,
+            denials,
+            applications,
+            state,
+            consents,
+            webhooks=hooks,
         )
 
     def consent(
@@ -577,6 +595,49 @@ class _Validator:
                     "system_token",
                 )
         return ConsentFixture(client_id, token, names[user])
+
+    def webhooks(self, value: object) -> tuple[Webhook, ...]:
+        """The ``webhooks`` section: ids default to 1, 2, ... in the order given."""
+        hooks: list[Webhook] = []
+        for index, item in enumerate(self.sequence(value, "webhooks")):
+            where = f"webhooks[{index}]"
+            self.count(where)
+            record = self.mapping(item, where, "webhook")
+            w = schema.webhook.c
+            name = self.text(record, "name", where, column=w.name)
+            where = f"webhooks[{index}] ({name})"
+            events = tuple(
+                self.text({"events": e}, "events", f"{where}.events[{i}]")
+                for i, e in enumerate(self.sequence(record.get("events"), f"{where}.events"))
+            )
+            headers = self.mapping(record.get("headers") or {}, f"{where}.headers")
+            state_name = self.text(record, "state", where, WebhookState.Active.name)
+            if state_name not in WebhookState.__members__:
+                raise self.fail(
+                    where,
+                    "bad_value",
+                    f"state {state_name!r} must be one of {', '.join(WebhookState.__members__)}",
+                    "state",
+                )
+            hook = Webhook(
+                id=self.integer(record, "webhook_id", where, index + 1),
+                name=name,
+                events=events,
+                target_url=self.text(record, "target_url", where),
+                secret=self.text(record, "secret", where, ""),
+                state=WebhookState[state_name],
+                type=self.text(record, "type", where, "webhook", column=w.type),
+                headers={str(key): self.text(headers, key, f"{where}.headers") for key in headers},
+                registered=DEFAULT_REGISTERED,
+            )
+            if hook.id < 1:
+                raise self.fail(where, "bad_value", "field 'webhook_id' must be 1 or more", "webhook_id")
+            try:
+                hooks.append(checked(hook))
+            except WebhookInvalid as exc:
+                raise self.fail(where, "bad_value", exc.message) from None
+        self.unique([hook.id for hook in hooks], "webhooks", "webhook_id")
+        return tuple(hooks)
 
     def application(self, value: object, index: int) -> Application:
         where = f"applications[{index}]"

@@ -22,6 +22,7 @@ from superoffice_emulator.storage.facts import new_generation
 from superoffice_emulator.storage.fixtures import Fixtures
 from superoffice_emulator.storage.sql import Dialect, Statement
 from superoffice_emulator.storage.store import encode_rights
+from superoffice_emulator.storage.webhooks import webhook_row
 
 FIXED_TICKET_LAST_USED = datetime(2000, 1, 1)
 """A fixture's ticket never expires; its ``last_used`` is this."""
@@ -195,4 +196,15 @@ def fixture_rows(tenant: str, fixtures: Fixtures) -> Rows:
                 "associate_id": denial.associate_id,
             }
         )
+    rows.update(_webhook_rows(tenant, fixtures))
     return rows
+
+
+def _webhook_rows(tenant: str, fixtures: Fixtures) -> Rows:
+    """The fixtures' webhooks, and the highest id given (a new registration takes the next)."""
+    if not fixtures.webhooks:
+        return {}
+    return {
+        schema.webhook: [webhook_row(tenant, hook) for hook in fixtures.webhooks],
+        schema.webhook_ids: [{"tenant": tenant, "last_id": max(hook.id for hook in fixtures.webhooks)}],
+    }

@@ -29,4 +29,6 @@ def every_setting_changed(tmp_path: Path) -> Settings:
         tls=True,
         tls_names=("crm.test", "10.1.2.3"),
         tls_dir=tmp_path / "tls",
+        webhook_log_size=9,
+        webhook_fast_retries=True,
     )

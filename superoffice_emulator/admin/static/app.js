@@ -883,12 +883,63 @@
     setTimeout(journalLoop, JOURNAL_EVERY_MS);
   }
 
+  // -- webhooks -----------------------------------------------------------------------------------
+  const WEBHOOK_STATES = { Active: "ok", Stopped: "neutral", TooManyErrors: "bad", Unknown: "neutral" };
+
+  async function loadWebhooks() {
+    const [{ data: hooks }, { data: tries }] = await Promise.all([
+      api("webhooks"),
+      api("webhooks/deliveries?limit=20"),
+    ]);
+    const counter = $("webhooks-count");
+    counter.textContent = String(hooks.webhooks.length);
+    counter.hidden = hooks.webhooks.length === 0;
+    $("webhooks-empty").hidden = hooks.webhooks.length > 0;
+    $("webhooks").replaceChildren(
+      ...hooks.webhooks.map((hook) =>
+        el(
+          "tr",
+          { dataset: { webhook: String(hook.webhook_id) } },
+          el("td", { class: "num", text: String(hook.webhook_id) }),
+          el("td", { text: hook.name }),
+          el("td", { class: "mono", text: hook.events.join(", ") }),
+          el("td", { class: "mono", text: hook.target }),
+          el("td", {}, el("span", { class: `badge ${WEBHOOK_STATES[hook.state] || "neutral"}`, text: hook.state })),
+          el("td", { class: "num", text: String(hook.errors) }),
+        ),
+      ),
+    );
+    $("deliveries-empty").hidden = tries.deliveries.length > 0;
+    $("deliveries").replaceChildren(
+      ...tries.deliveries.map((row) =>
+        el(
+          "tr",
+          { dataset: { delivery: String(row.id) } },
+          el("td", { class: "mono", text: `${day(row.at)} ${clock(row.at)}` }),
+          el("td", { class: "mono", text: row.event, title: `EventId ${row.event_id}` }),
+          el("td", { class: "mono", text: row.target }),
+          el("td", { class: "num", text: String(row.attempt) }),
+          el(
+            "td",
+            {},
+            el("span", {
+              class: `badge ${row.status === 200 ? "ok" : "bad"}`,
+              text: row.status === null ? "no answer" : `HTTP ${row.status}`,
+              title: row.error || "",
+            }),
+          ),
+        ),
+      ),
+    );
+  }
+
   // -- refreshing ---------------------------------------------------------------------------------
   async function refresh() {
     await loadActivities();
     renderKinds(await loadCounts());
     await loadFaults();
     if (document.body.dataset.tab === "apps") await loadApps();
+    await loadWebhooks();
     await journalStillThere();
   }
 
@@ -953,7 +1004,7 @@
     }
   }
 
-  const TABS = ["activities", "users", "apps", "faults", "journal"];
+  const TABS = ["activities", "users", "apps", "faults", "webhooks", "journal"];
   const ONE_COLUMN = window.matchMedia("(max-width: 1000px)");
 
   /** In one column (phones), the journal is a tab; side by side, it is always there. */
