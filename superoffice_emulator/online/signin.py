@@ -65,7 +65,7 @@ STATUS_LIFETIME = timedelta(hours=1)
 """How long a tenant status answer says it holds (``ValidUntil``)."""
 
 
-def _root(request: Request) -> str:
+def public_root(request: Request) -> str:
     """The emulator's own URL as the client reached it: scheme and host, no trailing slash; the
     SuperOffice host's ``https://`` URL when the request names one (``domain.hosts``)."""
     return superoffice_root(request.host) or request.host_url.rstrip("/")
@@ -73,7 +73,7 @@ def _root(request: Request) -> str:
 
 # -- discovery, keys, status -------------------------------------------------------------------
 def discovery(runtime: Runtime, request: Request) -> Response:
-    root = _root(request)
+    root = public_root(request)
     return json_response(
         {
             "issuer": root,
@@ -104,7 +104,7 @@ def tenant_status(runtime: Runtime, request: Request, ctx: str) -> Response:
     if not is_tenant_name(ctx):
         return json_response({"error": f"{ctx[:80]!r} is not a tenant's context identifier."}, 404)
     state = runtime.database.tenant_state(ctx)
-    root = _root(request)
+    root = public_root(request)
     valid_until = runtime.clock() + STATUS_LIFETIME
     return json_response(
         {
@@ -245,7 +245,7 @@ def authorize(runtime: Runtime, request: Request) -> Response:
     name = request.form.get("user") if posted else auth.login_hint or runtime.settings.sign_in_as
     if not posted and (runtime.settings.sign_in_as is None or not name):
         return _sign_in_page(runtime, tenant, fixed_tenant is not None, application, auth)
-    return _grant(runtime, _root(request), tenant, application, auth, words, name or "", method)
+    return _grant(runtime, public_root(request), tenant, application, auth, words, name or "", method)
 
 
 def _sign_in_page(
@@ -548,7 +548,7 @@ def _mint(
     if refresh_token is None:
         refresh_token = online.new_refresh_token(tenant)
         store.add_refresh_token(refresh_token, application.client_id, user.associate_id)
-    claims = _claims(store, _root(request), application, user, nonce, now)
+    claims = _claims(store, public_root(request), application, user, nonce, now)
     id_token = _id_token(key, claims, access_token=access_token)
     return {
         "access_token": access_token,
@@ -736,7 +736,7 @@ def _verified_hint(runtime: Runtime, request: Request, hint: str) -> dict[str, A
             hint,
             jwt.PyJWK(key.public_jwk()).key,
             algorithms=["RS256"],
-            issuer=_root(request),
+            issuer=public_root(request),
             options={"verify_exp": False, "verify_aud": False, "verify_nbf": False, "verify_iat": False},
         )
     except jwt.PyJWTError:

@@ -162,7 +162,7 @@ def _jwt(
     import jwt  # here: PyJWT loads cryptography, which serving a call never needs
 
     issued = int(now.replace(tzinfo=UTC).timestamp())
-    claims = signin.id_claims(signin._root(request), tenant, application, user, None, issued)
+    claims = signin.id_claims(signin.public_root(request), tenant, application, user, None, issued)
     claims["iss"] = ISSUER
     claims["aud"] = "spn:" + claims[CLAIMS + "serial"]
     claims[TICKET_CLAIM] = ticket
