@@ -472,11 +472,13 @@ def wrk(
     seconds: float,
     script: Path = PEERS / "post.lua",
     prefix: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Load:
     """wrk with one thread and ``connections`` keep-alive connections for ``seconds`` (whole seconds);
-    ``prefix`` runs it under another command (``taskset -c 0``)."""
+    ``prefix`` runs it under another command (``taskset -c 0``); ``env`` adds variables the script
+    reads (``mixed.lua``'s ``REQ1``...)."""
     request = _request_file(body)
-    env = {**os.environ, "REQ": str(request)}
+    env = {**os.environ, **(env or {}), "REQ": str(request)}
     argv = [*prefix, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
     try:
         out = subprocess.run(

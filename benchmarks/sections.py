@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.client
+import json
 import os
 import re
 import shlex
@@ -744,6 +745,87 @@ def stress(table: Table, work: Path) -> None:
     check.section(table, work)
 
 
+def webhooks(table: Table, work: Path) -> None:
+    """Status changes with one webhook to a fast local receiver beside none, taking turns: what the outbox
+    and the deliverer cost a call.
+
+    ``serve --workers 1`` (granian) on a fresh SQLite file per run; the calls set appointment 17
+    Completed and NotStarted in turn, so (nearly) every call really changes it and, with the webhook
+    (defined in the fixtures), writes an event that the deliverer posts to a receiver in this
+    process answering 200 at once. After the load, the outbox is waited for until it is empty;
+    the detail says how many events were posted, how long the last ones took after the load, and
+    how much CPU the receiver took (on a machine of few CPUs, from the server).
+    """
+    if not common.has_wrk():
+        table.add("webhooks", "skipped", "-", "needs wrk (apt-get install wrk)")
+        return
+    import yaml
+
+    from superoffice_emulator.settings import default_fixtures
+    from superoffice_emulator.testing import WebhookReceiver
+
+    rounds, seconds = q(3, 1), q(5, 2)
+    bodies = [common.soap_request(["appointment_id=17"], status) for status in ("Completed", "NotStarted")]
+    files = {f"REQ{i}": work / f"webhooks-{i}.xml" for i in (1, 2)}
+    for (_, path), body in zip(files.items(), bodies, strict=True):
+        path.write_bytes(body)
+    env = {name: str(path) for name, path in files.items()}
+    results: dict[str, list[common.Load]] = {"no webhook": [], "one webhook": []}
+    posted: list[tuple[int, int, float]] = []  # written, posted, seconds after the load
+    receiving: list[float] = []  # the receiver's CPU seconds per second of load
+    with WebhookReceiver() as receiver:
+        data = yaml.safe_load(default_fixtures().read_text(encoding="utf-8"))
+        data["webhooks"] = [{"name": "bench", "events": ["activity.changed"], "target_url": receiver.url}]
+        hooked = work / "webhooks-fixtures.json"
+        hooked.write_text(json.dumps(data, default=str))
+        for round_number in range(rounds):
+            for case in results:
+                database = work / f"webhooks-{round_number}-{case.split()[0]}.db"
+                options = ["--fixtures", str(hooked)] if case == "one webhook" else []
+                with Server("granian:1", _sqlite(work, database.name), work, options) as server:
+                    server.wait("/")
+                    _first_call(server)
+                    url = server.url(common.APPOINTMENT)
+                    script = common.HERE / "mixed.lua"
+                    common.wrk(url, ONE_ID, CONNECTIONS, 1, script=script, env=env)  # warm-up
+                    cpu = time.process_time()  # this process's: the receiver's
+                    measured = common.wrk(url, ONE_ID, CONNECTIONS, seconds, script=script, env=env)
+                    results[case].append(measured)
+                    if case == "one webhook":
+                        receiving.append((time.process_time() - cpu) / seconds)
+                        posted.append(_outbox_emptied(database, receiver))
+                common.progress(f"    round {round_number + 1}: {case}: {measured.figure()}")
+    base = statistics.median(load.requests_per_second for load in results["no webhook"])
+    for case, loads in results.items():
+        middle = sorted(loads, key=lambda load: load.requests_per_second)[len(loads) // 2]
+        detail = middle.detail() + (f"; median of {rounds} runs of {seconds} s" if rounds > 1 else "")
+        if case == "one webhook":
+            written, delivered, after = max(posted, key=lambda p: p[2])
+            detail += (
+                f"; {middle.requests_per_second / base:.2f} of no webhook's; {delivered:,} of"
+                f" {written:,} events posted, the last {after:.1f} s after the load; the receiver"
+                f" took {statistics.median(receiving):.0%} of a CPU"
+            )
+        table.add("webhooks", case, middle.figure(), detail)
+
+
+def _outbox_emptied(database: Path, receiver: Any) -> tuple[int, int, float]:
+    """Wait (60 s at most) until the outbox of ``database`` has no pending event: how many events were
+    written, how many the receiver got, and the seconds the wait took."""
+    started = time.perf_counter()
+    with closing(sqlite3.connect(database, timeout=60)) as connection:
+        while time.perf_counter() - started < 60:
+            pending, written = connection.execute(  # ids are never reused: the highest is the count
+                "SELECT sum(outcome = 'pending'), max(id) FROM emulator_webhook_event"
+            ).fetchone()
+            if not pending:
+                break
+            time.sleep(0.05)
+    events = len(receiver.events())
+    receiver.clear()
+    return int(written or 0), events, time.perf_counter() - started
+
+
 SECTIONS: dict[str, Section] = {
     "throughput": throughput,
     "stalled": stalled,
@@ -760,5 +842,6 @@ SECTIONS: dict[str, Section] = {
     "interfaces": interfaces,
     "profile": profile,
     "stress": stress,
+    "webhooks": webhooks,
 }
-DEFAULT = [name for name in SECTIONS if name not in ("profile", "interfaces", "stress")]
+DEFAULT = [name for name in SECTIONS if name not in ("profile", "interfaces", "stress", "webhooks")]

@@ -45,7 +45,12 @@ DEMO_APPLICATION = {  # the Online front door's ready demo app (docs/online.md)
         "http://127.0.0.1:8000/callback",
     ],
     "allowed_origins": ["http://localhost:3000", "http://127.0.0.1:3000"],
+    "system_user": True,
 }
+DEMO_PRIVATE_KEY = Path(__file__).resolve().parent.parent / "fixtures" / "demo-app-private-key.pem"
+"""The demo app's private key (demo data, published): its public half is registered in the fixtures."""
+DEMO_CONSENT = {"client_id": "demo-app", "user": "demo", "system_token": "Demo Online App-DemoSystemToken"}
+"""The demo app's system-user consent: its system token, and the user the system user acts as."""
 ROLES = [
     {"role_id": 1, "name": "Administrator", "rights": {"all": "update"}},
     {
@@ -90,6 +95,17 @@ def demo_password_hash(name: str) -> str:
         hash_len=hasher.hash_len,
         type=Type.ID,
     ).decode("ascii")
+
+
+def demo_public_key() -> str:
+    """The PEM public key of :data:`DEMO_PRIVATE_KEY`."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(DEMO_PRIVATE_KEY.read_bytes(), password=None)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return public.decode("ascii")
 
 
 def build() -> dict[str, object]:
@@ -146,14 +162,27 @@ def build() -> dict[str, object]:
             {"activity": "sale_id=13", "note": "locked deal: nobody may change it"},
             {"activity": "appointment_id=99", "user": "sam"},
         ],
-        "applications": [DEMO_APPLICATION],
+        "applications": [{**DEMO_APPLICATION, "public_key": demo_public_key()}],
         "tenant_state": "Running",
+        "consents": [DEMO_CONSENT],
     }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes a text of several lines (a PEM key) as a literal block."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def main() -> None:
     target = Path(__file__).resolve().parent.parent / "fixtures" / "default.yaml"
-    text = yaml.safe_dump(build(), sort_keys=False, width=110, default_flow_style=None)
+    text = yaml.dump(build(), Dumper=_Dumper, sort_keys=False, width=110, default_flow_style=None)
     target.write_text(HEADER + text, encoding="utf-8")
     print(f"wrote {target}")
 

@@ -28,10 +28,11 @@ from superoffice_emulator import __version__, admin, online
 from superoffice_emulator.admin import dashboard as ui
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain.clock import Clock, utcnow
+from superoffice_emulator.domain.hosts import SUPEROFFICE_HOSTS
 from superoffice_emulator.rest import endpoint as rest_endpoint
 from superoffice_emulator.rest import paths as rest_paths
 from superoffice_emulator.rest import webhooks as rest_webhooks
-from superoffice_emulator.server import guard, web
+from superoffice_emulator.server import cors, guard, web
 from superoffice_emulator.server.bodies import read_environ
 from superoffice_emulator.server.web import EnvironHeaders, Headers, Mount, Reply
 from superoffice_emulator.settings import Settings
@@ -39,7 +40,7 @@ from superoffice_emulator.soap import endpoint, paths
 from superoffice_emulator.soap.operations import SERVICES
 from superoffice_emulator.storage.database import Database
 from superoffice_emulator.storage.fixtures import load_fixtures
-from superoffice_emulator.webhooks.delivery import Deliverer
+from superoffice_emulator.webhooks.delivery import FAST, NETSERVER, Deliverer
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -79,7 +80,11 @@ class EmulatorApp:
     def __init__(self, runtime: Runtime, site: Site) -> None:
         self.runtime = runtime
         self.site = site
-        self.hosts = guard.HostRules.of(runtime.settings.allowed_hosts)
+        settings = runtime.settings
+        # serving HTTPS, it may be reached as SuperOffice's hosts (sod.superoffice.com), which it answers as
+        superoffice = SUPEROFFICE_HOSTS if settings.tls else ()
+        self.hosts = guard.HostRules.of((*settings.allowed_hosts, *superoffice))
+        self.cors = cors.Cors(runtime)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -110,31 +115,42 @@ class EmulatorApp:
             return None
         if rest is not None and rest.group(2).lower() == "webhook":
             return None  # the Webhook agent is a small app's (superoffice_emulator.rest.webhooks)
+        app_origin = None
         try:
-            refusal = self._refusal(method, host, headers, admin=False)  # no call path is admin's
+            app_origin = None if rest is None else self.cors.allowed(path, headers.get("origin"))
+            # no call path is admin's
+            refusal = self._refusal(method, path, host, headers, admin=False, app_origin=app_origin)
             if refusal is not None:
                 return refusal
             if soap is not None:
                 return endpoint.reply(self.runtime, headers, read_body, soap.group(1), soap.group(2))
             assert rest is not None
-            return rest_endpoint.reply(self.runtime, headers, read_body, *rest.groups())
+            reply = rest_endpoint.reply(self.runtime, headers, read_body, *rest.groups())
         except Exception as exc:
-            return _failure(exc, method, path)
+            reply = _failure(exc, method, path)
+        return cors.answered(reply, app_origin)
 
     def _page(
         self, environ: WSGIEnvironment, start_response: StartResponse, method: str, path: str, host: str
     ) -> Iterable[bytes]:
-        """Any request but a call: a refusal, or the small apps' answer."""
+        """Any request but a call: a refusal, a browser's preflight, or the small apps' answer."""
         admin = _ADMIN_PATH.match(path) is not None
-        refusal = self._refusal(method, host, EnvironHeaders(environ), admin=admin)
+        headers = EnvironHeaders(environ)
+        app_origin = None if admin else self.cors.allowed(path, headers.get("origin"))
+        refusal = self._refusal(method, path, host, headers, admin=admin, app_origin=app_origin)
+        if refusal is None and not admin:
+            refusal = self.cors.preflight(method, path, headers, app_origin)
         if refusal is not None:
             return web.send(refusal, environ, start_response)
         call = paths.CALL_PATH.fullmatch(path)
         if call is not None:
             environ["PATH_INFO"] = paths.routed_path(call)  # the WSDL's GET, in any case
-        return self.site(environ, start_response)
+        return self.site(environ, cors.start_with(start_response, app_origin))
 
-    def _refusal(self, method: str, host: str, headers: Headers, *, admin: bool) -> Reply | None:
+    def _refusal(
+        self, method: str, path: str, host: str, headers: Headers, *, admin: bool, app_origin: str | None
+    ) -> Reply | None:
+        """The guard's refusal; on a path browser apps may call, it also says how to allow one."""
         refusal = guard.check(
             self.hosts,
             method=method,
@@ -142,8 +158,12 @@ class EmulatorApp:
             origin=headers.get("origin"),
             fetch_site=headers.get("sec-fetch-site"),
             admin=admin,
+            app_origin=app_origin is not None,
         )
-        return None if refusal is None else web.text(refusal.status, refusal.message)
+        if refusal is None:
+            return None
+        advice = "" if admin or not self.cors.covers(path) else " " + cors.ADVICE
+        return web.text(refusal.status, refusal.message + advice)
 
 
 def _failure(exc: Exception, method: str, path: str) -> Reply:
@@ -182,7 +202,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Em
     )
     database.create_schema()
     runtime = Runtime(settings, database, clock)
-    deliverer = Deliverer(database)
+    timing = FAST if settings.webhook_fast_retries else NETSERVER
+    deliverer = Deliverer(database, timing=timing, keep=settings.webhook_log_size)
     database.wants_delivery = deliverer.start
     database.on_dispose.append(deliverer.close)
     if database.has_pending_events():  # committed before a restart (or a crash): delivered now

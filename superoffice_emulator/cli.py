@@ -371,3 +371,24 @@ def tenants(database_url: str, fixtures: Path) -> None:
             click.echo(name)
     finally:
         database.dispose()
+
+
+@main.command(short_help="Where the certificate authority of --tls is, and how clients trust it.")
+@setting_options(Settings, "database_url", "tls_dir")
+@click.option(
+    "--path",
+    "path_only",
+    is_flag=True,
+    envvar="EMULATOR_CA_PATH",
+    show_envvar=True,
+    help="Print only the certificate's path (NODE_EXTRA_CA_CERTS=$(superoffice-emulator ca --path)).",
+)
+def ca(database_url: str, tls_dir: Path | None, path_only: bool) -> None:
+    """Print where the certificate authority that signs the --tls certificate is (making it when
+    missing), and how to make each client runtime trust it."""
+    from superoffice_emulator.server import certificates
+
+    settings = Settings(database_url=database_url, tls_dir=tls_dir)
+    with startup_errors():
+        authority = certificates.authority(certificates.directory(settings))
+    click.echo(str(authority) if path_only else certificates.instructions(authority))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from superoffice_emulator.domain.errors import shown
+from superoffice_emulator.domain.online import origin_key
 from superoffice_emulator.domain.values import INT32_MAX, is_tenant_name, tenant_name_error
 
 Mode = Literal["onsite", "online"]
@@ -154,6 +155,27 @@ class HostList(Rule[tuple[str, ...]]):
         return ",".join(value)
 
 
+class OriginList(Rule[tuple[str, ...]]):
+    """Origins (``scheme://host[:port]``) separated by spaces, as NetServer's ``CORSOrigin``; ``*``: any."""
+
+    metavar = "ORIGIN[ ORIGIN...]"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        origins = []
+        for entry in text.replace(",", " ").split():
+            origin = "*" if entry == "*" else origin_key(entry)
+            if origin is None:
+                raise SettingError(
+                    f"{shown(entry)} is not an origin: write scheme://host[:port] with no path, "
+                    "such as https://app.example.com or http://localhost:3000, or * for any."
+                )
+            origins.append(origin)
+        return tuple(origins)
+
+    def format(self, value: tuple[str, ...]) -> str:
+        return " ".join(value)
+
+
 class TenantName(Rule[str]):
     metavar = "NAME"
 
@@ -212,6 +234,38 @@ class FixtureFile(Rule[Path]):
         except FixtureError as exc:
             raise SettingError(f"{exc}. {self.advice}") from None
         return path
+
+
+class CertificateNames(HostList):
+    """Host names and IP addresses a certificate can name, separated by commas."""
+
+    metavar = "NAME[,NAME...]"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        import ipaddress
+
+        names = []
+        for name in super().parse(text):
+            name = name.strip("[]")
+            try:
+                names.append(str(ipaddress.ip_address(name)))
+                continue
+            except ValueError:
+                pass
+            labels = name.split(".")
+            if not all(label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels):
+                raise SettingError(f"{shown(name)} is not a host name or IP address a certificate can name.")
+            names.append(name)
+        return tuple(names)
+
+
+class Folder(Rule[Path | None]):
+    """A directory (made when missing); the empty text is none."""
+
+    metavar = "DIRECTORY"
+
+    def parse(self, text: str) -> Path | None:
+        return Path(text.strip()) if text.strip() else None
 
 
 # -- declarations -------------------------------------------------------------------------------
@@ -444,6 +498,18 @@ class Settings:
             group="Security and limits",
         ),
     )
+    cors_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            "--cors-origin",
+            OriginList(),
+            "Origins (scheme://host[:port], separated by spaces; * for any) whose pages may call the"
+            " REST API from a browser (CORS), as NetServer's CORSOrigin; online mode also allows the"
+            " origins the tenant's applications registered (allowed_origins).",
+            shown_default="none",
+            group="Security and limits",
+        ),
+    )
     default_tenant: str = field(
         default="default",
         metadata=declare(
@@ -451,6 +517,61 @@ class Settings:
             TenantName(),
             "The tenant of URLs without a tenant prefix (/Remote/Services86/...).",
             group="Data",
+        ),
+    )
+    # webhooks
+    webhook_log_size: int = field(
+        default=1000,
+        metadata=declare(
+            "--webhook-log-size",
+            Number(1),
+            "Webhook tries the deliveries log keeps per tenant, and finished events the outbox keeps"
+            " (the oldest go first).",
+            group="Journal and log",
+        ),
+    )
+    webhook_fast_retries: bool = field(
+        default=False,
+        metadata=declare(
+            "--webhook-fast-retries/--no-webhook-fast-retries",
+            Flag(),
+            "For test suites: a failed webhook post is tried again after 0.05 s and 0.2 s (not NetServer's"
+            " 1 s and 4 s), a post times out after 2 s (not 5 s), and a killed server's deliveries are"
+            " taken over within seconds.",
+            group="Behaviour",
+        ),
+    )
+
+    tls: bool = field(
+        default=False,
+        metadata=declare(
+            "--tls/--no-tls",
+            Flag(),
+            "Serve HTTPS with a certificate signed by a local certificate authority, made on first use"
+            " (superoffice-emulator ca says how to trust it); it covers localhost, loopback and"
+            " SuperOffice's host names (sod, qaonline, online, stage .superoffice.com).",
+            group="Security and limits",
+        ),
+    )
+    tls_names: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            "--tls-name",
+            CertificateNames(),
+            "More host names or IP addresses the server certificate covers, separated by commas.",
+            shown_default="none",
+            group="Security and limits",
+        ),
+    )
+    tls_dir: Path | None = field(
+        default=None,
+        metadata=declare(
+            "--tls-dir",
+            Folder(),
+            "Directory of the certificate authority and the server certificate (made when missing);"
+            " needed with PostgreSQL.",
+            shown_default="the SQLite file's directory",
+            group="Security and limits",
         ),
     )
 

@@ -114,7 +114,7 @@ def test_openapi_names_the_wires_a_journal_entry_and_its_filter_take(http: Clien
     journal = doc["paths"]["/journal"]["get"]["parameters"]
     wire_filter = next(p["schema"] for p in journal if p["name"] == "wire")
     for schema in (entry, wire_filter):
-        assert schema["type"] == "string" and schema["enum"] == ["soap", "rest"]
+        assert schema["type"] == "string" and schema["enum"] == ["soap", "rest", "superid"]
 
 
 def test_openapi_under_a_tenant_names_that_tenant_as_server(http: Client, tenant: str) -> None:

@@ -1,12 +1,7 @@
 """The dashboard in a real browser: Debian's chromium, driven by Playwright, against a live emulator.
 
-Needs the ``browser`` extra and the system chromium (the registries give no browser download; never
-``playwright install``)::
-
-    apt-get install -y chromium
-    pip install -e '.[test,browser]'
-
-The module is skipped, saying which is missing, when either is. It writes screenshots of the page to
+Needs the ``browser`` extra and the system chromium, and is skipped without them
+(``tests/support/browser.py``). It writes screenshots of the page to
 ``artifacts/`` (``dashboard.png``, and ``dashboard-1400.png`` and ``dashboard-390.png`` of a tried
 call and an injected fault); ``docs/dashboard.png`` (the README's copy, the 1400 px one) is written
 when it is missing, or replaced when ``EMULATOR_UPDATE_SCREENSHOTS=1``, so a plain test run leaves
@@ -28,38 +23,16 @@ import zeep
 from zeep.transports import Transport
 
 from superoffice_emulator.settings import Settings
-from superoffice_emulator.testing import LiveServer
+from superoffice_emulator.testing import LiveServer, WebhookReceiver
+from tests.support.browser import chromium, sync_api
 from tests.support.paths import DATA
 from tests.support.soap import APPOINTMENT, DEMO_TICKET, RITA_TICKET, TOKEN
+from tests.support.webhooks import complete, register
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP evil.test 127.0.0.1",  # a site of its own, for the cross-site test
-]
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "artifacts"
 DOCS_SCREENSHOT = REPO / "docs" / "dashboard.png"
 WAIT_MS = 10_000  # the page polls the journal every second and refreshes activities every four
-
-if os.environ.get("CI") and not CHROMIUM.exists():  # CI installs both: a skip there would hide a gap
-    raise RuntimeError(f"CI must install {CHROMIUM} (apt-get install -y chromium) for the browser test")
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright for Python is not installed: pip install -e '.[browser]' (uses /usr/bin/chromium)",
-)
-if not CHROMIUM.exists():
-    pytest.skip(
-        f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright drives the system browser)",
-        allow_module_level=True,
-    )
 
 expect = sync_api.expect
 expect.set_options(timeout=WAIT_MS)
@@ -67,12 +40,8 @@ expect.set_options(timeout=WAIT_MS)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Watched:
@@ -538,3 +507,24 @@ def test_clicking_a_call_shows_its_request_and_response_bodies(watched: Watched)
     entry.locator(".operation").click()
     expect(bodies).to_be_hidden()
     watched.assert_clean()
+
+
+def test_the_webhooks_tab_shows_the_tenants_webhooks_and_their_recent_deliveries(watched: Watched) -> None:
+    with WebhookReceiver() as receiver:
+        assert register(watched.server, receiver.url, Name="my-app").status_code == 201
+        page = watched.open("/_emulator/ui/")
+        page.locator("#tab-webhooks").click()
+        row = page.locator('#webhooks tr[data-webhook="1"]')
+        expect(row).to_contain_text("my-app")
+        expect(row).to_contain_text(receiver.url)
+        expect(row).to_contain_text("Active")
+        expect(page.locator("#webhooks-count")).to_have_text("1")
+        expect(page.locator("#deliveries-empty")).to_be_visible()
+        assert complete(watched.server, ["appointment_id=666"]) == 204
+        receiver.wait_for(1)
+        delivery = page.locator("#deliveries tr").first
+        expect(delivery).to_contain_text("activity.changed")
+        expect(delivery).to_contain_text("HTTP 200")
+        expect(delivery).to_contain_text(receiver.url)
+        screenshot(page, "dashboard-webhooks")
+        watched.assert_clean()

@@ -28,6 +28,9 @@ import pytest
 import yaml
 
 from superoffice_emulator import cli
+from superoffice_emulator.domain.hosts import SUPEROFFICE_HOSTS
+from superoffice_emulator.server import certificates
+from superoffice_emulator.settings import Flag
 from tests.support.paths import ROOT
 from tests.support.servers import ServerProcess
 
@@ -324,16 +327,70 @@ def test_every_package_is_installed_by_a_non_editable_install() -> None:
 
 
 # -- compose ------------------------------------------------------------------------------------
-def test_compose_builds_this_dockerfile_and_keeps_the_data(runtime: list[Instruction]) -> None:
+def compose_services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE.read_text())["services"]
+    return services
+
+
+@pytest.mark.parametrize("name", compose_services())
+def test_compose_builds_this_dockerfile_and_keeps_the_data(name: str) -> None:
     compose: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
-    (service,) = compose["services"].values()
+    service = compose["services"][name]
 
     context = (COMPOSE.parent / service["build"]["context"]).resolve()
     assert context == ROOT
     assert (context / service["build"]["dockerfile"]).resolve() == DOCKERFILE
-    assert any(str(port).endswith(":8080") for port in service["ports"])
+    served = service["environment"].get("EMULATOR_PORT", "8080")  # the image's EMULATOR_PORT otherwise
+    assert any(str(port).endswith(f":{served}") for port in service["ports"])
     assert any(volume.endswith(":/data") for volume in service["volumes"])
     named = [volume.split(":")[0] for volume in service["volumes"]]
     assert set(named) <= set(compose.get("volumes", {}))
     known = {p.envvar for p in cli.serve.params if isinstance(p, click.Option)}
     assert set(service["environment"]) <= known
+
+
+def test_compose_runs_plain_http_by_default_and_https_as_superoffices_hosts_on_request() -> None:
+    services = compose_services()
+    plain = [name for name, service in services.items() if "profiles" not in service]
+    (tls,) = [service for service in services.values() if service.get("environment", {}).get("EMULATOR_TLS")]
+
+    assert plain and all("EMULATOR_TLS" not in services[name]["environment"] for name in plain)
+    assert tls["profiles"], "HTTPS runs when asked for: docker compose --profile tls up"
+    assert Flag().parse(tls["environment"]["EMULATOR_TLS"]) is True
+    assert set(tls["networks"]["default"]["aliases"]) == set(SUPEROFFICE_HOSTS)
+    assert certificates.AUTHORITY in " ".join(tls["healthcheck"]["test"]), "its health check trusts the CA"
+
+
+def test_the_https_services_healthcheck_passes_against_its_command(
+    runtime: list[Instruction], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("EMULATOR_"):
+            monkeypatch.delenv(name)
+    (tls,) = [service for service in compose_services().values() if "EMULATOR_TLS" in service["environment"]]
+    image = {k: v.replace("/data", str(tmp_path)) for k, v in env_of(runtime).items() if k != "PATH"}
+    env = {**image, **{k: v for k, v in tls["environment"].items() if not v.startswith("$")}}
+    env["EMULATOR_PORT"] = "0"  # a free port here; the container has 443 to itself
+    kind, *check = tls["healthcheck"]["test"]
+    check = [sys.executable if part == "python" else part.replace("/data", str(tmp_path)) for part in check]
+
+    server = ServerProcess(
+        [sys.executable, "-m", "superoffice_emulator", *image_command(runtime)[1:]], env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            healthy = subprocess.run(
+                check, env={**os.environ, "EMULATOR_PORT": str(server.port)}, capture_output=True, timeout=60
+            )
+            if healthy.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    finally:
+        status = server.stop()
+
+    assert kind == "CMD"
+    assert healthy.returncode == 0, healthy.stderr
+    assert status == 0, "".join(server.output)
+    assert (tmp_path / certificates.AUTHORITY).exists(), "the certificate authority goes to the volume"
+    assert "listening on https://0.0.0.0:" in "".join(server.output)

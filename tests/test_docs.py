@@ -12,7 +12,8 @@ ordinary ``sh`` block. Languages:
   and run with node; without node, npm or those packages the test skips saying why (fails under CI).
 
 Each example gets a fresh emulator (:class:`~superoffice_emulator.testing.LiveServer` on a new
-SQLite file, default settings); ``127.0.0.1:8080`` in its text becomes that server's address.
+SQLite file, default settings or those :data:`SETTINGS` gives it); ``127.0.0.1:8080`` in its
+text becomes that server's address.
 It must exit 0 with no traceback and no admin API error (``{"error": ...}``), and its output
 must hold every text :data:`EXPECTED` lists under its name.
 
@@ -31,6 +32,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,8 +53,14 @@ EXPECTED: dict[str, list[str]] = {
     "rest-403": ["SuperOffice.Exceptions.SoSentryException", "HTTP 403"],
     "admin": ['"status": "ok"', "Cust12345"],
     "typescript": ["Completed: appointment 666, sale 3, document 4, todo 5"],
+    "system-user-curl": ['"IsSuccessful": true', '"ErrorMessage": null'],
+    "system-user": ["IsSuccessful: True", "Succeeded: appointment 666 is Completed"],
+    "online-app": ["REST as the signed-in user: 204", "SOAP as the system user: True"],
+    "webhook": ["registered, state Active", "signature ok: True", '"PrimaryKey": 666'],
 }
 """Per example name, texts its output must contain: what the page says the reader will see."""
+SETTINGS: dict[str, dict[str, Any]] = {"online-app": {"mode": "online", "sign_in_as": "demo"}}
+"""Per example name, the settings of the server its page starts (default settings otherwise)."""
 
 FENCE = re.compile(r"^```(\w+) example=([\w-]+)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
@@ -127,7 +135,8 @@ def _run(example: Example, code: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[example.id for example in EXAMPLES])
 def test_the_example_works_as_written(example: Example, tmp_path: Path) -> None:
-    with LiveServer(Settings(database_url=database_url(tmp_path / "docs.db"))) as server:
+    settings = Settings(database_url=database_url(tmp_path / "docs.db"), **SETTINGS.get(example.name, {}))
+    with LiveServer(settings) as server:
         code = example.code.replace(WRITTEN_ADDRESS, f"{server.host}:{server.port}")
         done = _run(example, code)
     output = done.stdout + done.stderr

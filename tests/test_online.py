@@ -310,6 +310,21 @@ def test_a_forged_token_as_bearer_is_refused(emulator: EmulatorApp, token: str) 
     assert principal.status_code == 401
 
 
+def test_a_bearer_token_needs_no_application_token_but_a_ticket_does(emulator: EmulatorApp) -> None:
+    client = Client(emulator)
+    access = exchange(client, code_for(client))[1]["access_token"]
+    call = f"/{TENANT}/api/v1/Agents/Appointment/SetActivityStatus"
+    payload = {"ActivityIdentifier": ["appointment_id=1"], "ActivityStatus": "Completed"}
+    bearer = {"Authorization": f"Bearer {access}"}
+    assert client.post(call, json=payload, headers=bearer).status_code == 204  # as a browser app calls
+    wrong = client.post(call, json=payload, headers={**bearer, "SO-AppToken": "not-registered"})
+    assert wrong.status_code == 401  # sent, it is still checked
+    assert body(wrong)["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
+    ticket = client.post(call, json=payload, headers={"Authorization": "SOTicket 7T:1234abcxyzExample=="})
+    assert ticket.status_code == 401  # a ticket is a server's credential: SO-AppToken required
+    assert body(ticket)["ExceptionType"] == "SuperOffice.Exceptions.SoSessionException"
+
+
 def test_a_granted_access_token_expires_after_an_hour(emulator: EmulatorApp, clock: FakeClock) -> None:
     client = Client(emulator)
     access = exchange(client, code_for(client))[1]["access_token"]

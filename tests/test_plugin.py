@@ -458,3 +458,75 @@ def test_the_tenant_verifies_its_calls_and_a_failure_lists_the_calls_seen(pytest
     )
     assert "__tracebackhide__" not in result.stdout.str()  # the helper's own source is not shown
     assert "matching = self.calls(" not in result.stdout.str()
+
+
+def test_the_system_user_fixture_signs_and_exchanges_for_a_working_ticket(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI + "superoffice_mode = online\n")
+    pytester.makepyfile(
+        """
+        from superoffice_emulator.pytest_plugin import demo_private_key, sign_system_token
+
+        IDS = {"ActivityIdentifier": {"string": ["appointment_id=1"]}, "ActivityStatus": "Completed"}
+
+        def test_a_system_user_ticket_calls_soap(superoffice_system_user, superoffice_client):
+            assert superoffice_system_user.private_key == demo_private_key()
+            assert superoffice_system_user.sign().startswith("Demo Online App-DemoSystemToken.")
+            ticket = superoffice_system_user.ticket()
+            client = superoffice_client("Appointment", ticket=ticket, application_token="demo-app-secret")
+            assert client.service.SetActivityStatus(**IDS).header.Succeeded is True
+
+        def test_a_token_signed_with_another_key_is_refused(superoffice_system_user):
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            signed = sign_system_token(superoffice_system_user.system_token, pem)
+            answer = superoffice_system_user.authenticate(signed)
+            assert answer["IsSuccessful"] is False
+            assert answer["ErrorMessage"].startswith("InvalidSignature (7)")
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=2)
+
+
+def test_a_webhook_receiver_gets_the_signed_events_of_the_tenants_calls(pytester: pytest.Pytester) -> None:
+    pytester.makeini(STRICT_INI)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        IDS = {"ActivityIdentifier": ["appointment_id=666", "sale_id=4"], "ActivityStatus": "Completed"}
+
+        def test_the_events_arrive_signed(superoffice_rest, superoffice_webhooks):
+            saved = superoffice_webhooks.register(["activity.changed", "sale.completed"], secret="s")
+            assert saved["State"] == "Active"
+            assert superoffice_rest.post("Agents/Appointment/SetActivityStatus", json=IDS).status_code == 204
+            [posted] = superoffice_webhooks.assert_posted("activity.changed", primary_key=666, times=1)
+            assert posted.signed_with("s") and posted.json["WebhookName"] == "pytest"
+            superoffice_webhooks.assert_posted("sale.completed", primary_key=4, times=1)
+            assert len(superoffice_webhooks.events()) == 2  # sale.changed: not registered for
+
+        def test_a_missing_event_fails_listing_what_came(superoffice_rest, superoffice_webhooks):
+            superoffice_webhooks.register()
+            assert superoffice_rest.post("Agents/Appointment/SetActivityStatus", json=IDS).status_code == 204
+            with pytest.raises(AssertionError, match="activity.changed PrimaryKey=666 retry=0"):
+                superoffice_webhooks.assert_posted("document.changed")
+
+        def test_a_failing_receiver_gets_three_tries_quickly(superoffice_rest, superoffice_webhooks):
+            superoffice_webhooks.register()
+            superoffice_webhooks.receiver.answer = lambda posted: 500
+            assert superoffice_rest.post("Agents/Appointment/SetActivityStatus", json=IDS).status_code == 204
+            posts = superoffice_webhooks.assert_posted("activity.changed", times=3)
+            assert [p.retry for p in posts] == [0, 1, 2]
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=3)

@@ -258,7 +258,7 @@ def test_online_takes_a_bearer_access_token_with_the_application_token(
     [
         (basic("demo", "demo"), TOKEN, ["Basic", "not allowed in Online"]),
         ("Bearer 8A:Cust12345.unknown", TOKEN, ["access token is unknown"]),
-        (f"Bearer {DEMO_ACCESS_TOKEN}", None, ["ApplicationToken"]),
+        (f"SOTicket {DEMO_TICKET}", None, ["ApplicationToken"]),  # Bearer needs none: it names its app
         (f"SOTicket {DEMO_TICKET}", "not-registered", ["not registered"]),
     ],
     ids=["basic", "unknown-token", "no-app-token", "unknown-app-token"],

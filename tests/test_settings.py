@@ -44,6 +44,7 @@ REFUSED = [
     ("EMULATOR_TICKET_LIFETIME", str(INT32_MAX + 1)),
     ("EMULATOR_MAX_BODY_BYTES", "lots"),
     ("EMULATOR_FIXTURES", "no-such-file.yaml"),
+    ("EMULATOR_CORS_ORIGIN", "https://app.example.com/callback"),
 ]
 
 

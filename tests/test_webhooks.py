@@ -10,96 +10,23 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from superoffice_emulator.testing import LiveServer
-from superoffice_emulator.webhooks.posting import Answer, post
-from tests.support.soap import DEMO_TICKET
-
-CALL = "/api/v1/Agents/Appointment/SetActivityStatus"
-AUTH = {"Authorization": f"SOTicket {DEMO_TICKET}"}
-SECRET = "s3cret-for-the-receiver"
-
-
-class Receiver:
-    """A threaded HTTP receiver on a free port that records every POST and answers ``answer()``."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[dict[str, str], bytes]] = []
-        self.answer: Callable[[dict[str, str]], int] = lambda headers: 200
-        self.release = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                headers = {key.lower(): value for key, value in self.headers.items()}
-                receiver.posts.append((headers, body))
-                status = receiver.answer(headers)
-                if status == 0:  # hang until released
-                    receiver.release.wait(30)
-                    status = 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def events(self) -> list[tuple[dict[str, str], bytes]]:
-        return [(h, b) for h, b in self.posts if h.get("x-hook-test") != "true"]
-
-    def wait_for(self, count: int, within: float = 30) -> list[tuple[dict[str, str], bytes]]:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            if len(self.events()) >= count:
-                return self.events()
-            time.sleep(0.05)
-        raise AssertionError(f"{len(self.events())} events arrived, not {count}")
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer, WebhookReceiver
+from superoffice_emulator.webhooks.posting import Answer, Connections, post
+from tests.support.clock import FakeClock
+from tests.support.webhooks import AUTH, SECRET, complete, register, settled
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.close()
-
-
-def register(live: LiveServer, target: str, **fields: Any) -> requests.Response:
-    carrier = {
-        "Name": "receiver",
-        "Events": ["activity.changed", "document.changed", "sale.*"],
-        "TargetUrl": target,
-        "Secret": SECRET,
-        **fields,
-    }
-    return requests.post(live.url("/api/v1/Webhook"), json=carrier, headers=AUTH, timeout=30)
-
-
-def complete(live: LiveServer, ids: list[str], status: str = "Completed") -> int:
-    answer = requests.post(
-        live.url(CALL), json={"ActivityIdentifier": ids, "ActivityStatus": status}, headers=AUTH, timeout=30
-    )
-    return answer.status_code
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as found:
+        yield found
 
 
 def signed(secret: str, body: bytes) -> str:
@@ -108,14 +35,14 @@ def signed(secret: str, body: bytes) -> str:
 
 
 def test_registration_posts_a_test_event_and_is_refused_unless_the_target_answers_200(
-    live: LiveServer, receiver: Receiver
+    live: LiveServer, receiver: WebhookReceiver
 ) -> None:
-    receiver.answer = lambda headers: 500
+    receiver.answer = lambda posted: 500
     refused = register(live, receiver.url)
     assert refused.status_code == 400
-    assert receiver.posts[0][0]["x-hook-test"] == "true"
-    assert json.loads(receiver.posts[0][1])["Event"] == "test"
-    receiver.answer = lambda headers: 200
+    assert receiver.posts[0].test and receiver.posts[0].headers["x-hook-test"] == "true"
+    assert receiver.posts[0].json["Event"] == "test"
+    receiver.answer = lambda posted: 200
     created = register(live, receiver.url)
     assert created.status_code == 201
     carrier = created.json()
@@ -133,13 +60,15 @@ def test_registration_posts_a_test_event_and_is_refused_unless_the_target_answer
     assert requests.get(live.url("/api/v1/Webhook"), headers=AUTH, timeout=30).json() == []
 
 
-def test_a_mixed_batch_posts_one_signed_event_of_each_kind(live: LiveServer, receiver: Receiver) -> None:
+def test_a_mixed_batch_posts_one_signed_event_of_each_kind(
+    live: LiveServer, receiver: WebhookReceiver
+) -> None:
     assert register(live, receiver.url).status_code == 201
     assert complete(live, ["appointment_id=666", "sale_id=4", "document_id=4", "todo_id=5"]) == 204
-    events = receiver.wait_for(5)
-    time.sleep(0.5)  # nothing more is on its way
-    assert len(receiver.events()) == 5
-    bodies = [json.loads(body) for _, body in events]
+    assert [e["outcome"] for e in settled(live)] == ["delivered"] * 5
+    events = receiver.events()
+    assert len(events) == 5
+    bodies = [posted.json for posted in events]
     assert sorted((b["Event"], b["PrimaryKey"]) for b in bodies) == [
         ("activity.changed", 5),
         ("activity.changed", 666),
@@ -147,8 +76,9 @@ def test_a_mixed_batch_posts_one_signed_event_of_each_kind(live: LiveServer, rec
         ("sale.changed", 4),
         ("sale.completed", 4),
     ]
-    for headers, body in events:
-        assert headers["x-superoffice-signature"] == signed(SECRET, body)
+    for posted in events:
+        headers, body = posted.headers, posted.body
+        assert headers["x-superoffice-signature"] == signed(SECRET, body) and posted.signed_with(SECRET)
         assert headers["x-superoffice-event"] == json.loads(body)["Event"]
         assert headers["x-superoffice-eventid"] == json.loads(body)["EventId"]
         assert headers["content-type"].startswith("application/json")
@@ -171,34 +101,34 @@ def test_a_mixed_batch_posts_one_signed_event_of_each_kind(live: LiveServer, rec
     assert sale["FieldValues"]["status"] == 3
 
 
-def test_a_refused_or_no_op_call_posts_nothing(live: LiveServer, receiver: Receiver) -> None:
+def test_a_refused_or_no_op_call_posts_nothing(live: LiveServer, receiver: WebhookReceiver) -> None:
     assert register(live, receiver.url).status_code == 201
     assert complete(live, ["appointment_id=666", "appointment_id=424242"]) == 204  # nonexistent: no-op
     assert complete(live, ["sale_id=13"]) == 403  # locked: refused
     assert complete(live, ["appointment_id=666"], "NotStarted") == 204  # already so: no change
     assert complete(live, ["todo_id=5"]) == 204  # a real change, after the others
-    events = receiver.wait_for(1)
-    time.sleep(0.5)
-    assert [json.loads(body)["PrimaryKey"] for _, body in receiver.events()] == [5]
-    assert len(events) == 1
+    assert len(settled(live)) == 1
+    assert [posted.json["PrimaryKey"] for posted in receiver.events()] == [5]
 
 
-def test_a_failing_receiver_gets_three_tries_with_one_event_id(live: LiveServer, receiver: Receiver) -> None:
+def test_a_failing_receiver_gets_three_tries_with_one_event_id(
+    live: LiveServer, receiver: WebhookReceiver
+) -> None:
     assert register(live, receiver.url).status_code == 201
-    receiver.answer = lambda headers: 500
+    receiver.answer = lambda posted: 500
     assert complete(live, ["appointment_id=666"]) == 204
     events = receiver.wait_for(3)
-    assert len({headers["x-superoffice-eventid"] for headers, _ in events}) == 1
-    assert [headers["x-superoffice-retry"] for headers, _ in events] == ["0", "1", "2"]
+    assert len({posted.event_id for posted in events}) == 1
+    assert [posted.retry for posted in events] == [0, 1, 2]
     deliveries = _deliveries(live, 3)
     assert [d["status"] for d in deliveries] == [500, 500, 500]
     last = requests.get(live.url("/api/v1/Webhook/1/LastError"), headers=AUTH, timeout=30).json()
     assert last["Status"] == 500
 
 
-def test_410_stops_the_webhook_at_once(live: LiveServer, receiver: Receiver) -> None:
+def test_410_stops_the_webhook_at_once(live: LiveServer, receiver: WebhookReceiver) -> None:
     assert register(live, receiver.url).status_code == 201
-    receiver.answer = lambda headers: 410
+    receiver.answer = lambda posted: 410
     assert complete(live, ["appointment_id=666"]) == 204
     receiver.wait_for(1)
     deadline = time.monotonic() + 30
@@ -208,19 +138,74 @@ def test_410_stops_the_webhook_at_once(live: LiveServer, receiver: Receiver) -> 
             break
         time.sleep(0.05)
     assert state == "Stopped"
-    assert complete(live, ["sale_id=4"]) == 204
-    time.sleep(0.5)
+    assert complete(live, ["sale_id=4"]) == 204  # a stopped webhook gets no event
+    assert [e["outcome"] for e in settled(live)] == ["failed"]
     assert len(receiver.events()) == 1
 
 
-def test_a_hanging_receiver_blocks_neither_calls_nor_other_receivers(
-    live: LiveServer, receiver: Receiver
+@pytest.fixture
+def fast(settings: Settings, clock: FakeClock) -> Iterator[LiveServer]:
+    """A live server whose failed posts are tried again at once (``--webhook-fast-retries``)."""
+    with LiveServer(settings.replace(webhook_fast_retries=True), clock=clock) as server:
+        yield server
+
+
+def _hook(live: LiveServer) -> dict[str, Any]:
+    (hook,) = requests.get(live.url("/_emulator/webhooks"), timeout=30).json()["webhooks"]
+    return dict(hook)
+
+
+def _events(live: LiveServer, count: int, first: int = 0) -> None:
+    """``count`` calls that each change appointment 1 (Completed, NotStarted in turn): one event each."""
+    for n in range(first, first + count):
+        assert complete(live, ["appointment_id=1"], "Completed" if n % 2 == 0 else "NotStarted") == 204
+
+
+def test_nine_events_dropped_in_a_row_set_too_many_errors_and_a_success_resets_the_count(
+    fast: LiveServer, receiver: WebhookReceiver
 ) -> None:
-    other = Receiver()
+    assert register(fast, receiver.url, Events=["activity.changed"]).status_code == 201
+    receiver.answer = lambda posted: 500
+    _events(fast, 8)
+    settled(fast)
+    assert (_hook(fast)["state"], _hook(fast)["errors"]) == ("Active", 8)
+    receiver.answer = lambda posted: 200
+    _events(fast, 1, first=8)
+    settled(fast)
+    assert (_hook(fast)["state"], _hook(fast)["errors"]) == ("Active", 0)  # a success resets the count
+    receiver.answer = lambda posted: 500
+    _events(fast, 8, first=9)
+    settled(fast)
+    assert (_hook(fast)["state"], _hook(fast)["errors"]) == ("Active", 8)
+    _events(fast, 1, first=17)
+    settled(fast)
+    assert (_hook(fast)["state"], _hook(fast)["errors"]) == ("TooManyErrors", 9)
+    carrier = requests.get(fast.url("/api/v1/Webhook/1"), headers=AUTH, timeout=30).json()
+    assert carrier["State"] == "TooManyErrors"
+    posts = len(receiver.events())
+    assert posts == 17 * 3 + 1  # three tries of each dropped event, one of the delivered one
+    _events(fast, 1, first=18)
+    assert len(settled(fast)) == 18  # no event for a webhook with too many errors
+    assert len(receiver.events()) == posts
+
+
+def test_410_stops_the_webhook_without_another_try(fast: LiveServer, receiver: WebhookReceiver) -> None:
+    assert register(fast, receiver.url, Events=["activity.changed"]).status_code == 201
+    receiver.answer = lambda posted: 410
+    _events(fast, 1)
+    assert [(e["outcome"], e["tries"]) for e in settled(fast)] == [("failed", 1)]
+    assert _hook(fast)["state"] == "Stopped"
+    assert [posted.retry for posted in receiver.events()] == [0]
+
+
+def test_a_hanging_receiver_blocks_neither_calls_nor_other_receivers(
+    live: LiveServer, receiver: WebhookReceiver
+) -> None:
+    other = WebhookReceiver()
     try:
         assert register(live, receiver.url, Name="slow").status_code == 201
         assert register(live, other.url, Name="fast").status_code == 201
-        receiver.answer = lambda headers: 0  # hangs
+        receiver.hold()  # hangs
         assert complete(live, ["appointment_id=666"]) == 204
         assert complete(live, ["sale_id=4"]) == 204
         assert len(other.wait_for(3)) == 3
@@ -228,7 +213,7 @@ def test_a_hanging_receiver_blocks_neither_calls_nor_other_receivers(
         other.close()
 
 
-def test_a_deleted_webhooks_id_is_not_given_again(live: LiveServer, receiver: Receiver) -> None:
+def test_a_deleted_webhooks_id_is_not_given_again(live: LiveServer, receiver: WebhookReceiver) -> None:
     first = register(live, receiver.url, Name="first").json()["WebhookId"]
     second = register(live, receiver.url, Name="second").json()["WebhookId"]
     gone = requests.delete(live.url(f"/api/v1/Webhook/{second}"), headers=AUTH, timeout=30)
@@ -280,3 +265,50 @@ def _deliveries(live: LiveServer, count: int) -> list[dict[str, Any]]:
             return list(reversed(found))
         time.sleep(0.05)
     raise AssertionError(f"{count} deliveries were not logged")
+
+
+def test_a_try_out_while_the_tenant_is_reset_writes_nothing_into_the_new_tenant(
+    live: LiveServer, receiver: WebhookReceiver
+) -> None:
+    assert register(live, receiver.url, Name="old").status_code == 201
+    receiver.hold()
+    assert complete(live, ["appointment_id=666"]) == 204
+    [old] = receiver.wait_for(1)
+    assert requests.post(live.url("/_emulator/reset"), timeout=30).status_code == 200
+    receiver.release()  # the old try ends after the reset
+    assert register(live, receiver.url, Name="new").status_code == 201
+    assert complete(live, ["appointment_id=666"]) == 204
+    new = receiver.wait_for(2)[1]
+    assert [e["outcome"] for e in settled(live)] == ["delivered"]
+    deliveries = _deliveries(live, 1)  # written after the old try's outcome was skipped
+    assert [d["event_id"] for d in deliveries] == [new.event_id] != [old.event_id]
+    hook = requests.get(live.url("/api/v1/Webhook/1"), headers=AUTH, timeout=30).json()
+    assert (hook["Name"], hook["State"]) == ("new", "Active")
+
+
+def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_event_posted_once() -> None:
+    """The receiver answers one post per connection with keep-alive, then closes it unannounced."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            with connection:
+                received.append(connection.recv(65536))
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                time.sleep(0.2)  # closed after the answer, the client still keeping it
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    kept = Connections()
+    try:
+        first = post(url, b"{}", {}, 5.0, kept)
+        server.join(0.5)  # the receiver has closed the first connection
+        second = post(url, b"{}", {}, 5.0, kept)
+    finally:
+        kept.close()
+        listener.close()
+    assert (first.status, second.status) == (200, 200)
+    assert len(received) == 2

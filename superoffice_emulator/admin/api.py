@@ -26,8 +26,9 @@ from superoffice_emulator.admin.inputs import AdminError, Query
 from superoffice_emulator.admin.openapi import document
 from superoffice_emulator.calls.faults import FaultRule
 from superoffice_emulator.calls.runtime import Runtime
-from superoffice_emulator.domain import online
+from superoffice_emulator.domain import online, system_users
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus
+from superoffice_emulator.domain.system_users import Consent
 from superoffice_emulator.server.web import json_response
 from superoffice_emulator.storage import queries
 from superoffice_emulator.storage.database import Database, TenantLimitReached
@@ -314,10 +315,89 @@ def applications(ctx: Context) -> Response:
                 "redirect_uris": list(a.redirect_uris),
                 "allowed_origins": list(a.allowed_origins),
                 "public_key": a.public_key,
+                "system_user": a.system_user,
             }
             for a in queries.list_applications(ctx.database, ctx.tenant)
         ]
     )
+
+
+# -- system users -------------------------------------------------------------------------------
+def _consent_json(consent: Consent, user: str | None) -> dict[str, Any]:
+    return {
+        "client_id": consent.client_id,
+        "system_token": consent.system_token,
+        "associate_id": consent.associate_id,
+        "user": user,
+    }
+
+
+def consents(ctx: Context) -> Response:
+    Query(ctx.request.args, ())
+    ctx.database.ensure_tenant(ctx.tenant)
+    with ctx.database.reading(ctx.tenant) as store:
+        found = [(c, store.find_user(c.associate_id)) for c in store.consents()]
+    return json_response([_consent_json(c, None if user is None else user.name) for c, user in found])
+
+
+_CONSENT_EXAMPLE = '{"client_id": "demo-app", "user": "demo"}'
+
+
+def add_consent(ctx: Context) -> Response:
+    body = inputs.json_object(inputs.read_body(ctx.request), _CONSENT_EXAMPLE)
+    unknown = sorted(set(body) - {"client_id", "user", "system_token"})
+    if unknown:
+        raise AdminError(
+            400, f"Unknown field {unknown[0]!r}; send client_id, user and, if you like, system_token."
+        )
+    client_id, name, token = body.get("client_id"), body.get("user"), body.get("system_token")
+    if not isinstance(client_id, str) or not isinstance(name, str):
+        raise AdminError(400, f"client_id and user must be strings; send e.g. {_CONSENT_EXAMPLE}.")
+    if not all(system_users.storable(text) for text in (client_id, name, token or "")):
+        raise AdminError(400, "client_id, user and system_token may not hold NUL or unpaired surrogates.")
+    if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()):
+        raise AdminError(
+            400, "system_token must be a string without surrounding spaces; leave it out for a random one."
+        )
+    if token is not None and len(token) > 400:
+        raise AdminError(400, "system_token holds at most 400 characters.")
+    with ctx.database.transaction(ctx.tenant) as store:
+        application = store.find_application(client_id)
+        if application is None:
+            raise AdminError(
+                404, f"There is no application {client_id[:200]!r}; GET {ctx.prefix}/applications lists them."
+            )
+        if not application.system_user:
+            raise AdminError(
+                409, f"The application {client_id} does not ask for a system user (system_user)."
+            )
+        found = store.find_login(name)
+        if found is None:
+            raise AdminError(404, f"There is no user {name[:100]!r}; GET {ctx.prefix}/users lists them.")
+        if store.find_consent(client_id) is not None:
+            raise AdminError(409, f"{client_id} has a consent in {ctx.tenant} already; DELETE it first.")
+        consent = Consent(
+            client_id, token or system_users.new_system_token(application.name), found[0].associate_id
+        )
+        store.add_consent(consent)
+    log.info("admin: tenant %s consent added for %s", ctx.tenant, client_id)
+    return json_response(
+        _consent_json(consent, found[0].name), 201, {"Location": f"{ctx.prefix}/consents/{client_id}"}
+    )
+
+
+def remove_consent(ctx: Context) -> Response:
+    client_id = ctx.args["client_id"]
+    with ctx.database.transaction(ctx.tenant, create=False) as store:
+        deleted = system_users.storable(client_id) and store.delete_consent(client_id)
+    if not deleted:
+        raise AdminError(
+            404,
+            f"There is no consent for {client_id[:200]!r} in {ctx.tenant}; "
+            f"GET {ctx.prefix}/consents lists them.",
+        )
+    log.info("admin: tenant %s consent of %s revoked", ctx.tenant, client_id)
+    return json_response({"tenant": ctx.tenant, "deleted": 1})
 
 
 def _state_json(tenant: str, state: str) -> dict[str, Any]:
@@ -465,6 +545,31 @@ def webhook_deliveries(ctx: Context) -> Response:
     return json_response({"deliveries": found})
 
 
+OUTCOMES = {outcome: outcome for outcome in ("pending", "delivered", "failed", "dropped")}
+
+
+def webhooks(ctx: Context) -> Response:
+    """The tenant's webhooks: name, events, target, state, error count (never the secret)."""
+    found = [
+        {**row, "registered": _iso(row["registered"]), "updated": _iso(row["updated"])}
+        for row in queries.list_webhooks(ctx.database, ctx.tenant)
+    ]
+    return json_response({"webhooks": found})
+
+
+def webhook_events(ctx: Context) -> Response:
+    """The tenant's events in the outbox, newest first: ``outcome`` ``pending`` until delivered,
+    ``failed`` (given up) or ``dropped`` (its webhook stopped); at most ``limit``, 100."""
+    query = Query(ctx.request.args, ("limit", "outcome"))
+    limit = query.integer("limit", minimum=1, maximum=1000) or 100
+    outcome = query.choice("outcome", OUTCOMES)
+    found = [
+        {**row, "created": _iso(row["created"]), "due": _iso(row["due"])}
+        for row in queries.list_webhook_events(ctx.database, ctx.tenant, limit, outcome)
+    ]
+    return json_response({"events": found})
+
+
 _ROUTES = Map(
     [
         Rule("/", endpoint=index, methods=["GET"]),
@@ -478,6 +583,9 @@ _ROUTES = Map(
         Rule("/denials", endpoint=denials, methods=["GET"]),
         Rule("/application_tokens", endpoint=application_tokens, methods=["GET"]),
         Rule("/applications", endpoint=applications, methods=["GET"]),
+        Rule("/consents", endpoint=consents, methods=["GET"]),
+        Rule("/consents", endpoint=add_consent, methods=["POST"]),
+        Rule("/consents/<path:client_id>", endpoint=remove_consent, methods=["DELETE"]),
         Rule("/state", endpoint=tenant_state, methods=["GET"]),
         Rule("/state", endpoint=set_tenant_state, methods=["POST"]),
         Rule("/journal", endpoint=journal, methods=["GET"]),
@@ -486,6 +594,8 @@ _ROUTES = Map(
         Rule("/faults", endpoint=add_fault, methods=["POST"]),
         Rule("/faults", endpoint=clear_faults, methods=["DELETE"]),
         Rule("/faults/<id>", endpoint=remove_fault, methods=["DELETE"]),
+        Rule("/webhooks", endpoint=webhooks, methods=["GET"]),
+        Rule("/webhooks/events", endpoint=webhook_events, methods=["GET"]),
         Rule("/webhooks/deliveries", endpoint=webhook_deliveries, methods=["GET"]),
         Rule("/tenants", endpoint=tenants, methods=["GET"]),
         Rule("/tenants/<path:name>", endpoint=create_tenant, methods=["POST"]),

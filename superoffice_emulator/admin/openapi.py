@@ -153,7 +153,43 @@ _SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "redirect_uris": {"type": "array", "items": {"type": "string"}},
             "allowed_origins": {"type": "array", "items": {"type": "string"}},
-            "public_key": {"type": ["string", "null"], "description": "PEM; null: none registered."},
+            "public_key": {
+                "type": ["string", "null"],
+                "description": "PEM or RSA XML (<RSAKeyValue>); checks system users' signed tokens. "
+                "null: none registered.",
+            },
+            "system_user": {
+                "type": "boolean",
+                "description": "Whether the application asks for a system user.",
+            },
+        },
+    },
+    "Consent": {
+        "type": "object",
+        "description": "A system-user consent: the application approved in the tenant (docs/online.md).",
+        "properties": {
+            "client_id": {"type": "string"},
+            "system_token": {
+                "type": "string",
+                "examples": ["Demo Online App-DemoSystemToken"],
+                "description": "What the application signs; the id_token's system_token claim.",
+            },
+            "associate_id": {"type": "integer", "description": "The user the system user acts as."},
+            "user": {**_NULLABLE_STRING, "description": "That user's name."},
+        },
+    },
+    "ConsentRequest": {
+        "type": "object",
+        "required": ["client_id", "user"],
+        "additionalProperties": False,
+        "properties": {
+            "client_id": {"type": "string", "description": "An application with system_user true."},
+            "user": {"type": "string", "description": "The user the system user acts as, by name."},
+            "system_token": {
+                "type": "string",
+                "maxLength": 400,
+                "description": "Leave it out for a random one, '<application name>-<10 characters>'.",
+            },
         },
     },
     "TenantState": {
@@ -386,6 +422,45 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/consents": {
+        "get": {
+            "summary": "The tenant's system-user consents (applications approved, with their system tokens).",
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Consent")}, "The consents."),
+                **_AUTH,
+            },
+        },
+        "post": {
+            "summary": "Approve an application that asks for a system user in the tenant.",
+            "description": "A reset puts the fixtures' consents back.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ConsentRequest")}},
+            },
+            "responses": {
+                "201": {
+                    **_json(_ref("Consent"), "Approved."),
+                    "headers": {"Location": {"schema": {"type": "string"}, "description": "The consent."}},
+                },
+                **_BAD,
+                **_AUTH,
+                "404": _error("No such application or user."),
+                "409": _error("The application asks for no system user, or has a consent already."),
+            },
+        },
+    },
+    "/consents/{client_id}": {
+        "delete": {
+            "summary": "Revoke an application's consent: its system token is refused (Revoked) from now on.",
+            "description": "Tickets the system user got earlier keep working until they expire.",
+            "parameters": [_path("client_id", {"type": "string"}, "The application.")],
+            "responses": {
+                "200": _json(_ref("Done"), "Revoked."),
+                **_AUTH,
+                "404": _error("The application has no consent in the tenant."),
+            },
+        }
+    },
     "/state": {
         "get": {
             "summary": "The tenant's state (GET /api/state/{ctx} answers it as SuperOffice does).",
@@ -477,6 +552,86 @@ _PATHS: dict[str, Any] = {
                 **_BAD,
                 **_AUTH,
                 "404": _error("No active rule with that id."),
+            },
+        }
+    },
+    "/webhooks": {
+        "get": {
+            "summary": "The tenant's webhooks: name, events, target, state, errors in a row (no secret).",
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "webhooks": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "webhook_id": {"type": "integer"},
+                                        "name": {"type": "string"},
+                                        "events": {"type": "array", "items": {"type": "string"}},
+                                        "target": {"type": "string"},
+                                        "state": {
+                                            "type": "string",
+                                            "enum": ["Unknown", "Active", "Stopped", "TooManyErrors"],
+                                        },
+                                        "errors": {"type": "integer"},
+                                        "signed": {"type": "boolean"},
+                                        "registered": {"type": ["string", "null"]},
+                                        "updated": {"type": ["string", "null"]},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "The webhooks, in the order of their ids.",
+                ),
+                **_AUTH,
+            },
+        }
+    },
+    "/webhooks/events": {
+        "get": {
+            "summary": "The tenant's events in the outbox, newest first (finished ones are trimmed).",
+            "parameters": [
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "At most this many."),
+                _query(
+                    "outcome",
+                    {"type": "string", "enum": ["pending", "delivered", "failed", "dropped"]},
+                    "Only events with this outcome (pending: not finished yet).",
+                ),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "events": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "id": {"type": "integer"},
+                                        "event_id": {"type": "string"},
+                                        "event": {"type": "string"},
+                                        "webhook_id": {"type": "integer"},
+                                        "tries": {"type": "integer"},
+                                        "outcome": {
+                                            "type": "string",
+                                            "enum": ["pending", "delivered", "failed", "dropped"],
+                                        },
+                                        "created": {"type": "string"},
+                                        "due": {"type": "string"},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "The events: pending until delivered, failed (after the last try) or dropped.",
+                ),
+                **_BAD,
+                **_AUTH,
             },
         }
     },

@@ -24,7 +24,7 @@ from typing import ClassVar, Protocol, TypeVar
 
 from superoffice_emulator.calls import faults
 from superoffice_emulator.calls.faults import TransportKind
-from superoffice_emulator.calls.journal import JournalEntry, Wire
+from superoffice_emulator.calls.journal import CallWire, JournalEntry
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import activities, sessions
 from superoffice_emulator.domain.errors import (
@@ -55,7 +55,7 @@ class Arrival:
     journaled under its operation.
     """
 
-    wire: Wire
+    wire: CallWire
     tenant: str
     service: str
     operation: str = UNREAD
@@ -371,8 +371,11 @@ def _authenticated(
         check_running(command.tenant, store.state)
     if isinstance(command.arguments, AuthenticateUsernamePassword):
         return None
-    sessions.check_application_token(store, command.application_token, required=online)
     credentials = command.credentials
+    # A Bearer access token names its application: SO-AppToken is for calls from a server
+    # (SuperOffice's reference), so a browser app never has to ship its client secret; sent, it is checked.
+    bearer = isinstance(credentials, AccessToken) and not command.application_token
+    sessions.check_application_token(store, command.application_token, required=online and not bearer)
     if online and isinstance(credentials, Ticket) and is_access_token(credentials.ticket):
         credentials = AccessToken(credentials.ticket)  # Services86 takes an 8A: token as the ticket
     if credentials is None or isinstance(credentials, Ticket):

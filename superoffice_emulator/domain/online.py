@@ -15,8 +15,10 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from superoffice_emulator.domain.errors import SoSessionException
 
@@ -46,6 +48,27 @@ PKCE_METHODS = ("S256", "plain")
 CLAIMS = "http://schemes.superoffice.net/identity/"
 """The prefix of SuperOffice's own id_token claims."""
 
+RESPONSE_TYPES = ("code", "id_token", "code id_token", "token id_token", "token")
+"""The response types SuperID's discovery lists: the code flow, the implicit flow and the hybrid one."""
+
+
+def response_type(value: str) -> frozenset[str] | None:
+    """The words of a ``response_type`` (in any order, as OAuth 2.0's Multiple Response Types
+    allows); ``None`` when it is none of :data:`RESPONSE_TYPES`."""
+    words = frozenset(value.split())
+    return words if any(words == frozenset(known.split()) for known in RESPONSE_TYPES) else None
+
+
+def default_response_mode(words: frozenset[str]) -> str:
+    """``query`` for the code alone, else ``fragment``: a token never travels in a query string."""
+    return "query" if words == {"code"} else "fragment"
+
+
+def needs_nonce(words: frozenset[str]) -> bool:
+    """Whether the authorize request must send a ``nonce``: whenever the id_token comes from the
+    authorize endpoint itself (OpenID Connect Core, 3.2.2.1 and 3.3.2.11)."""
+    return "id_token" in words
+
 
 @dataclass(frozen=True)
 class Application:
@@ -57,7 +80,9 @@ class Application:
     redirect_uris: tuple[str, ...]
     allowed_origins: tuple[str, ...] = ()
     public_key: str | None = None
-    """The RSA public key (PEM) a system user's signed token is checked with; ``None``: none."""
+    """The RSA public key (PEM or RSA XML) a system user's signed token is checked with; ``None``: none."""
+    system_user: bool = False
+    """Whether the application asks for a system user (its consents then hold a system token)."""
 
     def permits_redirect(self, uri: str) -> bool:
         """Whether ``uri`` equals a registered redirect URI exactly (never a prefix: no open redirect)."""
@@ -116,3 +141,26 @@ def tenant_of(value: str) -> str:
 def is_access_token(value: str) -> bool:
     """Whether a ticket is in fact an access token (SOAP's ``Credentials/Ticket`` takes both)."""
     return value.strip().startswith(ACCESS_TOKEN_PREFIX)
+
+
+def origin_key(value: str) -> str | None:
+    """``value`` as origins are compared: ``scheme://host[:port]`` in lower case, without a trailing
+    slash; ``None`` when it names no origin (``null``, a path, a query, no host)."""
+    text = value.strip().lower().removesuffix("/")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- raises on a port that is no number
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc or parts.path or parts.query or parts.fragment or "@" in text:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
+    """Whether a page at ``origin`` may call: ``allowed`` names it (in any case, with or without a
+    trailing slash) or holds ``*``. An opaque origin (``null``: a sandboxed frame, a file) never may."""
+    key = origin_key(origin)
+    if key is None:
+        return False
+    return any(entry.strip() == "*" or origin_key(entry) == key for entry in allowed)

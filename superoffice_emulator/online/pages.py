@@ -30,7 +30,9 @@ _HEADERS = {
     "frame-ancestors 'none'; script-src 'unsafe-inline'",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no referrer a browser posts the page's own form with
+    # "Origin: null", which the cross-site guard refuses; other sites still get no referrer
+    "Referrer-Policy": "same-origin",
 }
 
 
@@ -78,14 +80,30 @@ def sign_in(
     return _page("Sign in to SuperOffice", body)
 
 
-def error(message: str, status: int = 400) -> Response:
-    """An authorize request that cannot be answered at its redirect URI: shown here, never redirected."""
+def error(message: str, status: int = 400, *, logout: bool = False) -> Response:
+    """An authorize (or ``logout``) request that cannot be answered at its redirect URI: shown
+    here, never redirected."""
+    title = "The sign-out cannot go on" if logout else "The sign-in cannot go on"
+    why = (
+        "The application's request was not redirected back: its post_logout_redirect_uri, client_id "
+        "or id_token_hint is not one this sign-in knows."
+        if logout
+        else "The application's request was not redirected back: its client_id or redirect_uri is not "
+        "registered."
+    )
     return _page(
-        "Sign-in error",
-        f'<h1>The sign-in cannot go on</h1><p class="error">{escape(message)}</p>'
-        "<p><small>The application's request was not redirected back: its client_id or redirect_uri "
-        "is not registered.</small></p>",
+        "Sign-out error" if logout else "Sign-in error",
+        f'<h1>{title}</h1><p class="error">{escape(message)}</p><p><small>{why}</small></p>',
         status,
+    )
+
+
+def signed_out(application: str | None) -> Response:
+    """The end of a sign-out that names no (registered) way back to the application."""
+    whom = f" of <b>{escape(application)}</b>" if application else ""
+    return _page(
+        "Signed out",
+        f"<h1>You are signed out</h1><p class=app>You have signed out{whom}. You may close this window.</p>",
     )
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from superoffice_emulator import __version__
+from superoffice_emulator.domain.hosts import SUPEROFFICE_HOSTS
 from superoffice_emulator.rest.paths import API_ROOT, OPENAPI, endpoint_paths
 from superoffice_emulator.server.preflight import shown_url
 from superoffice_emulator.settings import Settings
@@ -41,7 +42,7 @@ CONTRACTS = {
 
 def banner(settings: Settings, fixtures: Fixtures, host: str, port: int, how: str) -> str:
     """The start-up text: its first line says ``listening on http://HOST:PORT/``."""
-    base = f"http://{_url_host(host)}:{port}"
+    base = f"{'https' if settings.tls else 'http'}://{_url_host(host)}:{port}"
     shown = _browsable(base, host)
     lines = [
         f"superoffice-emulator {__version__} listening on {base}/ ({how};"
@@ -63,11 +64,26 @@ def banner(settings: Settings, fixtures: Fixtures, host: str, port: int, how: st
     lines.append(f"  {'Dashboard':<10} {admin}/ui/")
     guard = "open" if settings.admin_token is None else "needs Authorization: Bearer <--admin-token>"
     lines.append(f"  {'Admin API':<10} {admin}/   OpenAPI: {admin}/openapi.json   ({guard})")
+    lines.extend(_tls(settings, host))
     lines.extend(_logins(settings, fixtures))
     if fixtures.application_tokens:
         need = "required" if settings.mode == "online" else "not checked in onsite mode"
         lines.append(f"  {'App token':<10} {', '.join(fixtures.application_tokens)} ({need})")
     return "\n".join(lines)
+
+
+def _tls(settings: Settings, host: str) -> Iterator[str]:
+    """Where the certificate authority is, and the names the emulator answers as SuperOffice."""
+    if not settings.tls:
+        return
+    from superoffice_emulator.server import certificates
+
+    authority = certificates.directory(settings) / certificates.AUTHORITY
+    yield f"  {'HTTPS':<10} certificate authority {authority}   (how to trust it: superoffice-emulator ca)"
+    others = [
+        name for name in certificates.certificate_names(settings, host) if name not in SUPEROFFICE_HOSTS
+    ]
+    yield f"  {'':<10} certificate for {', '.join(others)} and SuperOffice's {', '.join(SUPEROFFICE_HOSTS)}"
 
 
 def _logins(settings: Settings, fixtures: Fixtures) -> Iterator[str]:

@@ -13,6 +13,14 @@ Two checks, before any route runs:
   Clients that send neither header (curl, SOAP stacks, test code, the pytest plugin) are not
   affected, and the dashboard, served by the emulator itself, sends its own origin.
 
+An origin that browser apps may call a REST path from (``--cors-origin``, an application's
+``allowed_origins``: :mod:`superoffice_emulator.server.cors`) passes the Origin check on that path;
+never on the admin API or the dashboard.
+
+With ``--tls`` the emulator is also allowed SuperOffice's own host names (``sod.superoffice.com``
+and the other three of :mod:`superoffice_emulator.domain.hosts`), which it answers as; no other
+name under ``superoffice.com``.
+
 ``--allowed-host '*'`` turns the Host check off (the Origin check then allows any origin whose
 host equals the request's ``Host``, as a same-origin page is).
 """
@@ -79,9 +87,18 @@ class HostRules:
 
 
 def check(
-    rules: HostRules, *, method: str, host: str, origin: str | None, fetch_site: str | None, admin: bool
+    rules: HostRules,
+    *,
+    method: str,
+    host: str,
+    origin: str | None,
+    fetch_site: str | None,
+    admin: bool,
+    app_origin: bool = False,
 ) -> Refusal | None:
-    """The refusal for a request, or ``None`` when it may go on. ``admin``: an admin or dashboard route."""
+    """The refusal for a request, or ``None`` when it may go on. ``admin``: an admin or dashboard route;
+    ``app_origin``: the ``Origin`` is one whose browser apps may call this (non-admin) path
+    (:mod:`superoffice_emulator.server.cors`), so its requests are the user's own app's."""
     name = host_name(host) if admin or origin is not None else ""  # a call without Origin needs none
     if admin and not rules.permits(name):
         return Refusal(
@@ -90,7 +107,7 @@ def check(
             "(a protection against DNS rebinding). If that is this machine's name, start the emulator "
             f"with --allowed-host {name} (or EMULATOR_ALLOWED_HOST={name}).",
         )
-    if method.upper() in SAFE_METHODS:
+    if method.upper() in SAFE_METHODS or (app_origin and not admin):
         return None
     if (fetch_site or "").strip().lower() == "cross-site":
         return Refusal(

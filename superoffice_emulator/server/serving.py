@@ -18,6 +18,8 @@ Each granian worker builds its own emulator (:func:`superoffice_emulator.server.
 has started, so no database connection ever crosses a ``fork``. The parent only checks the database and
 creates the schema first (:func:`superoffice_emulator.server.preflight.check_database`), then closes its
 engine: on a new SQLite file that also switches it to WAL once, instead of every worker racing to do it.
+With ``settings.tls`` both serve HTTPS with the certificate of
+:mod:`superoffice_emulator.server.certificates`, made or renewed in the parent before anything listens.
 Every start-up check runs before the banner (:mod:`superoffice_emulator.server.banner`), so a failure
 never follows it. Everything shared lives in the database: with ``workers > 1`` a fault injected through
 the admin API fires in whichever worker gets the matching call, ``count`` times in all.
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from granian.constants import Loops
 
     from superoffice_emulator.app import EmulatorApp
+    from superoffice_emulator.server.certificates import ServerFiles
     from superoffice_emulator.server.rsgi import BufferedWsgi
     from superoffice_emulator.storage.fixtures import Fixtures
 
@@ -151,11 +154,12 @@ def _serve_granian(
     log_format: LogFormat,
 ) -> None:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     port = check_port(host, port)  # granian binds in its own code: a clear failure first
+    tls = _tls(settings, host)
     server = Granian(
         "superoffice_emulator.server.wsgi:app",  # the name granian shows; the app comes from worker_app below
         address=host,
@@ -170,6 +174,9 @@ def _serve_granian(
         respawn_failed_workers=True,
         workers_kill_timeout=STOP_WITHIN,
         websockets=False,
+        ssl_cert=tls.certificate if tls else None,
+        ssl_key=tls.key if tls else None,
+        ssl_protocol_min=SSLProtocols.tls12,  # granian's default is 1.3: .NET Framework and Java 8 apps
     )
     how = f"granian, {_plural(workers, 'worker')} of {_plural(threads, 'thread')}"
     listening: list[bool] = []
@@ -208,8 +215,11 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
     from werkzeug.serving import make_server
 
     try:
+        tls = _tls(app.runtime.settings, host)
         with listen(host, port) as sock:
-            server = make_server(host, port, app, threaded=True, fd=sock.fileno())  # werkzeug dups it
+            server = make_server(
+                host, port, app, threaded=True, fd=sock.fileno(), ssl_context=tls.context() if tls else None
+            )  # werkzeug dups the socket
     except BaseException:
         app.runtime.database.dispose()
         raise
@@ -228,6 +238,15 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
         server.server_close()
         app.runtime.database.dispose()
     log.info("stopped")
+
+
+def _tls(settings: Settings, host: str) -> ServerFiles | None:
+    """The certificate to serve HTTPS with, when ``--tls`` asks for it (made or renewed first)."""
+    if not settings.tls:
+        return None
+    from superoffice_emulator.server.certificates import prepare
+
+    return prepare(settings, host)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

@@ -78,6 +78,11 @@ def _thread_parser() -> etree.XMLParser:
     return parser
 
 
+def safe_parser() -> etree.XMLParser:
+    """This thread's parser for requests: no entities, no DTD, no network (for other SOAP services)."""
+    return _thread_parser()
+
+
 def version_of(body: bytes, mimetype: str = "") -> SoapVersion:
     """Best guess of the SOAP version of a request that may not parse, for answering a fault:
     the content type when it is SOAP's, else a look at the start of the body."""

@@ -327,11 +327,17 @@ class Database:
             return self._webhooks.has_pending(transaction.cursor)
 
     @contextmanager
-    def outbox(self, *, write: bool = True) -> Iterator[tuple[Any, Webhooks]]:
-        """A transaction of no tenant for the deliverer (a read-only one unless ``write``): its cursor
-        and the webhooks' statements."""
+    def outbox(self, tenant: str = "", *, write: bool = True) -> Iterator[tuple[Any, Webhooks]]:
+        """A transaction for the deliverer (a read-only one unless ``write``): its cursor and the
+        webhooks' statements.
+
+        A try's claim and its outcome are written holding ``tenant``'s lock, as a call's changes
+        (on PostgreSQL, its advisory lock): a webhook saved or a tenant reset meanwhile is seen
+        whole, before or after, so an error count is never written over a new registration and a
+        reset's tenant gets no try of the old one's. The lease, of no tenant, takes the lock of the
+        name ``""``; no transaction takes two locks, so they never wait for each other in a circle."""
         transactions = self._transactions
-        with transactions.write("") if write else transactions.read("") as transaction:
+        with transactions.write(tenant) if write else transactions.read(tenant) as transaction:
             yield transaction.cursor, self._webhooks
 
 

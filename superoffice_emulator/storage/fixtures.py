@@ -16,8 +16,14 @@ The format (see ``superoffice_emulator/fixtures/default.yaml``)::
       - {activity: "sale_id=12", user: salesrep}   # user omitted: denied to everyone
     applications:                                  # OpenID Connect clients (the Online front door)
       - {client_id: demo-app, client_secret: demo-app-secret, name: Demo app,
-         redirect_uris: ["http://localhost:3000/callback"], allowed_origins: ["http://localhost:3000"]}
+         redirect_uris: ["http://localhost:3000/callback"], allowed_origins: ["http://localhost:3000"],
+         system_user: true, public_key: "-----BEGIN PUBLIC KEY-----..."}   # or <RSAKeyValue>...
+    consents:                                      # system users: app approved in the tenant
+      - {client_id: demo-app, user: demo, system_token: "Demo app-8k8Q7DmBgo"}  # token omitted: random
     tenant_state: Running                          # SuperOffice's tenant state; Running by default
+    webhooks:                                      # registered as by POST /api/v1/Webhook, no test post
+      - {webhook_id: 1, name: my-app, events: [activity.changed, "sale.*"],
+         target_url: "http://127.0.0.1:9000/hook", secret: my-secret}
 
 A mistake is reported as ``FixtureError`` naming the file, the record, the field and a stable
 ``kind``. Only :func:`_read_document` knows the parsers' exceptions. Everything is validated
@@ -43,7 +49,9 @@ from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus,
 from superoffice_emulator.domain.online import DEFAULT_STATE, TENANT_STATES, Application
 from superoffice_emulator.domain.sentry import Level, TableRights
 from superoffice_emulator.domain.sessions import hash_password
+from superoffice_emulator.domain.system_users import public_key_shape_error
 from superoffice_emulator.domain.values import int32_error, is_int32
+from superoffice_emulator.domain.webhooks import Webhook, WebhookInvalid, WebhookState, checked
 from superoffice_emulator.storage import schema
 
 TABLES = [kind.value for kind in ActivityKind]
@@ -157,6 +165,15 @@ class DenialFixture:
 
 
 @dataclass(frozen=True)
+class ConsentFixture:
+    """A system-user consent; ``system_token`` ``None``: a random one, made with each tenant."""
+
+    client_id: str
+    system_token: str | None
+    associate_id: int
+
+
+@dataclass(frozen=True)
 class Fixtures:
     """Validated fixture data, ready to be inserted for a tenant."""
 
@@ -168,6 +185,9 @@ class Fixtures:
     denials: tuple[DenialFixture, ...] = field(default=())
     applications: tuple[Application, ...] = field(default=())
     tenant_state: str = DEFAULT_STATE
+    consents: tuple[ConsentFixture, ...] = field(default=())
+    webhooks: tuple[Webhook, ...] = field(default=())
+    """Webhooks every tenant starts with (registered by associate 0, as fixture data)."""
 
     def application(self, client_id: str) -> Application | None:
         """The registered application ``client_id``; ``None`` when there is none."""
@@ -184,6 +204,10 @@ class Fixtures:
     def has_application_token(self, token: str) -> bool:
         """A listed application token, or a registered application's client secret."""
         return token in self.application_tokens or any(a.client_secret == token for a in self.applications)
+
+    def has_system_token(self, token: str) -> bool:
+        """Whether ``token`` is a consent's fixed system token (a tenant made from these has it)."""
+        return any(c.system_token == token for c in self.consents)
 
     def password_hash(self, name: str) -> str | None:
         """The password hash of the user named ``name``; ``None`` when there is none."""
@@ -323,7 +347,10 @@ _FIELDS: dict[str, tuple[str, ...]] = {
         "denials",
         "applications",
         "tenant_state",
+        "consents",
+        "webhooks",
     ),
+    "webhook": ("webhook_id", "name", "events", "target_url", "secret", "state", "type", "headers"),
     "application": (
         "client_id",
         "client_secret",
@@ -331,7 +358,9 @@ _FIELDS: dict[str, tuple[str, ...]] = {
         "redirect_uris",
         "allowed_origins",
         "public_key",
+        "system_user",
     ),
+    "consent": ("client_id", "user", "system_token"),
     "role": ("role_id", "name", "rights"),
     "user": (
         "associate_id",
@@ -509,8 +538,106 @@ class _Validator:
                 f"tenant_state is {state!r}; use one of {', '.join(TENANT_STATES)}",
                 "tenant_state",
             )
+        consents = tuple(
+            self.consent(c, i, applications, names)
+            for i, c in enumerate(self.sequence(top.get("consents"), "consents"))
+        )
+        self.unique([c.client_id for c in consents], "consents", "client_id")
+        hooks = self.webhooks(top.get("webhooks"))
         hashed = self.hash_passwords(users)
-        return Fixtures(self.source, roles, hashed, tuple(tokens), activities, denials, applications, state)
+        return Fixtures(
+            self.source,
+            roles,
+            hashed,
+            tuple(tokens),
+            activities,
+            denials,
+            applications,
+            state,
+            consents,
+            webhooks=hooks,
+        )
+
+    def consent(
+        self, value: object, index: int, applications: Sequence[Application], names: Mapping[str, int]
+    ) -> ConsentFixture:
+        where = f"consents[{index}]"
+        self.count(where)
+        record = self.mapping(value, where, "consent")
+        client_id = self.text(record, "client_id", where)
+        where = f"consents[{index}] ({client_id})"
+        application = next((a for a in applications if a.client_id == client_id), None)
+        if application is None:
+            raise self.fail(
+                where,
+                "unknown_reference",
+                f"field 'client_id' names unknown application {client_id!r}",
+                "client_id",
+            )
+        if not application.system_user:
+            raise self.fail(
+                where,
+                "bad_value",
+                f"application {client_id!r} does not ask for a system user; give it system_user: true",
+                "client_id",
+            )
+        user = self.text(record, "user", where)
+        if user not in names:
+            raise self.fail(where, "unknown_reference", f"field 'user' names unknown user {user!r}", "user")
+        token = None
+        if record.get("system_token") is not None:
+            token = self.text(record, "system_token", where, column=schema.consent.c.system_token)
+            if not token.strip() or token != token.strip():
+                raise self.fail(
+                    where,
+                    "bad_value",
+                    "field 'system_token' is empty or has surrounding spaces",
+                    "system_token",
+                )
+        return ConsentFixture(client_id, token, names[user])
+
+    def webhooks(self, value: object) -> tuple[Webhook, ...]:
+        """The ``webhooks`` section: ids default to 1, 2, ... in the order given."""
+        hooks: list[Webhook] = []
+        for index, item in enumerate(self.sequence(value, "webhooks")):
+            where = f"webhooks[{index}]"
+            self.count(where)
+            record = self.mapping(item, where, "webhook")
+            w = schema.webhook.c
+            name = self.text(record, "name", where, column=w.name)
+            where = f"webhooks[{index}] ({name})"
+            events = tuple(
+                self.text({"events": e}, "events", f"{where}.events[{i}]")
+                for i, e in enumerate(self.sequence(record.get("events"), f"{where}.events"))
+            )
+            headers = self.mapping(record.get("headers") or {}, f"{where}.headers")
+            state_name = self.text(record, "state", where, WebhookState.Active.name)
+            if state_name not in WebhookState.__members__:
+                raise self.fail(
+                    where,
+                    "bad_value",
+                    f"state {state_name!r} must be one of {', '.join(WebhookState.__members__)}",
+                    "state",
+                )
+            hook = Webhook(
+                id=self.integer(record, "webhook_id", where, index + 1),
+                name=name,
+                events=events,
+                target_url=self.text(record, "target_url", where),
+                secret=self.text(record, "secret", where, ""),
+                state=WebhookState[state_name],
+                type=self.text(record, "type", where, "webhook", column=w.type),
+                headers={str(key): self.text(headers, key, f"{where}.headers") for key in headers},
+                registered=DEFAULT_REGISTERED,
+            )
+            if hook.id < 1:
+                raise self.fail(where, "bad_value", "field 'webhook_id' must be 1 or more", "webhook_id")
+            try:
+                hooks.append(checked(hook))
+            except WebhookInvalid as exc:
+                raise self.fail(where, "bad_value", exc.message) from None
+        self.unique([hook.id for hook in hooks], "webhooks", "webhook_id")
+        return tuple(hooks)
 
     def application(self, value: object, index: int) -> Application:
         where = f"applications[{index}]"
@@ -525,13 +652,27 @@ class _Validator:
             return tuple(self.text({key: item}, key, f"{where}.{key}[{i}]") for i, item in enumerate(items))
 
         public_key = record.get("public_key")
+        if public_key is not None:
+            public_key = self.text(record, "public_key", where)
+            problem = public_key_shape_error(public_key)
+            if problem is not None:
+                raise self.fail(where, "bad_value", f"field 'public_key' {problem}", "public_key")
+        system_user = record.get("system_user", False)
+        if not isinstance(system_user, bool):
+            raise self.fail(
+                where,
+                "bad_type",
+                f"field 'system_user' must be true or false, got {system_user!r}",
+                "system_user",
+            )
         return Application(
             client_id=client_id,
             client_secret=self.text(record, "client_secret", where, column=a.client_secret),
             name=self.text(record, "name", where, client_id, column=a.name),
             redirect_uris=texts("redirect_uris"),
             allowed_origins=texts("allowed_origins"),
-            public_key=None if public_key is None else self.text(record, "public_key", where),
+            public_key=public_key,
+            system_user=system_user,
         )
 
     def hash_passwords(self, users: Sequence[UserFixture]) -> tuple[UserFixture, ...]:

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, li
 from superoffice_emulator.domain.activities import ActivityId, ActivityKind, ActivityStatus
 from superoffice_emulator.domain.online import Application
 from superoffice_emulator.domain.sentry import TableRights
+from superoffice_emulator.domain.webhooks import WebhookState
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.database import Database
 from superoffice_emulator.storage.store import decode_rights
@@ -258,9 +259,29 @@ def list_applications(database: Database, tenant: str) -> list[Application]:
             tuple(json.loads(row.redirect_uris)),
             tuple(json.loads(row.allowed_origins)),
             row.public_key,
+            bool(row.system_user),
         )
         for row in rows
     ]
+
+
+def registered_origins(database: Database, tenant: str | None) -> frozenset[str]:
+    """The ``allowed_origins`` of ``tenant``'s applications (the fixtures' for a tenant not made
+    yet), or with ``None`` of every tenant's and the fixtures' (SuperID's endpoints serve them all)."""
+    x = schema.application
+    query = select(x.c.allowed_origins)
+    with database.read_connection() as connection:
+        if tenant is not None:
+            made = connection.execute(
+                select(schema.tenant.c.tenant).where(schema.tenant.c.tenant == tenant)
+            ).first()
+            if made is None:
+                return frozenset(o for a in database.fixtures.applications for o in a.allowed_origins)
+            query = query.where(x.c.tenant == tenant)
+        stored = {o for row in connection.execute(query).scalars() for o in json.loads(row)}
+    if tenant is None:
+        stored.update(o for a in database.fixtures.applications for o in a.allowed_origins)
+    return frozenset(stored)
 
 
 # -- journal ----------------------------------------------------------------------------------
@@ -404,4 +425,50 @@ def list_webhook_deliveries(database: Database, tenant: str, limit: int) -> list
         rows = connection.execute(
             select(*columns).where(d.c.tenant == tenant).order_by(d.c.id.desc()).limit(limit)
         ).mappings()
+        return [dict(row) for row in rows]
+
+
+def list_webhooks(database: Database, tenant: str) -> list[dict[str, Any]]:
+    """The tenant's webhooks as the dashboard shows them (no secret), in the order of their ids."""
+    w = schema.webhook
+    columns = (
+        w.c.webhook_id,
+        w.c.name,
+        w.c.events,
+        w.c.target_url.label("target"),
+        w.c.state,
+        w.c.errors,
+        w.c.secret,
+        w.c.registered,
+        w.c.updated,
+    )
+    with database.read_connection() as connection:
+        rows = connection.execute(select(*columns).where(w.c.tenant == tenant).order_by(w.c.webhook_id))
+        return [
+            {
+                "webhook_id": row.webhook_id,
+                "name": row.name,
+                "events": json.loads(row.events),
+                "target": row.target,
+                "state": WebhookState(row.state).name,
+                "errors": row.errors,
+                "signed": bool(row.secret),
+                "registered": row.registered,
+                "updated": row.updated,
+            }
+            for row in rows
+        ]
+
+
+def list_webhook_events(
+    database: Database, tenant: str, limit: int, outcome: str | None = None
+) -> list[dict[str, Any]]:
+    """The tenant's newest ``limit`` events in the outbox (of ``outcome`` only, when given), newest first."""
+    e = schema.webhook_event
+    columns = (e.c.id, e.c.event_id, e.c.event, e.c.webhook_id, e.c.tries, e.c.outcome, e.c.created, e.c.due)
+    query = select(*columns).where(e.c.tenant == tenant)
+    if outcome is not None:
+        query = query.where(e.c.outcome == outcome)
+    with database.read_connection() as connection:
+        rows = connection.execute(query.order_by(e.c.id.desc()).limit(limit)).mappings()
         return [dict(row) for row in rows]

@@ -122,9 +122,22 @@ application = Table(
     Column("name", String(200), nullable=False),
     Column("redirect_uris", Text, nullable=False),  # JSON list
     Column("allowed_origins", Text, nullable=False),  # JSON list
-    Column("public_key", Text, nullable=True),  # PEM; NULL: none registered
+    Column("public_key", Text, nullable=True),  # PEM or RSA XML; NULL: none registered
+    Column("system_user", Boolean, nullable=False, default=False),  # asks for a system user
 )
 """Applications registered in the developer portal (OpenID Connect clients), as the tenant knows them."""
+
+consent = Table(
+    "consent",
+    metadata,
+    Column("tenant", String(TENANT), primary_key=True),
+    Column("client_id", String(200), primary_key=True),
+    Column("system_token", String(400), nullable=False),
+    Column("associate_id", Integer, nullable=False),  # the system user the app acts as
+    ForeignKeyConstraint(["tenant", "associate_id"], ["associate.tenant", "associate.associate_id"]),
+)
+"""System-user consents: an application approved in the tenant, with its system token
+(:mod:`superoffice_emulator.domain.system_users`)."""
 
 authorization_code = Table(
     "authorization_code",
@@ -310,6 +323,7 @@ TENANT_TABLES: tuple[Table, ...] = (
     authorization_code,
     refresh_token,
     access_token,
+    consent,
     application,
     ticket,
     *activity_tables.values(),

@@ -36,6 +36,7 @@ from superoffice_emulator.domain.activities import (
 from superoffice_emulator.domain.online import Application
 from superoffice_emulator.domain.sentry import Level, TableRights, User
 from superoffice_emulator.domain.sessions import AccessTokenRow, TicketRow
+from superoffice_emulator.domain.system_users import Consent
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.facts import TenantFacts
 from superoffice_emulator.storage.sql import Dialect, Statement
@@ -125,15 +126,43 @@ class Statements:
             columns=("tenant", "token", "associate_id", "expires", "client_id"),
         )
         app = schema.application
+        app_columns = (
+            app.c.client_id,
+            app.c.client_secret,
+            app.c.name,
+            app.c.redirect_uris,
+            app.c.allowed_origins,
+            app.c.public_key,
+            app.c.system_user,
+        )
         self.find_application = Statement(
-            select(
-                app.c.client_id,
-                app.c.client_secret,
-                app.c.name,
-                app.c.redirect_uris,
-                app.c.allowed_origins,
-                app.c.public_key,
-            ).where(app.c.tenant == _TENANT, app.c.client_id == bindparam("client_id")),
+            select(*app_columns).where(app.c.tenant == _TENANT, app.c.client_id == bindparam("client_id")),
+            dialect,
+        )
+        self.find_application_by_secret = Statement(
+            select(*app_columns)
+            .where(app.c.tenant == _TENANT, app.c.client_secret == bindparam("secret"))
+            .order_by(app.c.client_id),  # the first, should two apps share a secret
+            dialect,
+        )
+        consent = schema.consent
+        self.find_consent = Statement(
+            select(consent.c.client_id, consent.c.system_token, consent.c.associate_id).where(
+                consent.c.tenant == _TENANT, consent.c.client_id == bindparam("client_id")
+            ),
+            dialect,
+        )
+        self.list_consents = Statement(
+            select(consent.c.client_id, consent.c.system_token, consent.c.associate_id)
+            .where(consent.c.tenant == _TENANT)
+            .order_by(consent.c.client_id),
+            dialect,
+        )
+        self.add_consent = Statement(
+            insert(consent).inline(), dialect, columns=("tenant", "client_id", "system_token", "associate_id")
+        )
+        self.delete_consent = Statement(
+            delete(consent).where(consent.c.tenant == _TENANT, consent.c.client_id == bindparam("client_id")),
             dialect,
         )
         self.has_client_secret = Statement(
@@ -164,6 +193,26 @@ class Statements:
                 refresh.c.tenant == _TENANT, refresh.c.token == bindparam("token")
             ),
             dialect,
+        )
+        self.access_token_grant = Statement(
+            select(access.c.client_id, access.c.associate_id).where(
+                access.c.tenant == _TENANT, access.c.token == bindparam("token")
+            ),
+            dialect,
+        )
+        self.delete_access_token = Statement(
+            delete(access).where(access.c.tenant == _TENANT, access.c.token == bindparam("token")), dialect
+        )
+        self.delete_access_tokens_of = Statement(
+            delete(access).where(
+                access.c.tenant == _TENANT,
+                access.c.client_id == bindparam("client_id"),
+                access.c.associate_id == bindparam("associate_id"),
+            ),
+            dialect,
+        )
+        self.delete_refresh_token = Statement(
+            delete(refresh).where(refresh.c.tenant == _TENANT, refresh.c.token == bindparam("token")), dialect
         )
         self.find_user = Statement(
             select(*_USER_COLUMNS)
@@ -413,11 +462,39 @@ class TenantStore:
     # -- the Online front door --------------------------------------------------------------
     def find_application(self, client_id: str) -> Application | None:
         row = self._one(self.sql.find_application, tenant=self.tenant, client_id=client_id)
-        if row is None:
-            return None
-        return Application(
-            row[0], row[1], row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])), row[5]
+        return None if row is None else _application(row)
+
+    def find_application_by_secret(self, secret: str) -> Application | None:
+        """The application whose client secret (application token) is ``secret``."""
+        row = self._one(self.sql.find_application_by_secret, tenant=self.tenant, secret=secret)
+        return None if row is None else _application(row)
+
+    # -- system users -----------------------------------------------------------------------
+    def find_consent(self, client_id: str) -> Consent | None:
+        row = self._one(self.sql.find_consent, tenant=self.tenant, client_id=client_id)
+        return None if row is None else Consent(row[0], row[1], row[2])
+
+    def consents(self) -> list[Consent]:
+        """The tenant's system-user consents, by client id."""
+        statement = self.sql.list_consents
+        self.cursor.execute(statement.text, statement.params({"tenant": self.tenant}))
+        return [Consent(row[0], row[1], row[2]) for row in statement.rows(self.cursor.fetchall())]
+
+    def add_consent(self, consent: Consent) -> None:
+        self._run(
+            self.sql.add_consent,
+            tenant=self.tenant,
+            client_id=consent.client_id,
+            system_token=consent.system_token,
+            associate_id=consent.associate_id,
         )
+
+    def delete_consent(self, client_id: str) -> bool:
+        """Delete the consent of ``client_id``; whether there was one."""
+        if self.find_consent(client_id) is None:
+            return False
+        self._run(self.sql.delete_consent, tenant=self.tenant, client_id=client_id)
+        return True
 
     def add_code(self, code: AuthorizationCode) -> None:
         self._run(self.sql.add_code, tenant=self.tenant, **code._asdict())
@@ -443,6 +520,24 @@ class TenantStore:
         """The client and the user of a refresh token; ``None`` when it is unknown."""
         row = self._one(self.sql.find_refresh_token, tenant=self.tenant, token=token)
         return None if row is None else (row[0], row[1])
+
+    def access_token_grant(self, token: str) -> tuple[str | None, int] | None:
+        """The client (``None``: a fixture's token) and the user an access token was granted to."""
+        row = self._one(self.sql.access_token_grant, tenant=self.tenant, token=token)
+        return None if row is None else (row[0], row[1])
+
+    def revoke_access_token(self, token: str) -> None:
+        self._run(self.sql.delete_access_token, tenant=self.tenant, token=token)
+
+    def revoke_refresh_token(self, token: str, client_id: str, associate_id: int) -> None:
+        """The refresh token, and the access tokens of the same consent (the client and the user)."""
+        self._run(self.sql.delete_refresh_token, tenant=self.tenant, token=token)
+        self._run(
+            self.sql.delete_access_tokens_of,
+            tenant=self.tenant,
+            client_id=client_id,
+            associate_id=associate_id,
+        )
 
     def add_ticket(self, ticket: str, associate_id: int, now: datetime) -> None:
         self._run(
@@ -491,3 +586,10 @@ class TenantStore:
         row = self._one(self.sql.orphans_floor, keep=keep)
         if row is not None:
             self._run(self.sql.orphans_trim, floor=row[0])
+
+
+def _application(row: Sequence[Any]) -> Application:
+    """An ``Application`` from :class:`Statements`' application columns, in their order."""
+    return Application(
+        row[0], row[1], row[2], tuple(json.loads(row[3])), tuple(json.loads(row[4])), row[5], bool(row[6])
+    )

@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy import BindParameter, Table, bindparam, delete, func, insert, literal_column, select, update
 
 from superoffice_emulator.domain.clock import utcnow
+from superoffice_emulator.domain.system_users import new_system_token
 from superoffice_emulator.storage import schema
 from superoffice_emulator.storage.facts import new_generation
 from superoffice_emulator.storage.fixtures import Fixtures
 from superoffice_emulator.storage.sql import Dialect, Statement
 from superoffice_emulator.storage.store import encode_rights
+from superoffice_emulator.storage.webhooks import webhook_row
 
 FIXED_TICKET_LAST_USED = datetime(2000, 1, 1)
 """A fixture's ticket never expires; its ``last_used`` is this."""
@@ -154,6 +156,17 @@ def fixture_rows(tenant: str, fixtures: Fixtures) -> Rows:
                 "redirect_uris": json.dumps(list(application.redirect_uris)),
                 "allowed_origins": json.dumps(list(application.allowed_origins)),
                 "public_key": application.public_key,
+                "system_user": application.system_user,
+            }
+        )
+    names = {application.client_id: application.name for application in fixtures.applications}
+    for consent in fixtures.consents:
+        rows.setdefault(schema.consent, []).append(
+            {
+                "tenant": tenant,
+                "client_id": consent.client_id,
+                "system_token": consent.system_token or new_system_token(names[consent.client_id]),
+                "associate_id": consent.associate_id,
             }
         )
     for token in fixtures.application_tokens:
@@ -183,4 +196,15 @@ def fixture_rows(tenant: str, fixtures: Fixtures) -> Rows:
                 "associate_id": denial.associate_id,
             }
         )
+    rows.update(_webhook_rows(tenant, fixtures))
     return rows
+
+
+def _webhook_rows(tenant: str, fixtures: Fixtures) -> Rows:
+    """The fixtures' webhooks, and the highest id given (a new registration takes the next)."""
+    if not fixtures.webhooks:
+        return {}
+    return {
+        schema.webhook: [webhook_row(tenant, hook) for hook in fixtures.webhooks],
+        schema.webhook_ids: [{"tenant": tenant, "last_id": max(hook.id for hook in fixtures.webhooks)}],
+    }

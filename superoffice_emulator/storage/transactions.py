@@ -104,6 +104,7 @@ _ADDED_COLUMNS = {
         "state": "VARCHAR(40) NOT NULL DEFAULT 'Running'",
     },
     schema.access_token.name: {"expires": "TIMESTAMP", "client_id": "VARCHAR(200)"},
+    schema.application.name: {"system_user": "BOOLEAN NOT NULL DEFAULT FALSE"},
 }
 """Columns newer than the first schema, per table, with what an older database's rows get."""
 

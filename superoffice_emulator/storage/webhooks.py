@@ -95,7 +95,8 @@ def _hook(row: Sequence[Any]) -> Webhook:
     )
 
 
-def _row(tenant: str, hook: Webhook) -> dict[str, Any]:
+def webhook_row(tenant: str, hook: Webhook) -> dict[str, Any]:
+    """``hook``'s row of the ``webhook`` table."""
     return {
         "tenant": tenant,
         "webhook_id": hook.id,
@@ -194,7 +195,7 @@ class Webhooks:
         )
         self.settle = Statement(
             update(_e)
-            .where(_e.c.id == bindparam("row"))
+            .where(_e.c.id == bindparam("row"), _IS_PENDING)
             .values(outcome=bindparam("outcome"), due=bindparam("due")),
             dialect,
         )
@@ -220,6 +221,31 @@ class Webhooks:
                 "error",
                 "duration_ms",
             ),
+        )
+        finished = _e.c.outcome != literal_column(f"'{PENDING}'")
+        self.finished_floor = Statement(
+            select(_e.c.id)
+            .where(_e.c.tenant == _TENANT, finished)
+            .order_by(_e.c.id.desc())
+            .limit(literal_column("1", Integer))
+            .offset(bindparam("keep", type_=Integer)),
+            dialect,
+        )
+        """The id just below the tenant's newest ``keep`` finished events."""
+        self.finished_trim = Statement(
+            delete(_e).where(_e.c.tenant == _TENANT, finished, _e.c.id <= bindparam("floor")), dialect
+        )
+        self.tries_floor = Statement(
+            select(_d.c.id)
+            .where(_d.c.tenant == _TENANT)
+            .order_by(_d.c.id.desc())
+            .limit(literal_column("1", Integer))
+            .offset(bindparam("keep", type_=Integer)),
+            dialect,
+        )
+        """The id just below the tenant's newest ``keep`` tries."""
+        self.tries_trim = Statement(
+            delete(_d).where(_d.c.tenant == _TENANT, _d.c.id <= bindparam("floor")), dialect
         )
         self.take_lease = Statement(
             update(_l)
@@ -264,10 +290,10 @@ class Webhooks:
         return new
 
     def insert(self, cursor: Any, tenant: str, hook: Webhook) -> None:
-        cursor.execute(self.add.text, self.add.params(_row(tenant, hook)))
+        cursor.execute(self.add.text, self.add.params(webhook_row(tenant, hook)))
 
     def update(self, cursor: Any, tenant: str, hook: Webhook) -> None:
-        row = _row(tenant, hook)
+        row = webhook_row(tenant, hook)
         values = {f"new_{c}": row[c] for c in self._settable} | {"tenant": tenant, "webhook_id": hook.id}
         cursor.execute(self.save.text, self.save.params(values))
 
@@ -311,9 +337,11 @@ class Webhooks:
         )
         return bool(cursor.rowcount == 1)
 
-    def settle_event(self, cursor: Any, row: int, outcome: str, due: datetime) -> None:
-        """``outcome`` ``pending`` with the next try's time, or how the event ended."""
+    def settle_event(self, cursor: Any, row: int, outcome: str, due: datetime) -> bool:
+        """``outcome`` ``pending`` with the next try's time, or how the event ended; False when the
+        event is gone (its webhook deleted, its tenant reset) or ended already."""
         cursor.execute(self.settle.text, self.settle.params({"row": row, "outcome": outcome, "due": due}))
+        return bool(cursor.rowcount == 1)
 
     def after_try(
         self,
@@ -329,6 +357,14 @@ class Webhooks:
 
     def record(self, cursor: Any, delivery: Delivery) -> None:
         cursor.execute(self.log.text, self.log.params(delivery.__dict__))
+
+    def trim(self, cursor: Any, tenant: str, keep: int) -> None:
+        """Delete all but ``tenant``'s newest ``keep`` finished events, and its newest ``keep`` tries."""
+        for floor, trim in ((self.finished_floor, self.finished_trim), (self.tries_floor, self.tries_trim)):
+            cursor.execute(floor.text, floor.params({"tenant": tenant, "keep": keep}))
+            row = cursor.fetchone()
+            if row is not None:
+                cursor.execute(trim.text, trim.params({"tenant": tenant, "floor": row[0]}))
 
     # -- the lease ----------------------------------------------------------------------------
     def lease(self, cursor: Any, name: str, holder: str, now: datetime, until: datetime) -> bool:

@@ -7,15 +7,23 @@ its workers (they build their emulator after they start), like the checkpoint th
 
 Only the holder of the database's lease ``webhooks`` delivers: one process of the server, however
 many workers serve calls; another takes over once a holder has not renewed it for
-:data:`LEASE_SECONDS` (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
+:attr:`Timing.lease` seconds (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
 the event's ``due`` time past the try's timeout, so even two holders never post one try twice.
 
-A try posts on one of :data:`THREADS` threads with :data:`~superoffice_emulator.webhooks.posting.TIMEOUT`:
-a slow or hanging receiver holds one thread for that long, never the calls nor the other deliveries.
+A try posts on one of :data:`THREADS` threads with :attr:`Timing.timeout`: a slow or hanging
+receiver holds one thread for that long, never the calls nor the other deliveries. The claims of a
+round are written in one transaction per tenant, and the outcomes of the tries that ended meanwhile
+in another, so a busy outbox takes the writers' lock from the calls twice a round, not twice an
+event; the posting threads keep their connections to receivers open between posts.
+
+Every finished event (delivered or given up) and every try is kept in the database, the newest
+``keep`` of each per tenant (:meth:`Deliverer.__init__`): the outbox and the deliveries log are
+trimmed to that every :data:`TRIM_EVERY` tries of a tenant.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,44 +31,103 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from superoffice_emulator.domain import webhooks
 from superoffice_emulator.domain.clock import utcnow
 from superoffice_emulator.storage.database import Database, StorageError
-from superoffice_emulator.storage.webhooks import DELIVERED, DROPPED, FAILED, PENDING, Delivery, Due
-from superoffice_emulator.webhooks.posting import TIMEOUT, headers_of, post
+from superoffice_emulator.storage.webhooks import (
+    DELIVERED,
+    DROPPED,
+    FAILED,
+    PENDING,
+    Delivery,
+    Due,
+    Webhooks,
+)
+from superoffice_emulator.webhooks.posting import TIMEOUT, Answer, Connections, headers_of, post
 
 log = logging.getLogger("superoffice_emulator.webhooks")
 
 LEASE = "webhooks"
-LEASE_SECONDS = 10.0
-"""How long a deliverer's lease lasts unless renewed (it renews it every :data:`RENEW` seconds)."""
-RENEW = LEASE_SECONDS / 4
-"""Seconds between renewals of a held lease: between them the outbox is read without a write lock,
-so an idle deliverer does not take SQLite's writer lock from the calls four times a second."""
+GATHER = 0.02
+"""Seconds a round waits before the next: the events and outcomes of that time are written together
+(a busy server's calls then meet the deliverer's transactions once in a while, not at each call)."""
 POLL = 0.25
 """Seconds between looks at the outbox when no event was written in this process meanwhile."""
 THREADS = 8
 """Tries posted at once."""
+TRIM_EVERY = 50
+"""A tenant's finished events and tries are trimmed to the kept number every this many tries."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long delivery waits: before each try, for an answer, for a silent holder of the lease."""
+
+    retry_delays: tuple[float, ...]
+    """Seconds before each try, counted from the failure of the one before (the first: at once)."""
+    timeout: float
+    """Seconds a receiver has to answer, all of it."""
+    lease: float
+    """How long a deliverer's lease lasts unless renewed; it renews it every quarter of that: between
+    renewals the outbox is read without a write lock, so an idle deliverer does not take SQLite's
+    writer lock from the calls four times a second."""
+
+    @property
+    def claim(self) -> float:
+        """Seconds a claimed try is its deliverer's: past them (its process died), the try is due again."""
+        return self.timeout * 3 + self.lease
+
+
+NETSERVER = Timing(webhooks.RETRY_DELAYS, TIMEOUT, 10.0)
+"""NetServer's: tries at once, 1 s and 4 s after a failure; 5 s to answer."""
+FAST = Timing((0.0, 0.05, 0.2), 2.0, 1.0)
+"""For test suites (``--webhook-fast-retries``): the same tries, hardly any waiting between them, and
+a killed server's deliveries taken over within seconds."""
+
+
+@dataclass(frozen=True)
+class _Tried:
+    """A try that ended: what was posted, what came back, when."""
+
+    event: Due
+    hook: webhooks.Webhook
+    answer: Answer
+    at: datetime
+    ended: datetime
+    duration_ms: float
 
 
 class Deliverer:
     """Posts the due events of every tenant of ``database`` while this process holds the lease."""
 
-    def __init__(self, database: Database, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, database: Database, *, timing: Timing = NETSERVER, keep: int = 1000) -> None:
         self.database = database
-        self.timeout = timeout
+        self.timing = timing
+        self.keep = keep
+        """Finished events, and tries, kept per tenant."""
+        self._tries: dict[str, int] = {}  # per tenant, since the last trim
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renewed: float | None = None
         """When this process last took or renewed the lease (``time.monotonic()``); None: not held."""
+        self._asked = -float("inf")
+        """When this process last asked for the lease (``time.monotonic()``)."""
         self._stop = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
         self._in_flight: set[int] = set()
+        """Claimed events (their rows) not yet settled."""
+        self._tried: list[_Tried] = []
+        """Tries that ended, for :meth:`_settle`."""
         self._flight_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._connections = threading.local()
+        self._all_connections: list[Connections] = []
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -83,6 +150,9 @@ class Deliverer:
             self._thread.join(timeout=5)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._flight_lock:
+            for kept in self._all_connections:
+                kept.close()
         if self._started:
             try:
                 with self.database.outbox() as (cursor, statements):
@@ -93,94 +163,164 @@ class Deliverer:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self._settle()
                 self._round()
             except StorageError as exc:
-                log.warning("webhooks: the outbox could not be read: %s", exc)
+                log.warning("webhooks: the outbox could not be read or written: %s", exc)
             except Exception:
                 log.exception("webhooks: unexpected error in the deliverer")
-            if self.database.events_written.wait(POLL):
+            if self._stop.wait(GATHER):
+                break
+            if self.database.events_written.wait(POLL - GATHER):
                 self.database.events_written.clear()
+        with contextlib.suppress(Exception):
+            self._settle()  # the outcomes of the posts that ended meanwhile
 
     def _round(self) -> None:
+        """Read the due events (renewing the lease now and then), claim them, hand them to the posters."""
         now, moment = utcnow(), time.monotonic()
-        if self._renewed is not None and moment - self._renewed < RENEW:
+        if self._renewed is not None and moment - self._renewed < self.timing.lease / 4:
             with self.database.outbox(write=False) as (cursor, statements):
                 due = statements.due_now(cursor, now)
+        elif self._renewed is None and moment - self._asked < self.timing.lease / 4:
+            return  # another process holds the lease: asked again a quarter of it later
         else:
+            self._asked = moment
             with self.database.outbox() as (cursor, statements):
-                until = now + timedelta(seconds=LEASE_SECONDS)
+                until = now + timedelta(seconds=self.timing.lease)
                 held = statements.lease(cursor, LEASE, self.holder, now, until)
                 due = statements.due_now(cursor, now) if held else []
             self._renewed = moment if held else None
-        assert self._pool is not None
+        with self._flight_lock:
+            due = [event for event in due if event.row not in self._in_flight]
+            self._in_flight.update(event.row for event in due)
+        by_tenant: dict[str, list[Due]] = {}
         for event in due:
-            with self._flight_lock:
-                if event.row in self._in_flight:
-                    continue
-                self._in_flight.add(event.row)
-            self._pool.submit(self._deliver, event)
+            by_tenant.setdefault(event.tenant, []).append(event)
+        for tenant, events in by_tenant.items():
+            try:
+                claimed = self._claim(tenant, events)
+            except BaseException:
+                self._landed(event.row for event in events)
+                raise
+            posted = {event.row for event, _ in claimed}
+            self._landed(event.row for event in events if event.row not in posted)
+            assert self._pool is not None
+            for event, hook in claimed:
+                self._pool.submit(self._post, event, hook)
 
-    def _deliver(self, event: Due) -> None:
-        try:
-            self._try(event)
-        except StorageError as exc:
-            log.warning("webhooks: event %s: %s", event.event_id, exc)
-        except Exception:
-            log.exception("webhooks: unexpected error delivering event %s", event.event_id)
-        finally:
-            with self._flight_lock:
-                self._in_flight.discard(event.row)
-
-    def _try(self, event: Due) -> None:
-        """One try of ``event``: claimed, posted, settled, logged."""
+    def _claim(self, tenant: str, events: list[Due]) -> list[tuple[Due, webhooks.Webhook]]:
+        """Claim the tries of ``tenant``'s ``events`` in one transaction: those to post, with their
+        webhooks (an event of a webhook that is gone or not active is dropped)."""
         now = utcnow()
-        deadline = now + timedelta(seconds=self.timeout * 3 + LEASE_SECONDS)
-        with self.database.outbox() as (cursor, statements):
-            if not statements.claim_try(cursor, event, deadline):
-                return
-            hook = statements.get(cursor, event.tenant, event.webhook_id)
-            if hook is None or hook.state is not webhooks.WebhookState.Active:
-                statements.settle_event(cursor, event.row, DROPPED, now)
-                return
+        deadline = now + timedelta(seconds=self.timing.claim)
+        claimed: list[tuple[Due, webhooks.Webhook]] = []
+        hooks: dict[int, webhooks.Webhook | None] = {}
+        with self.database.outbox(tenant) as (cursor, statements):
+            for event in events:
+                if not statements.claim_try(cursor, event, deadline):
+                    continue
+                if event.webhook_id not in hooks:
+                    hooks[event.webhook_id] = statements.get(cursor, tenant, event.webhook_id)
+                hook = hooks[event.webhook_id]
+                if hook is None or hook.state is not webhooks.WebhookState.Active:
+                    statements.settle_event(cursor, event.row, DROPPED, now)
+                else:
+                    claimed.append((event, hook))
+        return claimed
+
+    def _post(self, event: Due, hook: webhooks.Webhook) -> None:
+        """One try of ``event``, on a poster's thread; its outcome is written by :meth:`_settle`."""
+        try:
+            at = utcnow()
+            body = event.body.encode("utf-8")
+            headers = headers_of(hook, body, event=event.event, event_id=event.event_id, retry=event.tries)
+            started = time.perf_counter()
+            answer = post(hook.target_url, body, headers, self.timing.timeout, self._kept())
+            tried = _Tried(event, hook, answer, at, utcnow(), (time.perf_counter() - started) * 1000)
+        except Exception:
+            log.exception("webhooks: unexpected error posting event %s", event.event_id)
+            self._landed([event.row])  # due again once its claim runs out
+            return
+        with self._flight_lock:
+            self._tried.append(tried)
+        self.database.events_written.set()  # the deliverer writes the outcome now
+
+    def _settle(self) -> None:
+        """Write the outcomes of the tries that ended, one transaction per tenant."""
+        with self._flight_lock:
+            ended, self._tried = self._tried, []
+        if not ended:
+            return
+        by_tenant: dict[str, list[_Tried]] = {}
+        for tried in ended:
+            by_tenant.setdefault(tried.event.tenant, []).append(tried)
+        try:
+            for tenant, tries in by_tenant.items():
+                with self.database.outbox(tenant) as (cursor, statements):
+                    for tried in tries:
+                        self._settle_one(cursor, statements, tried)
+                    if self._counted(tenant, len(tries)):
+                        statements.trim(cursor, tenant, self.keep)
+        finally:
+            self._landed(tried.event.row for tried in ended)
+        if any(tried.answer.status != webhooks.SUCCESS for tried in ended):
+            self.database.events_written.set()  # the retries' time: looked at again soon
+
+    def _settle_one(self, cursor: Any, statements: Webhooks, tried: _Tried) -> None:
+        event, answer = tried.event, tried.answer
         attempt = event.tries + 1
-        body = event.body.encode("utf-8")
-        headers = headers_of(hook, body, event=event.event, event_id=event.event_id, retry=event.tries)
-        started = time.perf_counter()
-        answer = post(hook.target_url, body, headers, self.timeout)
-        elapsed = (time.perf_counter() - started) * 1000
-        ended = utcnow()
-        with self.database.outbox() as (cursor, statements):
-            fresh = statements.get(cursor, event.tenant, event.webhook_id) or hook
-            if answer.status == webhooks.SUCCESS:
-                statements.settle_event(cursor, event.row, DELIVERED, ended)
+        fresh = statements.get(cursor, event.tenant, event.webhook_id)
+        if answer.status == webhooks.SUCCESS:
+            outcome, due = DELIVERED, tried.ended
+        elif attempt >= webhooks.TRIES or answer.status == webhooks.GONE:
+            outcome, due = FAILED, tried.ended
+        else:
+            outcome, due = PENDING, tried.ended + timedelta(seconds=self.timing.retry_delays[attempt])
+        if fresh is None or not statements.settle_event(cursor, event.row, outcome, due):
+            return  # the webhook was deleted, or the tenant reset, while the try was out
+        if answer.status == webhooks.SUCCESS:
+            if fresh.errors:
                 last_error = None if fresh.last_error is None else json.dumps(fresh.last_error)
                 statements.after_try(cursor, event.tenant, fresh.id, fresh.state, 0, last_error)
-            else:
-                last = attempt >= webhooks.TRIES or answer.status == webhooks.GONE
-                state, errors = webhooks.after_failure(fresh, answer.status, last)
-                if last:
-                    statements.settle_event(cursor, event.row, FAILED, ended)
-                else:
-                    retry_at = ended + timedelta(seconds=webhooks.RETRY_DELAYS[attempt])
-                    statements.settle_event(cursor, event.row, PENDING, retry_at)
-                statements.after_try(
-                    cursor, event.tenant, fresh.id, state, errors, json.dumps(answer.as_last_error())
-                )
-            statements.record(
-                cursor,
-                Delivery(
-                    tenant=event.tenant,
-                    event_row=event.row,
-                    event_id=event.event_id,
-                    event=event.event,
-                    webhook_id=hook.id,
-                    target_url=hook.target_url,
-                    attempt=attempt,
-                    at=now,
-                    status=answer.status,
-                    error=answer.error,
-                    duration_ms=elapsed,
-                ),
+        else:
+            state, errors = webhooks.after_failure(fresh, answer.status, outcome == FAILED)
+            statements.after_try(
+                cursor, event.tenant, fresh.id, state, errors, json.dumps(answer.as_last_error())
             )
-        if answer.status != webhooks.SUCCESS:
-            self.database.events_written.set()  # the retry's time: looked at again soon
+        statements.record(
+            cursor,
+            Delivery(
+                tenant=event.tenant,
+                event_row=event.row,
+                event_id=event.event_id,
+                event=event.event,
+                webhook_id=tried.hook.id,
+                target_url=tried.hook.target_url,
+                attempt=attempt,
+                at=tried.at,
+                status=answer.status,
+                error=answer.error,
+                duration_ms=tried.duration_ms,
+            ),
+        )
+
+    def _landed(self, rows: Iterable[int]) -> None:
+        """``rows`` are no longer in flight: a later round may claim them again (when due)."""
+        with self._flight_lock:
+            self._in_flight.difference_update(rows)
+
+    def _kept(self) -> Connections:
+        """The calling thread's kept connections to receivers."""
+        kept: Connections | None = getattr(self._connections, "kept", None)
+        if kept is None:
+            kept = self._connections.kept = Connections()
+            with self._flight_lock:
+                self._all_connections.append(kept)
+        return kept
+
+    def _counted(self, tenant: str, tries: int) -> bool:
+        """Count ``tries`` of ``tenant``'s; True when they reach :data:`TRIM_EVERY` (time to trim)."""
+        counted = self._tries.get(tenant, 0) + tries
+        self._tries[tenant] = 0 if counted >= TRIM_EVERY else counted
+        return counted >= TRIM_EVERY

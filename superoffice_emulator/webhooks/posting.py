@@ -5,6 +5,8 @@
 
 Redirects are not followed: a 3xx is a failure, as any answer but 200. A post ends after its timeout
 however the receiver answers: one that trickles its answer a byte at a time fails as one that hangs.
+The deliverer's threads keep their connections to receivers open between posts (:class:`Connections`);
+proxies are not used, as NetServer posts to its receivers directly.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import heapq
 import hmac
 import http.client
 import socket
 import threading
-import urllib.error
-import urllib.request
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from superoffice_emulator import __version__
 from superoffice_emulator.domain.webhooks import Webhook
@@ -30,6 +33,8 @@ TIMEOUT = 5.0
 KEPT_BYTES = 4096
 """How much of a failing answer's body ``LastError`` keeps."""
 USER_AGENT = f"NetServer-Webhook/{__version__}"
+KEPT_CONNECTIONS = 16
+"""Receivers' connections one thread keeps open."""
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -45,6 +50,8 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: str = ""
     error: str | None = None
+    stale: bool = field(default=False, compare=False)
+    """No answer because the receiver had closed a kept connection: worth one more try at once."""
 
     def as_last_error(self) -> dict[str, Any]:
         """The ``LastError`` of a webhook whose try got this answer."""
@@ -53,40 +60,69 @@ class Answer:
         return {"Status": self.status, "Headers": dict(self.headers), "Body": self.body}
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+class _Watch:
+    """One thread that shuts the sockets of posts whose deadline passed (a socket's own timeout bounds
+    each wait for a byte, not the whole answer); a post registers its socket for its time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._lock:
+            self._count += 1
+            heapq.heappush(self._heap, (deadline.at, self._count, deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="webhook-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is deadline:  # the watch now ends sooner than it waits for
+                self._lock.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._lock.wait(None if not self._heap else self._heap[0][0] - time.monotonic())
+                _, _, deadline = heapq.heappop(self._heap)
+            deadline.pass_()
+
+
+_WATCH = _Watch()
 
 
 class _Deadline:
-    """Shuts a post's sockets once ``seconds`` have passed: a socket's own timeout bounds each wait
-    for a byte, not the whole answer."""
+    """The end of one post's time: its socket is shut then, unless the post ended first."""
 
     def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
         self.passed = False
+        self.ended = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._pass)
-        self._timer.daemon = True
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        _WATCH.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
-
-    def connect(self, *args: Any, **kwargs: Any) -> socket.socket:
-        """:func:`socket.create_connection`, the socket watched (before any TLS handshake on it)."""
-        sock = socket.create_connection(*args, **kwargs)
         with self._lock:
+            self.ended = True
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self.ended:
+                return
             self._sockets.append(sock)
             if self.passed:
                 _shut(sock)
-        return sock
 
-    def _pass(self) -> None:
+    def pass_(self) -> None:
         with self._lock:
+            if self.ended:
+                return
             self.passed = True
             for sock in self._sockets:
                 _shut(sock)
@@ -97,40 +133,38 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)  # wakes a recv waiting on it
 
 
-class _HTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = deadline.connect
+class Connections:
+    """Kept-alive connections to receivers, for the posts of one thread (a receiver that answers
+    HTTP/1.1 keeps its connection, as a browser's would be kept)."""
 
+    def __init__(self) -> None:
+        self._open: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = deadline.connect
+    def take(
+        self, scheme: str, host: str, port: int, timeout: float
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection to the receiver (one kept from before: True), to give back or drop after."""
+        kept = self._open.pop((scheme, host, port), None)
+        if kept is not None:
+            kept.timeout = timeout
+            if kept.sock is not None:
+                kept.sock.settimeout(timeout)
+            return kept, True
+        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        return kind(host, port, timeout=timeout), False
 
+    def give_back(self, scheme: str, host: str, port: int, connection: http.client.HTTPConnection) -> None:
+        old = self._open.pop((scheme, host, port), None)
+        if old is not None:
+            old.close()
+        if len(self._open) >= KEPT_CONNECTIONS:  # the one used longest ago goes
+            self._open.pop(next(iter(self._open))).close()
+        self._open[scheme, host, port] = connection
 
-class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, deadline: _Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
-
-    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)
-
-    def _connection(self, *args: Any, **kwargs: Any) -> http.client.HTTPConnection:
-        return _HTTPConnection(*args, deadline=self._deadline, **kwargs)
-
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, deadline: _Deadline) -> None:
-        super().__init__()
-        self._deadline = deadline
-
-    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req)
-
-    def _connection(self, *args: Any, **kwargs: Any) -> http.client.HTTPConnection:
-        return _HTTPSConnection(*args, deadline=self._deadline, **kwargs)
+    def close(self) -> None:
+        for connection in list(self._open.values()):
+            connection.close()
+        self._open.clear()
 
 
 def headers_of(hook: Webhook, body: bytes, *, event: str, event_id: str, retry: int) -> dict[str, str]:
@@ -148,30 +182,76 @@ def headers_of(hook: Webhook, body: bytes, *, event: str, event_id: str, retry: 
     return headers
 
 
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = TIMEOUT) -> Answer:
-    """POST ``body`` to ``url``, for at most ``timeout`` seconds; never raises for what the receiver does."""
-    with _Deadline(timeout) as deadline:
-        answer = _post(url, body, headers, timeout, deadline)
-    if deadline.passed:  # whatever was read by then is not the whole answer
-        return Answer(None, error=f"TimeoutError: no complete answer within {timeout:g} s")
-    return answer
+def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float = TIMEOUT,
+    connections: Connections | None = None,
+) -> Answer:
+    """POST ``body`` to ``url``, for at most ``timeout`` seconds; never raises for what the receiver does.
 
-
-def _post(url: str, body: bytes, headers: Mapping[str, str], timeout: float, deadline: _Deadline) -> Answer:
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
-    opener = urllib.request.build_opener(_NoRedirects, _HTTPHandler(deadline), _HTTPSHandler(deadline))
+    With ``connections``, a connection kept from an earlier post to the same receiver is used (and
+    the post made again on a new one if the receiver had closed it meanwhile), and this one is kept.
+    """
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return Answer(response.status, dict(response.headers.items()), _text(response.read(KEPT_BYTES)))
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return Answer(exc.code, dict(exc.headers.items()), _text(exc.read(KEPT_BYTES)))
+        target = urlsplit(url)
+        scheme, host, port = target.scheme, target.hostname or "", target.port
+    except ValueError as exc:
+        return Answer(None, error=f"ValueError: {exc}")
+    if scheme not in ("http", "https") or not host:
+        return Answer(None, error=f"ValueError: {url!r} is not an http or https URL")
+    port = port or (443 if scheme == "https" else 80)
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    pool = connections or Connections()
+    try:
+        for _ in range(2):
+            connection, kept = pool.take(scheme, host, port, timeout)
+            with _Deadline(timeout) as deadline:
+                answer, reusable = _post(connection, path, body, headers, deadline)
+            if deadline.passed:  # whatever was read by then is not the whole answer
+                connection.close()
+                return Answer(None, error=f"TimeoutError: no complete answer within {timeout:g} s")
+            if reusable:
+                pool.give_back(scheme, host, port, connection)
+            else:
+                connection.close()
+            if not (kept and answer.status is None and answer.stale):
+                return answer
+        return answer
+    finally:
+        if connections is None:
+            pool.close()
+
+
+def _post(
+    connection: http.client.HTTPConnection,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    deadline: _Deadline,
+) -> tuple[Answer, bool]:
+    """One request on ``connection``: the answer, and whether the connection may be used again."""
+    try:
+        if connection.sock is None:
+            _connect(connection)
+        deadline.watch(connection.sock)
+        connection.request("POST", path, body=body, headers=dict(headers))
+        with connection.getresponse() as response:
+            data = _text(response.read(KEPT_BYTES))
+            reusable = response.isclosed() and not response.will_close
+            return Answer(response.status, dict(response.headers.items()), data), reusable
     except (OSError, ValueError, http.client.HTTPException) as exc:
-        # refused, reset, timed out, cut short at the deadline, a URL urllib cannot use
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        return Answer(
-            None, error=f"{type(reason).__name__}: {reason}" if str(reason) else type(reason).__name__
-        )
+        # refused, reset, timed out, cut short at the deadline, a host that does not resolve
+        stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return Answer(None, error=error, stale=stale), False
+
+
+def _connect(connection: http.client.HTTPConnection) -> None:
+    connection.connect()
+    with contextlib.suppress(OSError):  # http.client sends the headers and the body apart
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _text(data: bytes) -> str:

@@ -32,12 +32,15 @@ from tests.support.paths import ROOT
 SERVER_START_TIMEOUT = 60.0  # seconds; generous, for a loaded CI machine
 
 SERVE_WITH_WORKERS = """
+import os
 import sys
 from pathlib import Path
 from superoffice_emulator.server.serving import serve
-from superoffice_emulator.settings import Settings
+from superoffice_emulator.settings import Settings, from_env
 database_url, port, workers, fixtures = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-settings = Settings(database_url=database_url, **({"fixtures": Path(fixtures[0])} if fixtures else {}))
+settings = from_env(Settings, os.environ).replace(
+    database_url=database_url, **({"fixtures": Path(fixtures[0])} if fixtures else {})
+)
 serve(settings, "127.0.0.1", port, workers=workers, log_level="warning")
 """
 
@@ -51,11 +54,13 @@ def server_process(
     fixtures: Path | None = None,
     workers: int | None = None,
     ready_within: float = 30,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A server in its own process group, answering on ``port``; SIGKILLed (the whole group) at the end.
 
     ``workers`` None: ``python -m superoffice_emulator serve`` (the CLI); a number:
-    ``superoffice_emulator.server.serving.serve`` with that many worker processes.
+    ``superoffice_emulator.server.serving.serve`` with that many worker processes. ``env``: settings
+    as ``EMULATOR_*`` variables, over this process's environment.
     """
     url = f"sqlite:///{database}"
     if workers is None:
@@ -76,7 +81,12 @@ def server_process(
         command += [str(fixtures)] if fixtures else []
     with log.open("ab") as log_file:
         process = subprocess.Popen(
-            command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     try:
         wait_until_up(process, port, ready_within, log)
@@ -115,7 +125,7 @@ def wait_until_up(process: subprocess.Popen[bytes], port: int, within: float, lo
 class ServerProcess:
     """A ``superoffice-emulator`` process; the port is read from its start-up log line."""
 
-    LISTENING = re.compile(r"listening on http://(?P<host>[^:/]+):(?P<port>\d+)/")
+    LISTENING = re.compile(r"listening on https?://(?P<host>[^:/]+):(?P<port>\d+)/")
 
     def __init__(self, command: Sequence[str], env: Mapping[str, str], timeout: float = 60) -> None:
         self.process = subprocess.Popen(

@@ -24,5 +24,11 @@ def every_setting_changed(tmp_path: Path) -> Settings:
         request_timeout=2.5,
         max_body_bytes=4096,
         allowed_hosts=("crm.test", "other.test"),
+        cors_origins=("https://app.example.com", "http://localhost:3000"),
         default_tenant="Cust12345",
+        tls=True,
+        tls_names=("crm.test", "10.1.2.3"),
+        tls_dir=tmp_path / "tls",
+        webhook_log_size=9,
+        webhook_fast_retries=True,
     )

@@ -21,6 +21,11 @@
   ];
   const STATUS_LABELS = { NotStarted: "Not started", Started: "Started", Completed: "Completed", Unknown: "Unknown" };
   const TOKEN_KEY = "superoffice-emulator.admin-token";
+  // Journal entries that are not calls: SuperID's events (sign-ins, token grants, revocations, ...)
+  const EVENT_WIRE = "superid";
+  const EVENT_NAMES = { SignIn: "Sign-in", SignOut: "Sign-out", Token: "Token grant", Revoke: "Revocation", SystemUser: "System user" };
+  const EVENT_OUTCOMES_OK = new Set(["approved", "granted", "revoked", "signed out"]);
+  const SIGN_INS_SHOWN = 20;
 
   // {prefix}/_emulator/ui/... -> {prefix}/_emulator/
   const match = window.location.pathname.match(/^(.*)\/_emulator\/ui(?:\/.*)?$/);
@@ -155,7 +160,8 @@
   }
 
   function outcomeClass(outcome) {
-    if (outcome === "ok") return "ok";
+    if (outcome === "ok" || EVENT_OUTCOMES_OK.has(outcome)) return "ok";
+    if (outcome === "denied") return "warn";
     if (outcome === "no change") return "neutral";
     if (outcome === "refused") return "warn";
     if (outcome.startsWith("injected")) return "injected";
@@ -534,6 +540,64 @@
     );
   }
 
+  // -- applications and sign-ins --------------------------------------------------------------------
+  async function loadApps() {
+    const [apps, signIns] = await Promise.all([
+      api("applications"),
+      api(`journal?wire=${EVENT_WIRE}&operation=SignIn&limit=${SIGN_INS_SHOWN}&bodies=false`),
+    ]);
+    renderApps(apps.data);
+    renderSignIns(signIns.data);
+  }
+
+  function uriList(uris, label) {
+    return uris.length
+      ? el("ul", { class: "uris" }, ...uris.map((uri) => el("li", {}, copyable(uri, label))))
+      : el("span", { class: "muted small", text: "none" });
+  }
+
+  /** Each application's name, client id, redirect URIs and allowed origins: never its secret. */
+  function renderApps(apps) {
+    $("apps-empty").hidden = apps.length > 0;
+    $("apps").replaceChildren(
+      ...apps.map((app) =>
+        el(
+          "li",
+          { class: "card", dataset: { app: app.client_id } },
+          el("div", { class: "card-head" }, el("span", { class: "user-name", text: app.name || app.client_id })),
+          el(
+            "dl",
+            { class: "credentials" },
+            el("dt", { text: "Client id" }),
+            el("dd", { class: "client-id" }, copyable(app.client_id, `${app.name}'s client id`)),
+            el("dt", { text: "Redirect URIs" }),
+            el("dd", { class: "redirect-uris" }, uriList(app.redirect_uris, "the redirect URI")),
+            el("dt", { text: "Allowed origins" }),
+            el("dd", { class: "origins" }, uriList(app.allowed_origins, "the origin")),
+            el("dt", { text: "System user key" }),
+            el("dd", { class: "muted small", text: app.public_key ? "registered" : "none" }),
+          ),
+        ),
+      ),
+    );
+  }
+
+  function renderSignIns(entries) {
+    $("signins-empty").hidden = entries.length > 0;
+    $("signins").replaceChildren(
+      ...entries.map((entry) =>
+        el(
+          "tr",
+          { dataset: { user: entry.user || "", outcome: entry.outcome } },
+          el("td", { text: `${day(entry.at)} ${clock(entry.at)}`, title: entry.at + " UTC" }),
+          el("td", { class: "user", text: entry.user || "—" }),
+          el("td", {}, el("span", { class: `badge outcome ${outcomeClass(entry.outcome)}`, text: entry.outcome })),
+          el("td", { class: "mono", text: entry.message || "" }),
+        ),
+      ),
+    );
+  }
+
   // -- faults -------------------------------------------------------------------------------------
   async function loadFaults() {
     const { data } = await api("faults");
@@ -613,7 +677,31 @@
   }
 
   // -- journal ------------------------------------------------------------------------------------
+  /** A journal entry that is no call (``wire`` superid): what happened, to whom, for which app. */
+  function eventRow(entry, fresh) {
+    const name = EVENT_NAMES[entry.operation] || entry.operation;
+    const detail = [entry.exception_type, entry.message].filter(Boolean).join(": ");
+    return el(
+      "li",
+      {
+        class: `entry event outcome-${outcomeClass(entry.outcome)}${fresh ? " fresh" : ""}`,
+        dataset: { id: String(entry.id), outcome: entry.outcome, wire: entry.wire, operation: entry.operation },
+      },
+      el(
+        "div",
+        { class: "entry-top" },
+        el("time", { datetime: entry.at, title: entry.at + " UTC", text: clock(entry.at) }),
+        el("span", { class: "operation", text: name, title: `${entry.service}: ${name}` }),
+        el("span", { class: "badge wire wire-superid", text: "SuperID", title: "The sign-in, not a call" }),
+        el("span", { class: `badge outcome ${outcomeClass(entry.outcome)}`, text: entry.outcome }),
+      ),
+      el("div", { class: "entry-meta" }, el("span", { class: "user", text: entry.user || "—" })),
+      detail && el("div", { class: "entry-detail", text: detail, title: detail }),
+    );
+  }
+
   function journalRow(entry, fresh) {
+    if (entry.wire === EVENT_WIRE) return eventRow(entry, fresh);
     const identifiers = entry.identifiers.map((id) => (id === null ? "(nil)" : id));
     const shown = identifiers.slice(0, 3).join(", ") + (identifiers.length > 3 ? ` +${identifiers.length - 3}` : "");
     const detail = [entry.exception_type, entry.message].filter(Boolean).join(": ");
@@ -682,6 +770,7 @@
     const item = event.target.closest("#journal > li.entry");
     if (!item || event.target.closest(".entry-bodies")) return;
     const box = item.querySelector(".entry-bodies");
+    if (!box) return; // an event keeps no bodies
     box.hidden = !box.hidden;
     if (box.hidden || box.dataset.loaded) return;
     const id = Number(item.dataset.id);
@@ -794,11 +883,63 @@
     setTimeout(journalLoop, JOURNAL_EVERY_MS);
   }
 
+  // -- webhooks -----------------------------------------------------------------------------------
+  const WEBHOOK_STATES = { Active: "ok", Stopped: "neutral", TooManyErrors: "bad", Unknown: "neutral" };
+
+  async function loadWebhooks() {
+    const [{ data: hooks }, { data: tries }] = await Promise.all([
+      api("webhooks"),
+      api("webhooks/deliveries?limit=20"),
+    ]);
+    const counter = $("webhooks-count");
+    counter.textContent = String(hooks.webhooks.length);
+    counter.hidden = hooks.webhooks.length === 0;
+    $("webhooks-empty").hidden = hooks.webhooks.length > 0;
+    $("webhooks").replaceChildren(
+      ...hooks.webhooks.map((hook) =>
+        el(
+          "tr",
+          { dataset: { webhook: String(hook.webhook_id) } },
+          el("td", { class: "num", text: String(hook.webhook_id) }),
+          el("td", { text: hook.name }),
+          el("td", { class: "mono", text: hook.events.join(", ") }),
+          el("td", { class: "mono", text: hook.target }),
+          el("td", {}, el("span", { class: `badge ${WEBHOOK_STATES[hook.state] || "neutral"}`, text: hook.state })),
+          el("td", { class: "num", text: String(hook.errors) }),
+        ),
+      ),
+    );
+    $("deliveries-empty").hidden = tries.deliveries.length > 0;
+    $("deliveries").replaceChildren(
+      ...tries.deliveries.map((row) =>
+        el(
+          "tr",
+          { dataset: { delivery: String(row.id) } },
+          el("td", { class: "mono", text: `${day(row.at)} ${clock(row.at)}` }),
+          el("td", { class: "mono", text: row.event, title: `EventId ${row.event_id}` }),
+          el("td", { class: "mono", text: row.target }),
+          el("td", { class: "num", text: String(row.attempt) }),
+          el(
+            "td",
+            {},
+            el("span", {
+              class: `badge ${row.status === 200 ? "ok" : "bad"}`,
+              text: row.status === null ? "no answer" : `HTTP ${row.status}`,
+              title: row.error || "",
+            }),
+          ),
+        ),
+      ),
+    );
+  }
+
   // -- refreshing ---------------------------------------------------------------------------------
   async function refresh() {
     await loadActivities();
     renderKinds(await loadCounts());
     await loadFaults();
+    if (document.body.dataset.tab === "apps") await loadApps();
+    await loadWebhooks();
     await journalStillThere();
   }
 
@@ -863,7 +1004,7 @@
     }
   }
 
-  const TABS = ["activities", "users", "faults", "journal"];
+  const TABS = ["activities", "users", "apps", "faults", "webhooks", "journal"];
   const ONE_COLUMN = window.matchMedia("(max-width: 1000px)");
 
   /** In one column (phones), the journal is a tab; side by side, it is always there. */
@@ -878,6 +1019,7 @@
       state.unseen = 0;
       $("journal-unseen").hidden = true;
     }
+    if (name === "apps") loadApps().catch(reportQuietly);
   }
 
   function journalOutOfSight() {
