@@ -48,8 +48,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("emulator")
 
 _INTERNAL_ERROR = "Internal error in the emulator; see its log."
-_ADMIN_PATH = re.compile(r"(?:/[^/]+)?/_emulator(?:/|$)")
-"""The admin API's and the dashboard's paths, which answer only under allowed host names."""
+_ADMIN_PATH = re.compile(r"(?:/+[^/]+)?/+_emulator(?:/|$)")
+"""The admin API's and the dashboard's paths, which answer only under allowed host names; in any
+run of slashes, as the router merges them (``//_emulator/consents`` is the admin API too)."""
 
 
 class Site:
