@@ -289,6 +289,9 @@ def test_a_call_tried_from_the_page_changes_the_row_and_an_injected_fault_is_mar
         assert box is not None and box["x"] + box["width"] <= width  # on screen, not off to the side
         assert_whole(row.locator("td.identifier"))
         assert_no_sideways_scrolling(page)
+        for tab in page.locator(".tabs .tab:visible").all():  # every tab on screen, none to swipe to
+            box = tab.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= width, tab.get_attribute("id")
 
         if one_column:  # the journal and the form above it: one tap away
             page.locator("#tab-journal").click()
