@@ -355,8 +355,10 @@ class Webhooks:
         values = {"tenant": tenant, "webhook_id": webhook_id, "state": int(state), "errors": errors}
         cursor.execute(self.hook_after.text, self.hook_after.params(values | {"last_error": last_error}))
 
-    def record(self, cursor: Any, delivery: Delivery) -> None:
-        cursor.execute(self.log.text, self.log.params(delivery.__dict__))
+    def record(self, cursor: Any, deliveries: Sequence[Delivery]) -> None:
+        """Log ``deliveries`` (tries), in one statement."""
+        if deliveries:
+            cursor.executemany(self.log.text, [self.log.params(delivery.__dict__) for delivery in deliveries])
 
     def trim(self, cursor: Any, tenant: str, keep: int) -> None:
         """Delete all but ``tenant``'s newest ``keep`` finished events, and its newest ``keep`` tries."""
