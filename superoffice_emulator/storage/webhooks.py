@@ -39,6 +39,8 @@ _TENANT: BindParameter[str] = bindparam("tenant")
 _ID: BindParameter[int] = bindparam("webhook_id")
 _HOOK_COLUMNS = tuple(column.key for column in _w.columns)
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
+ROUND = 256
+"""Due events a round of the deliverer claims at most: more than a busy server writes in a round."""
 _IS_PENDING = _e.c.outcome == literal_column(f"'{PENDING}'")
 
 
@@ -176,7 +178,7 @@ class Webhooks:
             )
             .where(_IS_PENDING, _e.c.due <= bindparam("now"))
             .order_by(_e.c.due, _e.c.id)
-            .limit(literal_column("64", Integer))
+            .limit(literal_column(str(ROUND), Integer))
             .offset(literal_column("0", Integer)),
             dialect,
         )

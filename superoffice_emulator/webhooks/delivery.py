@@ -54,9 +54,11 @@ from superoffice_emulator.webhooks.posting import TIMEOUT, Answer, Connections, 
 log = logging.getLogger("superoffice_emulator.webhooks")
 
 LEASE = "webhooks"
-GATHER = 0.02
-"""Seconds a round waits before the next: the events and outcomes of that time are written together
-(a busy server's calls then meet the deliverer's transactions once in a while, not at each call)."""
+GATHER = 0.05
+"""Seconds a round waits before the next: the events and outcomes of that time are claimed, posted and
+written together (a busy server's calls then meet the deliverer's transactions and threads in bursts
+a few times a second, not at each call). An event written while the deliverer waits for work is
+claimed at once."""
 POLL = 0.25
 """Seconds between looks at the outbox when no event was written in this process meanwhile."""
 THREADS = 8

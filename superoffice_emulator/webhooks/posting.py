@@ -6,7 +6,8 @@
 Redirects are not followed: a 3xx is a failure, as any answer but 200. A post ends after its timeout
 however the receiver answers: one that trickles its answer a byte at a time fails as one that hangs.
 The deliverer's threads keep their connections to receivers open between posts (:class:`Connections`);
-proxies are not used, as NetServer posts to its receivers directly.
+proxies are not used, as NetServer posts to its receivers directly. The request and its answer are
+written and read by :mod:`superoffice_emulator.webhooks.exchange`.
 """
 
 from __future__ import annotations
