@@ -312,3 +312,81 @@ def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_event_posted_
         listener.close()
     assert (first.status, second.status) == (200, 200)
     assert len(received) == 2
+
+
+def _answering(answer: bytes, closes: bool) -> tuple[str, list[bytes], socket.socket]:
+    """A receiver answering ``answer`` to each post (closing after it when ``closes``): its URL, the
+    requests of each connection it accepted, its listener."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed
+            with connection:
+                connections.append(b"")
+                while True:
+                    data = b""
+                    while not data.endswith(b"\r\n\r\n{}"):
+                        chunk = connection.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if not data:
+                        break
+                    connections[-1] += data
+                    connection.sendall(answer)
+                    if closes:
+                        break
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/hook", connections, listener
+
+
+@pytest.mark.parametrize(
+    ("answer", "closes"),
+    [
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 5\r\nX-Why: full\r\n\r\nbusy!", False),
+        (
+            b"HTTP/1.1 500 Oops\r\nX-Why: full\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nbus\r\n2\r\ny!\r\n0\r\n\r\n",
+            False,
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 500 Oops\r\nX-Why: full\r\nContent-Length: 5\r\n\r\nbusy!",
+            False,
+        ),
+        (b"HTTP/1.0 500 Oops\r\nX-Why: full\r\n\r\nbusy!", True),
+        (b"HTTP/1.1 500 Oops\r\nX-Why: full\r\nConnection: close\r\nContent-Length: 5\r\n\r\nbusy!", True),
+    ],
+    ids=["content-length", "chunked", "after-100-continue", "http-1.0-until-close", "connection-close"],
+)
+def test_an_answer_is_read_whole_and_its_connection_kept_unless_it_closes(
+    answer: bytes, closes: bool
+) -> None:
+    url, connections, listener = _answering(answer, closes)
+    kept = Connections()
+    try:
+        answers = [post(url, b"{}", {"X-Mine": "1"}, 5.0, kept) for _ in range(2)]
+    finally:
+        kept.close()
+        listener.close()
+    for got in answers:
+        assert (got.status, got.headers["X-Why"], got.body) == (500, "full", "busy!")
+    assert len(connections) == (2 if closes else 1)
+    first = connections[0].split(b"\r\n")
+    assert first[0] == b"POST /hook HTTP/1.1" and b"X-Mine: 1" in first and b"Content-Length: 2" in first
+
+
+def test_a_header_that_would_split_the_request_is_not_sent() -> None:
+    url, connections, listener = _answering(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", False)
+    try:
+        answer = post(url, b"{}", {"X-Mine": "1\r\nX-Injected: 1"}, 5.0)
+    finally:
+        listener.close()
+    assert answer.status is None and answer.error
+    assert not connections

@@ -39,6 +39,8 @@ _TENANT: BindParameter[str] = bindparam("tenant")
 _ID: BindParameter[int] = bindparam("webhook_id")
 _HOOK_COLUMNS = tuple(column.key for column in _w.columns)
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
+ROUND = 256
+"""Due events a round of the deliverer claims at most: more than a busy server writes in a round."""
 _IS_PENDING = _e.c.outcome == literal_column(f"'{PENDING}'")
 
 
@@ -176,7 +178,7 @@ class Webhooks:
             )
             .where(_IS_PENDING, _e.c.due <= bindparam("now"))
             .order_by(_e.c.due, _e.c.id)
-            .limit(literal_column("64", Integer))
+            .limit(literal_column(str(ROUND), Integer))
             .offset(literal_column("0", Integer)),
             dialect,
         )
@@ -355,8 +357,10 @@ class Webhooks:
         values = {"tenant": tenant, "webhook_id": webhook_id, "state": int(state), "errors": errors}
         cursor.execute(self.hook_after.text, self.hook_after.params(values | {"last_error": last_error}))
 
-    def record(self, cursor: Any, delivery: Delivery) -> None:
-        cursor.execute(self.log.text, self.log.params(delivery.__dict__))
+    def record(self, cursor: Any, deliveries: Sequence[Delivery]) -> None:
+        """Log ``deliveries`` (tries), in one statement."""
+        if deliveries:
+            cursor.executemany(self.log.text, [self.log.params(delivery.__dict__) for delivery in deliveries])
 
     def trim(self, cursor: Any, tenant: str, keep: int) -> None:
         """Delete all but ``tenant``'s newest ``keep`` finished events, and its newest ``keep`` tries."""

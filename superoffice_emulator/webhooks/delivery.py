@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,9 +54,11 @@ from superoffice_emulator.webhooks.posting import TIMEOUT, Answer, Connections, 
 log = logging.getLogger("superoffice_emulator.webhooks")
 
 LEASE = "webhooks"
-GATHER = 0.02
-"""Seconds a round waits before the next: the events and outcomes of that time are written together
-(a busy server's calls then meet the deliverer's transactions once in a while, not at each call)."""
+GATHER = 0.05
+"""Seconds a round waits before the next: the events and outcomes of that time are claimed, posted and
+written together (a busy server's calls then meet the deliverer's transactions and threads in bursts
+a few times a second, not at each call). An event written while the deliverer waits for work is
+claimed at once."""
 POLL = 0.25
 """Seconds between looks at the outbox when no event was written in this process meanwhile."""
 THREADS = 8
@@ -258,8 +260,9 @@ class Deliverer:
         try:
             for tenant, tries in by_tenant.items():
                 with self.database.outbox(tenant) as (cursor, statements):
-                    for tried in tries:
-                        self._settle_one(cursor, statements, tried)
+                    hooks: dict[int, webhooks.Webhook | None] = {}
+                    logged = [self._settle_one(cursor, statements, tried, hooks) for tried in tries]
+                    statements.record(cursor, [delivery for delivery in logged if delivery is not None])
                     if self._counted(tenant, len(tries)):
                         statements.trim(cursor, tenant, self.keep)
         finally:
@@ -267,10 +270,17 @@ class Deliverer:
         if any(tried.answer.status != webhooks.SUCCESS for tried in ended):
             self.database.events_written.set()  # the retries' time: looked at again soon
 
-    def _settle_one(self, cursor: Any, statements: Webhooks, tried: _Tried) -> None:
+    def _settle_one(
+        self, cursor: Any, statements: Webhooks, tried: _Tried, hooks: dict[int, webhooks.Webhook | None]
+    ) -> Delivery | None:
+        """Write ``tried``'s outcome and its webhook's count of errors: the try to log, None when its
+        event is gone. ``hooks`` holds the webhooks as this transaction has written them so far (each
+        is read once per transaction, not once per try)."""
         event, answer = tried.event, tried.answer
         attempt = event.tries + 1
-        fresh = statements.get(cursor, event.tenant, event.webhook_id)
+        if event.webhook_id not in hooks:
+            hooks[event.webhook_id] = statements.get(cursor, event.tenant, event.webhook_id)
+        fresh = hooks[event.webhook_id]
         if answer.status == webhooks.SUCCESS:
             outcome, due = DELIVERED, tried.ended
         elif attempt >= webhooks.TRIES or answer.status == webhooks.GONE:
@@ -278,31 +288,29 @@ class Deliverer:
         else:
             outcome, due = PENDING, tried.ended + timedelta(seconds=self.timing.retry_delays[attempt])
         if fresh is None or not statements.settle_event(cursor, event.row, outcome, due):
-            return  # the webhook was deleted, or the tenant reset, while the try was out
+            return None  # the webhook was deleted, or the tenant reset, while the try was out
         if answer.status == webhooks.SUCCESS:
             if fresh.errors:
-                last_error = None if fresh.last_error is None else json.dumps(fresh.last_error)
-                statements.after_try(cursor, event.tenant, fresh.id, fresh.state, 0, last_error)
+                kept = None if fresh.last_error is None else json.dumps(fresh.last_error)
+                statements.after_try(cursor, event.tenant, fresh.id, fresh.state, 0, kept)
+                hooks[fresh.id] = replace(fresh, errors=0)
         else:
             state, errors = webhooks.after_failure(fresh, answer.status, outcome == FAILED)
-            statements.after_try(
-                cursor, event.tenant, fresh.id, state, errors, json.dumps(answer.as_last_error())
-            )
-        statements.record(
-            cursor,
-            Delivery(
-                tenant=event.tenant,
-                event_row=event.row,
-                event_id=event.event_id,
-                event=event.event,
-                webhook_id=tried.hook.id,
-                target_url=tried.hook.target_url,
-                attempt=attempt,
-                at=tried.at,
-                status=answer.status,
-                error=answer.error,
-                duration_ms=tried.duration_ms,
-            ),
+            last_error = answer.as_last_error()
+            statements.after_try(cursor, event.tenant, fresh.id, state, errors, json.dumps(last_error))
+            hooks[fresh.id] = replace(fresh, state=state, errors=errors, last_error=last_error)
+        return Delivery(
+            tenant=event.tenant,
+            event_row=event.row,
+            event_id=event.event_id,
+            event=event.event,
+            webhook_id=tried.hook.id,
+            target_url=tried.hook.target_url,
+            attempt=attempt,
+            at=tried.at,
+            status=answer.status,
+            error=answer.error,
+            duration_ms=tried.duration_ms,
         )
 
     def _landed(self, rows: Iterable[int]) -> None:
