@@ -6,20 +6,18 @@
 Redirects are not followed: a 3xx is a failure, as any answer but 200. A post ends after its timeout
 however the receiver answers: one that trickles its answer a byte at a time fails as one that hangs.
 The deliverer's threads keep their connections to receivers open between posts (:class:`Connections`);
-proxies are not used, as NetServer posts to its receivers directly. The request and its answer are
-written and read by :mod:`superoffice_emulator.webhooks.exchange`.
+proxies are not used, as NetServer posts to its receivers directly.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import hashlib
 import heapq
 import hmac
+import http.client
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -29,7 +27,6 @@ from urllib.parse import urlsplit
 
 from superoffice_emulator import __version__
 from superoffice_emulator.domain.webhooks import Webhook
-from superoffice_emulator.webhooks import exchange
 
 TIMEOUT = 5.0
 """Seconds a receiver has to answer, all of it; then the try failed."""
@@ -144,43 +141,37 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)  # wakes a recv waiting on it
 
 
-class _Link:
-    """An open connection to a receiver: its socket, and the reader of its answers."""
-
-    __slots__ = ("reader", "sock", "timeout")
-
-    def __init__(self, sock: socket.socket, timeout: float) -> None:
-        self.sock, self.timeout = sock, timeout
-        self.reader = sock.makefile("rb")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.reader.close()
-        self.sock.close()
-
-
 class Connections:
     """Kept-alive connections to receivers, for the posts of one thread (a receiver that answers
     HTTP/1.1 keeps its connection, as a browser's would be kept)."""
 
     def __init__(self) -> None:
-        self._open: dict[tuple[str, str, int], _Link] = {}
+        self._open: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
 
-    def take(self, scheme: str, host: str, port: int) -> _Link | None:
-        """The connection kept from before to the receiver, if any, to give back or close after."""
-        return self._open.pop((scheme, host, port), None)
+    def take(
+        self, scheme: str, host: str, port: int, timeout: float
+    ) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection to the receiver (one kept from before: True), to give back or drop after."""
+        kept = self._open.pop((scheme, host, port), None)
+        if kept is not None:
+            kept.timeout = timeout
+            if kept.sock is not None:
+                kept.sock.settimeout(timeout)
+            return kept, True
+        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        return kind(host, port, timeout=timeout), False
 
-    def give_back(self, scheme: str, host: str, port: int, link: _Link) -> None:
+    def give_back(self, scheme: str, host: str, port: int, connection: http.client.HTTPConnection) -> None:
         old = self._open.pop((scheme, host, port), None)
         if old is not None:
             old.close()
         if len(self._open) >= KEPT_CONNECTIONS:  # the one used longest ago goes
             self._open.pop(next(iter(self._open))).close()
-        self._open[scheme, host, port] = link
+        self._open[scheme, host, port] = connection
 
     def close(self) -> None:
-        for link in list(self._open.values()):
-            link.close()
+        for connection in list(self._open.values()):
+            connection.close()
         self._open.clear()
 
 
@@ -218,29 +209,22 @@ def post(
         return Answer(None, error=f"ValueError: {exc}")
     if scheme not in ("http", "https") or not host:
         return Answer(None, error=f"ValueError: {url!r} is not an http or https URL")
-    default_port = 443 if scheme == "https" else 80
-    port = port or default_port
+    port = port or (443 if scheme == "https" else 80)
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-    try:
-        sent = exchange.request(host, port, default_port, path, body, headers)
-    except ValueError as exc:
-        return Answer(None, error=f"ValueError: {exc}")
     pool = connections or Connections()
     try:
         for _ in range(2):
-            kept = pool.take(scheme, host, port)
+            connection, kept = pool.take(scheme, host, port, timeout)
             with _Deadline(timeout) as deadline:
-                answer, link, reusable = _post(kept, scheme, host, port, sent, timeout, deadline)
+                answer, reusable = _post(connection, path, body, headers, deadline)
             if deadline.passed:  # whatever was read by then is not the whole answer
-                if link is not None:
-                    link.close()
+                connection.close()
                 return Answer(None, error=f"TimeoutError: no complete answer within {timeout:g} s")
-            if link is not None:
-                if reusable:
-                    pool.give_back(scheme, host, port, link)
-                else:
-                    link.close()
-            if not (kept is not None and answer.status is None and answer.stale):
+            if reusable:
+                pool.give_back(scheme, host, port, connection)
+            else:
+                connection.close()
+            if not (kept and answer.status is None and answer.stale):
                 return answer
         return answer
     finally:
@@ -249,45 +233,33 @@ def post(
 
 
 def _post(
-    kept: _Link | None, scheme: str, host: str, port: int, sent: bytes, timeout: float, deadline: _Deadline
-) -> tuple[Answer, _Link | None, bool]:
-    """One request, on ``kept`` or a new connection: the answer, the connection (None when none was
-    opened), and whether it may be used again."""
-    link = kept
+    connection: http.client.HTTPConnection,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    deadline: _Deadline,
+) -> tuple[Answer, bool]:
+    """One request on ``connection``: the answer, and whether the connection may be used again."""
     try:
-        if link is None:
-            link = _connect(scheme, host, port, timeout)
-        elif link.timeout != timeout:
-            link.sock.settimeout(timeout)
-            link.timeout = timeout
-        deadline.watch(link.sock)
-        link.sock.sendall(sent)
-        status, headers, data, reusable = exchange.answer(link.reader, KEPT_BYTES)
-        return Answer(status, headers, _text(data)), link, reusable
-    except (OSError, ValueError) as exc:
+        if connection.sock is None:
+            _connect(connection)
+        deadline.watch(connection.sock)
+        connection.request("POST", path, body=body, headers=dict(headers))
+        with connection.getresponse() as response:
+            data = _text(response.read(KEPT_BYTES))
+            reusable = response.isclosed() and not response.will_close
+            return Answer(response.status, dict(response.headers.items()), data), reusable
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         # refused, reset, timed out, cut short at the deadline, a host that does not resolve
-        stale = isinstance(exc, (exchange.Closed, BrokenPipeError, ConnectionResetError))
+        stale = isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError))
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return Answer(None, error=error, stale=stale), link, False
+        return Answer(None, error=error, stale=stale), False
 
 
-def _connect(scheme: str, host: str, port: int, timeout: float) -> _Link:
-    sock = socket.create_connection((host, port), timeout)
-    try:
-        with contextlib.suppress(OSError):  # a small answer is not held back by Nagle's delay
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if scheme == "https":
-            sock = _tls().wrap_socket(sock, server_hostname=host)
-    except BaseException:
-        sock.close()
-        raise
-    return _Link(sock, timeout)
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """The TLS settings of posts to https receivers: http.client's (certificates checked), built once."""
-    return ssl.create_default_context()
+def _connect(connection: http.client.HTTPConnection) -> None:
+    connection.connect()
+    with contextlib.suppress(OSError):  # http.client sends the headers and the body apart
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _text(data: bytes) -> str:
