@@ -8,8 +8,10 @@ against the JWKS with PyJWT, a refresh, then SetActivityStatus with the granted 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,6 +214,29 @@ def test_a_code_is_used_once(emulator: EmulatorApp) -> None:
     status, body = exchange(client, code)
     assert (status, body["error"]) == (400, "invalid_grant")
     assert granted(emulator) == 1
+
+
+def test_a_code_exchanged_by_many_at_once_grants_one_token(server: LiveServer) -> None:
+    code = code_for(Client(server.app))
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "code_verifier": "v" * 50,
+    }
+    start = threading.Barrier(8)
+
+    def exchange_at_once(_: int) -> tuple[int, str | None]:
+        start.wait()
+        answer = requests.post(server.url(TOKENS), data=form, timeout=60)
+        return answer.status_code, answer.json().get("error")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = sorted(pool.map(exchange_at_once, range(8)), key=lambda answer: answer[0])
+
+    assert answers == [(200, None)] + [(400, "invalid_grant")] * 7
 
 
 def test_a_code_lives_ten_minutes(emulator: EmulatorApp, clock: FakeClock) -> None:
