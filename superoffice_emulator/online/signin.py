@@ -252,6 +252,8 @@ def authorize(runtime: Runtime, request: Request) -> Response:
     name = request.form.get("user") if posted else auth.login_hint or runtime.settings.sign_in_as
     if not posted and (runtime.settings.sign_in_as is None or not name):
         return _sign_in_page(runtime, tenant, fixed_tenant is not None, application, auth)
+    # with --sign-in-as, a GET (which any web page may send) grants at once, and makes the tenant
+    # it names as any first call does (up to --max-tenants): a setting for CI, not a shared host
     return _grant(runtime, public_root(request), tenant, application, auth, words, name or "", method)
 
 
@@ -263,7 +265,7 @@ def _sign_in_page(
     auth: Authorization,
     error: str | None = None,
 ) -> Response:
-    # a page is a GET, which may come from any web page: it reads, and makes no tenant
+    # the page is a GET, which may come from any web page: showing it reads, and makes no tenant
     if tenant in runtime.database.tenants():
         users = [(u.name, u.full_name) for u in queries.list_users(runtime.database, tenant)]
     else:
