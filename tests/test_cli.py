@@ -644,6 +644,18 @@ def test_the_banner_says_the_mode_and_the_contract() -> None:
     assert len(text.splitlines()) == banner_lines()  # a few lines, whatever the settings
 
 
+def test_the_banner_warns_when_any_website_may_call_the_api() -> None:
+    from superoffice_emulator.server.banner import banner
+
+    fixtures = load_fixtures(default_fixtures())
+    named = banner(Settings(cors_origins=("http://localhost:3000",)), fixtures, "127.0.0.1", 8080, "werkzeug")
+    anyone = banner(Settings(cors_origins=("*",)), fixtures, "127.0.0.1", 8080, "werkzeug")
+
+    (warning,) = [line for line in anyone.splitlines() if line.lstrip().startswith("WARNING")]
+    assert "--cors-origin '*'" in warning
+    assert "WARNING" not in named and len(named.splitlines()) == banner_lines()
+
+
 def test_the_demo_convention_holds_every_demo_user_s_password_is_the_user_s_name() -> None:
     from superoffice_emulator.domain.sessions import verify_password
 

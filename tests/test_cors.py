@@ -94,6 +94,7 @@ def status_of(db_path: Path, activity_id: int = 7) -> int:
         ("/Cust12345/api/v1", "GET"),
         ("/api/state/Cust12345", "GET"),
         ("/login/common/oauth/tokens", "POST"),
+        ("/login/common/oauth/revoke", "POST"),
         ("/login/.well-known/openid-configuration", "GET"),
         ("/login/.well-known/jwks", "GET"),
     ],
@@ -301,6 +302,25 @@ def test_the_admin_api_refuses_a_registered_origins_page_as_before(
             assert cors_headers(response) == {}
             assert b"--cors-origin" not in response.data  # no way to allow it
         assert snapshot(db_path) == before
+
+
+@pytest.mark.parametrize(
+    "path", ["/login/api/PartnerSystemUser/Authenticate", "/Login/API/PartnerSystemUser/Authenticate"]
+)
+def test_superids_system_user_exchange_is_no_tenants_api_for_browser_apps(online: Client, path: str) -> None:
+    response = preflight(online, path, APP)
+    assert cors_headers(response) == {}
+
+
+def test_an_implicit_flow_page_revokes_its_token_from_a_registered_origin(online: Client) -> None:
+    response = online.post(
+        "/login/common/oauth/revoke",
+        data={"token": TOKEN, "client_id": "demo-app", "client_secret": APP_TOKEN},
+        headers=from_page(APP),
+    )
+
+    assert response.status_code == 200, response.data
+    assert response.headers["Access-Control-Allow-Origin"] == APP
 
 
 def test_soap_is_not_for_browser_apps(online: Client) -> None:

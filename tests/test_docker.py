@@ -361,6 +361,20 @@ def test_compose_runs_plain_http_by_default_and_https_as_superoffices_hosts_on_r
     assert certificates.AUTHORITY in " ".join(tls["healthcheck"]["test"]), "its health check trusts the CA"
 
 
+def test_compose_gives_clients_the_public_certificate_and_keeps_the_keys_apart() -> None:
+    services = compose_services()
+    (name,) = [name for name, service in services.items() if "EMULATOR_TLS" in service.get("environment", {})]
+    folder = services[name]["environment"]["EMULATOR_TLS_DIR"]
+    mounts = dict(reversed(volume.split(":")[:2]) for volume in services[name]["volumes"])
+    public, keys = mounts[folder], mounts[f"{folder}/{certificates.PRIVATE}"]
+
+    assert public not in (keys, mounts["/data"]), "the public certificate's volume holds no key, no database"
+    assert keys != mounts["/data"]
+    for other, service in services.items():
+        if other != name:
+            assert keys not in {volume.split(":")[0] for volume in service.get("volumes", [])}, other
+
+
 def test_the_https_services_healthcheck_passes_against_its_command(
     runtime: list[Instruction], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -368,11 +382,15 @@ def test_the_https_services_healthcheck_passes_against_its_command(
         if name.startswith("EMULATOR_"):
             monkeypatch.delenv(name)
     (tls,) = [service for service in compose_services().values() if "EMULATOR_TLS" in service["environment"]]
-    image = {k: v.replace("/data", str(tmp_path)) for k, v in env_of(runtime).items() if k != "PATH"}
-    env = {**image, **{k: v for k, v in tls["environment"].items() if not v.startswith("$")}}
+
+    def here(text: str) -> str:  # the container's volumes as folders of tmp_path
+        return text.replace("/data", str(tmp_path)).replace("/tls", str(tmp_path / "tls"))
+
+    image = {k: here(v) for k, v in env_of(runtime).items() if k != "PATH"}
+    env = {**image, **{k: here(v) for k, v in tls["environment"].items() if not v.startswith("$")}}
     env["EMULATOR_PORT"] = "0"  # a free port here; the container has 443 to itself
     kind, *check = tls["healthcheck"]["test"]
-    check = [sys.executable if part == "python" else part.replace("/data", str(tmp_path)) for part in check]
+    check = [sys.executable if part == "python" else here(part) for part in check]
 
     server = ServerProcess(
         [sys.executable, "-m", "superoffice_emulator", *image_command(runtime)[1:]], env=env
@@ -392,5 +410,5 @@ def test_the_https_services_healthcheck_passes_against_its_command(
     assert kind == "CMD"
     assert healthy.returncode == 0, healthy.stderr
     assert status == 0, "".join(server.output)
-    assert (tmp_path / certificates.AUTHORITY).exists(), "the certificate authority goes to the volume"
+    assert (tmp_path / "tls" / certificates.AUTHORITY).exists(), "the authority goes to its volume"
     assert "listening on https://0.0.0.0:" in "".join(server.output)

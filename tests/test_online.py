@@ -8,8 +8,10 @@ against the JWKS with PyJWT, a refresh, then SetActivityStatus with the granted 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -205,6 +207,85 @@ def test_an_unregistered_client_or_redirect_gets_an_error_page_never_a_redirect(
     assert granted(emulator) == 0
 
 
+def _authorize_params(**changes: str) -> dict[str, str]:
+    return {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "response_type": "code id_token",
+        "response_mode": "fragment",
+        "scope": "openid",
+        "state": "s1",
+        "nonce": "n1",
+        "acr_values": f"tenant:{TENANT}",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("state", "s" * 2049),
+        ("nonce", "n" * 2049),
+        ("login_hint", "demo" + " " * 2045),
+        ("acr_values", f"tenant:{TENANT} " + "x" * 2040),
+        ("redirect_uri", REDIRECT + "?" + "x" * 2048),
+    ],
+)
+def test_an_overlong_authorize_parameter_gets_an_error_page_never_a_redirect(
+    server: LiveServer, name: str, value: str
+) -> None:
+    answer = requests.get(
+        server.url(AUTHORIZE), params=_authorize_params(**{name: value}), allow_redirects=False, timeout=60
+    )
+
+    assert answer.status_code == 400 and "Location" not in answer.headers
+    assert answer.headers["Content-Type"].startswith("text/html")
+    assert "invalid_request" in answer.text and value not in answer.text
+
+
+def test_a_large_state_posted_to_authorize_is_refused_and_the_limit_itself_is_accepted(
+    server: LiveServer,
+) -> None:
+    posted = requests.post(
+        server.url(AUTHORIZE),
+        data={**_authorize_params(state="s" * 900_000), "decision": "approve", "user": "demo"},
+        allow_redirects=False,
+        timeout=60,
+    )
+    at_limit = requests.get(
+        server.url(AUTHORIZE),
+        params=_authorize_params(state="s" * 2048, nonce="n" * 2048),
+        allow_redirects=False,
+        timeout=60,
+    )
+
+    assert posted.status_code == 400 and "Location" not in posted.headers
+    assert len(posted.content) < 10_000, "the page does not echo the value"
+    assert at_limit.status_code == 302
+    fragment = parse_qs(urlsplit(at_limit.headers["Location"]).fragment)
+    assert fragment["state"] == ["s" * 2048]
+    claims = jwt.decode(fragment["id_token"][0], options={"verify_signature": False})
+    assert claims["nonce"] == "n" * 2048
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("post_logout_redirect_uri", REDIRECT + "?" + "x" * 2048),
+        ("state", "s" * 2049),
+        ("id_token_hint", "e" * 8193),
+    ],
+)
+def test_an_overlong_logout_parameter_gets_an_error_page_never_a_redirect(
+    server: LiveServer, name: str, value: str
+) -> None:
+    params = {"client_id": CLIENT_ID, "post_logout_redirect_uri": REDIRECT, "state": "bye", name: value}
+    answer = requests.get(server.url("/login/logout"), params=params, allow_redirects=False, timeout=60)
+
+    assert answer.status_code == 400 and "Location" not in answer.headers
+    assert "invalid_request" in answer.text
+
+
 def test_a_code_is_used_once(emulator: EmulatorApp) -> None:
     client = Client(emulator)
     code = code_for(client)
@@ -212,6 +293,29 @@ def test_a_code_is_used_once(emulator: EmulatorApp) -> None:
     status, body = exchange(client, code)
     assert (status, body["error"]) == (400, "invalid_grant")
     assert granted(emulator) == 1
+
+
+def test_a_code_exchanged_by_many_at_once_grants_one_token(server: LiveServer) -> None:
+    code = code_for(Client(server.app))
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "code_verifier": "v" * 50,
+    }
+    start = threading.Barrier(8)
+
+    def exchange_at_once(_: int) -> tuple[int, str | None]:
+        start.wait()
+        answer = requests.post(server.url(TOKENS), data=form, timeout=60)
+        return answer.status_code, answer.json().get("error")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = sorted(pool.map(exchange_at_once, range(8)), key=lambda answer: answer[0])
+
+    assert answers == [(200, None)] + [(400, "invalid_grant")] * 7
 
 
 def test_a_code_lives_ten_minutes(emulator: EmulatorApp, clock: FakeClock) -> None:

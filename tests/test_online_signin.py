@@ -8,7 +8,9 @@ are refused with nothing minted or revoked.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,6 +170,38 @@ def test_the_implicit_flow_posts_its_form_when_asked(emulator: EmulatorApp) -> N
     answer = authorize(Client(emulator), "id_token", response_mode="form_post")
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200 and f'action="{REDIRECT}"' in html and 'name="id_token"' in html
+
+
+def _script_sources(answer: TestResponse) -> list[str]:
+    """Where the page's policy lets scripts come from: its script-src, else its default-src."""
+    parts = (part.split() for part in answer.headers["Content-Security-Policy"].split(";"))
+    directives = {name: sources for name, *sources in parts if name}
+    return directives.get("script-src", directives["default-src"])
+
+
+def test_only_the_form_post_page_runs_a_script_and_only_its_own(emulator: EmulatorApp) -> None:
+    posted = authorize(Client(emulator), "id_token", response_mode="form_post")
+    (script,) = re.findall(r"<script>(.*?)</script>", posted.get_data(as_text=True), re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+    assert _script_sources(posted) == [f"'sha256-{digest}'"]
+    with_page = create_app(emulator.runtime.settings.replace(sign_in_as=None))
+    try:
+        page = Client(with_page).get(
+            AUTHORIZE,
+            query_string={
+                "client_id": CLIENT_ID,
+                "redirect_uri": REDIRECT,
+                "response_type": "code",
+                "scope": "openid",
+            },
+        )
+    finally:
+        with_page.runtime.database.dispose()
+    error = Client(emulator).get(AUTHORIZE, query_string={"client_id": "nobody"})
+    for answer in (page, error):
+        assert answer.status_code in (200, 400) and "<script" not in answer.get_data(as_text=True)
+        assert _script_sources(answer) == ["'none'"], answer.headers["Content-Security-Policy"]
 
 
 @pytest.mark.parametrize("response_type", ["id_token", "token id_token", "code id_token"])

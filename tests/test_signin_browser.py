@@ -54,6 +54,12 @@ class Callback:
                 self.end_headers()
                 self.wfile.write(page)
 
+            def do_POST(self) -> None:  # response_mode=form_post
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append(parse_qs(self.rfile.read(length).decode()))
+                self.path = "/posted"
+                self.do_GET()
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
@@ -159,6 +165,32 @@ def test_a_person_signs_in_on_the_page_and_the_app_gets_a_code_to_exchange(
     assert tokens["access_token"].startswith(f"8A:{TENANT}.")
     claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
     assert (claims[CLAIMS + "ctx"], claims[CLAIMS + "associateid"], claims["nonce"]) == (TENANT, "2", "n1")
+
+
+def test_form_post_answers_reach_the_app_by_the_pages_one_allowed_script(
+    page: Any, server: LiveServer, callback: Callback
+) -> None:
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security" in message.text else None,
+    )
+    query = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": callback.url,
+        "response_type": "code",
+        "response_mode": "form_post",
+        "scope": "openid",
+        "state": "s3",
+    }
+    page.goto(server.url("/login/common/oauth/authorize?" + urlencode(query)))
+    page.locator("#tenant").fill(TENANT)
+    page.get_by_role("button", name="Approve").click()
+
+    expect(page.locator("h1")).to_have_text("Back in the app")  # posted by the script, not a click
+    assert len(callback.received) == 1 and callback.received[0]["state"] == ["s3"]
+    assert callback.received[0]["code"][0].startswith(TENANT)
+    assert blocked == []
 
 
 def test_denying_on_the_page_sends_the_app_access_denied(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from superoffice_emulator.storage.database import StorageError
 from superoffice_emulator.storage.faults import fault_rules_for
 from superoffice_emulator.storage.journal import json_strings
 from superoffice_emulator.storage.sql import Statement, dialect_named
-from superoffice_emulator.storage.store import statements_for
+from superoffice_emulator.storage.store import AuthorizationCode, statements_for
 from superoffice_emulator.storage.tenants import tenants_for
 from superoffice_emulator.storage.webhooks import webhooks_for
 from superoffice_emulator.testing import LiveServer
@@ -73,6 +73,43 @@ def test_a_ticket_reads_back_as_python_values(app: EmulatorApp) -> None:
     assert fixed is not None and added is not None
     assert (fixed.fixed, added.fixed) == (True, False)
     assert added.last_used == NOW and added.user.name == "sam"
+
+
+class _TakenMeanwhile:
+    """A cursor on which another exchange deletes the code just after this one read it, as
+    READ COMMITTED allows two transactions to do."""
+
+    def __init__(self, cursor: Any, find: str, delete: Statement) -> None:
+        self._cursor, self._find, self._delete = cursor, find, delete
+        self._read: list[Any] = []
+
+    def execute(self, text: str, params: list[Any]) -> None:
+        self._cursor.execute(text, params)
+        if text == self._find:
+            self._read = [self._cursor.fetchone()]
+            self._cursor.execute(self._delete.text, self._delete.params({"tenant": "default", "code": "c1"}))
+
+    def fetchone(self) -> Any:
+        return self._read.pop() if self._read else self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+def test_a_code_another_exchange_deleted_after_reading_it_is_not_handed_out(app: EmulatorApp) -> None:
+    database = app.runtime.database
+    database.ensure_tenant("default")
+    code = AuthorizationCode("c1", "demo-app", 2, "http://127.0.0.1/cb", None, None, None, NOW + timedelta(1))
+    with database.transaction("default") as store:
+        store.add_code(code)
+    with database.transaction("default") as store:
+        store.cursor = _TakenMeanwhile(store.cursor, store.sql.find_code.text, store.sql.delete_code)
+        assert store.take_code("c1") is None, "the delete decides: it removed no row"
+    with database.transaction("default") as store:
+        store.add_code(code)
+        assert store.take_code("c1") == code
+        assert store.take_code("c1") is None
 
 
 def test_a_reset_that_fails_changes_nothing_and_says_storage_error(app: EmulatorApp, db_path: Path) -> None:

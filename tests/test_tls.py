@@ -113,9 +113,44 @@ def test_private_keys_are_readable_by_their_owner_only(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
 
+    private = tmp_path / certificates.PRIVATE
+    assert private.stat().st_mode & 0o777 == 0o700
     for key in (certificates.AUTHORITY_KEY, certificates.CERTIFICATE_KEY):
-        assert (tmp_path / key).stat().st_mode & 0o777 == 0o600, key
+        assert (private / key).stat().st_mode & 0o777 == 0o600, key
+        assert not (tmp_path / key).exists(), f"{key} is not beside the certificates clients are given"
     assert (tmp_path / certificates.AUTHORITY).stat().st_mode & 0o077 == 0o044  # public, read-only
+    assert not [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX symbolic links")
+def test_a_link_planted_at_a_temporary_name_is_never_written_through(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"untouched")
+    for pid in range(os.getpid() - 5, os.getpid() + 5):  # the names a predictable scheme would use
+        for name in (certificates.AUTHORITY, certificates.CERTIFICATE):
+            (tmp_path / f".{name}.{pid}.tmp").symlink_to(victim)
+
+    files = certificates.prepare(sqlite_settings(tmp_path))
+
+    assert victim.read_bytes() == b"untouched"
+    assert not files.authority.is_symlink() and load(files.authority)
+
+
+def test_keys_kept_beside_the_certificates_move_to_private_and_the_authority_stays(tmp_path: Path) -> None:
+    settings = sqlite_settings(tmp_path)
+    files = certificates.prepare(settings)
+    trusted = files.authority.read_bytes()
+    for key in (certificates.AUTHORITY_KEY, certificates.CERTIFICATE_KEY):  # the layout of before
+        os.replace(tmp_path / certificates.PRIVATE / key, tmp_path / key)
+    (tmp_path / certificates.PRIVATE).rmdir()
+
+    again = certificates.prepare(settings)
+
+    assert again.authority.read_bytes() == trusted, "a client that trusts the authority still does"
+    for key in (certificates.AUTHORITY_KEY, certificates.CERTIFICATE_KEY):
+        assert not (tmp_path / key).exists() and (tmp_path / certificates.PRIVATE / key).exists(), key
+    assert again.key.parent == tmp_path / certificates.PRIVATE
+    load(again.certificate).verify_directly_issued_by(load(again.authority))
 
 
 def test_the_authority_is_kept_and_the_certificate_renewed_only_when_due(tmp_path: Path) -> None:
@@ -143,11 +178,12 @@ def test_the_authority_is_kept_and_the_certificate_renewed_only_when_due(tmp_pat
 def test_a_damaged_authority_stops_the_start_and_is_never_replaced(tmp_path: Path) -> None:
     settings = sqlite_settings(tmp_path)
     certificates.prepare(settings)
-    (tmp_path / certificates.AUTHORITY_KEY).write_bytes(b"not a key")
+    key = tmp_path / certificates.PRIVATE / certificates.AUTHORITY_KEY
+    key.write_bytes(b"not a key")
 
     with pytest.raises(StartupError, match=certificates.AUTHORITY_KEY):
         certificates.prepare(settings)
-    assert (tmp_path / certificates.AUTHORITY_KEY).read_bytes() == b"not a key"
+    assert key.read_bytes() == b"not a key"
 
 
 def test_a_postgresql_database_needs_a_directory_for_the_authority(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -50,6 +50,22 @@ CLAIMS = "http://schemes.superoffice.net/identity/"
 
 RESPONSE_TYPES = ("code", "id_token", "code id_token", "token id_token", "token")
 """The response types SuperID's discovery lists: the code flow, the implicit flow and the hybrid one."""
+
+
+PARAMETER_LIMIT = 2048
+"""The most characters an authorize or logout parameter may have (``id_token_hint`` excepted): the
+sign-in echoes ``state`` into a redirect's ``Location`` and copies ``nonce`` into an id_token."""
+ID_TOKEN_HINT_LIMIT = 8192
+
+
+def overlong(params: Mapping[str, str], names: Iterable[str]) -> str | None:
+    """Why one of ``names`` in ``params`` is too long to accept (``invalid_request``); ``None`` when
+    none is."""
+    for name in names:
+        limit = ID_TOKEN_HINT_LIMIT if name == "id_token_hint" else PARAMETER_LIMIT
+        if len(params.get(name, "")) > limit:
+            return f"invalid_request: {name} has more than {limit} characters."
+    return None
 
 
 def response_type(value: str) -> frozenset[str] | None:

@@ -118,6 +118,9 @@ def tenant_status(runtime: Runtime, request: Request, ctx: str) -> Response:
     )
 
 
+LOGOUT_PARAMETERS = ("client_id", "post_logout_redirect_uri", "id_token_hint", "state")
+
+
 # -- authorize --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Authorization:
@@ -182,7 +185,11 @@ def _refused(auth: Authorization, error: str, description: str) -> Response:
 
 def authorize(runtime: Runtime, request: Request) -> Response:
     posted = request.method == "POST"
-    auth = Authorization.of(request.form if posted else request.args)
+    params = request.form if posted else request.args
+    too_long = online.overlong(params, Authorization.__dataclass_fields__)
+    if too_long is not None:  # before any redirect, which would carry it
+        return pages.error(too_long)
+    auth = Authorization.of(params)
     fixed_tenant = auth.tenant
     tenant = (
         (request.form.get("tenant") if posted else None) or fixed_tenant or runtime.settings.default_tenant
@@ -245,6 +252,8 @@ def authorize(runtime: Runtime, request: Request) -> Response:
     name = request.form.get("user") if posted else auth.login_hint or runtime.settings.sign_in_as
     if not posted and (runtime.settings.sign_in_as is None or not name):
         return _sign_in_page(runtime, tenant, fixed_tenant is not None, application, auth)
+    # with --sign-in-as, a GET (which any web page may send) grants at once, and makes the tenant
+    # it names as any first call does (up to --max-tenants): a setting for CI, not a shared host
     return _grant(runtime, public_root(request), tenant, application, auth, words, name or "", method)
 
 
@@ -256,7 +265,7 @@ def _sign_in_page(
     auth: Authorization,
     error: str | None = None,
 ) -> Response:
-    # a page is a GET, which may come from any web page: it reads, and makes no tenant
+    # the page is a GET, which may come from any web page: showing it reads, and makes no tenant
     if tenant in runtime.database.tenants():
         users = [(u.name, u.full_name) for u in queries.list_users(runtime.database, tenant)]
     else:
@@ -679,6 +688,9 @@ def logout(runtime: Runtime, request: Request) -> Response:
     """OpenID Connect's end_session_endpoint: back to ``post_logout_redirect_uri`` only when it is
     registered for the application ``client_id`` or ``id_token_hint`` names; else a page."""
     params = request.form if request.method == "POST" else request.args
+    too_long = online.overlong(params, LOGOUT_PARAMETERS)
+    if too_long is not None:
+        return pages.error(too_long, logout=True)
     client_id = params.get("client_id", "")
     target = params.get("post_logout_redirect_uri", "")
     tenant = runtime.settings.default_tenant

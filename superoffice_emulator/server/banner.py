@@ -9,6 +9,7 @@
       Admin API  http://127.0.0.1:8080/_emulator/   OpenAPI: http://127.0.0.1:8080/_emulator/openapi.json
       Logins     demo / demo   ticket 7T:1234abcxyzExample==
 
+With ``--cors-origin '*'`` a ``WARNING`` line says what that opens to every website.
 The logins and tickets are those of the loaded fixtures. A password is shown when the fixture file
 gives it in plain text, or when the fixtures are the shipped demo data, whose users' passwords are
 their names (the convention ``scripts/make_fixtures.py`` hashes); a file that holds only a hash
@@ -65,6 +66,11 @@ def banner(settings: Settings, fixtures: Fixtures, host: str, port: int, how: st
     guard = "open" if settings.admin_token is None else "needs Authorization: Bearer <--admin-token>"
     lines.append(f"  {'Admin API':<10} {admin}/   OpenAPI: {admin}/openapi.json   ({guard})")
     lines.extend(_tls(settings, host))
+    if "*" in settings.cors_origins:
+        lines.append(
+            f"  {'WARNING':<10} --cors-origin '*': any website's pages may call the REST API with the"
+            " fixtures' published tickets and tokens and change data; name your app's origins instead"
+        )
     lines.extend(_logins(settings, fixtures))
     if fixtures.application_tokens:
         need = "required" if settings.mode == "online" else "not checked in onsite mode"

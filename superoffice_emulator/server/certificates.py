@@ -6,16 +6,21 @@
     files.certificate, files.key             # what the HTTPS server presents
     files.authority                          # the one file a client trusts
 
-Four PEM files live in one directory (:func:`directory`: ``--tls-dir``, or the SQLite file's):
+Two public PEM files live in one directory (:func:`directory`: ``--tls-dir``, or the SQLite file's),
+and their two keys in its subfolder ``private/`` (mode 0700), apart from what clients are given:
 
-- ``superoffice-emulator-ca.pem`` and ``superoffice-emulator-ca-key.pem``: the certificate authority,
-  made on first use and kept, so that a client trusts it once. Its key never leaves the directory.
-- ``superoffice-emulator-server.pem`` and ``superoffice-emulator-server-key.pem``: the server's
+- ``superoffice-emulator-ca.pem`` and ``private/superoffice-emulator-ca-key.pem``: the certificate
+  authority, made on first use and kept, so that a client trusts it once. Its key never leaves
+  ``private/``: whoever holds it can impersonate any site to a machine that trusts the authority (it
+  has no name constraints).
+- ``superoffice-emulator-server.pem`` and ``private/superoffice-emulator-server-key.pem``: the server's
   certificate for :func:`certificate_names`, issued again when the names change, the authority
   changes, or it has less than :data:`RENEW_BEFORE` left.
 
-Keys are EC P-256 (every runtime a client is written in accepts them), written with mode 0600 and
-replaced whole (a reader never sees half a file). The X.509 work is ``cryptography``'s builder.
+Keys found beside the certificates (where they were once kept) are moved into ``private/``, so an
+authority already trusted stays. Keys are EC P-256 (every runtime a client is written in accepts
+them), written with mode 0600 and replaced whole through a fresh temporary file (a reader never sees
+half a file). The X.509 work is ``cryptography``'s builder.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +50,8 @@ AUTHORITY = "superoffice-emulator-ca.pem"
 AUTHORITY_KEY = "superoffice-emulator-ca-key.pem"
 CERTIFICATE = "superoffice-emulator-server.pem"
 CERTIFICATE_KEY = "superoffice-emulator-server-key.pem"
+PRIVATE = "private"
+"""The subfolder of the keys, never given to a client."""
 
 STANDARD_NAMES: tuple[str, ...] = ("localhost", "127.0.0.1", "::1", *SUPEROFFICE_HOSTS)
 """What every server certificate covers; ``--tls-name`` adds more."""
@@ -121,7 +129,7 @@ def prepare(settings: Settings, host: str = "127.0.0.1", *, now: datetime | None
     moment = now or datetime.now(UTC)
     names = certificate_names(settings, host)
     authority_certificate, authority_key = _authority(folder, moment)
-    files = ServerFiles(folder / CERTIFICATE, folder / CERTIFICATE_KEY, folder / AUTHORITY)
+    files = ServerFiles(folder / CERTIFICATE, folder / PRIVATE / CERTIFICATE_KEY, folder / AUTHORITY)
     if not _is_current(files, authority_certificate, names, moment):
         with _writing(folder):
             _issue(files, authority_certificate, authority_key, names, moment)
@@ -134,7 +142,8 @@ def _authority(folder: Path, now: datetime) -> tuple[x509.Certificate, EllipticC
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    certificate_file, key_file = folder / AUTHORITY, folder / AUTHORITY_KEY
+    certificate_file, key_file = folder / AUTHORITY, folder / PRIVATE / AUTHORITY_KEY
+    _move_keys(folder)
     if not certificate_file.exists():  # a key alone was never trusted by anyone: made again
         with _writing(folder):
             return _make_authority(folder, now)
@@ -144,8 +153,8 @@ def _authority(folder: Path, now: datetime) -> tuple[x509.Certificate, EllipticC
     except (OSError, ValueError, TypeError) as exc:
         raise StartupError(
             f"The certificate authority in {folder} cannot be read ({type(exc).__name__}). Delete"
-            f" {AUTHORITY} and {AUTHORITY_KEY} there to make a new one (clients must then trust the new one),"
-            " or name another directory with --tls-dir."
+            f" {AUTHORITY} and {PRIVATE}/{AUTHORITY_KEY} there to make a new one (clients must then trust"
+            " the new one), or name another directory with --tls-dir."
         ) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or _public(key) != _public(certificate):
         raise StartupError(
@@ -196,7 +205,7 @@ def _make_authority(folder: Path, now: datetime) -> tuple[x509.Certificate, Elli
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(folder / AUTHORITY_KEY, _private_pem(key), private=True)  # the key first: a certificate
+    _write(folder / PRIVATE / AUTHORITY_KEY, _private_pem(key), private=True)  # the key first: a certificate
     _write(folder / AUTHORITY, _certificate_pem(certificate), private=False)  # never stands alone
     return certificate, key
 
@@ -325,9 +334,10 @@ def _certificate_pem(certificate: x509.Certificate) -> bytes:
 
 @contextlib.contextmanager
 def _writing(folder: Path) -> Iterator[None]:
-    """Makes ``folder``; an ``OSError`` inside becomes a StartupError that names it."""
+    """Makes ``folder`` and its ``private/``; an ``OSError`` inside becomes a StartupError that names it."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _private_folder(folder)
         yield
     except OSError as exc:
         raise StartupError(
@@ -336,17 +346,38 @@ def _writing(folder: Path) -> Iterator[None]:
         ) from exc
 
 
+def _private_folder(folder: Path) -> Path:
+    """``folder``'s ``private/``, made if missing, open to its owner only."""
+    private = folder / PRIVATE
+    private.mkdir(mode=0o700, exist_ok=True)
+    if private.stat().st_mode & 0o077:  # whatever the umask, or a folder made by hand, left open
+        os.chmod(private, 0o700)
+    return private
+
+
+def _move_keys(folder: Path) -> None:
+    """Keys kept beside the certificates, where clients may read them, moved into ``private/``."""
+    stray = [name for name in (AUTHORITY_KEY, CERTIFICATE_KEY) if (folder / name).exists()]
+    if stray:
+        with _writing(folder):
+            for name in stray:
+                os.replace(folder / name, folder / PRIVATE / name)
+
+
 def _write(path: Path, content: bytes, *, private: bool) -> None:
-    """``path`` replaced whole by ``content``; readable by its owner only when ``private``."""
-    mode = 0o600 if private else 0o644
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    """``path`` replaced whole by ``content``; readable by its owner only when ``private``.
+
+    The temporary file is a new one (``mkstemp``: ``O_EXCL``, mode 0600), never a name someone could
+    have placed a link at beforehand."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(content)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, mode)  # whatever the umask or a file left from before had
+        if not private:
+            os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -363,8 +394,9 @@ def instructions(authority: Path) -> str:
     return f"""\
 The certificate authority of superoffice-emulator --tls:
   {pem}
-Its key ({AUTHORITY_KEY}) stays beside it: whoever holds the key can make certificates your
-clients trust, so trust this authority only on machines and containers you develop on.
+Give clients this file alone. Its key ({PRIVATE}/{AUTHORITY_KEY}) never leaves this directory:
+whoever holds the key can impersonate any site to a machine that trusts this authority (it has no
+name constraints), so trust it only on machines and containers you develop on.
 
 Trust it in a client:
   Node.js        NODE_EXTRA_CA_CERTS={quoted} node app.js

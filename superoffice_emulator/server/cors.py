@@ -12,9 +12,9 @@ Which origins may: ``--cors-origin`` (NetServer's ``CORSOrigin``; ``*`` for any)
 and in online mode also the ``allowed_origins`` of the tenant's applications, as Online allows the
 origins an app registers. Where: the REST API under a tenant or without one (``/{ctx}/api/...``,
 ``/api/...``: the agents, ``User/currentPrincipal``, ``Webhook``, the discovery pages), the tenant
-status (``/api/state/{ctx}``, that tenant's applications) and SuperID's discovery, JWKS and token
-endpoint (every application's origins). Never the admin API, the dashboard, SOAP or the sign-in
-page.
+status (``/api/state/{ctx}``, that tenant's applications) and SuperID's discovery, JWKS, token and
+revocation endpoints (every application's origins). Never the admin API, the dashboard, SOAP, the
+sign-in page or SuperID's system user exchange (``/login/api/...``).
 
 An origin allowed on a path also passes the cross-site guard there (:mod:`.guard`): its pages are
 the user's own app. Any other origin's preflight is refused with no CORS header (the browser then
@@ -55,9 +55,12 @@ ADVICE = (
 )
 """What a refused page's answer says to do, when that page is the user's own app."""
 
-_SUPERID_PATHS = re.compile(r"/login/(?:\.well-known/(?:openid-configuration|jwks)|common/oauth/tokens)/?")
+_SUPERID_PATHS = re.compile(
+    r"/login/(?:\.well-known/(?:openid-configuration|jwks)|common/oauth/(?:tokens|revoke))/?"
+)
 _STATUS_PATH = re.compile(r"/api/state/([^/]+)/?", re.IGNORECASE)
-_API_PATH = re.compile(r"(?:/(?!_emulator/)([^/]+))?/api(?:/.*)?", re.IGNORECASE | re.DOTALL)
+# SuperID's own /login/api/... (the system user exchange: a server's, never a page's) names no tenant
+_API_PATH = re.compile(r"(?:/(?!_emulator/|login/)([^/]+))?/api(?:/.*)?", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class Cors:
         return None
 
     def _registered(self, scope: Scope) -> Iterable[str]:
+        # read on each request with an Origin; for SuperID's paths (no tenant) that is every tenant's
+        # applications: one small query, cheap next to the token exchange it guards
         return registered_origins(self.runtime.database, scope.tenant)
 
     def preflight(self, method: str, path: str, headers: Headers, allowed: str | None) -> Reply | None:

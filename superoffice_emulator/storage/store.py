@@ -500,11 +500,16 @@ class TenantStore:
         self._run(self.sql.add_code, tenant=self.tenant, **code._asdict())
 
     def take_code(self, code: str) -> AuthorizationCode | None:
-        """The code, deleted in the same transaction: a code is used once."""
+        """The code, deleted in the same transaction: a code is used once.
+
+        The delete decides: a code another transaction deleted since it was read (READ COMMITTED
+        lets both read it, were the tenant's writers not already one at a time) is ``None`` too."""
         row = self._one(self.sql.find_code, tenant=self.tenant, code=code)
         if row is None:
             return None
         self._run(self.sql.delete_code, tenant=self.tenant, code=code)
+        if self.cursor.rowcount != 1:
+            return None
         return AuthorizationCode(*row)
 
     def add_refresh_token(self, token: str, client_id: str, associate_id: int) -> None:
