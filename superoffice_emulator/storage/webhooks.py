@@ -39,6 +39,8 @@ _TENANT: BindParameter[str] = bindparam("tenant")
 _ID: BindParameter[int] = bindparam("webhook_id")
 _HOOK_COLUMNS = tuple(column.key for column in _w.columns)
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
+OUTCOMES: tuple[str, ...] = (PENDING, DELIVERED, FAILED, DROPPED)
+"""An outbox event's outcomes: pending until delivered, failed (after its last try) or dropped."""
 _IS_PENDING = _e.c.outcome == literal_column(f"'{PENDING}'")
 
 
