@@ -294,3 +294,6 @@ def test_a_webhook_names_its_application_by_client_id_or_application_token() -> 
         parse_fixtures(GOOD + apps.replace("application: demo-app", "application: nobody"), "apps.yaml")
     assert (raised.value.kind, raised.value.field) == ("unknown_reference", "application")
     assert "webhooks[0] (a)" in str(raised.value)
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(GOOD + apps.replace('["plain-token"]', '["demo-app"]'), "apps.yaml")
+    assert (raised.value.kind, raised.value.field) == ("duplicate", "client_id")

@@ -541,6 +541,15 @@ class _Validator:
             for i, a in enumerate(self.sequence(top.get("applications"), "applications"))
         )
         self.unique([a.client_id for a in applications], "applications", "client_id")
+        for i, a in enumerate(applications):
+            if a.client_id in tokens:  # a webhook's application would name both
+                raise self.fail(
+                    f"applications[{i}] ({a.client_id})",
+                    "duplicate",
+                    "field 'client_id' is also one of application_tokens; give the application "
+                    "another client_id",
+                    "client_id",
+                )
         state = self.text(top, "tenant_state", "tenant_state", DEFAULT_STATE)
         if state not in TENANT_STATES:
             raise self.fail(
