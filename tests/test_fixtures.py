@@ -277,3 +277,23 @@ def test_access_tokens_are_validated_like_tickets() -> None:
         parse_fixtures(base + "  - {associate_id: 1, name: a, password: a, role_id: 1, group_id: 1, "
                        "access_tokens: [7]}\n", "item.yaml")  # fmt: skip
     assert raised.value.kind == "bad_type" and "access_tokens[0]" in str(raised.value)
+
+
+def test_a_webhook_names_its_application_by_client_id_or_application_token() -> None:
+    apps = (
+        'application_tokens: ["plain-token"]\n'
+        "applications: [{client_id: demo-app, client_secret: s, name: Demo, redirect_uris: []}]\n"
+        "webhooks:\n"
+        "  - {name: a, events: [x], target_url: 'http://127.0.0.1:9/a', application: demo-app}\n"
+        "  - {name: b, events: [x], target_url: 'http://127.0.0.1:9/b', application: plain-token}\n"
+        "  - {name: c, events: [x], target_url: 'http://127.0.0.1:9/c'}\n"
+    )
+    fixtures = parse_fixtures(GOOD + apps, "apps.yaml")
+    assert [hook.application for hook in fixtures.webhooks] == ["demo-app", "plain-token", None]
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(GOOD + apps.replace("application: demo-app", "application: nobody"), "apps.yaml")
+    assert (raised.value.kind, raised.value.field) == ("unknown_reference", "application")
+    assert "webhooks[0] (a)" in str(raised.value)
+    with pytest.raises(FixtureError) as raised:
+        parse_fixtures(GOOD + apps.replace('["plain-token"]', '["demo-app"]'), "apps.yaml")
+    assert (raised.value.kind, raised.value.field) == ("duplicate", "client_id")

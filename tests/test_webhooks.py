@@ -290,6 +290,7 @@ def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_event_posted_
     """The receiver answers one post per connection with keep-alive, then closes it unannounced."""
     listener = socket.create_server(("127.0.0.1", 0))
     received: list[bytes] = []
+    closed = threading.Event()
 
     def serve() -> None:
         for _ in range(2):
@@ -297,7 +298,7 @@ def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_event_posted_
             with connection:
                 received.append(connection.recv(65536))
                 connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                time.sleep(0.2)  # closed after the answer, the client still keeping it
+            closed.set()  # closed after the answer, the client still keeping it
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
@@ -305,11 +306,13 @@ def test_a_kept_connection_the_receiver_closed_is_replaced_and_the_event_posted_
     kept = Connections()
     try:
         first = post(url, b"{}", {}, 5.0, kept)
-        server.join(0.5)  # the receiver has closed the first connection
+        assert closed.wait(30), "the receiver did not close the first connection"
         second = post(url, b"{}", {}, 5.0, kept)
+        server.join(30)
     finally:
         kept.close()
         listener.close()
+    assert not server.is_alive(), "the receiver did not get its second post"
     assert (first.status, second.status) == (200, 200)
     assert len(received) == 2
 

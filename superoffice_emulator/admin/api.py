@@ -33,6 +33,7 @@ from superoffice_emulator.server.web import json_response
 from superoffice_emulator.storage import queries
 from superoffice_emulator.storage.database import Database, TenantLimitReached
 from superoffice_emulator.storage.fixtures import FixtureError, parse_fixtures, published_password
+from superoffice_emulator.storage.webhooks import OUTCOMES
 
 log = logging.getLogger("superoffice_emulator.admin")
 
@@ -545,9 +546,6 @@ def webhook_deliveries(ctx: Context) -> Response:
     return json_response({"deliveries": found})
 
 
-OUTCOMES = {outcome: outcome for outcome in ("pending", "delivered", "failed", "dropped")}
-
-
 def webhooks(ctx: Context) -> Response:
     """The tenant's webhooks: name, events, target, state, error count (never the secret)."""
     found = [
@@ -562,7 +560,7 @@ def webhook_events(ctx: Context) -> Response:
     ``failed`` (given up) or ``dropped`` (its webhook stopped); at most ``limit``, 100."""
     query = Query(ctx.request.args, ("limit", "outcome"))
     limit = query.integer("limit", minimum=1, maximum=1000) or 100
-    outcome = query.choice("outcome", OUTCOMES)
+    outcome = query.choice("outcome", {outcome: outcome for outcome in OUTCOMES})
     found = [
         {**row, "created": _iso(row["created"]), "due": _iso(row["due"])}
         for row in queries.list_webhook_events(ctx.database, ctx.tenant, limit, outcome)

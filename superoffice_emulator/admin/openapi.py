@@ -11,6 +11,7 @@ from superoffice_emulator.calls.faults import FAULT_KINDS
 from superoffice_emulator.calls.journal import Wire
 from superoffice_emulator.domain.online import TENANT_STATES
 from superoffice_emulator.domain.values import TENANT_NAME
+from superoffice_emulator.storage.webhooks import OUTCOMES
 
 _STATUSES = ["Unknown", "NotStarted", "Started", "Completed"]
 _KINDS = ["appointment", "sale", "document", "todo"]
@@ -578,6 +579,11 @@ _PATHS: dict[str, Any] = {
                                         },
                                         "errors": {"type": "integer"},
                                         "signed": {"type": "boolean"},
+                                        "application": {
+                                            "type": ["string", "null"],
+                                            "description": "The application that registered it (its "
+                                            "client_id, or its plain application token); null: none.",
+                                        },
                                         "registered": {"type": ["string", "null"]},
                                         "updated": {"type": ["string", "null"]},
                                     },
@@ -598,7 +604,7 @@ _PATHS: dict[str, Any] = {
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "At most this many."),
                 _query(
                     "outcome",
-                    {"type": "string", "enum": ["pending", "delivered", "failed", "dropped"]},
+                    {"type": "string", "enum": list(OUTCOMES)},
                     "Only events with this outcome (pending: not finished yet).",
                 ),
             ],
@@ -619,7 +625,7 @@ _PATHS: dict[str, Any] = {
                                         "tries": {"type": "integer"},
                                         "outcome": {
                                             "type": "string",
-                                            "enum": ["pending", "delivered", "failed", "dropped"],
+                                            "enum": list(OUTCOMES),
                                         },
                                         "created": {"type": "string"},
                                         "due": {"type": "string"},

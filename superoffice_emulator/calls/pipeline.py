@@ -34,7 +34,7 @@ from superoffice_emulator.domain.errors import (
     SoException,
     SoSessionException,
 )
-from superoffice_emulator.domain.online import check_running, is_access_token
+from superoffice_emulator.domain.online import calling_application, check_running, is_access_token
 from superoffice_emulator.domain.sentry import User
 from superoffice_emulator.storage.database import StorageError, TenantLimitReached
 from superoffice_emulator.storage.store import TenantStore
@@ -275,13 +275,25 @@ def run(runtime: Runtime, arrival: Arrival, decode: Decode, encode: Encode[E]) -
     return reply
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who called an endpoint that is not a call (:func:`signed_in`)."""
+
+    user: User
+    application: str | None
+    """The application it acts for, as :func:`~superoffice_emulator.domain.online.calling_application`
+    keys it (a client id, or a plain registered application token); ``None`` onsite, where
+    applications are not told apart."""
+
+
 @contextmanager
 def signed_in(
     runtime: Runtime, arrival: Arrival, credentials: Credentials, application_token: str | None
-) -> Iterator[tuple[TenantStore, User]]:
+) -> Iterator[tuple[TenantStore, Caller]]:
     """A store of ``arrival``'s tenant in one write transaction, and the caller, checked as a call's
     caller is (application token, ticket, token or password): for the REST endpoints that are not
-    calls (``Webhook``). A refusal raises ``SoException``; the block's work commits when it ends."""
+    calls (``Webhook``). Online the caller must also name its application (its access token's, or
+    its ``SO-AppToken``'s). A refusal raises ``SoException``; the block's work commits when it ends."""
     command = Command(arrival, credentials, application_token, _NO_OPERATION)
     verified = _verified_password(runtime, command)
     with runtime.database.transaction(
@@ -289,7 +301,22 @@ def signed_in(
     ) as store:
         user = _authenticated(store, runtime, command, verified, runtime.clock())
         assert user is not None, "only a login has no caller"
-        yield store, user
+        online = runtime.settings.mode == "online"
+        yield store, Caller(user, _application(store, command) if online else None)
+
+
+def _application(store: TenantStore, command: Command) -> str:
+    """The application an Online caller (already authenticated) acts for."""
+    credentials = _as_access_token(command.credentials, online=True)
+    granted_to = None
+    if isinstance(credentials, AccessToken):
+        grant = store.access_token_grant(credentials.token.strip())
+        granted_to = None if grant is None else grant[0]
+    named = (command.application_token or "").strip() or None
+    if named is not None:  # registered: checked on authentication
+        application = store.find_application_by_secret(named)
+        named = named if application is None else application.client_id
+    return calling_application(granted_to, named)
 
 
 _NO_OPERATION = SetActivityStatus((), activities.ActivityStatus.Unknown)
@@ -376,8 +403,7 @@ def _authenticated(
     # (SuperOffice's reference), so a browser app never has to ship its client secret; sent, it is checked.
     bearer = isinstance(credentials, AccessToken) and not command.application_token
     sessions.check_application_token(store, command.application_token, required=online and not bearer)
-    if online and isinstance(credentials, Ticket) and is_access_token(credentials.ticket):
-        credentials = AccessToken(credentials.ticket)  # Services86 takes an 8A: token as the ticket
+    credentials = _as_access_token(credentials, online)
     if credentials is None or isinstance(credentials, Ticket):
         ticket = None if credentials is None else credentials.ticket
         return sessions.validate_ticket(store, ticket, now, runtime.ticket_lifetime)
@@ -404,6 +430,14 @@ def _authenticated(
             "The user name or password is wrong.", friendly_text="Wrong user name or password."
         )
     return found[0]
+
+
+def _as_access_token(credentials: Credentials, online: bool) -> Credentials:
+    """``credentials``, an ``8A:`` token sent as the ticket read as the access token it is: Online,
+    Services86 takes an access token as the ticket."""
+    if online and isinstance(credentials, Ticket) and is_access_token(credentials.ticket):
+        return AccessToken(credentials.ticket)
+    return credentials
 
 
 def _perform(

@@ -119,6 +119,30 @@ def check_running(tenant: str, state: str | None) -> None:
     )
 
 
+def calling_application(granted_to: str | None, named: str | None) -> str:
+    """The application an Online caller acts for, as a key: the client id its access token was
+    granted to (``granted_to``; ``None`` for a fixture's token or a ticket) and the key its
+    ``SO-AppToken`` names (``named``: an application's client id when the token is its client
+    secret, else the registered token itself; ``None`` when none was sent). Both must agree, and
+    one must be there: else :class:`SoSessionException`."""
+    if granted_to is not None and named is not None and granted_to != named:
+        raise SoSessionException(
+            f"The access token was granted to the application {granted_to}, but the SO-AppToken "
+            f"(ApplicationToken) sent beside it is not {granted_to}'s client secret. Send the "
+            "application's own client secret, or no SO-AppToken beside its access token.",
+            friendly_text="The application is not allowed to connect: its tokens disagree.",
+        )
+    application = granted_to if granted_to is not None else named
+    if application is None:
+        raise SoSessionException(
+            "This endpoint answers an application, and the call names none: send SO-AppToken "
+            "(ApplicationToken) or use an app's access token (one the sign-in granted; the fixtures' "
+            "access tokens belong to no application).",
+            friendly_text="The application is not allowed to connect: no application token.",
+        )
+    return application
+
+
 def pkce_matches(challenge: str, method: str, verifier: str) -> bool:
     """Whether ``verifier`` answers ``challenge`` (RFC 7636): ``S256`` or ``plain``."""
     if method == "S256":

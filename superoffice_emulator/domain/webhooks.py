@@ -70,7 +70,9 @@ class Webhook:
     updated: datetime | None = None
     updated_associate: int = 0
     application: str | None = None
-    """The application token that registered it (Online: an app sees only its own)."""
+    """The application that registered it (Online: an app sees and changes only its own): its client
+    id, or the plain application token it called with; ``None``: registered onsite, or a fixture's
+    webhook given to no application, which only onsite callers see."""
     errors: int = 0
     """Events dropped in a row since the last success."""
     last_error: Mapping[str, Any] | None = None

@@ -105,8 +105,9 @@ def document(base: str, paths: Sequence[str]) -> dict[str, Any]:
             "version": __version__,
             "description": "The NetServer REST endpoints the emulator serves. Every path also exists "
             "under a tenant, /{tenant}/api/..., as Online addresses it. Authenticate with "
-            "Authorization: SOTicket <ticket>, Basic (onsite only) or Bearer <access token> (Online only); "
-            "send SO-AppToken in online mode.",
+            "Authorization: SOTicket <ticket>, Basic (onsite only) or Bearer <access token> (Online only). "
+            "Online, send SO-AppToken (the application token or client secret) beside a ticket; beside a "
+            "Bearer access token it is not needed (the token names its application), and checked when sent.",
         },
         "servers": [{"url": base}],
         "security": [{"soticket": []}, {"basic": []}, {"bearer": []}],

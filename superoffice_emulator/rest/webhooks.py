@@ -13,7 +13,9 @@ and the same as agent endpoints, ``POST /api/v1/Agents/Webhook/<operation>`` (``
 ``GetWebhook``, ``GetAllWebhooks``, ``DeleteWebhook``, ``TestWebhook``, ``CreateDefaultWebhook``,
 ``GetLastError``; an id as ``?webhookId=``). Callers sign in as for a call
 (:func:`superoffice_emulator.calls.pipeline.signed_in`); Online, an application sees and changes only
-the webhooks its token registered.
+the webhooks it registered, whichever credential it calls with (its access token, or a ticket with
+its ``SO-AppToken``), and a caller that names no application is refused. Onsite, every caller sees
+every webhook.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from superoffice_emulator.calls import pipeline
+from superoffice_emulator.calls.pipeline import Caller
 from superoffice_emulator.calls.runtime import Runtime
 from superoffice_emulator.domain import webhooks
 from superoffice_emulator.domain.errors import SoException, shown
-from superoffice_emulator.domain.sentry import User
 from superoffice_emulator.domain.values import INT32_MAX
 from superoffice_emulator.domain.webhooks import Webhook, WebhookInvalid, WebhookState
 from superoffice_emulator.rest import replies
@@ -82,32 +84,34 @@ def _answer(runtime: Runtime, request: Request, tenant: str, args: Mapping[str, 
     parts = [part for part in rest.split("/") if part]
     if not parts:
         if method == "GET":
-            return _signed(runtime, request, tenant, lambda store, user: _list(runtime, store, request))
+            return _signed(
+                runtime, request, tenant, lambda store, caller: _list(runtime, store, request, caller)
+            )
         if method == "POST":
             return _save(runtime, request, tenant, 0)
         return _problem(405, "Use GET to list webhooks or POST to create one.")
     head = parts[0].lower()
     if len(parts) == 1 and head == "default" and method == "GET":
-        return _signed(runtime, request, tenant, lambda store, user: _json(_carrier(_default())))
+        return _signed(runtime, request, tenant, lambda store, caller: _json(_carrier(_default())))
     if len(parts) == 1 and head == "test" and method == "POST":
         return _test(runtime, request, tenant)
     webhook_id = _id(parts[0])
     if len(parts) == 2 and parts[1].lower() == "lasterror" and method == "GET":
         return _signed(
-            runtime, request, tenant, lambda store, user: _last_error(runtime, store, request, webhook_id)
+            runtime, request, tenant, lambda store, caller: _last_error(runtime, store, caller, webhook_id)
         )
     if len(parts) == 1 and method == "GET":
         return _signed(
             runtime,
             request,
             tenant,
-            lambda store, user: _json(_carrier(_owned(runtime, store, request, webhook_id))),
+            lambda store, caller: _json(_carrier(_owned(runtime, store, caller, webhook_id))),
         )
     if len(parts) == 1 and method == "PUT":
         return _save(runtime, request, tenant, webhook_id)
     if len(parts) == 1 and method == "DELETE":
         return _signed(
-            runtime, request, tenant, lambda store, user: _delete(runtime, store, request, webhook_id)
+            runtime, request, tenant, lambda store, caller: _delete(runtime, store, caller, webhook_id)
         )
     return _problem(404, f"No such Webhook endpoint: {method} {request.path}.")
 
@@ -115,9 +119,9 @@ def _answer(runtime: Runtime, request: Request, tenant: str, args: Mapping[str, 
 def _agent(runtime: Runtime, request: Request, tenant: str, operation: str) -> Response:
     name = operation.lower()
     if name == "createdefaultwebhook":
-        return _signed(runtime, request, tenant, lambda store, user: _json(_carrier(_default())))
+        return _signed(runtime, request, tenant, lambda store, caller: _json(_carrier(_default())))
     if name == "getallwebhooks":
-        return _signed(runtime, request, tenant, lambda store, user: _list(runtime, store, request))
+        return _signed(runtime, request, tenant, lambda store, caller: _list(runtime, store, request, caller))
     if name == "savewebhook":
         document = _document(request)
         webhook_id = _int_field(document, "WebhookId")
@@ -130,59 +134,52 @@ def _agent(runtime: Runtime, request: Request, tenant: str, operation: str) -> R
             runtime,
             request,
             tenant,
-            lambda store, user: _json(_carrier(_owned(runtime, store, request, webhook_id))),
+            lambda store, caller: _json(_carrier(_owned(runtime, store, caller, webhook_id))),
         )
     if name == "deletewebhook":
         return _signed(
-            runtime, request, tenant, lambda store, user: _delete(runtime, store, request, webhook_id)
+            runtime, request, tenant, lambda store, caller: _delete(runtime, store, caller, webhook_id)
         )
     if name == "getlasterror":
         return _signed(
-            runtime, request, tenant, lambda store, user: _last_error(runtime, store, request, webhook_id)
+            runtime, request, tenant, lambda store, caller: _last_error(runtime, store, caller, webhook_id)
         )
     return _problem(404, f"No such endpoint Agents/Webhook/{operation}.")
 
 
 def _signed(runtime: Runtime, request: Request, tenant: str, work: Any) -> Response:
-    """``work(store, user)`` in one transaction, the caller signed in as for a call."""
-    with _session(runtime, request, tenant) as (store, user):
-        response: Response = work(store, user)
+    """``work(store, caller)`` in one transaction, the caller signed in as for a call."""
+    with _session(runtime, request, tenant) as (store, caller):
+        response: Response = work(store, caller)
         return response
 
 
 def _session(
     runtime: Runtime, request: Request, tenant: str
-) -> AbstractContextManager[tuple[TenantStore, User]]:
+) -> AbstractContextManager[tuple[TenantStore, Caller]]:
     arrival = pipeline.Arrival("rest", tenant, "Webhook")
     credentials = credentials_of(request.headers.get("Authorization"))
     return pipeline.signed_in(runtime, arrival, credentials, request.headers.get("SO-AppToken"))
 
 
 # -- the operations ------------------------------------------------------------------------------
-def _application(runtime: Runtime, request: Request) -> str | None:
-    """The application whose webhooks the caller sees: its token Online; ``None`` (all) onsite."""
-    if runtime.settings.mode != "online":
-        return None
-    return (request.headers.get("SO-AppToken") or "").strip() or None
+def _visible(caller: Caller, hook: Webhook) -> bool:
+    """Whether ``caller`` sees ``hook``: its own application's (Online), or any (onsite)."""
+    return caller.application is None or hook.application == caller.application
 
 
-def _visible(runtime: Runtime, request: Request, hook: Webhook) -> bool:
-    application = _application(runtime, request)
-    return application is None or hook.application == application
-
-
-def _owned(runtime: Runtime, store: TenantStore, request: Request, webhook_id: int) -> Webhook:
+def _owned(runtime: Runtime, store: TenantStore, caller: Caller, webhook_id: int) -> Webhook:
     hook = runtime.database.webhook(store, webhook_id)
-    if hook is None or not _visible(runtime, request, hook):
+    if hook is None or not _visible(caller, hook):
         raise NotFoundHere(f"There is no webhook {webhook_id}.", friendly_text="The webhook does not exist.")
     return hook
 
 
-def _list(runtime: Runtime, store: TenantStore, request: Request) -> Response:
+def _list(runtime: Runtime, store: TenantStore, request: Request, caller: Caller) -> Response:
     """The caller's webhooks, filtered by ``name``, ``events`` (any of them, comma-separated),
     ``state`` and ``target``."""
     query = {key.lower(): value for key, value in request.args.items()}
-    hooks = [hook for hook in runtime.database.webhooks(store) if _visible(runtime, request, hook)]
+    hooks = [hook for hook in runtime.database.webhooks(store) if _visible(caller, hook)]
     if query.get("name"):
         hooks = [hook for hook in hooks if hook.name == query["name"]]
     if query.get("events"):
@@ -202,36 +199,37 @@ def _save(runtime: Runtime, request: Request, tenant: str, webhook_id: int) -> R
     The test post waits for the target with no transaction open (no lock held); the save
     checks the caller and the webhook again."""
     document = _document(request)
-    with _session(runtime, request, tenant) as (store, user):
-        hook = _merged(_base(runtime, store, user, request, webhook_id), document)
+    with _session(runtime, request, tenant) as (store, caller):
+        hook = _merged(_base(runtime, store, caller, webhook_id), document)
         webhooks.checked(hook)
         context = runtime.context_identifier(store.tenant)
-    _tested(hook, runtime.clock(), context, user.associate_id)
-    with _session(runtime, request, tenant) as (store, user):
-        hook = _merged(_base(runtime, store, user, request, webhook_id), document)
+    _tested(hook, runtime.clock(), context, caller.user.associate_id)
+    with _session(runtime, request, tenant) as (store, caller):
+        hook = _merged(_base(runtime, store, caller, webhook_id), document)
         saved = runtime.database.save_webhook(store, webhooks.checked(hook))
     return _json(_carrier(saved), 200 if webhook_id else 201)
 
 
-def _base(runtime: Runtime, store: TenantStore, user: Any, request: Request, webhook_id: int) -> Webhook:
+def _base(runtime: Runtime, store: TenantStore, caller: Caller, webhook_id: int) -> Webhook:
+    """The webhook a save starts from: the caller's ``webhook_id``, or a new one of its application."""
     now = runtime.clock()
     if webhook_id:
-        old = _owned(runtime, store, request, webhook_id)
-        return replace(old, updated=now, updated_associate=user.associate_id)
+        old = _owned(runtime, store, caller, webhook_id)
+        return replace(old, updated=now, updated_associate=caller.user.associate_id)
     return replace(
         _default(),
         registered=now,
-        registered_associate=user.associate_id,
-        application=_application(runtime, request),
+        registered_associate=caller.user.associate_id,
+        application=caller.application,
     )
 
 
 def _test(runtime: Runtime, request: Request, tenant: str) -> Response:
     """``Webhook/Test``: the test post to the carrier's target; its answer, nothing saved."""
     hook = webhooks.checked(_merged(_default(), _document(request)))
-    with _session(runtime, request, tenant) as (store, user):
+    with _session(runtime, request, tenant) as (store, caller):
         context = runtime.context_identifier(store.tenant)
-    answer = _test_post(hook, runtime.clock(), context, user.associate_id)
+    answer = _test_post(hook, runtime.clock(), context, caller.user.associate_id)
     return _json(
         {
             "Success": answer.status == webhooks.SUCCESS,
@@ -263,14 +261,14 @@ def _test_post(hook: Webhook, now: datetime, context: str, changed_by: int) -> A
     return post(hook.target_url, body, headers)
 
 
-def _delete(runtime: Runtime, store: TenantStore, request: Request, webhook_id: int) -> Response:
-    _owned(runtime, store, request, webhook_id)
+def _delete(runtime: Runtime, store: TenantStore, caller: Caller, webhook_id: int) -> Response:
+    _owned(runtime, store, caller, webhook_id)
     runtime.database.delete_webhook(store, webhook_id)
     return Response(status=204)
 
 
-def _last_error(runtime: Runtime, store: TenantStore, request: Request, webhook_id: int) -> Response:
-    hook = _owned(runtime, store, request, webhook_id)
+def _last_error(runtime: Runtime, store: TenantStore, caller: Caller, webhook_id: int) -> Response:
+    hook = _owned(runtime, store, caller, webhook_id)
     return _json(hook.last_error or {})
 
 

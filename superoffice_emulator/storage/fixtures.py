@@ -23,7 +23,8 @@ The format (see ``superoffice_emulator/fixtures/default.yaml``)::
     tenant_state: Running                          # SuperOffice's tenant state; Running by default
     webhooks:                                      # registered as by POST /api/v1/Webhook, no test post
       - {webhook_id: 1, name: my-app, events: [activity.changed, "sale.*"],
-         target_url: "http://127.0.0.1:9000/hook", secret: my-secret}
+         target_url: "http://127.0.0.1:9000/hook", secret: my-secret,
+         application: demo-app}                    # a client_id or application token; Online: its own
 
 A mistake is reported as ``FixtureError`` naming the file, the record, the field and a stable
 ``kind``. Only :func:`_read_document` knows the parsers' exceptions. Everything is validated
@@ -350,7 +351,17 @@ _FIELDS: dict[str, tuple[str, ...]] = {
         "consents",
         "webhooks",
     ),
-    "webhook": ("webhook_id", "name", "events", "target_url", "secret", "state", "type", "headers"),
+    "webhook": (
+        "webhook_id",
+        "name",
+        "events",
+        "target_url",
+        "secret",
+        "state",
+        "type",
+        "headers",
+        "application",
+    ),
     "application": (
         "client_id",
         "client_secret",
@@ -530,6 +541,15 @@ class _Validator:
             for i, a in enumerate(self.sequence(top.get("applications"), "applications"))
         )
         self.unique([a.client_id for a in applications], "applications", "client_id")
+        for i, a in enumerate(applications):
+            if a.client_id in tokens:  # a webhook's application would name both
+                raise self.fail(
+                    f"applications[{i}] ({a.client_id})",
+                    "duplicate",
+                    "field 'client_id' is also one of application_tokens; give the application "
+                    "another client_id",
+                    "client_id",
+                )
         state = self.text(top, "tenant_state", "tenant_state", DEFAULT_STATE)
         if state not in TENANT_STATES:
             raise self.fail(
@@ -543,7 +563,7 @@ class _Validator:
             for i, c in enumerate(self.sequence(top.get("consents"), "consents"))
         )
         self.unique([c.client_id for c in consents], "consents", "client_id")
-        hooks = self.webhooks(top.get("webhooks"))
+        hooks = self.webhooks(top.get("webhooks"), [a.client_id for a in applications] + tokens)
         hashed = self.hash_passwords(users)
         return Fixtures(
             self.source,
@@ -596,8 +616,9 @@ class _Validator:
                 )
         return ConsentFixture(client_id, token, names[user])
 
-    def webhooks(self, value: object) -> tuple[Webhook, ...]:
-        """The ``webhooks`` section: ids default to 1, 2, ... in the order given."""
+    def webhooks(self, value: object, applications: Sequence[str]) -> tuple[Webhook, ...]:
+        """The ``webhooks`` section: ids default to 1, 2, ... in the order given; ``application``
+        one of ``applications`` (the client ids, then the application tokens), none by default."""
         hooks: list[Webhook] = []
         for index, item in enumerate(self.sequence(value, "webhooks")):
             where = f"webhooks[{index}]"
@@ -629,6 +650,7 @@ class _Validator:
                 type=self.text(record, "type", where, "webhook", column=w.type),
                 headers={str(key): self.text(headers, key, f"{where}.headers") for key in headers},
                 registered=DEFAULT_REGISTERED,
+                application=self.named_application(record, "application", where, applications),
             )
             if hook.id < 1:
                 raise self.fail(where, "bad_value", "field 'webhook_id' must be 1 or more", "webhook_id")
@@ -638,6 +660,23 @@ class _Validator:
                 raise self.fail(where, "bad_value", exc.message) from None
         self.unique([hook.id for hook in hooks], "webhooks", "webhook_id")
         return tuple(hooks)
+
+    def named_application(
+        self, record: Mapping[str, Any], key: str, where: str, known: Sequence[str]
+    ) -> str | None:
+        """An optional field naming an application: one of ``known``."""
+        if record.get(key) is None:
+            return None
+        value = self.text(record, key, where)
+        if value not in known:
+            raise self.fail(
+                where,
+                "unknown_reference",
+                f"field '{key}' names unknown application {value[:200]!r}; give the client_id of one "
+                "in applications, or one of application_tokens",
+                key,
+            )
+        return value
 
     def application(self, value: object, index: int) -> Application:
         where = f"applications[{index}]"

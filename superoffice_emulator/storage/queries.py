@@ -439,6 +439,7 @@ def list_webhooks(database: Database, tenant: str) -> list[dict[str, Any]]:
         w.c.state,
         w.c.errors,
         w.c.secret,
+        w.c.application,
         w.c.registered,
         w.c.updated,
     )
@@ -453,6 +454,7 @@ def list_webhooks(database: Database, tenant: str) -> list[dict[str, Any]]:
                 "state": WebhookState(row.state).name,
                 "errors": row.errors,
                 "signed": bool(row.secret),
+                "application": row.application,
                 "registered": row.registered,
                 "updated": row.updated,
             }

@@ -249,7 +249,7 @@ webhook = Table(
     Column("registered_associate_id", Integer, nullable=False),
     Column("updated", DateTime, nullable=True),
     Column("updated_associate_id", Integer, nullable=False, default=0),
-    Column("application", String(200), nullable=True),  # the registering app's token; NULL: none
+    Column("application", String(200), nullable=True),  # the registering app's client id or token; NULL: none
     Column("errors", Integer, nullable=False, default=0),  # events dropped in a row
     Column("last_error", Text, nullable=True),  # JSON: the last failing answer
 )

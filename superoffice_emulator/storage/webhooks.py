@@ -41,6 +41,8 @@ _HOOK_COLUMNS = tuple(column.key for column in _w.columns)
 PENDING, DELIVERED, FAILED, DROPPED = "pending", "delivered", "failed", "dropped"
 ROUND = 256
 """Due events a round of the deliverer claims at most: more than a busy server writes in a round."""
+OUTCOMES: tuple[str, ...] = (PENDING, DELIVERED, FAILED, DROPPED)
+"""An outbox event's outcomes: pending until delivered, failed (after its last try) or dropped."""
 _IS_PENDING = _e.c.outcome == literal_column(f"'{PENDING}'")
 
 
