@@ -10,7 +10,7 @@ import pytest
 from werkzeug.test import create_environ
 from werkzeug.wrappers import Response
 
-from superoffice_emulator.app import create_app
+from superoffice_emulator.app import EmulatorApp
 from superoffice_emulator.settings import Settings
 from superoffice_emulator.testing import LiveServer
 from tests.support.database import snapshot
@@ -96,11 +96,10 @@ def test_an_allowed_host_serves_the_dashboard_and_its_pages_may_change_state(set
     "path", ["//_emulator/consents", "///_emulator/applications", "//default/_emulator/journal"]
 )
 def test_a_rebinding_host_name_gets_421_from_the_admin_api_in_any_run_of_slashes(
-    settings: Settings, path: str
+    app: EmulatorApp, path: str
 ) -> None:
     """granian hands a path as sent (werkzeug's server would read ``//x`` as a host), and the
     router merges the slashes: the admin API is the admin API there too."""
-    app = create_app(settings)
     environ = create_environ("/", base_url="http://evil.example:8080")
     environ["PATH_INFO"] = path
     answer = Response.from_app(app, environ)
