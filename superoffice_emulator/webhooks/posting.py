@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import hmac
 import http.client
+import re
 import socket
 import threading
 import time
@@ -35,6 +36,8 @@ KEPT_BYTES = 4096
 SLACK = 0.05
 """Seconds a post may outlast its timeout: the deadlines that pass within them are watched together
 (a busy outbox's posts then wake the watching thread a few times a second, not once each)."""
+_LINE_BREAK = re.compile(r"[\r\n]")
+"""What would end a header early and start another: a custom header may never hold it."""
 USER_AGENT = f"NetServer-Webhook/{__version__}"
 KEPT_CONNECTIONS = 16
 """Receivers' connections one thread keeps open."""
@@ -211,6 +214,9 @@ def post(
         return Answer(None, error=f"ValueError: {url!r} is not an http or https URL")
     port = port or (443 if scheme == "https" else 80)
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    if any(_LINE_BREAK.search(part) for item in headers.items() for part in item):
+        # refused before connecting: http.client would refuse it too, but only once connected
+        return Answer(None, error="ValueError: a header's name or value holds a line break")
     pool = connections or Connections()
     try:
         for _ in range(2):
