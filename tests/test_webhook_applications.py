@@ -11,11 +11,13 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import text
 from werkzeug.test import Client, TestResponse
 
 from superoffice_emulator.app import create_app
@@ -228,3 +230,23 @@ def test_the_admin_api_shows_each_webhooks_application(online: Client) -> None:
     ]  # makes the tenant
     hooks = body(online.get(f"/{TENANT}/_emulator/webhooks"))["webhooks"]
     assert [(h["webhook_id"], h["application"]) for h in hooks] == [(1, "other-app"), (2, None), (3, PLAIN)]
+
+
+def test_a_webhook_an_older_version_keyed_by_its_apps_secret_is_keyed_by_its_client_id(
+    settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    serving = contextmanager(_client)
+    with serving(settings, clock, tmp_path, "online") as online:
+        ids(online, {"Authorization": f"SOTicket {TICKET}", "SO-AppToken": PLAIN})  # makes the tenant
+        with online.application.runtime.database.engine.begin() as older:  # type: ignore[attr-defined]
+            # as an older version wrote a webhook registered online: its SO-AppToken, the client secret
+            older.execute(text("UPDATE webhook SET application = 'other-app-secret' WHERE webhook_id = 1"))
+    with serving(settings, clock, tmp_path, "online") as online:
+        hooks = body(online.get(f"/{TENANT}/_emulator/webhooks"))["webhooks"]
+        assert [(h["webhook_id"], h["application"]) for h in hooks] == [
+            (1, "other-app"),
+            (2, None),
+            (3, PLAIN),
+        ]
+        assert "other-app-secret" not in json.dumps(hooks)
+        assert ids(online, {"Authorization": f"Bearer {access_token(online, 'other-app')}"}) == [1]

@@ -43,7 +43,7 @@ import threading
 import zlib
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, Connection, Engine, bindparam, func, inspect, select
+from sqlalchemy import BigInteger, Connection, Engine, bindparam, exists, func, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from superoffice_emulator.server import blocking
@@ -89,6 +89,7 @@ def create_schema(engine: Engine) -> None:
         if missing:
             schema.metadata.create_all(connection, tables=missing, checkfirst=False)
         _add_missing_columns(connection, existing)
+        _key_webhooks_by_client_id(connection, existing)
 
 
 _ADDED_COLUMNS = {
@@ -107,6 +108,17 @@ _ADDED_COLUMNS = {
     schema.application.name: {"system_user": "BOOLEAN NOT NULL DEFAULT FALSE"},
 }
 """Columns newer than the first schema, per table, with what an older database's rows get."""
+
+
+def _key_webhooks_by_client_id(connection: Connection, tables: set[str]) -> None:
+    """A webhook registered online by an older version holds the ``SO-AppToken`` it was registered
+    with, usually its application's client secret: key it by that application's client id, as
+    webhooks are keyed now, so its application still sees it and no secret is kept (or shown) there."""
+    w, a = schema.webhook, schema.application
+    if w.name not in tables or a.name not in tables:
+        return
+    owner = select(a.c.client_id).where(a.c.tenant == w.c.tenant, a.c.client_secret == w.c.application)
+    connection.execute(update(w).where(exists(owner)).values(application=owner.limit(1).scalar_subquery()))
 
 
 def _add_missing_columns(connection: Connection, tables: set[str]) -> None:

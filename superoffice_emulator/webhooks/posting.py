@@ -215,7 +215,7 @@ def post(
     port = port or (443 if scheme == "https" else 80)
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
     if any(_LINE_BREAK.search(part) for item in headers.items() for part in item):
-        # refused before connecting: http.client would refuse it too, but only once connected
+        # refused before connecting: http.client refuses it too, but in request(), after _post connected
         return Answer(None, error="ValueError: a header's name or value holds a line break")
     pool = connections or Connections()
     try:
