@@ -67,6 +67,11 @@ class Site:
         rule to Python code, a noticeable part of a start-up, and a call never needs them."""
         return Map([rule for mount in self.mounts for rule in mount.rules()], strict_slashes=False)
 
+    def warm(self) -> None:
+        """Compile the routes now: a server does it on a thread of its own once it answers, so that
+        its first page (a health check's ``GET /``) does not wait for them."""
+        self.urls  # noqa: B018  (the cached property is the point)
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = self.max_body_bytes

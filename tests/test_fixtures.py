@@ -182,8 +182,8 @@ def test_deep_nesting_is_too_deep_whichever_yaml_parser_reads_it(
 ) -> None:
     """The depth limit is ours: it holds with libyaml of any version, and without libyaml."""
     if loader == "pure-python":
-        monkeypatch.setattr(fixtures_module, "_Loader", yaml.SafeLoader)
-    elif fixtures_module._Loader is yaml.SafeLoader:
+        monkeypatch.setattr(fixtures_module, "_loader", lambda: yaml.SafeLoader)
+    elif fixtures_module._loader() is yaml.SafeLoader:
         pytest.skip("PyYAML was built without libyaml here")
     with pytest.raises(FixtureError) as raised:
         parse_fixtures(text, "bomb.yaml")

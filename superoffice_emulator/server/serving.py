@@ -31,6 +31,7 @@ import functools
 import ipaddress
 import logging
 import signal
+import threading
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -111,6 +112,7 @@ def worker_app(settings: Settings, log_level: str, log_format: LogFormat) -> Emu
     with collector.paused():
         app = make_app(settings, configure_logs=False)
         collector.ready()
+    _warm(app)
     return app
 
 
@@ -228,6 +230,7 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
         runtime.settings, runtime.database.fixtures, host, server.port, "werkzeug, in this process"
     )
     collector.ready()
+    _warm(app)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()  # returns on KeyboardInterrupt
@@ -238,6 +241,12 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
         server.server_close()
         app.runtime.database.dispose()
     log.info("stopped")
+
+
+def _warm(app: EmulatorApp) -> None:
+    """The pages' routes compiled on a thread of their own while the server starts answering (calls
+    never need them)."""
+    threading.Thread(target=app.site.warm, name="routes", daemon=True).start()
 
 
 def _tls(settings: Settings, host: str) -> ServerFiles | None:

@@ -33,6 +33,7 @@ before any plain-text password is hashed, so a bad file costs no Argon2 time.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import json
@@ -43,7 +44,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from sqlalchemy import Column
 
 from superoffice_emulator.domain.activities import ActivityKind, ActivityStatus, parse_identifier
@@ -53,7 +53,7 @@ from superoffice_emulator.domain.sessions import hash_password
 from superoffice_emulator.domain.system_users import public_key_shape_error
 from superoffice_emulator.domain.values import int32_error, is_int32
 from superoffice_emulator.domain.webhooks import Webhook, WebhookInvalid, WebhookState, checked
-from superoffice_emulator.storage import schema
+from superoffice_emulator.storage import parsed, schema
 
 TABLES = [kind.value for kind in ActivityKind]
 DEFAULT_REGISTERED = datetime(2024, 1, 1, 9, 0, 0)
@@ -235,7 +235,17 @@ def _load_cached(path: Path, _mtime_ns: int, _size: int) -> Fixtures:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise FixtureError(str(path), "unreadable", f"cannot read the fixture file ({reason})") from exc
-    return parse_fixtures(text, str(path), json_format=path.suffix.lower() == ".json")
+    source, json_format = str(path), path.suffix.lower() == ".json"
+    if json_format:
+        return parse_fixtures(text, source, json_format=True)
+    kept = parsed.read(text)
+    if kept is not None:
+        with contextlib.suppress(FixtureError):  # else parsed again, and reported from the file
+            return _Validator(source).fixtures(kept)
+    document = _read_document(text, source, json_format=False)
+    fixtures = _Validator(source).fixtures(document)
+    parsed.keep(text, document, same=lambda copy: _Validator(source).fixtures(copy) == fixtures)
+    return fixtures
 
 
 def parse_fixtures(text: str | bytes, source: str, *, json_format: bool = False) -> Fixtures:
@@ -252,17 +262,24 @@ MAX_RECORDS = 100_000
 MAX_PLAIN_PASSWORDS = 50
 """Plain-text passwords per load: each costs an Argon2 hash; give ``password_hash`` for more users."""
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _loader() -> Any:
+    """libyaml's safe loader where PyYAML was built with it, else the pure-Python one."""
+    import yaml  # imported to parse only: a start reads the demo fixtures from storage.parsed
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_document(text: str | bytes, source: str, *, json_format: bool) -> object:
     """Parse ``text``; the one place that knows the YAML and JSON parsers' exceptions."""
+    import yaml
+
     kind = "JSON" if json_format else "YAML"
     try:
         if json_format:
             return json.loads(text)
         _check_yaml_shape(text, source)
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_loader())
     except FixtureError:
         raise
     except RecursionError:
@@ -293,10 +310,13 @@ def _check_yaml_shape(text: str | bytes, source: str) -> None:
     (no nesting limit, no recursion) reads the text again to tell nesting from a plain syntax
     error, which the loader then reports with its line and column.
     """
+    import yaml
+
+    loader = _loader()
     try:
-        _measure_yaml(text, source, _Loader)
+        _measure_yaml(text, source, loader)
     except yaml.YAMLError:
-        if _Loader is yaml.SafeLoader:
+        if loader is yaml.SafeLoader:
             return
         try:
             _measure_yaml(text, source, yaml.SafeLoader)
@@ -305,6 +325,8 @@ def _check_yaml_shape(text: str | bytes, source: str) -> None:
 
 
 def _measure_yaml(text: str | bytes, source: str, loader: Any) -> None:
+    import yaml
+
     depth = nodes = 0
     anchors: dict[str, int] = {}
     open_anchors: list[tuple[str | None, int]] = []  # (anchor, nodes when it opened) per collection
