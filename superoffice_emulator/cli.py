@@ -252,13 +252,20 @@ def spelled_options() -> dict[str, str]:
     cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
 @click.version_option(__version__, prog_name="superoffice-emulator")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """A local stand-in for a SuperOffice NetServer: Services86 SOAP, its REST twin, an admin API
     and a dashboard.
 
     Without a command, runs `serve`. Every option can also be set by the EMULATOR_* variable that
     the command's --help names.
     """
+    if ctx.invoked_subcommand == "serve":
+        from superoffice_emulator.server import collector
+
+        # from before serve's options are read, which imports SQLAlchemy and reads the fixtures:
+        # the collector stays off until the server is ready (collector.ready)
+        ctx.with_resource(collector.paused())
 
 
 @main.command(short_help="Serve the emulator over HTTP (the default command).")
@@ -269,20 +276,17 @@ def serve(**options: Any) -> None:
     server = ServerOptions(**{d.name: options[d.name] for d in declarations(ServerOptions)})
     settings = build_settings(**options)
     settings = settings.replace(allowed_hosts=(*settings.allowed_hosts, server.host))  # its own address
-    from superoffice_emulator.server import collector
+    from superoffice_emulator.server import serving
 
-    with collector.paused():  # from the server's imports on (serve says when it is ready)
-        from superoffice_emulator.server import serving
-
-        with startup_errors(server.log_level):
-            serving.serve(
-                settings,
-                server.host,
-                server.port,
-                workers=server.workers,
-                log_level=server.log_level,
-                log_format=server.log_format,
-            )
+    with startup_errors(server.log_level):
+        serving.serve(
+            settings,
+            server.host,
+            server.port,
+            workers=server.workers,
+            log_level=server.log_level,
+            log_format=server.log_format,
+        )
 
 
 @main.command("init-db", short_help="Create the database schema (existing data stays).")
