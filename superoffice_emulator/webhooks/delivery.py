@@ -10,8 +10,11 @@ many workers serve calls; another takes over once a holder has not renewed it fo
 :attr:`Timing.lease` seconds (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
 the event's ``due`` time past the try's timeout, so even two holders never post one try twice.
 
-A try posts on one of :data:`THREADS` threads with :attr:`Timing.timeout`: a slow or hanging
-receiver holds one thread for that long, never the calls nor the other deliveries. The claims of a
+A round claims as many tries as the process's calls leave it time for
+(:mod:`superoffice_emulator.webhooks.budget`): all that are due while the calls leave the process
+idle, a batch a few times a second while they keep it busy. A try posts on one of :data:`THREADS`
+threads with :attr:`Timing.timeout`: a slow or hanging receiver holds one thread for that long, never
+the calls nor the other deliveries. The claims of a
 round are written in one transaction per tenant, and the outcomes of the tries that ended meanwhile
 in another, so a busy outbox takes the writers' lock from the calls twice a round, not twice an
 event; the posting threads keep their connections to receivers open between posts.
