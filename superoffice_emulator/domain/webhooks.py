@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,12 @@ class Webhook:
 
 def listens(patterns: Sequence[str], event: str) -> bool:
     """Whether ``event`` is one of ``patterns`` (``*`` and ``sale.*`` match as in NetServer)."""
+    return _listens(tuple(patterns), event)
+
+
+@functools.lru_cache(maxsize=1024)
+def _listens(patterns: tuple[str, ...], event: str) -> bool:
+    # asked for each event of each call: a webhook's few patterns, a handful of event names
     return any(fnmatch.fnmatchcase(event.lower(), pattern.strip().lower()) for pattern in patterns)
 
 
@@ -200,7 +207,7 @@ def new_event_id() -> str:
 
 def stamp(moment: datetime) -> str:
     """UTC with seven fractional digits, as .NET writes it: ``2026-12-06T10:15:00.1234560Z``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"
 
 
 def after_failure(hook: Webhook, status: int | None, last_try: bool) -> tuple[WebhookState, int]:

@@ -287,14 +287,17 @@ class Database:
         self, store: TenantStore, changes: Sequence[Change], changed_by: int, now: datetime, context: str
     ) -> int:
         """Write the events of ``changes`` for every webhook listening, in the store's transaction (the
-        call's): how many. A tenant known to have no webhooks under this generation costs nothing."""
-        facts = store.facts
-        if not changes or (facts is not None and facts.no_webhooks):
+        call's): how many. The webhooks are read once per generation of the tenant
+        (:mod:`superoffice_emulator.storage.facts`): a tenant without any costs nothing."""
+        if not changes:
             return 0
-        hooks = self._webhooks.listed(store.cursor, store.tenant)
-        if not hooks:
+        facts = store.facts
+        hooks = facts.webhooks if facts is not None else None
+        if hooks is None:
+            hooks = tuple(self._webhooks.listed(store.cursor, store.tenant))
             if facts is not None:
-                facts.no_webhooks = True
+                facts.webhooks = hooks
+        if not hooks:
             return 0
         written = 0
         for change in changes:
@@ -317,9 +320,15 @@ class Database:
                     )
                     written += 1
         if written:
-            self.events_written.set()
+            if not self.events_written.is_set():  # set once per round of the deliverer, not per call
+                self.events_written.set()
             self.wants_delivery()
         return written
+
+    def webhook_stopped(self, cursor: Any, tenant: str) -> None:
+        """A delivery changed the state of one of ``tenant``'s webhooks (in the deliverer's
+        transaction, holding the tenant's lock): calls stop writing events for it."""
+        self._tenants.next_generation(cursor, tenant)
 
     def has_pending_events(self) -> bool:
         """Whether the outbox holds events not yet delivered (nor given up)."""

@@ -3,7 +3,7 @@
 Every call reads a few small facts that change only when the tenant is made again (a reset, new
 fixtures, a drop) or when its fault plan changes: whether an application token is registered,
 who a fixture's ticket belongs to, whether any fault rule is armed, whether any webhook is
-registered. Reading them costs a statement each. So each worker process keeps them in a
+registered and for which events. Reading them costs a statement each. So each worker process keeps them in a
 :class:`TenantFacts` per tenant, made and read inside the call's write transaction, and trusts
 them only while the tenant's ``generation`` (a column of ``emulator_tenant``, read first in
 that transaction) is the one they were read under:
@@ -11,7 +11,8 @@ that transaction) is the one they were read under:
 - a tenant is created with a random generation, so one dropped and made again (here or by another
   process) never matches what was remembered of the old one;
 - every change of its fault plan (a rule added, removed, used up or counted down) or of its
-  webhooks (one registered, saved or deleted) adds one, in the same transaction as the change.
+  webhooks (one registered, saved or deleted, or its state changed by a delivery) adds one, in the
+  same transaction as the change.
 
 What may change without a new generation is never kept here: tickets made by a login, and the
 ``last_used`` of any ticket (so only fixture tickets, which never expire, are remembered), Sentry
@@ -26,6 +27,7 @@ import threading
 from dataclasses import dataclass, field
 
 from superoffice_emulator.domain.sessions import TicketRow
+from superoffice_emulator.domain.webhooks import Webhook
 
 MAX_TENANTS = 1024
 """Tenants whose facts a process keeps (beyond it, the oldest are forgotten)."""
@@ -46,8 +48,9 @@ class TenantFacts:
     generation: int
     no_fault_rules: bool = False
     """True once the fault plan was read empty under this generation."""
-    no_webhooks: bool = False
-    """True once the tenant's webhooks were read and there were none, under this generation."""
+    webhooks: tuple[Webhook, ...] | None = None
+    """The tenant's webhooks once read under this generation (the events of a call are written for
+    them): their names, events and states hold while it does, their error counts and last errors not."""
     application_tokens: set[str] = field(default_factory=set)
     """Registered tokens seen under this generation (an unknown one is looked up every time)."""
     fixture_tickets: dict[str, TicketRow] = field(default_factory=dict)

@@ -180,7 +180,7 @@ class Webhooks:
             )
             .where(_IS_PENDING, _e.c.due <= bindparam("now"))
             .order_by(_e.c.due, _e.c.id)
-            .limit(literal_column(str(ROUND), Integer))
+            .limit(bindparam("limit", type_=Integer))
             .offset(literal_column("0", Integer)),
             dialect,
         )
@@ -326,8 +326,10 @@ class Webhooks:
         }
         cursor.execute(self.add_event.text, self.add_event.params(values))
 
-    def due_now(self, cursor: Any, now: datetime) -> list[Due]:
-        cursor.execute(self.due.text, self.due.params({"now": now}))
+    def due_now(self, cursor: Any, now: datetime, limit: int | None = None) -> list[Due]:
+        """The events due at ``now``, the earliest first: ``limit`` at most (at most :data:`ROUND`)."""
+        count = ROUND if limit is None else min(limit, ROUND)
+        cursor.execute(self.due.text, self.due.params({"now": now, "limit": count}))
         return [Due(*self.due.row(row)) for row in cursor.fetchall()]
 
     def has_pending(self, cursor: Any) -> bool:

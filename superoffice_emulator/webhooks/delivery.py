@@ -10,8 +10,11 @@ many workers serve calls; another takes over once a holder has not renewed it fo
 :attr:`Timing.lease` seconds (a process killed). Each try is claimed in a conditional ``UPDATE`` that moves
 the event's ``due`` time past the try's timeout, so even two holders never post one try twice.
 
-A try posts on one of :data:`THREADS` threads with :attr:`Timing.timeout`: a slow or hanging
-receiver holds one thread for that long, never the calls nor the other deliveries. The claims of a
+A round claims as many tries as the process's calls leave it time for
+(:mod:`superoffice_emulator.webhooks.budget`): all that are due while the calls leave the process
+idle, a batch a few times a second while they keep it busy. A try posts on one of :data:`THREADS`
+threads with :attr:`Timing.timeout`: a slow or hanging receiver holds one thread for that long, never
+the calls nor the other deliveries. The claims of a
 round are written in one transaction per tenant, and the outcomes of the tries that ended meanwhile
 in another, so a busy outbox takes the writers' lock from the calls twice a round, not twice an
 event; the posting threads keep their connections to receivers open between posts.
@@ -49,6 +52,7 @@ from superoffice_emulator.storage.webhooks import (
     Due,
     Webhooks,
 )
+from superoffice_emulator.webhooks.budget import Budget
 from superoffice_emulator.webhooks.posting import TIMEOUT, Answer, Connections, headers_of, post
 
 log = logging.getLogger("superoffice_emulator.webhooks")
@@ -108,10 +112,19 @@ class _Tried:
 class Deliverer:
     """Posts the due events of every tenant of ``database`` while this process holds the lease."""
 
-    def __init__(self, database: Database, *, timing: Timing = NETSERVER, keep: int = 1000) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        timing: Timing = NETSERVER,
+        keep: int = 1000,
+        budget: Budget | None = None,
+    ) -> None:
         self.database = database
         self.timing = timing
         self.keep = keep
+        self.budget = budget or Budget()
+        """The share of the process's time deliveries take while calls keep it busy."""
         """Finished events, and tries, kept per tenant."""
         self._tries: dict[str, int] = {}  # per tenant, since the last trim
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -164,13 +177,16 @@ class Deliverer:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.thread_time()
+            settled = 0
             try:
-                self._settle()
-                self._round()
+                settled = self._settle()
+                self._round(self.budget.tries())
             except StorageError as exc:
                 log.warning("webhooks: the outbox could not be read or written: %s", exc)
             except Exception:
                 log.exception("webhooks: unexpected error in the deliverer")
+            self.budget.spent(time.thread_time() - started, tries=settled)
             if self._stop.wait(GATHER):
                 break
             if self.database.events_written.wait(POLL - GATHER):
@@ -178,12 +194,15 @@ class Deliverer:
         with contextlib.suppress(Exception):
             self._settle()  # the outcomes of the posts that ended meanwhile
 
-    def _round(self) -> None:
-        """Read the due events (renewing the lease now and then), claim them, hand them to the posters."""
+    def _round(self, limit: int) -> None:
+        """Read the due events (renewing the lease now and then), claim them, hand them to the posters:
+        ``limit`` of them at most (:class:`~superoffice_emulator.webhooks.budget.Budget`)."""
         now, moment = utcnow(), time.monotonic()
         if self._renewed is not None and moment - self._renewed < self.timing.lease / 4:
+            if limit == 0:
+                return  # the calls' time: the lease is renewed in a later round
             with self.database.outbox(write=False) as (cursor, statements):
-                due = statements.due_now(cursor, now)
+                due = statements.due_now(cursor, now, limit)
         elif self._renewed is None and moment - self._asked < self.timing.lease / 4:
             return  # another process holds the lease: asked again a quarter of it later
         else:
@@ -191,7 +210,7 @@ class Deliverer:
             with self.database.outbox() as (cursor, statements):
                 until = now + timedelta(seconds=self.timing.lease)
                 held = statements.lease(cursor, LEASE, self.holder, now, until)
-                due = statements.due_now(cursor, now) if held else []
+                due = statements.due_now(cursor, now, limit) if held and limit != 0 else []
             self._renewed = moment if held else None
         with self._flight_lock:
             due = [event for event in due if event.row not in self._in_flight]
@@ -233,6 +252,7 @@ class Deliverer:
 
     def _post(self, event: Due, hook: webhooks.Webhook) -> None:
         """One try of ``event``, on a poster's thread; its outcome is written by :meth:`_settle`."""
+        cpu = time.thread_time()
         try:
             at = utcnow()
             body = event.body.encode("utf-8")
@@ -244,16 +264,18 @@ class Deliverer:
             log.exception("webhooks: unexpected error posting event %s", event.event_id)
             self._landed([event.row])  # due again once its claim runs out
             return
+        finally:
+            self.budget.spent(time.thread_time() - cpu)
         with self._flight_lock:
             self._tried.append(tried)
         self.database.events_written.set()  # the deliverer writes the outcome now
 
-    def _settle(self) -> None:
-        """Write the outcomes of the tries that ended, one transaction per tenant."""
+    def _settle(self) -> int:
+        """Write the outcomes of the tries that ended, one transaction per tenant; how many."""
         with self._flight_lock:
             ended, self._tried = self._tried, []
         if not ended:
-            return
+            return 0
         by_tenant: dict[str, list[_Tried]] = {}
         for tried in ended:
             by_tenant.setdefault(tried.event.tenant, []).append(tried)
@@ -269,6 +291,7 @@ class Deliverer:
             self._landed(tried.event.row for tried in ended)
         if any(tried.answer.status != webhooks.SUCCESS for tried in ended):
             self.database.events_written.set()  # the retries' time: looked at again soon
+        return len(ended)
 
     def _settle_one(
         self, cursor: Any, statements: Webhooks, tried: _Tried, hooks: dict[int, webhooks.Webhook | None]
@@ -298,6 +321,8 @@ class Deliverer:
             state, errors = webhooks.after_failure(fresh, answer.status, outcome == FAILED)
             last_error = answer.as_last_error()
             statements.after_try(cursor, event.tenant, fresh.id, state, errors, json.dumps(last_error))
+            if state is not fresh.state:
+                self.database.webhook_stopped(cursor, event.tenant)
             hooks[fresh.id] = replace(fresh, state=state, errors=errors, last_error=last_error)
         return Delivery(
             tenant=event.tenant,

@@ -1,0 +1,69 @@
+"""The deliverer's share of its process's time: all the calls leave idle, at least a little, never the
+calls' own (``superoffice_emulator.webhooks.budget``), on a clock the test moves."""
+
+from __future__ import annotations
+
+import pytest
+
+from superoffice_emulator.webhooks.budget import BURST, SHARE, TARGET, Budget
+
+ROUND = 0.05  # seconds between the deliverer's looks, as GATHER
+TRY = 0.0003  # CPU seconds a try costs here
+
+
+class Process:
+    """A process's wall and CPU clocks, moved by the test: calls take CPU, deliveries take theirs."""
+
+    def __init__(self, cost: float = TRY) -> None:
+        self.cost = cost
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.budget = Budget(wall=lambda: self.wall, cpu=lambda: self.cpu)
+
+    def run(self, seconds: float, calls: float, backlog: int) -> int:
+        """``seconds`` of rounds with the calls taking ``calls`` of the time and ``backlog`` tries
+        waiting; the tries delivered."""
+        delivered = 0
+        for _ in range(round(seconds / ROUND)):
+            tries = min(self.budget.tries(), backlog - delivered)
+            delivered += tries
+            self.wall += ROUND
+            self.cpu += calls * ROUND + tries * self.cost
+            self.budget.spent(tries * self.cost, tries=tries)
+        return delivered
+
+
+def test_an_idle_process_delivers_a_backlog_at_once() -> None:
+    process = Process()
+    assert process.run(1.0, calls=0.0, backlog=2000) == 2000
+
+
+def test_a_busy_process_gives_deliveries_their_share_in_batches() -> None:
+    process = Process()
+    process.run(1.0, calls=1.0, backlog=10**6)  # past the first batch, on the tries' own cost
+    counts = []
+    for _ in range(200):  # ten seconds of rounds
+        counts.append(process.run(ROUND, calls=1.0, backlog=10**6))
+    delivered_cpu = sum(counts) * TRY
+    assert delivered_cpu == pytest.approx(SHARE * 10, rel=0.25)
+    assert counts.count(0) > len(counts) / 2  # most rounds wait: batches a few times a second
+    assert max(counts) * TRY <= BURST * 1.5
+
+
+def test_deliveries_take_the_time_the_calls_leave_idle() -> None:
+    process = Process()
+    process.run(1.0, calls=0.4, backlog=10**6)
+    delivered = process.run(10.0, calls=0.4, backlog=10**6)
+    assert delivered * TRY == pytest.approx((TARGET - 0.4) * 10, rel=0.2)
+
+
+def test_the_cost_of_a_try_is_learned_from_the_tries_settled() -> None:
+    cheap, dear = Process(), Process(cost=TRY * 4)
+    cheap.run(2.0, calls=1.0, backlog=10**6)
+    dear.run(2.0, calls=1.0, backlog=10**6)
+    assert dear.run(10.0, calls=1.0, backlog=10**6) < cheap.run(10.0, calls=1.0, backlog=10**6) / 3
+
+
+def test_nothing_is_claimed_before_time_has_passed() -> None:
+    process = Process()
+    assert process.budget.tries() == 0
