@@ -70,7 +70,7 @@ class Site:
     def warm(self) -> None:
         """Compile the routes now: a server does it on a thread of its own once it answers, so that
         its first page (a health check's ``GET /``) does not wait for them."""
-        self.urls  # noqa: B018  (the cached property is the point)
+        self.urls.update()  # werkzeug sorts the rules and builds its matcher on the first match
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

@@ -56,11 +56,30 @@ def test_an_edited_file_is_parsed_again(cache: Path, demo: Path) -> None:
     assert len(list(cache.iterdir())) == 2
 
 
-def test_a_document_whose_copy_would_differ_is_not_kept(cache: Path, tmp_path: Path) -> None:
-    """A plain password is hashed anew (another salt) on every load: its copy is never the same."""
+def test_a_file_with_plain_passwords_is_not_kept(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain password is hashed anew (another salt) on every load: its copy is never the same, and
+    is not even validated to find out (each hash is deliberately slow)."""
+    hashed: list[str] = []
+    real = fixtures_module.hash_password
+    monkeypatch.setattr(fixtures_module, "hash_password", lambda plain: hashed.append(plain) or real(plain))
     text = default_fixtures().read_text(encoding="utf-8")
     path = tmp_path / "plain.yaml"
     path.write_text(text.replace("password_hash:", "password:", 1).replace("$argon2", "plain-$argon2", 1))
+    load_fixtures(path)
+    assert not cache.exists() or not list(cache.iterdir())
+    assert len(hashed) == 1
+
+
+def test_a_date_the_copy_would_read_otherwise_is_not_kept(cache: Path, tmp_path: Path) -> None:
+    """A YAML date-time keeps its time zone, its ISO text in the copy is read without one: they differ."""
+    text = default_fixtures().read_text(encoding="utf-8")
+    path = tmp_path / "zoned.yaml"
+    path.write_text(
+        text.replace("registered: '2025-02-02T09:00:00'", "registered: 2025-02-02T09:00:00+02:00", 1)
+    )
+    assert path.read_text() != text
     load_fixtures(path)
     assert not cache.exists() or not list(cache.iterdir())
 
@@ -90,7 +109,9 @@ def test_an_invalid_file_is_reported_from_the_file_and_not_kept(cache: Path, tmp
     assert not cache.exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into a read-only folder"
+)
 def test_an_unwritable_cache_folder_only_means_parsing_every_time(
     cache: Path, demo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +123,35 @@ def test_an_unwritable_cache_folder_only_means_parsing_every_time(
         assert not cache.exists()
     finally:
         cache.parent.chmod(0o700)
+
+
+def test_a_copy_others_may_write_is_not_read(
+    cache: Path, demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_fixtures(demo)
+    (kept,) = cache.iterdir()
+    kept.chmod(0o666)
+    monkeypatch.setattr(fixtures_module, "_read_document", _no_yaml)
+    with pytest.raises(AssertionError, match="parsed again"):
+        _reload(demo)
+
+
+def test_a_link_in_place_of_a_copy_is_not_followed(
+    cache: Path, demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_fixtures(demo)
+    (kept,) = cache.iterdir()
+    elsewhere = tmp_path / "elsewhere.json"
+    kept.rename(elsewhere)
+    kept.symlink_to(elsewhere)
+    monkeypatch.setattr(fixtures_module, "_read_document", _no_yaml)
+    with pytest.raises(AssertionError, match="parsed again"):
+        _reload(demo)
+
+
+def test_a_relative_cache_folder_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert parsed.folder() is None
 
 
 def test_a_cache_folder_that_is_a_file_only_means_parsing_every_time(cache: Path, demo: Path) -> None:

@@ -230,7 +230,6 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
         runtime.settings, runtime.database.fixtures, host, server.port, "werkzeug, in this process"
     )
     collector.ready()
-    _warm(app)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()  # returns on KeyboardInterrupt
@@ -244,8 +243,8 @@ def run_werkzeug(app: EmulatorApp, host: str, port: int) -> None:
 
 
 def _warm(app: EmulatorApp) -> None:
-    """The pages' routes compiled on a thread of their own while the server starts answering (calls
-    never need them)."""
+    """A worker's page routes compiled on a thread of their own while it starts answering (calls never
+    need them)."""
     threading.Thread(target=app.site.warm, name="routes", daemon=True).start()
 
 

@@ -33,7 +33,7 @@ MAX_TENANTS = 1024
 """Tenants whose facts a process keeps (beyond it, the oldest are forgotten)."""
 MAX_ENTRIES = 256
 """Registered application tokens and fixture tickets kept per tenant (each at most 200
-characters, their columns' length: a tenant's facts stay under about 100 KiB)."""
+characters, their columns' length), beside the tenant's webhooks."""
 
 
 def new_generation() -> int:

@@ -1,17 +1,19 @@
 """Fixture documents already parsed, kept as JSON by the hash of their text: a start skips YAML.
 
 Parsing the demo fixtures' YAML (and importing the parser) is about a tenth of a server's start.
-So a YAML fixture file of :data:`LARGE` bytes or more is kept, once it has been parsed and validated,
-as the JSON of its document in the user's cache folder (``$XDG_CACHE_HOME``, else ``~/.cache``, then
-``superoffice-emulator/``), named by the SHA-256 of its text: an edited file is another name, and a
-file that cannot be kept (no writable folder) is simply parsed every time::
+So a YAML fixture file of :data:`LARGE` characters or more is kept, once it has been parsed and
+validated, as the JSON of its document in the user's cache folder (``$XDG_CACHE_HOME``, else
+``~/.cache``, then ``superoffice-emulator/fixtures/``), named by the SHA-256 of the emulator's version
+and the file's text: an edited file, or another version of the emulator, is another name, and where
+nothing can be kept the file is simply parsed every time::
 
     document = parsed.read(text)           # None: parse the YAML (and parsed.keep it)
     parsed.keep(text, document, same=lambda copy: validate(copy) == fixtures)
 
 :func:`keep` keeps a document only when ``same`` says its JSON copy validates to the very same
-fixtures (a YAML date, an integer key or a plain password hashed anew would not), so reading the
-copy can never give other fixtures than parsing the file.
+fixtures (a YAML date, an integer key or a plain password hashed anew would not). :func:`read` trusts
+a copy only in a folder and a file of the user's own (or root's) that no one else may write, opened
+without following a link: whoever could change it could as well change the fixture file itself.
 """
 
 from __future__ import annotations
@@ -20,28 +22,41 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from superoffice_emulator import __version__
+
 LARGE = 16 * 1024
-"""Fixture texts smaller than this parse in a few milliseconds: they are not kept."""
+"""Fixture texts shorter than this (in characters) parse in a few milliseconds: they are not kept."""
 
 
-def folder() -> Path:
-    """Where parsed documents are kept."""
+def folder() -> Path | None:
+    """Where parsed documents are kept; ``None`` when there is no absolute cache folder to use."""
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(root):  # the XDG spec says to ignore a relative one; "~" when there is no home
+        return None
     return Path(root) / "superoffice-emulator" / "fixtures"
 
 
 def read(text: str) -> object | None:
-    """The document kept for ``text``; ``None`` when there is none (or it cannot be read)."""
-    if len(text) < LARGE:
+    """The document kept for ``text``; ``None`` when there is none (or it is not to be trusted)."""
+    where = folder()
+    if len(text) < LARGE or where is None or not _private(where):
         return None
     try:
-        document: object = json.loads((folder() / _name(text)).read_bytes())
-    except (OSError, ValueError):
+        handle = os.open(where / _name(text), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        with os.fdopen(handle, "rb") as file:
+            if not _private(file.fileno()):
+                return None
+            document: object = json.loads(file.read())
+    except (OSError, ValueError, RecursionError):
         return None
     return document
 
@@ -49,18 +64,20 @@ def read(text: str) -> object | None:
 def keep(text: str, document: object, *, same: Callable[[object], bool]) -> None:
     """Keep ``document``, parsed from ``text``, if its JSON copy is the ``same``; quietly not when
     it is not, or cannot be written."""
-    if len(text) < LARGE:
+    where = folder()
+    if len(text) < LARGE or where is None:
         return
     try:
         encoded = json.dumps(document, default=_date, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return
     if not same(json.loads(encoded)):
         return
     with contextlib.suppress(OSError):
-        where = folder()
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=where, prefix=".", suffix=".tmp")
+        if not _private(where):
+            return
+        handle, temporary = tempfile.mkstemp(dir=where, prefix=".", suffix=".tmp")  # mode 0600
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(encoded)
@@ -70,8 +87,20 @@ def keep(text: str, document: object, *, same: Callable[[object], bool]) -> None
             raise
 
 
+def _private(path: Path | int) -> bool:
+    """Whether ``path`` (or an open file) is the user's own or root's, and no one else may write it."""
+    if not hasattr(os, "getuid"):
+        return True  # Windows: the user's profile folder is the user's
+    try:
+        status = os.stat(path)
+    except OSError:
+        return False
+    others = stat.S_IWGRP | stat.S_IWOTH
+    return status.st_uid in (os.getuid(), 0) and not status.st_mode & others
+
+
 def _name(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest() + ".json"
+    return hashlib.sha256(f"{__version__}\n{text}".encode()).hexdigest() + ".json"
 
 
 def _date(value: object) -> str:

@@ -35,6 +35,8 @@ BURST = 0.02
 spell buys no long burst later."""
 FIRST_GUESS = 0.0003
 """CPU seconds a try is taken to cost until the first ones are measured."""
+CHEAPEST = 0.00001
+"""CPU seconds a try is taken to cost at least, whatever the clocks read."""
 
 
 class Budget:
@@ -78,6 +80,8 @@ class Budget:
             settled, self._settled = self._settled, 0
             if settled:  # a slowly moving average: one slow round moves it little
                 self._per_try += (mine / settled - self._per_try) * min(1.0, settled / 64)
+                # a coarse CPU clock (Windows counts in 15.6 ms ticks) may read no time at all
+                self._per_try = max(self._per_try, CHEAPEST)
             if elapsed <= 0:
                 return 0
             calls = max(0.0, used - mine) / elapsed

@@ -123,9 +123,9 @@ class Deliverer:
         self.database = database
         self.timing = timing
         self.keep = keep
+        """Finished events, and tries, kept per tenant."""
         self.budget = budget or Budget()
         """The share of the process's time deliveries take while calls keep it busy."""
-        """Finished events, and tries, kept per tenant."""
         self._tries: dict[str, int] = {}  # per tenant, since the last trim
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._renewed: float | None = None
