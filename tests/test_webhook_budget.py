@@ -1,11 +1,20 @@
 """The deliverer's share of its process's time: all the calls leave idle, at least a little, never the
-calls' own (``superoffice_emulator.webhooks.budget``), on a clock the test moves."""
+calls' own (``superoffice_emulator.webhooks.budget``), on a clock the test moves; and what a held
+back event becomes (it waits in the outbox and is posted later, in order)."""
 
 from __future__ import annotations
 
-import pytest
+import threading
+import time
 
+import pytest
+import requests
+
+from superoffice_emulator.settings import Settings
+from superoffice_emulator.testing import LiveServer, WebhookReceiver
+from superoffice_emulator.webhooks import delivery
 from superoffice_emulator.webhooks.budget import BURST, SHARE, TARGET, Budget
+from tests.support.webhooks import complete, register, settled
 
 ROUND = 0.05  # seconds between the deliverer's looks, as GATHER
 TRY = 0.0003  # CPU seconds a try costs here
@@ -75,3 +84,34 @@ def test_tries_that_read_as_no_time_at_all_still_leave_a_limit() -> None:
     process.run(2.0, calls=1.0, backlog=10**6)
     limits = [process.run(ROUND, calls=1.0, backlog=10**6) for _ in range(40)]
     assert 0 < sum(limits) < 10**6
+
+
+class Gate(Budget):
+    """The real budget, with a gate the test holds shut: while it is, no try may be claimed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+
+    def tries(self) -> int:
+        allowed = super().tries()
+        return allowed if self.open.is_set() else 0
+
+
+def test_events_held_back_wait_in_the_outbox_in_order_and_are_all_posted_later(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = Gate()
+    monkeypatch.setattr(delivery, "Budget", lambda: gate)
+    with WebhookReceiver() as receiver, LiveServer(settings.replace(webhook_fast_retries=True)) as live:
+        assert register(live, receiver.url, Events=["activity.changed"]).status_code == 201
+        for status in ("Completed", "NotStarted", "Completed"):
+            assert complete(live, ["appointment_id=1"], status) == 204
+        time.sleep(1.5)  # rounds of the deliverer, and past its lease (1 s): all claim nothing
+        answer = requests.get(live.url("/_emulator/webhooks/events?outcome=pending"), timeout=30)
+        pending = answer.json()["events"]  # newest first
+        assert len(pending) == 3 and receiver.events() == []
+        gate.open.set()
+        posted = receiver.wait_for(3)
+        assert [e["outcome"] for e in settled(live)] == ["delivered"] * 3
+    assert [p.event_id for p in posted] == [e["event_id"] for e in reversed(pending)]  # oldest first
