@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from superoffice_emulator.domain.sessions import hash_password
 from superoffice_emulator.settings import default_fixtures
 from superoffice_emulator.storage import fixtures as fixtures_module
 from superoffice_emulator.storage import parsed
@@ -62,8 +63,12 @@ def test_a_file_with_plain_passwords_is_not_kept(
     """A plain password is hashed anew (another salt) on every load: its copy is never the same, and
     is not even validated to find out (each hash is deliberately slow)."""
     hashed: list[str] = []
-    real = fixtures_module.hash_password
-    monkeypatch.setattr(fixtures_module, "hash_password", lambda plain: hashed.append(plain) or real(plain))
+
+    def counted(plain: str) -> str:
+        hashed.append(plain)
+        return hash_password(plain)
+
+    monkeypatch.setattr(fixtures_module, "hash_password", counted)
     text = default_fixtures().read_text(encoding="utf-8")
     path = tmp_path / "plain.yaml"
     path.write_text(text.replace("password_hash:", "password:", 1).replace("$argon2", "plain-$argon2", 1))
