@@ -71,7 +71,8 @@ def test_a_file_with_plain_passwords_is_not_kept(
     monkeypatch.setattr(fixtures_module, "hash_password", counted)
     text = default_fixtures().read_text(encoding="utf-8")
     path = tmp_path / "plain.yaml"
-    path.write_text(text.replace("password_hash:", "password:", 1).replace("$argon2", "plain-$argon2", 1))
+    plain = text.replace("password_hash:", "password:", 1).replace("$argon2", "plain-$argon2", 1)
+    path.write_text(plain, encoding="utf-8")
     load_fixtures(path)
     assert not cache.exists() or not list(cache.iterdir())
     assert len(hashed) == 1
@@ -81,10 +82,9 @@ def test_a_date_the_copy_would_read_otherwise_is_not_kept(cache: Path, tmp_path:
     """A YAML date-time keeps its time zone, its ISO text in the copy is read without one: they differ."""
     text = default_fixtures().read_text(encoding="utf-8")
     path = tmp_path / "zoned.yaml"
-    path.write_text(
-        text.replace("registered: '2025-02-02T09:00:00'", "registered: 2025-02-02T09:00:00+02:00", 1)
-    )
-    assert path.read_text() != text
+    zoned = text.replace("registered: '2025-02-02T09:00:00'", "registered: 2025-02-02T09:00:00+02:00", 1)
+    assert zoned != text
+    path.write_text(zoned, encoding="utf-8")
     load_fixtures(path)
     assert not cache.exists() or not list(cache.iterdir())
 
@@ -117,9 +117,7 @@ def test_an_invalid_file_is_reported_from_the_file_and_not_kept(cache: Path, tmp
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into a read-only folder"
 )
-def test_an_unwritable_cache_folder_only_means_parsing_every_time(
-    cache: Path, demo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unwritable_cache_folder_only_means_parsing_every_time(cache: Path, demo: Path) -> None:
     cache.parent.mkdir(parents=True)
     cache.parent.chmod(0o500)
     try:

@@ -325,7 +325,7 @@ class Database:
             self.wants_delivery()
         return written
 
-    def webhook_stopped(self, cursor: Any, tenant: str) -> None:
+    def webhook_state_changed(self, cursor: Any, tenant: str) -> None:
         """A delivery changed the state of one of ``tenant``'s webhooks (in the deliverer's
         transaction, holding the tenant's lock): calls stop writing events for it."""
         self._tenants.next_generation(cursor, tenant)

@@ -1,12 +1,12 @@
 """What a process remembers of each tenant between calls, trusted only while its generation holds.
 
 Every call reads a few small facts that change only when the tenant is made again (a reset, new
-fixtures, a drop) or when its fault plan changes: whether an application token is registered,
-who a fixture's ticket belongs to, whether any fault rule is armed, whether any webhook is
-registered and for which events. Reading them costs a statement each. So each worker process keeps them in a
-:class:`TenantFacts` per tenant, made and read inside the call's write transaction, and trusts
-them only while the tenant's ``generation`` (a column of ``emulator_tenant``, read first in
-that transaction) is the one they were read under:
+fixtures, a drop) or when its fault plan or webhooks change: whether an application token is
+registered, who a fixture's ticket belongs to, whether any fault rule is armed, which webhooks
+listen for which events. Reading them costs a statement each. So each worker process keeps them in
+a :class:`TenantFacts` per tenant, made and read inside the call's write transaction, and trusts
+them only while the tenant's ``generation`` (a column of ``emulator_tenant``, read first in that
+transaction) is the one they were read under:
 
 - a tenant is created with a random generation, so one dropped and made again (here or by another
   process) never matches what was remembered of the old one;

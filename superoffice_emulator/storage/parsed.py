@@ -67,6 +67,10 @@ def keep(text: str, document: object, *, same: Callable[[object], bool]) -> None
     where = folder()
     if len(text) < LARGE or where is None:
         return
+    with contextlib.suppress(OSError):
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _private(where):
+        return  # before validating a copy that could not be kept
     try:
         encoded = json.dumps(document, default=_date, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
@@ -74,9 +78,6 @@ def keep(text: str, document: object, *, same: Callable[[object], bool]) -> None
     if not same(json.loads(encoded)):
         return
     with contextlib.suppress(OSError):
-        where.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _private(where):
-            return
         handle, temporary = tempfile.mkstemp(dir=where, prefix=".", suffix=".tmp")  # mode 0600
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:

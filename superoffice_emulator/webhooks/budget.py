@@ -31,12 +31,15 @@ TARGET = 0.9
 """Of the time, what the calls and deliveries of a process take together at most while it has calls
 to answer: about all one Python interpreter can do (its lock)."""
 BURST = 0.02
-"""CPU seconds of deliveries a busy process saves up before a batch, and may owe at most: a long quiet
-spell buys no long burst later."""
+"""CPU seconds of deliveries a busy process saves up at most (a batch goes once half of it is saved),
+and may owe at most: a long quiet spell buys no long burst later."""
 FIRST_GUESS = 0.0003
 """CPU seconds a try is taken to cost until the first ones are measured."""
 CHEAPEST = 0.00001
 """CPU seconds a try is taken to cost at least, whatever the clocks read."""
+MEMORY = 0.95
+"""What each look keeps of the deliverer's time and tries so far: about the last twenty looks (a
+second of a busy process's rounds) make a try's cost."""
 
 
 class Budget:
@@ -60,11 +63,14 @@ class Budget:
         self._settled = 0
         """Tries settled since :meth:`tries` last looked."""
         self._banked = BURST
+        self._cost = 0.0
+        self._count = 0.0
+        """The deliverer's recent CPU seconds, and the tries it recently settled (fading by MEMORY)."""
         self._per_try = FIRST_GUESS
 
     def spent(self, seconds: float, *, tries: int = 0) -> None:
-        """The deliverer took ``seconds`` of CPU on one of its threads; ``tries`` tries were settled
-        (their cost is all the deliverer's time over all the tries it settled)."""
+        """The deliverer took ``seconds`` of CPU on one of its threads (to claim, post or settle), and
+        settled ``tries`` tries."""
         with self._lock:
             self._spent += seconds
             self._settled += tries
@@ -78,10 +84,13 @@ class Budget:
             self._looked = (wall, cpu)
             mine, self._spent = self._spent, 0.0
             settled, self._settled = self._settled, 0
-            if settled:  # a slowly moving average: one slow round moves it little
-                self._per_try += (mine / settled - self._per_try) * min(1.0, settled / 64)
+            # a try's time comes in over several looks (its claim, its post, its outcome): its cost is
+            # the deliverer's recent time over the tries it recently settled, not one look's ratio
+            self._cost = self._cost * MEMORY + mine
+            self._count = self._count * MEMORY + settled
+            if self._count >= 1:
                 # a coarse CPU clock (Windows counts in 15.6 ms ticks) may read no time at all
-                self._per_try = max(self._per_try, CHEAPEST)
+                self._per_try = max(self._cost / self._count, CHEAPEST)
             if elapsed <= 0:
                 return 0
             calls = max(0.0, used - mine) / elapsed

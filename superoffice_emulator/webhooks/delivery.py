@@ -112,19 +112,12 @@ class _Tried:
 class Deliverer:
     """Posts the due events of every tenant of ``database`` while this process holds the lease."""
 
-    def __init__(
-        self,
-        database: Database,
-        *,
-        timing: Timing = NETSERVER,
-        keep: int = 1000,
-        budget: Budget | None = None,
-    ) -> None:
+    def __init__(self, database: Database, *, timing: Timing = NETSERVER, keep: int = 1000) -> None:
         self.database = database
         self.timing = timing
         self.keep = keep
         """Finished events, and tries, kept per tenant."""
-        self.budget = budget or Budget()
+        self.budget = Budget()
         """The share of the process's time deliveries take while calls keep it busy."""
         self._tries: dict[str, int] = {}  # per tenant, since the last trim
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -322,7 +315,7 @@ class Deliverer:
             last_error = answer.as_last_error()
             statements.after_try(cursor, event.tenant, fresh.id, state, errors, json.dumps(last_error))
             if state is not fresh.state:
-                self.database.webhook_stopped(cursor, event.tenant)
+                self.database.webhook_state_changed(cursor, event.tenant)
             hooks[fresh.id] = replace(fresh, state=state, errors=errors, last_error=last_error)
         return Delivery(
             tenant=event.tenant,
