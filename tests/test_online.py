@@ -97,10 +97,9 @@ def code_for(client: Client, verifier: str = "v" * 50, method: str = "S256", ten
     return query["code"][0]
 
 
-def exchange(
-    client: Client, code: str, verifier: str = "v" * 50, **changes: str
-) -> tuple[int, dict[str, str]]:
-    form = {
+def exchange_form(code: str, verifier: str = "v" * 50, **changes: str) -> dict[str, str]:
+    """The token request of ``code``, as the demo app sends it."""
+    return {
         "grant_type": "authorization_code",
         "code": code,
         "redirect_uri": REDIRECT,
@@ -109,7 +108,12 @@ def exchange(
         "code_verifier": verifier,
         **changes,
     }
-    answer = client.post(TOKENS, data=form)
+
+
+def exchange(
+    client: Client, code: str, verifier: str = "v" * 50, **changes: str
+) -> tuple[int, dict[str, str]]:
+    answer = client.post(TOKENS, data=exchange_form(code, verifier, **changes))
     return answer.status_code, body(answer)
 
 
@@ -296,15 +300,7 @@ def test_a_code_is_used_once(emulator: EmulatorApp) -> None:
 
 
 def test_a_code_exchanged_by_many_at_once_grants_one_token(server: LiveServer) -> None:
-    code = code_for(Client(server.app))
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT,
-        "client_id": CLIENT_ID,
-        "client_secret": SECRET,
-        "code_verifier": "v" * 50,
-    }
+    form = exchange_form(code_for(Client(server.app)))
     start = threading.Barrier(8)
 
     def exchange_at_once(_: int) -> tuple[int, str | None]:

@@ -103,6 +103,8 @@ def test_a_damaged_copy_is_ignored_and_the_file_parsed(cache: Path, demo: Path) 
     assert _reload(demo) == first
     kept.write_text('{"roles": "not a list"}', encoding="utf-8")  # valid JSON, invalid fixtures
     assert _reload(demo) == first
+    kept.write_text("[" * 100_000, encoding="utf-8")  # deeper than the JSON parser recurses
+    assert _reload(demo) == first
 
 
 def test_an_invalid_file_is_reported_from_the_file_and_not_kept(cache: Path, tmp_path: Path) -> None:

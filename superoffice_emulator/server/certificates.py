@@ -30,7 +30,6 @@ import ipaddress
 import os
 import socket
 import ssl
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from superoffice_emulator.domain.hosts import SUPEROFFICE_HOSTS
+from superoffice_emulator.files import write_whole
 from superoffice_emulator.server.guard import WILDCARD_ADDRESSES
 from superoffice_emulator.server.preflight import StartupError, sqlite_path
 from superoffice_emulator.settings import Settings
@@ -205,8 +205,9 @@ def _make_authority(folder: Path, now: datetime) -> tuple[x509.Certificate, Elli
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write(folder / PRIVATE / AUTHORITY_KEY, _private_pem(key), private=True)  # the key first: a certificate
-    _write(folder / AUTHORITY, _certificate_pem(certificate), private=False)  # never stands alone
+    # the key first: a certificate never stands alone
+    write_whole(folder / PRIVATE / AUTHORITY_KEY, _private_pem(key), private=True)
+    write_whole(folder / AUTHORITY, _certificate_pem(certificate), private=False)
     return certificate, key
 
 
@@ -280,8 +281,8 @@ def _issue(
         )
         .sign(authority_key, hashes.SHA256())
     )
-    _write(files.key, _private_pem(key), private=True)
-    _write(files.certificate, _certificate_pem(certificate), private=False)
+    write_whole(files.key, _private_pem(key), private=True)
+    write_whole(files.certificate, _certificate_pem(certificate), private=False)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -362,27 +363,6 @@ def _move_keys(folder: Path) -> None:
         with _writing(folder):
             for name in stray:
                 os.replace(folder / name, folder / PRIVATE / name)
-
-
-def _write(path: Path, content: bytes, *, private: bool) -> None:
-    """``path`` replaced whole by ``content``; readable by its owner only when ``private``.
-
-    The temporary file is a new one (``mkstemp``: ``O_EXCL``, mode 0600), never a name someone could
-    have placed a link at beforehand."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        if not private:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
 
 
 def instructions(authority: Path) -> str:

@@ -23,12 +23,12 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from superoffice_emulator import __version__
+from superoffice_emulator.files import write_whole
 
 LARGE = 16 * 1024
 """Fixture texts shorter than this (in characters) parse in a few milliseconds: they are not kept."""
@@ -78,14 +78,7 @@ def keep(text: str, document: object, *, same: Callable[[object], bool]) -> None
     if not same(json.loads(encoded)):
         return
     with contextlib.suppress(OSError):
-        handle, temporary = tempfile.mkstemp(dir=where, prefix=".", suffix=".tmp")  # mode 0600
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(encoded)
-            os.replace(temporary, where / _name(text))
-        except OSError:
-            os.unlink(temporary)
-            raise
+        write_whole(where / _name(text), encoded.encode("utf-8"), private=True)
 
 
 def _private(path: Path | int) -> bool:
